@@ -1,0 +1,249 @@
+//! Images: what was uploaded, by whom, for which purpose, and where it is in its lifecycle.
+//! The upload and confirmation service arrives with the image routes; this module holds the
+//! types every layer already agrees on.
+
+use std::fmt;
+use std::str::FromStr;
+
+use time::{Duration, OffsetDateTime};
+
+use crate::account::AccountId;
+use crate::error::ParseError;
+use crate::storage::ObjectKey;
+
+/// An image record's numeric id (seed 000's `avatarId` / `fileId`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct ImageId(i64);
+
+impl ImageId {
+    pub const fn new(id: i64) -> Self {
+        Self(id)
+    }
+
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// What an image is for (seed 003's channels, seed 004's purposes, seed 000's and 002's
+/// uses). It decides the key layout and the retention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    Chat,
+    Scan,
+    My,
+    Profile,
+    Post,
+    Report,
+}
+
+impl Channel {
+    pub const ALL: [Self; 6] = [
+        Self::Chat,
+        Self::Scan,
+        Self::My,
+        Self::Profile,
+        Self::Post,
+        Self::Report,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Chat => "chat",
+            Self::Scan => "scan",
+            Self::My => "my",
+            Self::Profile => "profile",
+            Self::Post => "post",
+            Self::Report => "report",
+        }
+    }
+
+    /// How long a ready image of this channel is kept (seed 004): chat 7 days, scan 30 days,
+    /// the others until deleted.
+    pub const fn retention(self) -> Option<Duration> {
+        match self {
+            Self::Chat => Some(Duration::days(7)),
+            Self::Scan => Some(Duration::days(30)),
+            Self::My | Self::Profile | Self::Post | Self::Report => None,
+        }
+    }
+}
+
+impl FromStr for Channel {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| {
+                ParseError::new(
+                    "channel",
+                    "must be one of chat, scan, my, profile, post, report",
+                )
+            })
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where an image is in its lifecycle: `Pending` → `Ready` → `Deleted`, or `Pending` →
+/// `Expired` / `Rejected`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ImageStatus {
+    Pending,
+    Ready,
+    Deleted,
+    Expired,
+    Rejected,
+}
+
+impl ImageStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Ready => "ready",
+            Self::Deleted => "deleted",
+            Self::Expired => "expired",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+impl FromStr for ImageStatus {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            Self::Pending,
+            Self::Ready,
+            Self::Deleted,
+            Self::Expired,
+            Self::Rejected,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+        .ok_or_else(|| ParseError::new("status", "unknown image status"))
+    }
+}
+
+/// The image types the service accepts. Never SVG or HTML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ImageType {
+    Png,
+    Jpeg,
+    Webp,
+    Gif,
+}
+
+impl ImageType {
+    pub const fn mime(self) -> &'static str {
+        match self {
+            Self::Png => "image/png",
+            Self::Jpeg => "image/jpeg",
+            Self::Webp => "image/webp",
+            Self::Gif => "image/gif",
+        }
+    }
+
+    /// The extension used in keys.
+    pub const fn extension(self) -> &'static str {
+        match self {
+            Self::Png => "png",
+            Self::Jpeg => "jpg",
+            Self::Webp => "webp",
+            Self::Gif => "gif",
+        }
+    }
+
+    /// Parses a declared MIME type (parameters such as `; charset=` are ignored).
+    pub fn from_mime(s: &str) -> Result<Self, ParseError> {
+        let essence = s.split(';').next().unwrap_or_default().trim();
+        match essence.to_ascii_lowercase().as_str() {
+            "image/png" => Ok(Self::Png),
+            "image/jpeg" | "image/jpg" => Ok(Self::Jpeg),
+            "image/webp" => Ok(Self::Webp),
+            "image/gif" => Ok(Self::Gif),
+            _ => Err(ParseError::new(
+                "content_type",
+                "must be image/png, image/jpeg, image/webp or image/gif",
+            )),
+        }
+    }
+
+    /// Resolves a type from a filename's extension (seed 003's `application/octet-stream`).
+    pub fn from_extension(ext: &str) -> Result<Self, ParseError> {
+        match ext.to_ascii_lowercase().as_str() {
+            "png" => Ok(Self::Png),
+            "jpg" | "jpeg" => Ok(Self::Jpeg),
+            "webp" => Ok(Self::Webp),
+            "gif" => Ok(Self::Gif),
+            _ => Err(ParseError::new(
+                "filename",
+                "must end in .png, .jpg, .jpeg, .webp or .gif",
+            )),
+        }
+    }
+}
+
+/// An image record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image {
+    pub id: ImageId,
+    pub key: ObjectKey,
+    pub channel: Channel,
+    pub status: ImageStatus,
+    pub uploader: AccountId,
+    pub content_type: ImageType,
+    /// What the client said it would upload, when it said.
+    pub declared_length: Option<u64>,
+    /// What the store holds, once confirmed.
+    pub size: Option<u64>,
+    pub etag: Option<String>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// Free-form client metadata (seed 003), bounded at the edge.
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub created_at: OffsetDateTime,
+    pub confirmed_at: Option<OffsetDateTime>,
+    /// Pending: when the upload URL lapses. Ready: when retention ends, if it does.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_round_trip_and_unknown_ones_fail() {
+        for c in Channel::ALL {
+            assert_eq!(c.as_str().parse::<Channel>().ok(), Some(c));
+        }
+        assert!("scans".parse::<Channel>().is_err());
+        assert!("CHAT".parse::<Channel>().is_err());
+    }
+
+    #[test]
+    fn retention_follows_seed_004() {
+        assert_eq!(Channel::Chat.retention(), Some(Duration::days(7)));
+        assert_eq!(Channel::Scan.retention(), Some(Duration::days(30)));
+        assert_eq!(Channel::Profile.retention(), None);
+        assert_eq!(Channel::Report.retention(), None);
+    }
+
+    #[test]
+    fn only_raster_types_are_accepted() {
+        assert_eq!(ImageType::from_mime("image/png; charset=x").ok(), Some(ImageType::Png));
+        assert_eq!(ImageType::from_mime("IMAGE/JPEG").ok(), Some(ImageType::Jpeg));
+        for bad in ["image/svg+xml", "text/html", "application/octet-stream", ""] {
+            assert!(ImageType::from_mime(bad).is_err(), "{bad}");
+        }
+        assert_eq!(ImageType::from_extension("JPEG").ok(), Some(ImageType::Jpeg));
+        assert!(ImageType::from_extension("svg").is_err());
+    }
+}

@@ -1,0 +1,34 @@
+//! The service's core: accounts, sessions, images and reports as domain types, the ports
+//! that adapters implement, and the services that every HTTP route family calls.
+//!
+//! Nothing here knows about HTTP, SQL or AWS. Values are parsed into domain types at the
+//! edge (`DisplayName::parse`, `ObjectKey::parse`, …) so that everything past the edge can
+//! trust them; ports speak only these types, and each adapter translates its own errors
+//! into the port's error enums.
+
+pub mod account;
+pub mod clock;
+pub mod error;
+pub mod image;
+pub mod report;
+pub mod services;
+pub mod session;
+pub mod storage;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use account::{
+    Account, AccountId, AccountRepository, AccountUpdate, BirthDate, DisplayName, Email, Gender,
+    Identity, Locale, NewAccount, Role, Roles,
+};
+pub use clock::{Clock, SystemClock};
+pub use error::{
+    CreateAccountError, LinkIdentityError, ParseError, RepositoryError, UpdateAccountError,
+};
+pub use image::{Channel, Image, ImageId, ImageStatus, ImageType};
+pub use report::{
+    Report, ReportCategory, ReportCategoryId, ReportId, ReportReason, ReportStatus, ReportTarget,
+};
+pub use session::{NewSession, Session, SessionId, SessionRepository, SessionToken, TokenHash};
+pub use storage::{ByteStream, KeyPrefix, ObjectKey, ObjectMeta, ObjectStore, StorageError};

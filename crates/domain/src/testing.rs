@@ -1,0 +1,583 @@
+//! Conformance suites: one per port, run unchanged against every adapter (the SQL store on
+//! SQLite and PostgreSQL, the object store on local disk and S3). An adapter passes when its
+//! suite passes; the services rely on nothing more than what these suites check.
+//!
+//! Every case works with fresh, unique data, so a suite can run against a store that other
+//! tests use too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use bytes::Bytes;
+use futures_util::stream;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::account::{
+    AccountRepository, AccountUpdate, BirthDate, DisplayName, Email, Gender, Identity, Locale,
+    NewAccount, Role, Roles,
+};
+use crate::error::{CreateAccountError, LinkIdentityError, UpdateAccountError};
+use crate::session::{NewSession, SessionId, SessionRepository, SessionToken};
+use crate::storage::{ByteStream, KeyPrefix, ObjectKey, ObjectStore, StorageError};
+
+/// A base instant with sub-second digits of varying length, so that adapters that store
+/// timestamps as text prove their ordering and precision.
+const T0: OffsetDateTime = datetime!(2026-11-23 10:00:00.123456 UTC);
+
+fn unique() -> String {
+    Uuid::new_v4().simple().to_string()
+}
+
+fn identity(issuer: &str) -> Identity {
+    Identity::new(issuer, &format!("sub-{}", unique())).unwrap()
+}
+
+fn new_account(email: Option<&str>, verified: bool, at: OffsetDateTime) -> NewAccount {
+    NewAccount {
+        identity: identity("https://issuer.example"),
+        name: Some(DisplayName::parse("Alice Kim").unwrap()),
+        email: email.map(|e| Email::parse(e).unwrap()),
+        email_verified: verified,
+        gender: Some(Gender::Female),
+        birth_date: Some(BirthDate::parse("1990-02-03", T0.date()).unwrap()),
+        locale: Some(Locale::parse("ko-KR").unwrap()),
+        roles: Roles::user(),
+        created_at: at,
+    }
+}
+
+fn unique_email() -> String {
+    format!("u{}@example.com", unique())
+}
+
+/// Runs every account-repository case.
+pub async fn account_repository(repo: &dyn AccountRepository) {
+    accounts_round_trip(repo).await;
+    accounts_identity_is_unique(repo).await;
+    accounts_find_by_verified_email(repo).await;
+    accounts_link_identity(repo).await;
+    accounts_update(repo).await;
+    accounts_withdraw(repo).await;
+}
+
+async fn accounts_round_trip(repo: &dyn AccountRepository) {
+    let new = new_account(Some(&unique_email()), true, T0);
+    let created = repo.create(new.clone()).await.expect("create");
+    assert!(created.id.get() > 0, "ids are positive");
+    assert_eq!(created.name, new.name);
+    assert_eq!(created.email, new.email);
+    assert!(created.email_verified);
+    assert_eq!(created.gender, new.gender);
+    assert_eq!(created.birth_date, new.birth_date);
+    assert_eq!(created.locale, new.locale);
+    assert_eq!(created.roles, Roles::user());
+    assert_eq!(created.profile_image_key, None);
+    assert_eq!(created.created_at, T0, "timestamps keep microseconds");
+    assert_eq!(created.updated_at, T0);
+    assert_eq!(created.withdrawn_at, None);
+
+    let by_id = repo.find_by_id(created.id).await.expect("find_by_id");
+    assert_eq!(by_id.as_ref(), Some(&created), "find_by_id returns what create did");
+    let by_identity = repo.find_by_identity(&new.identity).await.expect("by identity");
+    assert_eq!(by_identity.as_ref(), Some(&created));
+
+    let other_subject = Identity::new(new.identity.issuer(), "someone-else").unwrap();
+    assert_eq!(repo.find_by_identity(&other_subject).await.expect("q"), None);
+    let other_issuer = Identity::new("https://other.example", new.identity.subject()).unwrap();
+    assert_eq!(
+        repo.find_by_identity(&other_issuer).await.expect("q"),
+        None,
+        "identities are keyed by issuer and subject together"
+    );
+    assert_eq!(repo.find_by_id(crate::AccountId::new(i64::MAX)).await.expect("q"), None);
+
+    let second = repo
+        .create(new_account(None, false, T0))
+        .await
+        .expect("create second");
+    assert!(second.id > created.id, "ids increase");
+    assert_eq!(second.email, None);
+}
+
+async fn accounts_identity_is_unique(repo: &dyn AccountRepository) {
+    let first = new_account(Some(&unique_email()), true, T0);
+    repo.create(first.clone()).await.expect("create");
+    let mut dup = new_account(Some(&unique_email()), true, T0);
+    dup.identity = first.identity.clone();
+    let dup_email = dup.email.clone().unwrap();
+    match repo.create(dup).await {
+        Err(CreateAccountError::DuplicateIdentity) => {}
+        other => panic!("a second account for one identity must be DuplicateIdentity, got {other:?}"),
+    }
+    assert_eq!(
+        repo.find_by_verified_email(&dup_email).await.expect("q"),
+        None,
+        "a refused create writes nothing"
+    );
+}
+
+async fn accounts_find_by_verified_email(repo: &dyn AccountRepository) {
+    let email = unique_email();
+    let unverified = repo
+        .create(new_account(Some(&email), false, T0))
+        .await
+        .unwrap();
+    let parsed = Email::parse(&email.to_uppercase()).unwrap();
+    assert_eq!(
+        repo.find_by_verified_email(&parsed).await.expect("q"),
+        None,
+        "an unverified email never matches"
+    );
+    let oldest = repo
+        .create(new_account(Some(&email), true, T0 + Duration::seconds(1)))
+        .await
+        .unwrap();
+    let _newer = repo
+        .create(new_account(Some(&email), true, T0 + Duration::seconds(2)))
+        .await
+        .unwrap();
+    let found = repo.find_by_verified_email(&parsed).await.expect("q");
+    assert_eq!(found.map(|a| a.id), Some(oldest.id), "the oldest verified account wins");
+    assert_ne!(unverified.id, oldest.id);
+
+    repo.withdraw(oldest.id, T0 + Duration::seconds(3))
+        .await
+        .unwrap();
+    let found = repo.find_by_verified_email(&parsed).await.expect("q");
+    assert_ne!(found.map(|a| a.id), Some(oldest.id), "withdrawn accounts never match");
+}
+
+async fn accounts_link_identity(repo: &dyn AccountRepository) {
+    let a = repo
+        .create(new_account(Some(&unique_email()), true, T0))
+        .await
+        .unwrap();
+    let b_new = new_account(None, false, T0);
+    let b = repo.create(b_new.clone()).await.unwrap();
+
+    let kakao = identity("https://kauth.kakao.com");
+    repo.link_identity(a.id, kakao.clone(), T0).await.expect("link");
+    assert_eq!(
+        repo.find_by_identity(&kakao).await.expect("q").map(|x| x.id),
+        Some(a.id)
+    );
+    assert!(matches!(
+        repo.link_identity(b.id, kakao.clone(), T0).await,
+        Err(LinkIdentityError::DuplicateIdentity)
+    ));
+    assert!(matches!(
+        repo.link_identity(a.id, b_new.identity.clone(), T0).await,
+        Err(LinkIdentityError::DuplicateIdentity)
+    ));
+    assert!(matches!(
+        repo.link_identity(crate::AccountId::new(i64::MAX), identity("https://x.example"), T0)
+            .await,
+        Err(LinkIdentityError::NotFound)
+    ));
+    repo.withdraw(b.id, T0).await.unwrap();
+    assert!(matches!(
+        repo.link_identity(b.id, identity("https://x.example"), T0).await,
+        Err(LinkIdentityError::NotFound)
+    ));
+}
+
+async fn accounts_update(repo: &dyn AccountRepository) {
+    let a = repo.create(new_account(None, false, T0)).await.unwrap();
+    let later = T0 + Duration::milliseconds(1500);
+    let key = ObjectKey::parse("profiles/1/abc.png").unwrap();
+    let mut roles = Roles::user();
+    roles.insert(Role::Staff);
+    let updated = repo
+        .update(
+            a.id,
+            AccountUpdate {
+                name: Some(DisplayName::parse("Bob").unwrap()),
+                email: Some(Email::parse("bob@example.com").unwrap()),
+                email_verified: Some(true),
+                gender: Some(Gender::Male),
+                birth_date: Some(BirthDate::parse("2000-12-31", T0.date()).unwrap()),
+                locale: Some(Locale::parse("en").unwrap()),
+                roles: Some(roles.clone()),
+                profile_image_key: Some(Some(key.clone())),
+            },
+            later,
+        )
+        .await
+        .expect("update");
+    assert_eq!(updated.name.as_ref().map(DisplayName::as_str), Some("Bob"));
+    assert_eq!(updated.email.as_ref().map(Email::as_str), Some("bob@example.com"));
+    assert!(updated.email_verified);
+    assert_eq!(updated.gender, Some(Gender::Male));
+    assert_eq!(updated.birth_date.map(|d| d.to_string()), Some("2000-12-31".into()));
+    assert_eq!(updated.roles, roles);
+    assert_eq!(updated.profile_image_key.as_ref(), Some(&key));
+    assert_eq!(updated.updated_at, later);
+    assert_eq!(updated.created_at, T0, "created_at never changes");
+    assert_eq!(repo.find_by_id(a.id).await.unwrap().as_ref(), Some(&updated));
+
+    let unchanged = repo
+        .update(a.id, AccountUpdate::default(), later)
+        .await
+        .expect("empty update");
+    assert_eq!(unchanged.name, updated.name, "an empty update changes nothing");
+
+    let cleared = repo
+        .update(
+            a.id,
+            AccountUpdate {
+                profile_image_key: Some(None),
+                ..AccountUpdate::default()
+            },
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(cleared.profile_image_key, None);
+    assert_eq!(cleared.name, updated.name, "only named fields change");
+
+    assert!(matches!(
+        repo.update(crate::AccountId::new(i64::MAX), AccountUpdate::default(), later)
+            .await,
+        Err(UpdateAccountError::NotFound)
+    ));
+}
+
+async fn accounts_withdraw(repo: &dyn AccountRepository) {
+    let new = new_account(Some(&unique_email()), true, T0);
+    let a = repo.create(new.clone()).await.unwrap();
+    repo.update(
+        a.id,
+        AccountUpdate {
+            profile_image_key: Some(Some(ObjectKey::parse("profiles/9/x.png").unwrap())),
+            ..AccountUpdate::default()
+        },
+        T0,
+    )
+    .await
+    .unwrap();
+    let at = T0 + Duration::days(1);
+    repo.withdraw(a.id, at).await.expect("withdraw");
+
+    let gone = repo.find_by_id(a.id).await.unwrap().expect("the row is kept");
+    assert_eq!(gone.withdrawn_at, Some(at));
+    assert_eq!(gone.name, None);
+    assert_eq!(gone.email, None);
+    assert!(!gone.email_verified);
+    assert_eq!(gone.gender, None);
+    assert_eq!(gone.birth_date, None);
+    assert_eq!(gone.locale, None);
+    assert_eq!(gone.profile_image_key, None);
+    assert_eq!(
+        repo.find_by_identity(&new.identity).await.unwrap(),
+        None,
+        "identities are erased"
+    );
+    assert!(matches!(
+        repo.withdraw(a.id, at).await,
+        Err(UpdateAccountError::NotFound)
+    ));
+    assert!(matches!(
+        repo.update(a.id, AccountUpdate::default(), at).await,
+        Err(UpdateAccountError::NotFound)
+    ));
+
+    // The same person logging in again gets a new account, never the old id.
+    let again = repo.create(new).await.expect("the identity is free again");
+    assert!(again.id > a.id);
+}
+
+fn new_session(account: crate::AccountId, at: OffsetDateTime) -> (SessionToken, NewSession) {
+    let token = SessionToken::generate();
+    let new = NewSession {
+        id: SessionId::random(),
+        account_id: account,
+        token_hash: token.hash(),
+        created_at: at,
+        idle_expires_at: at + Duration::hours(1),
+        absolute_expires_at: at + Duration::days(1),
+        user_agent: Some("conformance/1.0".into()),
+        ip: Some("127.0.0.1".into()),
+    };
+    (token, new)
+}
+
+/// Runs every session-repository case. Sessions belong to accounts, so the account
+/// repository of the same store is needed to make some.
+pub async fn session_repository(accounts: &dyn AccountRepository, repo: &dyn SessionRepository) {
+    let account = accounts.create(new_account(None, false, T0)).await.unwrap().id;
+    let other = accounts.create(new_account(None, false, T0)).await.unwrap().id;
+    sessions_round_trip(repo, account).await;
+    sessions_expiry(repo, account).await;
+    sessions_touch(repo, account).await;
+    sessions_revoke(repo, account, other).await;
+    sessions_revoke_all_and_list(repo, account, other).await;
+}
+
+async fn sessions_round_trip(repo: &dyn SessionRepository, account: crate::AccountId) {
+    let (token, new) = new_session(account, T0);
+    let stored = repo.insert(new.clone()).await.expect("insert");
+    assert_eq!(stored.id, new.id);
+    assert_eq!(stored.account_id, account);
+    assert_eq!(stored.created_at, T0);
+    assert_eq!(stored.last_seen_at, T0);
+    assert_eq!(stored.idle_expires_at, new.idle_expires_at);
+    assert_eq!(stored.absolute_expires_at, new.absolute_expires_at);
+    assert_eq!(stored.revoked_at, None);
+    assert_eq!(stored.user_agent.as_deref(), Some("conformance/1.0"));
+    assert_eq!(stored.ip.as_deref(), Some("127.0.0.1"));
+    let found = repo
+        .find_active_by_token_hash(&token.hash(), T0 + Duration::seconds(1))
+        .await
+        .expect("find");
+    assert_eq!(found, Some(stored));
+    let stranger = SessionToken::generate();
+    assert_eq!(
+        repo.find_active_by_token_hash(&stranger.hash(), T0).await.unwrap(),
+        None
+    );
+}
+
+async fn sessions_expiry(repo: &dyn SessionRepository, account: crate::AccountId) {
+    let (token, new) = new_session(account, T0);
+    repo.insert(new.clone()).await.unwrap();
+    let h = token.hash();
+    let just_before_idle = new.idle_expires_at - Duration::microseconds(1);
+    assert!(repo.find_active_by_token_hash(&h, just_before_idle).await.unwrap().is_some());
+    assert_eq!(
+        repo.find_active_by_token_hash(&h, new.idle_expires_at).await.unwrap(),
+        None,
+        "a session is dead at its idle expiry"
+    );
+    // A whole second later compares correctly with a fractional expiry.
+    assert_eq!(
+        repo.find_active_by_token_hash(&h, T0 + Duration::hours(2)).await.unwrap(),
+        None
+    );
+
+    // The absolute expiry binds even when the idle one is later.
+    let (token, mut new) = new_session(account, T0);
+    new.idle_expires_at = T0 + Duration::days(3);
+    new.absolute_expires_at = T0 + Duration::milliseconds(500);
+    repo.insert(new).await.unwrap();
+    assert!(repo
+        .find_active_by_token_hash(&token.hash(), T0 + Duration::milliseconds(499))
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(
+        repo.find_active_by_token_hash(&token.hash(), T0 + Duration::seconds(1))
+            .await
+            .unwrap(),
+        None,
+        "a session is dead at its absolute expiry"
+    );
+}
+
+async fn sessions_touch(repo: &dyn SessionRepository, account: crate::AccountId) {
+    let (token, new) = new_session(account, T0);
+    repo.insert(new.clone()).await.unwrap();
+    let later = T0 + Duration::minutes(50);
+    let new_idle = later + Duration::hours(1);
+    repo.touch(new.id, later, new_idle).await.expect("touch");
+    let after_old_idle = new.idle_expires_at + Duration::minutes(1);
+    let found = repo
+        .find_active_by_token_hash(&token.hash(), after_old_idle)
+        .await
+        .unwrap()
+        .expect("a touched session lives past its old idle expiry");
+    assert_eq!(found.last_seen_at, later);
+    assert_eq!(found.idle_expires_at, new_idle);
+
+    repo.touch(SessionId::random(), later, new_idle)
+        .await
+        .expect("touching an unknown session is a no-op");
+}
+
+async fn sessions_revoke(
+    repo: &dyn SessionRepository,
+    account: crate::AccountId,
+    other: crate::AccountId,
+) {
+    let (token, new) = new_session(account, T0);
+    repo.insert(new.clone()).await.unwrap();
+    assert!(
+        !repo.revoke(other, new.id, T0).await.unwrap(),
+        "nobody revokes someone else's session"
+    );
+    assert!(repo
+        .find_active_by_token_hash(&token.hash(), T0)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(repo.revoke(account, new.id, T0).await.expect("revoke"));
+    assert_eq!(repo.find_active_by_token_hash(&token.hash(), T0).await.unwrap(), None);
+    assert!(!repo.revoke(account, new.id, T0).await.unwrap(), "revoking twice is false");
+    assert!(!repo.revoke(account, SessionId::random(), T0).await.unwrap());
+
+    repo.touch(new.id, T0 + Duration::minutes(1), T0 + Duration::hours(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        repo.find_active_by_token_hash(&token.hash(), T0 + Duration::minutes(2))
+            .await
+            .unwrap(),
+        None,
+        "touch never brings a revoked session back"
+    );
+}
+
+async fn sessions_revoke_all_and_list(
+    repo: &dyn SessionRepository,
+    account: crate::AccountId,
+    other: crate::AccountId,
+) {
+    // `account` already holds sessions from earlier cases: start from a clean slate.
+    repo.revoke_all(account, T0).await.unwrap();
+    let (_, older) = new_session(account, T0);
+    let (_, newer) = new_session(account, T0 + Duration::seconds(1));
+    let (_, mut expired) = new_session(account, T0);
+    expired.idle_expires_at = T0 + Duration::seconds(2);
+    let (other_token, theirs) = new_session(other, T0);
+    for s in [&older, &newer, &expired, &theirs] {
+        repo.insert(s.clone()).await.unwrap();
+    }
+    let now = T0 + Duration::seconds(10);
+    let listed: Vec<_> = repo
+        .list_active(account, now)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(
+        listed,
+        vec![newer.id, older.id],
+        "only active sessions, most recently seen first"
+    );
+
+    let revoked = repo.revoke_all(account, now).await.expect("revoke_all");
+    assert_eq!(revoked, 3, "every unrevoked session counts, expired ones too");
+    assert!(repo.list_active(account, now).await.unwrap().is_empty());
+    assert_eq!(repo.revoke_all(account, now).await.unwrap(), 0);
+    assert!(
+        repo.find_active_by_token_hash(&other_token.hash(), now)
+            .await
+            .unwrap()
+            .is_some(),
+        "other accounts' sessions are untouched"
+    );
+}
+
+fn body(chunks: &[&[u8]]) -> ByteStream {
+    let items: Vec<Result<Bytes, std::io::Error>> = chunks
+        .iter()
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    Box::pin(stream::iter(items))
+}
+
+fn failing_body() -> ByteStream {
+    Box::pin(stream::iter(vec![
+        Ok(Bytes::from_static(b"partial")),
+        Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "client went away")),
+    ]))
+}
+
+/// Runs every object-store case below a fresh random prefix.
+pub async fn object_store(store: &dyn ObjectStore) {
+    store.check().await.expect("a working store answers its check");
+    let base = format!("conformance-{}", unique());
+    let key = |k: &str| ObjectKey::parse(&format!("{base}/{k}")).unwrap();
+    let prefix = |p: &str| KeyPrefix::parse(&format!("{base}/{p}")).unwrap();
+
+    // Write, head, read.
+    let a = key("a/one.png");
+    let meta = store
+        .put(&a, body(&[b"hello ", b"world"]), "image/png", 1024)
+        .await
+        .expect("put");
+    assert_eq!(meta.key, a);
+    assert_eq!(meta.size, 11);
+    assert!(!meta.etag.is_empty() && !meta.etag.contains('"'), "etag without quotes");
+    let head = store.head(&a).await.expect("head").expect("exists");
+    assert_eq!(head.size, 11);
+    assert_eq!(head.etag, meta.etag, "head reports the etag put returned");
+    assert_eq!(head.content_type.as_deref(), Some("image/png"));
+    assert_eq!(store.read_range(&a, 0, 1000).await.unwrap(), Bytes::from_static(b"hello world"));
+    assert_eq!(store.read_range(&a, 6, 3).await.unwrap(), Bytes::from_static(b"wor"));
+    assert_eq!(store.read_range(&a, 6, 100).await.unwrap(), Bytes::from_static(b"world"));
+    assert!(store.read_range(&a, 11, 5).await.unwrap().is_empty(), "past the end is empty");
+
+    // Replace.
+    let replaced = store
+        .put(&a, body(&[b"bye"]), "image/gif", 1024)
+        .await
+        .expect("replace");
+    assert_eq!(replaced.size, 3);
+    assert_ne!(replaced.etag, meta.etag, "other bytes, other etag");
+    let head = store.head(&a).await.unwrap().unwrap();
+    assert_eq!((head.size, head.content_type.as_deref()), (3, Some("image/gif")));
+
+    // Limits and broken bodies store nothing and keep what was there.
+    assert!(matches!(
+        store.put(&a, body(&[b"0123456789", b"0"]), "image/png", 10).await,
+        Err(StorageError::TooLarge { limit: 10 })
+    ));
+    assert!(matches!(
+        store.put(&a, failing_body(), "image/png", 1024).await,
+        Err(StorageError::BodyInterrupted(_))
+    ));
+    assert_eq!(store.read_range(&a, 0, 100).await.unwrap(), Bytes::from_static(b"bye"));
+    let fresh = key("never/written.png");
+    assert!(store.put(&fresh, body(&[&[0u8; 20]]), "image/png", 10).await.is_err());
+    assert_eq!(store.head(&fresh).await.unwrap(), None, "a refused put leaves no object");
+    let exact = key("exact.png");
+    store
+        .put(&exact, body(&[&[1u8; 10]]), "image/png", 10)
+        .await
+        .expect("a body of exactly max_size is accepted");
+
+    // Missing objects.
+    let missing = key("missing.png");
+    assert_eq!(store.head(&missing).await.unwrap(), None);
+    assert!(matches!(
+        store.read_range(&missing, 0, 10).await,
+        Err(StorageError::NotFound)
+    ));
+    store.delete(&missing).await.expect("deleting nothing succeeds");
+
+    // Listing: whole-segment prefixes, key order, paging.
+    for k in ["l/b.png", "l/a.png", "l/sub/c.png", "lx/d.png"] {
+        store.put(&key(k), body(&[b"x"]), "image/png", 10).await.unwrap();
+    }
+    let names = |v: Vec<crate::storage::ObjectMeta>| -> Vec<String> {
+        v.into_iter()
+            .map(|m| m.key.as_str().trim_start_matches(&format!("{base}/")).to_owned())
+            .collect()
+    };
+    let all = store.list(&prefix("l/"), None, 100).await.expect("list");
+    assert_eq!(names(all), vec!["l/a.png", "l/b.png", "l/sub/c.png"]);
+    let page1 = store.list(&prefix("l/"), None, 2).await.unwrap();
+    assert_eq!(names(page1.clone()), vec!["l/a.png", "l/b.png"]);
+    let after = page1.last().map(|m| m.key.clone());
+    let page2 = store.list(&prefix("l/"), after, 2).await.unwrap();
+    assert_eq!(names(page2), vec!["l/sub/c.png"]);
+    let listed = store.list(&prefix("l/"), None, 1).await.unwrap();
+    assert_eq!(listed[0].size, 1);
+    assert!(!listed[0].etag.is_empty());
+    assert!(store
+        .list(&prefix("nothing-here/"), None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Delete.
+    store.delete(&a).await.expect("delete");
+    assert_eq!(store.head(&a).await.unwrap(), None);
+    assert!(matches!(store.read_range(&a, 0, 1).await, Err(StorageError::NotFound)));
+
+    // Leave nothing behind.
+    for m in store.list(&prefix(""), None, 1000).await.unwrap_or_default() {
+        let _ = store.delete(&m.key).await;
+    }
+}
