@@ -1,1 +1,23 @@
+//! The database schema, as sea-orm migrations that run unchanged on PostgreSQL and SQLite.
+//!
+//! Conventions, chosen so that one code base behaves the same on both databases:
+//! - instants are `BIGINT` microseconds since the Unix epoch, UTC (`*_at` columns). SQLite
+//!   has no timestamp type, and the text form sqlx writes there has a variable number of
+//!   fractional digits, which breaks ordering; integers compare exactly everywhere and keep
+//!   PostgreSQL's precision. `to_timestamp(created_at / 1e6)` reads them in psql.
+//! - calendar dates are `yyyy-mm-dd` text; enumerations are lower- or upper-case text.
+//! - every migration runs in a transaction, on SQLite too, so none is ever half applied.
 
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_accounts_and_sessions;
+
+/// Every migration, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_accounts_and_sessions::Migration)]
+    }
+}

@@ -1,1 +1,154 @@
+//! The SQL store: every repository port of the domain on sea-orm, for PostgreSQL and SQLite
+//! from one code base. The backend is chosen by the URL (`postgres://…` or `sqlite://…`).
+//!
+//! sea-orm entities stay inside this crate; rows are parsed into domain types on the way out
+//! and database errors are translated into the ports' error enums on the way back.
 
+mod accounts;
+mod codec;
+mod entity;
+mod sessions;
+
+use std::time::Duration;
+
+use domain::RepositoryError;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    pub max_connections: u32,
+    pub min_connections: u32,
+    /// How long a request waits for a connection before the store reports itself unavailable.
+    pub acquire_timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            min_connections: 1,
+            acquire_timeout: Duration::from_secs(3),
+            connect_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// A connection pool implementing the repository ports.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    db: DatabaseConnection,
+}
+
+impl SqlStore {
+    /// Connects to `url`. SQLite files are created when missing and opened in WAL mode with
+    /// foreign keys enforced and a busy timeout, so concurrent writers wait instead of failing.
+    ///
+    /// # Errors
+    /// The database cannot be reached or the URL is not understood.
+    pub async fn connect(url: &str, pool: &PoolConfig) -> Result<Self, RepositoryError> {
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.max_connections(pool.max_connections)
+            .min_connections(pool.min_connections)
+            .acquire_timeout(pool.acquire_timeout)
+            .connect_timeout(pool.connect_timeout)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| {
+                o.create_if_missing(true)
+                    .foreign_keys(true)
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(5))
+            });
+        let db = Database::connect(opts).await.map_err(translate)?;
+        Ok(Self { db })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => Backend::Postgres,
+            _ => Backend::Sqlite,
+        }
+    }
+
+    /// Applies every pending migration.
+    ///
+    /// # Errors
+    /// A migration failed (it was rolled back) or the database is unreachable.
+    pub async fn migrate(&self) -> Result<(), RepositoryError> {
+        Migrator::up(&self.db, None).await.map_err(translate)
+    }
+
+    /// One round trip, for readiness probes.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database does not answer.
+    pub async fn ping(&self) -> Result<(), RepositoryError> {
+        self.db.ping().await.map_err(|e| match translate(e) {
+            RepositoryError::Unexpected(e) => RepositoryError::Unavailable(e),
+            other => other,
+        })
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(self) {
+        let _ = self.db.close().await;
+    }
+
+    pub(crate) fn conn(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}
+
+/// Whether a database error is a unique-constraint violation.
+pub(crate) fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// Translates a database error into the ports' terms: connection trouble, pool exhaustion,
+/// server shutdown and SQLite lock timeouts are `Unavailable` (worth retrying later);
+/// everything else is `Unexpected`.
+pub(crate) fn translate(e: DbErr) -> RepositoryError {
+    let unavailable = match &e {
+        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => true,
+        DbErr::Exec(sea_orm::RuntimeErr::SqlxError(s))
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(s)) => sqlx_unavailable(s),
+        _ => false,
+    };
+    if unavailable {
+        RepositoryError::Unavailable(Box::new(e))
+    } else {
+        RepositoryError::Unexpected(Box::new(e))
+    }
+}
+
+fn sqlx_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // PostgreSQL: 08xxx connection exceptions, 57P0x shutdown/cannot connect now,
+            // 53xxx insufficient resources. SQLite: 5 BUSY, 6 LOCKED.
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || code.starts_with("53")
+                || code == "5"
+                || code == "6"
+        }
+        _ => false,
+    }
+}

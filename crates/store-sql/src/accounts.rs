@@ -1,0 +1,272 @@
+//! `AccountRepository` on SQL.
+
+use async_trait::async_trait;
+use domain::{
+    Account, AccountId, AccountRepository, AccountUpdate, BirthDate, CreateAccountError,
+    DisplayName, Email, Gender, Identity, LinkIdentityError, Locale, NewAccount, ObjectKey,
+    RepositoryError, Roles, UpdateAccountError,
+};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
+use time::OffsetDateTime;
+
+use crate::codec::{corrupt, instant, micros};
+use crate::entity::{account_identities as ids, accounts};
+use crate::{SqlStore, is_unique_violation, translate};
+
+fn to_domain(m: accounts::Model) -> Result<Account, RepositoryError> {
+    let opt = |v: Option<String>| v.filter(|s| !s.is_empty());
+    Ok(Account {
+        id: AccountId::new(m.id),
+        name: opt(m.name)
+            .map(|s| DisplayName::parse(&s))
+            .transpose()
+            .map_err(corrupt)?,
+        email: opt(m.email)
+            .map(|s| Email::parse(&s))
+            .transpose()
+            .map_err(corrupt)?,
+        email_verified: m.email_verified,
+        gender: opt(m.gender)
+            .map(|s| Gender::parse(&s))
+            .transpose()
+            .map_err(corrupt)?,
+        birth_date: opt(m.birth_date)
+            .map(|s| {
+                // Validated when written; re-checked only for shape.
+                time::Date::parse(
+                    &s,
+                    time::macros::format_description!("[year]-[month]-[day]"),
+                )
+                .map(BirthDate::from_stored)
+            })
+            .transpose()
+            .map_err(corrupt)?,
+        locale: opt(m.locale)
+            .map(|s| Locale::parse(&s))
+            .transpose()
+            .map_err(corrupt)?,
+        roles: Roles::from_csv(&m.roles).map_err(corrupt)?,
+        profile_image_key: opt(m.profile_image_key)
+            .map(|s| ObjectKey::parse(&s))
+            .transpose()
+            .map_err(corrupt)?,
+        created_at: instant(m.created_at)?,
+        updated_at: instant(m.updated_at)?,
+        withdrawn_at: m.withdrawn_at.map(instant).transpose()?,
+    })
+}
+
+fn identity_row(account: i64, identity: &Identity, at: OffsetDateTime) -> ids::ActiveModel {
+    ids::ActiveModel {
+        account_id: Set(account),
+        issuer: Set(identity.issuer().to_owned()),
+        subject: Set(identity.subject().to_owned()),
+        created_at: Set(micros(at)),
+        ..Default::default()
+    }
+}
+
+impl SqlStore {
+    async fn live_account(&self, id: AccountId) -> Result<Option<accounts::Model>, RepositoryError> {
+        accounts::Entity::find_by_id(id.get())
+            .filter(accounts::Column::WithdrawnAt.is_null())
+            .one(self.conn())
+            .await
+            .map_err(translate)
+    }
+}
+
+#[async_trait]
+impl AccountRepository for SqlStore {
+    #[tracing::instrument(skip_all, err)]
+    async fn create(&self, new: NewAccount) -> Result<Account, CreateAccountError> {
+        let at = micros(new.created_at);
+        let txn = self.conn().begin().await.map_err(translate)?;
+        let row = accounts::ActiveModel {
+            name: Set(new.name.map(|n| n.as_str().to_owned())),
+            email: Set(new.email.map(|e| e.as_str().to_owned())),
+            email_verified: Set(new.email_verified),
+            gender: Set(new.gender.map(|g| g.as_str().to_owned())),
+            birth_date: Set(new.birth_date.map(|d| d.to_string())),
+            locale: Set(new.locale.map(|l| l.as_str().to_owned())),
+            roles: Set(new.roles.to_csv()),
+            profile_image_key: Set(None),
+            created_at: Set(at),
+            updated_at: Set(at),
+            withdrawn_at: Set(None),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .map_err(translate)?;
+        match identity_row(row.id, &new.identity, new.created_at)
+            .insert(&txn)
+            .await
+        {
+            Ok(_) => {}
+            // Dropping the transaction rolls the account row back.
+            Err(e) if is_unique_violation(&e) => return Err(CreateAccountError::DuplicateIdentity),
+            Err(e) => return Err(translate(e).into()),
+        }
+        txn.commit().await.map_err(translate)?;
+        Ok(to_domain(row)?)
+    }
+
+    async fn find_by_id(&self, id: AccountId) -> Result<Option<Account>, RepositoryError> {
+        accounts::Entity::find_by_id(id.get())
+            .one(self.conn())
+            .await
+            .map_err(translate)?
+            .map(to_domain)
+            .transpose()
+    }
+
+    async fn find_by_identity(
+        &self,
+        identity: &Identity,
+    ) -> Result<Option<Account>, RepositoryError> {
+        let Some(link) = ids::Entity::find()
+            .filter(ids::Column::Issuer.eq(identity.issuer()))
+            .filter(ids::Column::Subject.eq(identity.subject()))
+            .one(self.conn())
+            .await
+            .map_err(translate)?
+        else {
+            return Ok(None);
+        };
+        self.find_by_id(AccountId::new(link.account_id)).await
+    }
+
+    async fn find_by_verified_email(
+        &self,
+        email: &Email,
+    ) -> Result<Option<Account>, RepositoryError> {
+        accounts::Entity::find()
+            .filter(accounts::Column::Email.eq(email.as_str()))
+            .filter(accounts::Column::EmailVerified.eq(true))
+            .filter(accounts::Column::WithdrawnAt.is_null())
+            .order_by_asc(accounts::Column::Id)
+            .one(self.conn())
+            .await
+            .map_err(translate)?
+            .map(to_domain)
+            .transpose()
+    }
+
+    #[tracing::instrument(skip(self, identity), err)]
+    async fn link_identity(
+        &self,
+        id: AccountId,
+        identity: Identity,
+        at: OffsetDateTime,
+    ) -> Result<(), LinkIdentityError> {
+        let txn = self.conn().begin().await.map_err(translate)?;
+        let live = accounts::Entity::find_by_id(id.get())
+            .filter(accounts::Column::WithdrawnAt.is_null())
+            .one(&txn)
+            .await
+            .map_err(translate)?;
+        if live.is_none() {
+            return Err(LinkIdentityError::NotFound);
+        }
+        match identity_row(id.get(), &identity, at).insert(&txn).await {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => return Err(LinkIdentityError::DuplicateIdentity),
+            Err(e) => return Err(translate(e).into()),
+        }
+        txn.commit().await.map_err(translate)?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip(self, update), err)]
+    async fn update(
+        &self,
+        id: AccountId,
+        update: AccountUpdate,
+        at: OffsetDateTime,
+    ) -> Result<Account, UpdateAccountError> {
+        if update.is_empty() {
+            let row = self.live_account(id).await?;
+            return row
+                .map(to_domain)
+                .transpose()?
+                .ok_or(UpdateAccountError::NotFound);
+        }
+        let mut row = accounts::ActiveModel {
+            id: sea_orm::ActiveValue::Unchanged(id.get()),
+            updated_at: Set(micros(at)),
+            ..Default::default()
+        };
+        if let Some(v) = update.name {
+            row.name = Set(Some(v.as_str().to_owned()));
+        }
+        if let Some(v) = update.email {
+            row.email = Set(Some(v.as_str().to_owned()));
+        }
+        if let Some(v) = update.email_verified {
+            row.email_verified = Set(v);
+        }
+        if let Some(v) = update.gender {
+            row.gender = Set(Some(v.as_str().to_owned()));
+        }
+        if let Some(v) = update.birth_date {
+            row.birth_date = Set(Some(v.to_string()));
+        }
+        if let Some(v) = update.locale {
+            row.locale = Set(Some(v.as_str().to_owned()));
+        }
+        if let Some(v) = update.roles {
+            row.roles = Set(v.to_csv());
+        }
+        if let Some(v) = update.profile_image_key {
+            row.profile_image_key = Set(v.map(|k| k.as_str().to_owned()));
+        }
+        // One conditional statement: a concurrent withdrawal cannot be overwritten.
+        let update = accounts::Entity::update(row)
+            .validate()
+            .map_err(translate)?
+            .filter(accounts::Column::WithdrawnAt.is_null());
+        match update.exec(self.conn()).await {
+            Ok(model) => Ok(to_domain(model)?),
+            Err(sea_orm::DbErr::RecordNotUpdated | sea_orm::DbErr::RecordNotFound(_)) => {
+                Err(UpdateAccountError::NotFound)
+            }
+            Err(e) => Err(translate(e).into()),
+        }
+    }
+
+    #[tracing::instrument(skip(self), err)]
+    async fn withdraw(&self, id: AccountId, at: OffsetDateTime) -> Result<(), UpdateAccountError> {
+        let txn = self.conn().begin().await.map_err(translate)?;
+        let null = || Expr::value(Option::<String>::None);
+        let erased = accounts::Entity::update_many()
+            .col_expr(accounts::Column::Name, null())
+            .col_expr(accounts::Column::Email, null())
+            .col_expr(accounts::Column::EmailVerified, Expr::value(false))
+            .col_expr(accounts::Column::Gender, null())
+            .col_expr(accounts::Column::BirthDate, null())
+            .col_expr(accounts::Column::Locale, null())
+            .col_expr(accounts::Column::ProfileImageKey, null())
+            .col_expr(accounts::Column::UpdatedAt, Expr::value(micros(at)))
+            .col_expr(accounts::Column::WithdrawnAt, Expr::value(micros(at)))
+            .filter(accounts::Column::Id.eq(id.get()))
+            .filter(accounts::Column::WithdrawnAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(translate)?;
+        if erased.rows_affected == 0 {
+            return Err(UpdateAccountError::NotFound);
+        }
+        ids::Entity::delete_many()
+            .filter(ids::Column::AccountId.eq(id.get()))
+            .exec(&txn)
+            .await
+            .map_err(translate)?;
+        txn.commit().await.map_err(translate)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,6 @@
+//! sea-orm entities. They never leave this crate: the repositories turn them into domain
+//! types (and refuse rows that do not parse, rather than pass them on).
+
+pub mod account_identities;
+pub mod accounts;
+pub mod sessions;
