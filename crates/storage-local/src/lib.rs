@@ -1,1 +1,480 @@
+//! The object-storage port on a local directory: the embedded default, so the service runs
+//! with no other software.
+//!
+//! Layout below the root:
+//! - `objects/<key>`: the bytes, one file per key, at the path the key's segments spell;
+//! - `meta/<key>.json`: size, ETag (MD5, as S3 gives for single-part uploads) and content type;
+//! - `tmp/`: bodies being written, renamed into place only when complete.
+//!
+//! Keys are [`ObjectKey`]s, whose segments can be neither `..` nor contain a separator, and
+//! paths are built only by pushing those segments onto the root: no key can name a path
+//! outside it. A body goes to a temporary file first and is renamed over the final path when
+//! complete, so readers see the old object or the new one, never a partial one.
+//!
+//! One limit of a file system that S3 does not have: a key cannot be both an object and the
+//! "directory" of other keys (`a` and `a/b`). The service's own keys never do that.
 
+use std::io::{self, ErrorKind};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use domain::{ByteStream, KeyPrefix, ObjectKey, ObjectMeta, ObjectStore, StorageError};
+use futures_util::StreamExt as _;
+use md5::{Digest as _, Md5};
+use time::OffsetDateTime;
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
+
+/// Temporary files older than this at start-up are left-overs of a crash.
+const STALE_TMP: Duration = Duration::from_secs(3600);
+
+/// An object store in a directory.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    objects: PathBuf,
+    meta: PathBuf,
+    tmp: PathBuf,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Sidecar {
+    size: u64,
+    etag: String,
+    content_type: String,
+}
+
+impl LocalStore {
+    /// Opens (creating when needed) a store rooted at `root`, removing temporary files a
+    /// crash left behind.
+    ///
+    /// # Errors
+    /// The directories cannot be created.
+    pub async fn open(root: impl AsRef<Path>) -> io::Result<Self> {
+        let root = root.as_ref();
+        let store = Self {
+            objects: root.join("objects"),
+            meta: root.join("meta"),
+            tmp: root.join("tmp"),
+        };
+        for dir in [&store.objects, &store.meta, &store.tmp] {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        let mut entries = tokio::fs::read_dir(&store.tmp).await?;
+        while let Some(entry) = entries.next_entry().await? {
+            let stale = entry
+                .metadata()
+                .await
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > STALE_TMP);
+            if stale {
+                let _ = tokio::fs::remove_file(entry.path()).await;
+            }
+        }
+        Ok(store)
+    }
+
+    /// The file holding `key`'s bytes (for serving them).
+    pub fn path_of(&self, key: &ObjectKey) -> PathBuf {
+        let mut p = self.objects.clone();
+        p.extend(key.segments());
+        p
+    }
+
+    fn sidecar_path(&self, key: &ObjectKey) -> PathBuf {
+        let mut p = self.meta.clone();
+        p.extend(key.segments());
+        let mut name = p.file_name().unwrap_or_default().to_os_string();
+        name.push(".json");
+        p.set_file_name(name);
+        p
+    }
+
+    async fn read_sidecar(&self, key: &ObjectKey) -> Option<Sidecar> {
+        let raw = tokio::fs::read(self.sidecar_path(key)).await.ok()?;
+        serde_json::from_slice(&raw).ok()
+    }
+
+    /// Streams `body` into a new temporary file; returns its path, size and MD5.
+    async fn spool(
+        &self,
+        mut body: ByteStream,
+        max_size: u64,
+    ) -> Result<(PathBuf, u64, String), StorageError> {
+        let path = self.tmp.join(uuid::Uuid::new_v4().simple().to_string());
+        let mut file = tokio::fs::File::create(&path).await.map_err(io_err)?;
+        let result = async {
+            let mut size = 0u64;
+            let mut md5 = Md5::new();
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(StorageError::BodyInterrupted)?;
+                size += chunk.len() as u64;
+                if size > max_size {
+                    return Err(StorageError::TooLarge { limit: max_size });
+                }
+                md5.update(&chunk);
+                file.write_all(&chunk).await.map_err(io_err)?;
+            }
+            file.sync_all().await.map_err(io_err)?;
+            Ok((size, hex::encode(md5.finalize())))
+        }
+        .await;
+        drop(file);
+        match result {
+            Ok((size, etag)) => Ok((path, size, etag)),
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&path).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes empty directories from `path`'s parent up to (not including) `stop`.
+    async fn prune_empty_dirs(path: &Path, stop: &Path) {
+        let mut dir = path.parent();
+        while let Some(d) = dir {
+            if d == stop || !d.starts_with(stop) || tokio::fs::remove_dir(d).await.is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+    }
+}
+
+fn io_err(e: io::Error) -> StorageError {
+    StorageError::Unexpected(Box::new(e))
+}
+
+fn modified(m: &std::fs::Metadata) -> OffsetDateTime {
+    m.modified()
+        .map(OffsetDateTime::from)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// An ETag for an object whose sidecar is missing (a crash between the two renames):
+/// derived from size and modification time, so it still changes when the bytes do.
+fn fallback_etag(m: &std::fs::Metadata) -> String {
+    let nanos = m
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("{:x}-{:x}", m.len(), nanos)
+}
+
+#[async_trait]
+impl ObjectStore for LocalStore {
+    #[tracing::instrument(skip(self, body), fields(key = %key), err)]
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        body: ByteStream,
+        content_type: &str,
+        max_size: u64,
+    ) -> Result<ObjectMeta, StorageError> {
+        let (tmp, size, etag) = self.spool(body, max_size).await?;
+        let target = self.path_of(key);
+        let sidecar = self.sidecar_path(key);
+        let publish = async {
+            for p in [&target, &sidecar] {
+                if let Some(parent) = p.parent() {
+                    tokio::fs::create_dir_all(parent).await.map_err(io_err)?;
+                }
+            }
+            tokio::fs::rename(&tmp, &target).await.map_err(io_err)?;
+            let meta = serde_json::to_vec(&Sidecar {
+                size,
+                etag: etag.clone(),
+                content_type: content_type.to_owned(),
+            })
+            .map_err(|e| StorageError::Unexpected(Box::new(e)))?;
+            let meta_tmp = self.tmp.join(format!("{}.json", uuid::Uuid::new_v4().simple()));
+            tokio::fs::write(&meta_tmp, meta).await.map_err(io_err)?;
+            tokio::fs::rename(&meta_tmp, &sidecar).await.map_err(io_err)
+        }
+        .await;
+        if let Err(e) = publish {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(e);
+        }
+        let last_modified = tokio::fs::metadata(&target)
+            .await
+            .map(|m| modified(&m))
+            .map_err(io_err)?;
+        Ok(ObjectMeta {
+            key: key.clone(),
+            size,
+            etag,
+            content_type: Some(content_type.to_owned()),
+            last_modified,
+        })
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StorageError> {
+        let m = match tokio::fs::metadata(self.path_of(key)).await {
+            Ok(m) if m.is_file() => m,
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => {
+                return Ok(None);
+            }
+            Err(e) => return Err(io_err(e)),
+        };
+        // A sidecar whose size disagrees with the file belongs to another version of it.
+        let sidecar = self.read_sidecar(key).await.filter(|s| s.size == m.len());
+        Ok(Some(ObjectMeta {
+            key: key.clone(),
+            size: m.len(),
+            etag: sidecar
+                .as_ref()
+                .map_or_else(|| fallback_etag(&m), |s| s.etag.clone()),
+            content_type: sidecar.map(|s| s.content_type),
+            last_modified: modified(&m),
+        }))
+    }
+
+    async fn read_range(
+        &self,
+        key: &ObjectKey,
+        offset: u64,
+        len: u64,
+    ) -> Result<Bytes, StorageError> {
+        let mut file = match tokio::fs::File::open(self.path_of(key)).await {
+            Ok(f) => f,
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+                return Err(StorageError::NotFound);
+            }
+            Err(e) => return Err(io_err(e)),
+        };
+        let m = file.metadata().await.map_err(io_err)?;
+        if !m.is_file() {
+            return Err(StorageError::NotFound);
+        }
+        let size = m.len();
+        let want = len.min(size.saturating_sub(offset));
+        if want == 0 {
+            return Ok(Bytes::new());
+        }
+        file.seek(io::SeekFrom::Start(offset)).await.map_err(io_err)?;
+        let mut buf = Vec::with_capacity(usize::try_from(want).unwrap_or(usize::MAX));
+        file.take(want).read_to_end(&mut buf).await.map_err(io_err)?;
+        Ok(Bytes::from(buf))
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
+        let target = self.path_of(key);
+        match tokio::fs::remove_file(&target).await {
+            Ok(()) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {}
+            Err(e) => return Err(io_err(e)),
+        }
+        let sidecar = self.sidecar_path(key);
+        let _ = tokio::fs::remove_file(&sidecar).await;
+        Self::prune_empty_dirs(&target, &self.objects).await;
+        Self::prune_empty_dirs(&sidecar, &self.meta).await;
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        prefix: &KeyPrefix,
+        after: Option<ObjectKey>,
+        limit: usize,
+    ) -> Result<Vec<ObjectMeta>, StorageError> {
+        let this = self.clone();
+        let prefix = prefix.clone();
+        let keys = tokio::task::spawn_blocking(move || this.walk(&prefix, after.as_ref(), limit))
+            .await
+            .map_err(|e| StorageError::Unexpected(Box::new(e)))?
+            .map_err(io_err)?;
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            // An object deleted between the walk and here is simply not listed.
+            if let Some(meta) = self.head(&key).await? {
+                out.push(meta);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn check(&self) -> Result<(), StorageError> {
+        match tokio::fs::metadata(&self.objects).await {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(StorageError::Unavailable(
+                "the object directory is not a directory".into(),
+            )),
+            Err(e) => Err(StorageError::Unavailable(Box::new(e))),
+        }
+    }
+}
+
+impl LocalStore {
+    /// Keys under `prefix`, in byte order of the whole key, after `after`, at most `limit`.
+    ///
+    /// A directory's entries are visited in the order of `name` for files and `name/` for
+    /// directories: that is exactly the byte order of the keys below them.
+    fn walk(
+        &self,
+        prefix: &KeyPrefix,
+        after: Option<&ObjectKey>,
+        limit: usize,
+    ) -> io::Result<Vec<ObjectKey>> {
+        let mut dir = self.objects.clone();
+        dir.extend(prefix.segments());
+        let mut out = Vec::new();
+        let after = after.map(ObjectKey::as_str);
+        self.walk_dir(&dir, prefix.as_str().to_owned(), after, limit, &mut out)?;
+        Ok(out)
+    }
+
+    fn walk_dir(
+        &self,
+        dir: &Path,
+        key_prefix: String,
+        after: Option<&str>,
+        limit: usize,
+        out: &mut Vec<ObjectKey>,
+    ) -> io::Result<()> {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let mut children = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue; // not a key we wrote
+            };
+            let ty = entry.file_type()?;
+            if ty.is_dir() {
+                children.push((format!("{key_prefix}{name}/"), true));
+            } else if ty.is_file() {
+                children.push((format!("{key_prefix}{name}"), false));
+            }
+        }
+        children.sort();
+        for (key, is_dir) in children {
+            if out.len() >= limit {
+                return Ok(());
+            }
+            if is_dir {
+                // Skip a subtree whose every key sorts before `after`.
+                if after.is_some_and(|a| key.as_str() < a && !a.starts_with(&key)) {
+                    continue;
+                }
+                let path = dir.join(key.trim_end_matches('/').rsplit('/').next().unwrap_or_default());
+                self.walk_dir(&path, key, after, limit, out)?;
+            } else if after.is_none_or(|a| key.as_str() > a) {
+                if let Ok(k) = ObjectKey::parse(&key) {
+                    out.push(k);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::stream;
+
+    fn body(b: &'static [u8]) -> ByteStream {
+        Box::pin(stream::iter(vec![Ok(Bytes::from_static(b))]))
+    }
+
+    #[tokio::test]
+    async fn conformance() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::open(dir.path()).await.expect("open");
+        domain::testing::object_store(&store).await;
+    }
+
+    #[tokio::test]
+    async fn every_file_stays_below_the_root() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::open(dir.path().join("store")).await.expect("open");
+        let key = ObjectKey::parse("a/b/c.png").expect("key");
+        store.put(&key, body(b"x"), "image/png", 10).await.expect("put");
+        let path = store.path_of(&key);
+        assert!(path.starts_with(dir.path().join("store").join("objects")));
+        assert_eq!(std::fs::read(&path).expect("read"), b"x");
+        // Nothing was written outside the store.
+        let top: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("ls")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(top, vec![std::ffi::OsString::from("store")]);
+    }
+
+    #[tokio::test]
+    async fn deleting_prunes_empty_directories_and_tmp_is_left_clean() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::open(dir.path()).await.expect("open");
+        let key = ObjectKey::parse("x/y/z.png").expect("key");
+        store.put(&key, body(b"abc"), "image/png", 10).await.expect("put");
+        let _ = store
+            .put(&key, body(b"far too long"), "image/png", 3)
+            .await
+            .expect_err("too large");
+        store.delete(&key).await.expect("delete");
+        assert!(!dir.path().join("objects/x").exists());
+        assert!(!dir.path().join("meta/x").exists());
+        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).expect("tmp").count(), 0);
+    }
+
+    #[tokio::test]
+    async fn listing_follows_byte_order_across_directories() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::open(dir.path()).await.expect("open");
+        for k in ["a/x.png", "a.png", "a-b.png", "a.b/y.png", "b.png"] {
+            let key = ObjectKey::parse(k).expect("key");
+            store.put(&key, body(b"1"), "image/png", 10).await.expect("put");
+        }
+        let keys: Vec<String> = store
+            .list(&KeyPrefix::root(), None, 100)
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|m| m.key.to_string())
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        assert_eq!(keys.len(), 5);
+        let after = ObjectKey::parse("a.png").expect("key");
+        let rest: Vec<String> = store
+            .list(&KeyPrefix::root(), Some(after), 100)
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|m| m.key.to_string())
+            .collect();
+        assert_eq!(rest, vec!["a/x.png", "b.png"]);
+    }
+
+    #[tokio::test]
+    async fn a_missing_sidecar_still_gives_a_usable_head() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::open(dir.path()).await.expect("open");
+        let key = ObjectKey::parse("k.png").expect("key");
+        store.put(&key, body(b"abcd"), "image/png", 10).await.expect("put");
+        std::fs::remove_file(dir.path().join("meta/k.png.json")).expect("rm");
+        let head = store.head(&key).await.expect("head").expect("exists");
+        assert_eq!(head.size, 4);
+        assert!(!head.etag.is_empty());
+        assert_eq!(head.content_type, None);
+    }
+
+    #[tokio::test]
+    async fn a_missing_root_is_unavailable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::open(dir.path().join("s")).await.expect("open");
+        std::fs::remove_dir_all(dir.path().join("s")).expect("rm");
+        assert!(matches!(store.check().await, Err(StorageError::Unavailable(_))));
+    }
+}
