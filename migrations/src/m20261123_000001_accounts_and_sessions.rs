@@ -2,8 +2,8 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    big_integer, big_integer_null, big_pk_auto, boolean, string_len, string_len_null,
-    text, text_null,
+    big_integer, big_integer_null, big_pk_auto, boolean, string_len, string_len_null, text,
+    text_null,
 };
 
 #[derive(DeriveMigrationName)]
@@ -186,4 +186,3 @@ impl MigrationTrait for Migration {
         Ok(())
     }
 }
-

@@ -191,8 +191,9 @@ impl Locale {
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let s = s.trim().replace('_', "-");
         let ok = (2..=35).contains(&s.len())
-            && s.split('-')
-                .all(|p| !p.is_empty() && p.len() <= 8 && p.chars().all(|c| c.is_ascii_alphanumeric()));
+            && s.split('-').all(|p| {
+                !p.is_empty() && p.len() <= 8 && p.chars().all(|c| c.is_ascii_alphanumeric())
+            });
         if ok {
             Ok(Self(s))
         } else {

@@ -238,12 +238,21 @@ mod tests {
 
     #[test]
     fn only_raster_types_are_accepted() {
-        assert_eq!(ImageType::from_mime("image/png; charset=x").ok(), Some(ImageType::Png));
-        assert_eq!(ImageType::from_mime("IMAGE/JPEG").ok(), Some(ImageType::Jpeg));
+        assert_eq!(
+            ImageType::from_mime("image/png; charset=x").ok(),
+            Some(ImageType::Png)
+        );
+        assert_eq!(
+            ImageType::from_mime("IMAGE/JPEG").ok(),
+            Some(ImageType::Jpeg)
+        );
         for bad in ["image/svg+xml", "text/html", "application/octet-stream", ""] {
             assert!(ImageType::from_mime(bad).is_err(), "{bad}");
         }
-        assert_eq!(ImageType::from_extension("JPEG").ok(), Some(ImageType::Jpeg));
+        assert_eq!(
+            ImageType::from_extension("JPEG").ok(),
+            Some(ImageType::Jpeg)
+        );
         assert!(ImageType::from_extension("svg").is_err());
     }
 }

@@ -71,10 +71,7 @@ impl ReportTarget {
         match (product, room, user) {
             (Some(p), None, None) => Ok(Self::Product(positive(p, "report_product_id")?)),
             (None, Some(r), None) => Ok(Self::ChatRoom(positive(r, "report_room_id")?)),
-            (None, None, Some(u)) => Ok(Self::User(AccountId::new(positive(
-                u,
-                "report_user_id",
-            )?))),
+            (None, None, Some(u)) => Ok(Self::User(AccountId::new(positive(u, "report_user_id")?))),
             _ => Err(ParseError::new(
                 "target",
                 "exactly one of report_product_id, report_room_id, report_user_id is required",
@@ -116,7 +113,9 @@ impl ReportReason {
                 format!("must be at most {} characters", Self::MAX),
             ));
         }
-        if s.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        if s.chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+        {
             return Err(ParseError::new(
                 "report_etc_reason",
                 "must not contain control characters",
@@ -194,7 +193,9 @@ mod tests {
         assert!(ReportReason::parse("  ").is_err());
         assert!(ReportReason::parse(&"가".repeat(1001)).is_err());
         assert_eq!(
-            ReportReason::parse(" 욕설 ").map(|r| r.as_str().to_owned()).ok(),
+            ReportReason::parse(" 욕설 ")
+                .map(|r| r.as_str().to_owned())
+                .ok(),
             Some("욕설".into())
         );
     }

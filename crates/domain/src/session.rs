@@ -66,8 +66,7 @@ impl SessionToken {
     /// [`SessionToken::generate`] is refused before any database work.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         let ok = s.len() == Self::LEN
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if ok {
             Ok(Self(s.to_owned()))

@@ -77,19 +77,34 @@ async fn accounts_round_trip(repo: &dyn AccountRepository) {
     assert_eq!(created.withdrawn_at, None);
 
     let by_id = repo.find_by_id(created.id).await.expect("find_by_id");
-    assert_eq!(by_id.as_ref(), Some(&created), "find_by_id returns what create did");
-    let by_identity = repo.find_by_identity(&new.identity).await.expect("by identity");
+    assert_eq!(
+        by_id.as_ref(),
+        Some(&created),
+        "find_by_id returns what create did"
+    );
+    let by_identity = repo
+        .find_by_identity(&new.identity)
+        .await
+        .expect("by identity");
     assert_eq!(by_identity.as_ref(), Some(&created));
 
     let other_subject = Identity::new(new.identity.issuer(), "someone-else").unwrap();
-    assert_eq!(repo.find_by_identity(&other_subject).await.expect("q"), None);
+    assert_eq!(
+        repo.find_by_identity(&other_subject).await.expect("q"),
+        None
+    );
     let other_issuer = Identity::new("https://other.example", new.identity.subject()).unwrap();
     assert_eq!(
         repo.find_by_identity(&other_issuer).await.expect("q"),
         None,
         "identities are keyed by issuer and subject together"
     );
-    assert_eq!(repo.find_by_id(crate::AccountId::new(i64::MAX)).await.expect("q"), None);
+    assert_eq!(
+        repo.find_by_id(crate::AccountId::new(i64::MAX))
+            .await
+            .expect("q"),
+        None
+    );
 
     let second = repo
         .create(new_account(None, false, T0))
@@ -107,7 +122,9 @@ async fn accounts_identity_is_unique(repo: &dyn AccountRepository) {
     let dup_email = dup.email.clone().unwrap();
     match repo.create(dup).await {
         Err(CreateAccountError::DuplicateIdentity) => {}
-        other => panic!("a second account for one identity must be DuplicateIdentity, got {other:?}"),
+        other => {
+            panic!("a second account for one identity must be DuplicateIdentity, got {other:?}")
+        }
     }
     assert_eq!(
         repo.find_by_verified_email(&dup_email).await.expect("q"),
@@ -137,14 +154,22 @@ async fn accounts_find_by_verified_email(repo: &dyn AccountRepository) {
         .await
         .unwrap();
     let found = repo.find_by_verified_email(&parsed).await.expect("q");
-    assert_eq!(found.map(|a| a.id), Some(oldest.id), "the oldest verified account wins");
+    assert_eq!(
+        found.map(|a| a.id),
+        Some(oldest.id),
+        "the oldest verified account wins"
+    );
     assert_ne!(unverified.id, oldest.id);
 
     repo.withdraw(oldest.id, T0 + Duration::seconds(3))
         .await
         .unwrap();
     let found = repo.find_by_verified_email(&parsed).await.expect("q");
-    assert_ne!(found.map(|a| a.id), Some(oldest.id), "withdrawn accounts never match");
+    assert_ne!(
+        found.map(|a| a.id),
+        Some(oldest.id),
+        "withdrawn accounts never match"
+    );
 }
 
 async fn accounts_link_identity(repo: &dyn AccountRepository) {
@@ -156,9 +181,14 @@ async fn accounts_link_identity(repo: &dyn AccountRepository) {
     let b = repo.create(b_new.clone()).await.unwrap();
 
     let kakao = identity("https://kauth.kakao.com");
-    repo.link_identity(a.id, kakao.clone(), T0).await.expect("link");
+    repo.link_identity(a.id, kakao.clone(), T0)
+        .await
+        .expect("link");
     assert_eq!(
-        repo.find_by_identity(&kakao).await.expect("q").map(|x| x.id),
+        repo.find_by_identity(&kakao)
+            .await
+            .expect("q")
+            .map(|x| x.id),
         Some(a.id)
     );
     assert!(matches!(
@@ -170,13 +200,18 @@ async fn accounts_link_identity(repo: &dyn AccountRepository) {
         Err(LinkIdentityError::DuplicateIdentity)
     ));
     assert!(matches!(
-        repo.link_identity(crate::AccountId::new(i64::MAX), identity("https://x.example"), T0)
-            .await,
+        repo.link_identity(
+            crate::AccountId::new(i64::MAX),
+            identity("https://x.example"),
+            T0
+        )
+        .await,
         Err(LinkIdentityError::NotFound)
     ));
     repo.withdraw(b.id, T0).await.unwrap();
     assert!(matches!(
-        repo.link_identity(b.id, identity("https://x.example"), T0).await,
+        repo.link_identity(b.id, identity("https://x.example"), T0)
+            .await,
         Err(LinkIdentityError::NotFound)
     ));
 }
@@ -205,21 +240,33 @@ async fn accounts_update(repo: &dyn AccountRepository) {
         .await
         .expect("update");
     assert_eq!(updated.name.as_ref().map(DisplayName::as_str), Some("Bob"));
-    assert_eq!(updated.email.as_ref().map(Email::as_str), Some("bob@example.com"));
+    assert_eq!(
+        updated.email.as_ref().map(Email::as_str),
+        Some("bob@example.com")
+    );
     assert!(updated.email_verified);
     assert_eq!(updated.gender, Some(Gender::Male));
-    assert_eq!(updated.birth_date.map(|d| d.to_string()), Some("2000-12-31".into()));
+    assert_eq!(
+        updated.birth_date.map(|d| d.to_string()),
+        Some("2000-12-31".into())
+    );
     assert_eq!(updated.roles, roles);
     assert_eq!(updated.profile_image_key.as_ref(), Some(&key));
     assert_eq!(updated.updated_at, later);
     assert_eq!(updated.created_at, T0, "created_at never changes");
-    assert_eq!(repo.find_by_id(a.id).await.unwrap().as_ref(), Some(&updated));
+    assert_eq!(
+        repo.find_by_id(a.id).await.unwrap().as_ref(),
+        Some(&updated)
+    );
 
     let unchanged = repo
         .update(a.id, AccountUpdate::default(), later)
         .await
         .expect("empty update");
-    assert_eq!(unchanged.name, updated.name, "an empty update changes nothing");
+    assert_eq!(
+        unchanged.name, updated.name,
+        "an empty update changes nothing"
+    );
 
     let cleared = repo
         .update(
@@ -236,8 +283,12 @@ async fn accounts_update(repo: &dyn AccountRepository) {
     assert_eq!(cleared.name, updated.name, "only named fields change");
 
     assert!(matches!(
-        repo.update(crate::AccountId::new(i64::MAX), AccountUpdate::default(), later)
-            .await,
+        repo.update(
+            crate::AccountId::new(i64::MAX),
+            AccountUpdate::default(),
+            later
+        )
+        .await,
         Err(UpdateAccountError::NotFound)
     ));
 }
@@ -258,7 +309,11 @@ async fn accounts_withdraw(repo: &dyn AccountRepository) {
     let at = T0 + Duration::days(1);
     repo.withdraw(a.id, at).await.expect("withdraw");
 
-    let gone = repo.find_by_id(a.id).await.unwrap().expect("the row is kept");
+    let gone = repo
+        .find_by_id(a.id)
+        .await
+        .unwrap()
+        .expect("the row is kept");
     assert_eq!(gone.withdrawn_at, Some(at));
     assert_eq!(gone.name, None);
     assert_eq!(gone.email, None);
@@ -304,8 +359,16 @@ fn new_session(account: crate::AccountId, at: OffsetDateTime) -> (SessionToken, 
 /// Runs every session-repository case. Sessions belong to accounts, so the account
 /// repository of the same store is needed to make some.
 pub async fn session_repository(accounts: &dyn AccountRepository, repo: &dyn SessionRepository) {
-    let account = accounts.create(new_account(None, false, T0)).await.unwrap().id;
-    let other = accounts.create(new_account(None, false, T0)).await.unwrap().id;
+    let account = accounts
+        .create(new_account(None, false, T0))
+        .await
+        .unwrap()
+        .id;
+    let other = accounts
+        .create(new_account(None, false, T0))
+        .await
+        .unwrap()
+        .id;
     sessions_round_trip(repo, account).await;
     sessions_expiry(repo, account).await;
     sessions_touch(repo, account).await;
@@ -332,7 +395,9 @@ async fn sessions_round_trip(repo: &dyn SessionRepository, account: crate::Accou
     assert_eq!(found, Some(stored));
     let stranger = SessionToken::generate();
     assert_eq!(
-        repo.find_active_by_token_hash(&stranger.hash(), T0).await.unwrap(),
+        repo.find_active_by_token_hash(&stranger.hash(), T0)
+            .await
+            .unwrap(),
         None
     );
 }
@@ -342,15 +407,24 @@ async fn sessions_expiry(repo: &dyn SessionRepository, account: crate::AccountId
     repo.insert(new.clone()).await.unwrap();
     let h = token.hash();
     let just_before_idle = new.idle_expires_at - Duration::microseconds(1);
-    assert!(repo.find_active_by_token_hash(&h, just_before_idle).await.unwrap().is_some());
+    assert!(
+        repo.find_active_by_token_hash(&h, just_before_idle)
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(
-        repo.find_active_by_token_hash(&h, new.idle_expires_at).await.unwrap(),
+        repo.find_active_by_token_hash(&h, new.idle_expires_at)
+            .await
+            .unwrap(),
         None,
         "a session is dead at its idle expiry"
     );
     // A whole second later compares correctly with a fractional expiry.
     assert_eq!(
-        repo.find_active_by_token_hash(&h, T0 + Duration::hours(2)).await.unwrap(),
+        repo.find_active_by_token_hash(&h, T0 + Duration::hours(2))
+            .await
+            .unwrap(),
         None
     );
 
@@ -359,11 +433,12 @@ async fn sessions_expiry(repo: &dyn SessionRepository, account: crate::AccountId
     new.idle_expires_at = T0 + Duration::days(3);
     new.absolute_expires_at = T0 + Duration::milliseconds(500);
     repo.insert(new).await.unwrap();
-    assert!(repo
-        .find_active_by_token_hash(&token.hash(), T0 + Duration::milliseconds(499))
-        .await
-        .unwrap()
-        .is_some());
+    assert!(
+        repo.find_active_by_token_hash(&token.hash(), T0 + Duration::milliseconds(499))
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(
         repo.find_active_by_token_hash(&token.hash(), T0 + Duration::seconds(1))
             .await
@@ -404,14 +479,23 @@ async fn sessions_revoke(
         !repo.revoke(other, new.id, T0).await.unwrap(),
         "nobody revokes someone else's session"
     );
-    assert!(repo
-        .find_active_by_token_hash(&token.hash(), T0)
-        .await
-        .unwrap()
-        .is_some());
+    assert!(
+        repo.find_active_by_token_hash(&token.hash(), T0)
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert!(repo.revoke(account, new.id, T0).await.expect("revoke"));
-    assert_eq!(repo.find_active_by_token_hash(&token.hash(), T0).await.unwrap(), None);
-    assert!(!repo.revoke(account, new.id, T0).await.unwrap(), "revoking twice is false");
+    assert_eq!(
+        repo.find_active_by_token_hash(&token.hash(), T0)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        !repo.revoke(account, new.id, T0).await.unwrap(),
+        "revoking twice is false"
+    );
     assert!(!repo.revoke(account, SessionId::random(), T0).await.unwrap());
 
     repo.touch(new.id, T0 + Duration::minutes(1), T0 + Duration::hours(5))
@@ -456,7 +540,10 @@ async fn sessions_revoke_all_and_list(
     );
 
     let revoked = repo.revoke_all(account, now).await.expect("revoke_all");
-    assert_eq!(revoked, 3, "every unrevoked session counts, expired ones too");
+    assert_eq!(
+        revoked, 3,
+        "every unrevoked session counts, expired ones too"
+    );
     assert!(repo.list_active(account, now).await.unwrap().is_empty());
     assert_eq!(repo.revoke_all(account, now).await.unwrap(), 0);
     assert!(
@@ -479,13 +566,19 @@ fn body(chunks: &[&[u8]]) -> ByteStream {
 fn failing_body() -> ByteStream {
     Box::pin(stream::iter(vec![
         Ok(Bytes::from_static(b"partial")),
-        Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "client went away")),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "client went away",
+        )),
     ]))
 }
 
 /// Runs every object-store case below a fresh random prefix.
 pub async fn object_store(store: &dyn ObjectStore) {
-    store.check().await.expect("a working store answers its check");
+    store
+        .check()
+        .await
+        .expect("a working store answers its check");
     let base = format!("conformance-{}", unique());
     let key = |k: &str| ObjectKey::parse(&format!("{base}/{k}")).unwrap();
     let prefix = |p: &str| KeyPrefix::parse(&format!("{base}/{p}")).unwrap();
@@ -498,15 +591,30 @@ pub async fn object_store(store: &dyn ObjectStore) {
         .expect("put");
     assert_eq!(meta.key, a);
     assert_eq!(meta.size, 11);
-    assert!(!meta.etag.is_empty() && !meta.etag.contains('"'), "etag without quotes");
+    assert!(
+        !meta.etag.is_empty() && !meta.etag.contains('"'),
+        "etag without quotes"
+    );
     let head = store.head(&a).await.expect("head").expect("exists");
     assert_eq!(head.size, 11);
     assert_eq!(head.etag, meta.etag, "head reports the etag put returned");
     assert_eq!(head.content_type.as_deref(), Some("image/png"));
-    assert_eq!(store.read_range(&a, 0, 1000).await.unwrap(), Bytes::from_static(b"hello world"));
-    assert_eq!(store.read_range(&a, 6, 3).await.unwrap(), Bytes::from_static(b"wor"));
-    assert_eq!(store.read_range(&a, 6, 100).await.unwrap(), Bytes::from_static(b"world"));
-    assert!(store.read_range(&a, 11, 5).await.unwrap().is_empty(), "past the end is empty");
+    assert_eq!(
+        store.read_range(&a, 0, 1000).await.unwrap(),
+        Bytes::from_static(b"hello world")
+    );
+    assert_eq!(
+        store.read_range(&a, 6, 3).await.unwrap(),
+        Bytes::from_static(b"wor")
+    );
+    assert_eq!(
+        store.read_range(&a, 6, 100).await.unwrap(),
+        Bytes::from_static(b"world")
+    );
+    assert!(
+        store.read_range(&a, 11, 5).await.unwrap().is_empty(),
+        "past the end is empty"
+    );
 
     // Replace.
     let replaced = store
@@ -516,21 +624,38 @@ pub async fn object_store(store: &dyn ObjectStore) {
     assert_eq!(replaced.size, 3);
     assert_ne!(replaced.etag, meta.etag, "other bytes, other etag");
     let head = store.head(&a).await.unwrap().unwrap();
-    assert_eq!((head.size, head.content_type.as_deref()), (3, Some("image/gif")));
+    assert_eq!(
+        (head.size, head.content_type.as_deref()),
+        (3, Some("image/gif"))
+    );
 
     // Limits and broken bodies store nothing and keep what was there.
     assert!(matches!(
-        store.put(&a, body(&[b"0123456789", b"0"]), "image/png", 10).await,
+        store
+            .put(&a, body(&[b"0123456789", b"0"]), "image/png", 10)
+            .await,
         Err(StorageError::TooLarge { limit: 10 })
     ));
     assert!(matches!(
         store.put(&a, failing_body(), "image/png", 1024).await,
         Err(StorageError::BodyInterrupted(_))
     ));
-    assert_eq!(store.read_range(&a, 0, 100).await.unwrap(), Bytes::from_static(b"bye"));
+    assert_eq!(
+        store.read_range(&a, 0, 100).await.unwrap(),
+        Bytes::from_static(b"bye")
+    );
     let fresh = key("never/written.png");
-    assert!(store.put(&fresh, body(&[&[0u8; 20]]), "image/png", 10).await.is_err());
-    assert_eq!(store.head(&fresh).await.unwrap(), None, "a refused put leaves no object");
+    assert!(
+        store
+            .put(&fresh, body(&[&[0u8; 20]]), "image/png", 10)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        store.head(&fresh).await.unwrap(),
+        None,
+        "a refused put leaves no object"
+    );
     let exact = key("exact.png");
     store
         .put(&exact, body(&[&[1u8; 10]]), "image/png", 10)
@@ -544,15 +669,26 @@ pub async fn object_store(store: &dyn ObjectStore) {
         store.read_range(&missing, 0, 10).await,
         Err(StorageError::NotFound)
     ));
-    store.delete(&missing).await.expect("deleting nothing succeeds");
+    store
+        .delete(&missing)
+        .await
+        .expect("deleting nothing succeeds");
 
     // Listing: whole-segment prefixes, key order, paging.
     for k in ["l/b.png", "l/a.png", "l/sub/c.png", "lx/d.png"] {
-        store.put(&key(k), body(&[b"x"]), "image/png", 10).await.unwrap();
+        store
+            .put(&key(k), body(&[b"x"]), "image/png", 10)
+            .await
+            .unwrap();
     }
     let names = |v: Vec<crate::storage::ObjectMeta>| -> Vec<String> {
         v.into_iter()
-            .map(|m| m.key.as_str().trim_start_matches(&format!("{base}/")).to_owned())
+            .map(|m| {
+                m.key
+                    .as_str()
+                    .trim_start_matches(&format!("{base}/"))
+                    .to_owned()
+            })
             .collect()
     };
     let all = store.list(&prefix("l/"), None, 100).await.expect("list");
@@ -565,19 +701,28 @@ pub async fn object_store(store: &dyn ObjectStore) {
     let listed = store.list(&prefix("l/"), None, 1).await.unwrap();
     assert_eq!(listed[0].size, 1);
     assert!(!listed[0].etag.is_empty());
-    assert!(store
-        .list(&prefix("nothing-here/"), None, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(
+        store
+            .list(&prefix("nothing-here/"), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Delete.
     store.delete(&a).await.expect("delete");
     assert_eq!(store.head(&a).await.unwrap(), None);
-    assert!(matches!(store.read_range(&a, 0, 1).await, Err(StorageError::NotFound)));
+    assert!(matches!(
+        store.read_range(&a, 0, 1).await,
+        Err(StorageError::NotFound)
+    ));
 
     // Leave nothing behind.
-    for m in store.list(&prefix(""), None, 1000).await.unwrap_or_default() {
+    for m in store
+        .list(&prefix(""), None, 1000)
+        .await
+        .unwrap_or_default()
+    {
         let _ = store.delete(&m.key).await;
     }
 }

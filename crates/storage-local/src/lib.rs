@@ -190,7 +190,9 @@ impl ObjectStore for LocalStore {
                 content_type: content_type.to_owned(),
             })
             .map_err(|e| StorageError::Unexpected(Box::new(e)))?;
-            let meta_tmp = self.tmp.join(format!("{}.json", uuid::Uuid::new_v4().simple()));
+            let meta_tmp = self
+                .tmp
+                .join(format!("{}.json", uuid::Uuid::new_v4().simple()));
             tokio::fs::write(&meta_tmp, meta).await.map_err(io_err)?;
             tokio::fs::rename(&meta_tmp, &sidecar).await.map_err(io_err)
         }
@@ -256,9 +258,14 @@ impl ObjectStore for LocalStore {
         if want == 0 {
             return Ok(Bytes::new());
         }
-        file.seek(io::SeekFrom::Start(offset)).await.map_err(io_err)?;
+        file.seek(io::SeekFrom::Start(offset))
+            .await
+            .map_err(io_err)?;
         let mut buf = Vec::with_capacity(usize::try_from(want).unwrap_or(usize::MAX));
-        file.take(want).read_to_end(&mut buf).await.map_err(io_err)?;
+        file.take(want)
+            .read_to_end(&mut buf)
+            .await
+            .map_err(io_err)?;
         Ok(Bytes::from(buf))
     }
 
@@ -366,12 +373,17 @@ impl LocalStore {
                 if after.is_some_and(|a| key.as_str() < a && !a.starts_with(&key)) {
                     continue;
                 }
-                let path = dir.join(key.trim_end_matches('/').rsplit('/').next().unwrap_or_default());
+                let path = dir.join(
+                    key.trim_end_matches('/')
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or_default(),
+                );
                 self.walk_dir(&path, key, after, limit, out)?;
-            } else if after.is_none_or(|a| key.as_str() > a) {
-                if let Ok(k) = ObjectKey::parse(&key) {
-                    out.push(k);
-                }
+            } else if after.is_none_or(|a| key.as_str() > a)
+                && let Ok(k) = ObjectKey::parse(&key)
+            {
+                out.push(k);
             }
         }
         Ok(())
@@ -397,9 +409,14 @@ mod tests {
     #[tokio::test]
     async fn every_file_stays_below_the_root() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = LocalStore::open(dir.path().join("store")).await.expect("open");
+        let store = LocalStore::open(dir.path().join("store"))
+            .await
+            .expect("open");
         let key = ObjectKey::parse("a/b/c.png").expect("key");
-        store.put(&key, body(b"x"), "image/png", 10).await.expect("put");
+        store
+            .put(&key, body(b"x"), "image/png", 10)
+            .await
+            .expect("put");
         let path = store.path_of(&key);
         assert!(path.starts_with(dir.path().join("store").join("objects")));
         assert_eq!(std::fs::read(&path).expect("read"), b"x");
@@ -416,7 +433,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = LocalStore::open(dir.path()).await.expect("open");
         let key = ObjectKey::parse("x/y/z.png").expect("key");
-        store.put(&key, body(b"abc"), "image/png", 10).await.expect("put");
+        store
+            .put(&key, body(b"abc"), "image/png", 10)
+            .await
+            .expect("put");
         let _ = store
             .put(&key, body(b"far too long"), "image/png", 3)
             .await
@@ -424,7 +444,12 @@ mod tests {
         store.delete(&key).await.expect("delete");
         assert!(!dir.path().join("objects/x").exists());
         assert!(!dir.path().join("meta/x").exists());
-        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).expect("tmp").count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp"))
+                .expect("tmp")
+                .count(),
+            0
+        );
     }
 
     #[tokio::test]
@@ -433,7 +458,10 @@ mod tests {
         let store = LocalStore::open(dir.path()).await.expect("open");
         for k in ["a/x.png", "a.png", "a-b.png", "a.b/y.png", "b.png"] {
             let key = ObjectKey::parse(k).expect("key");
-            store.put(&key, body(b"1"), "image/png", 10).await.expect("put");
+            store
+                .put(&key, body(b"1"), "image/png", 10)
+                .await
+                .expect("put");
         }
         let keys: Vec<String> = store
             .list(&KeyPrefix::root(), None, 100)
@@ -462,7 +490,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = LocalStore::open(dir.path()).await.expect("open");
         let key = ObjectKey::parse("k.png").expect("key");
-        store.put(&key, body(b"abcd"), "image/png", 10).await.expect("put");
+        store
+            .put(&key, body(b"abcd"), "image/png", 10)
+            .await
+            .expect("put");
         std::fs::remove_file(dir.path().join("meta/k.png.json")).expect("rm");
         let head = store.head(&key).await.expect("head").expect("exists");
         assert_eq!(head.size, 4);
@@ -475,6 +506,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = LocalStore::open(dir.path().join("s")).await.expect("open");
         std::fs::remove_dir_all(dir.path().join("s")).expect("rm");
-        assert!(matches!(store.check().await, Err(StorageError::Unavailable(_))));
+        assert!(matches!(
+            store.check().await,
+            Err(StorageError::Unavailable(_))
+        ));
     }
 }

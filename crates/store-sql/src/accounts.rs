@@ -71,7 +71,10 @@ fn identity_row(account: i64, identity: &Identity, at: OffsetDateTime) -> ids::A
 }
 
 impl SqlStore {
-    async fn live_account(&self, id: AccountId) -> Result<Option<accounts::Model>, RepositoryError> {
+    async fn live_account(
+        &self,
+        id: AccountId,
+    ) -> Result<Option<accounts::Model>, RepositoryError> {
         accounts::Entity::find_by_id(id.get())
             .filter(accounts::Column::WithdrawnAt.is_null())
             .one(self.conn())

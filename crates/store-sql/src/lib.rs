@@ -9,6 +9,9 @@ mod codec;
 mod entity;
 mod sessions;
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 use std::time::Duration;
 
 use domain::RepositoryError;
@@ -112,7 +115,10 @@ impl SqlStore {
 
 /// Whether a database error is a unique-constraint violation.
 pub(crate) fn is_unique_violation(e: &DbErr) -> bool {
-    matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
 }
 
 /// Translates a database error into the ports' terms: connection trouble, pool exhaustion,

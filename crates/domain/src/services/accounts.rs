@@ -133,9 +133,18 @@ mod tests {
             Arc::new(MockSessionRepository::new()),
             clock(),
         );
-        assert!(matches!(svc.get(AccountId::new(1)).await, Err(AccountError::NotFound)));
-        assert!(matches!(svc.get(AccountId::new(2)).await, Err(AccountError::NotFound)));
-        assert_eq!(svc.get(AccountId::new(3)).await.expect("live").id, AccountId::new(3));
+        assert!(matches!(
+            svc.get(AccountId::new(1)).await,
+            Err(AccountError::NotFound)
+        ));
+        assert!(matches!(
+            svc.get(AccountId::new(2)).await,
+            Err(AccountError::NotFound)
+        ));
+        assert_eq!(
+            svc.get(AccountId::new(3)).await.expect("live").id,
+            AccountId::new(3)
+        );
     }
 
     #[tokio::test]

@@ -158,11 +158,7 @@ impl Sessions {
     ///
     /// # Errors
     /// `RepositoryError` when the store fails.
-    pub async fn revoke(
-        &self,
-        account: AccountId,
-        id: SessionId,
-    ) -> Result<bool, RepositoryError> {
+    pub async fn revoke(&self, account: AccountId, id: SessionId) -> Result<bool, RepositoryError> {
         self.repo.revoke(account, id, self.clock.now()).await
     }
 
@@ -261,7 +257,12 @@ mod tests {
             .times(1)
             .returning(|_| Err(RepositoryError::Unexpected("stop here".into())));
         let sessions = Sessions::new(Arc::new(repo), clock_at(NOW), policy);
-        assert!(sessions.start(AccountId::new(1), SessionMeta::default()).await.is_err());
+        assert!(
+            sessions
+                .start(AccountId::new(1), SessionMeta::default())
+                .await
+                .is_err()
+        );
     }
 
     #[tokio::test]
@@ -277,7 +278,10 @@ mod tests {
             .returning(move |_, _| Ok(Some(session.clone())));
         repo.expect_touch().never();
         let sessions = Sessions::new(Arc::new(repo), clock_at(NOW), SessionPolicy::default());
-        assert_eq!(sessions.authenticate(&token).await.expect("ok"), Some(expected));
+        assert_eq!(
+            sessions.authenticate(&token).await.expect("ok"),
+            Some(expected)
+        );
     }
 
     #[tokio::test]
@@ -295,7 +299,11 @@ mod tests {
             .times(1)
             .returning(|_, _, _| Ok(()));
         let sessions = Sessions::new(Arc::new(repo), clock_at(NOW), SessionPolicy::default());
-        let got = sessions.authenticate(&token).await.expect("ok").expect("some");
+        let got = sessions
+            .authenticate(&token)
+            .await
+            .expect("ok")
+            .expect("some");
         assert_eq!(got.last_seen_at, NOW);
         assert_eq!(got.idle_expires_at, absolute);
     }
@@ -311,8 +319,7 @@ mod tests {
             repo.expect_find_active_by_token_hash()
                 .returning(move |_, _| Ok(Some(s.clone())));
             repo.expect_touch().never();
-            let sessions =
-                Sessions::new(Arc::new(repo), clock_at(NOW), SessionPolicy::default());
+            let sessions = Sessions::new(Arc::new(repo), clock_at(NOW), SessionPolicy::default());
             assert_eq!(sessions.authenticate(&token).await.expect("ok"), None);
         }
     }
@@ -338,7 +345,12 @@ mod tests {
         repo.expect_touch()
             .returning(|_, _, _| Err(RepositoryError::Unavailable("down".into())));
         let sessions = Sessions::new(Arc::new(repo), clock_at(NOW), SessionPolicy::default());
-        assert!(sessions.authenticate(&SessionToken::generate()).await.is_err());
+        assert!(
+            sessions
+                .authenticate(&SessionToken::generate())
+                .await
+                .is_err()
+        );
     }
 
     #[tokio::test]

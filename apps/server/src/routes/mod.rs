@@ -1,0 +1,134 @@
+//! The route table. Every route is registered through [`Routes`], which records its method
+//! and path: the OpenAPI test checks each one is documented, and the authorization matrix
+//! walks the same list, so no route can ship undocumented or without a decision.
+
+pub mod docs;
+pub mod health;
+
+use actix_web::Resource;
+use actix_web::http::Method;
+use actix_web::{FromRequest, Handler, HttpResponse, Responder, web};
+
+use crate::error::ApiError;
+
+/// A registered route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub method: Method,
+    /// The actix path template (`/accounts/{id}`, `/images/{key:.+}/metadata`).
+    pub path: &'static str,
+}
+
+impl RouteSpec {
+    /// The path as OpenAPI writes it: `{key:.+}` becomes `{key}`.
+    pub fn openapi_path(&self) -> String {
+        let mut out = String::with_capacity(self.path.len());
+        let mut in_param = false;
+        let mut skipping = false;
+        for c in self.path.chars() {
+            match c {
+                '{' => {
+                    in_param = true;
+                    out.push(c);
+                }
+                ':' if in_param => skipping = true,
+                '}' if in_param => {
+                    in_param = false;
+                    skipping = false;
+                    out.push(c);
+                }
+                _ if skipping => {}
+                _ => out.push(c),
+            }
+        }
+        out
+    }
+}
+
+/// Collects routes, grouped into one actix resource per path so that a known path with an
+/// unknown method answers 405 in the envelope.
+#[derive(Default)]
+pub struct Routes {
+    resources: Vec<(&'static str, Resource)>,
+    specs: Vec<RouteSpec>,
+}
+
+impl std::fmt::Debug for Routes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Routes")
+            .field("specs", &self.specs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Routes {
+    pub fn add<F, Args>(&mut self, method: Method, path: &'static str, handler: F) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.specs.push(RouteSpec {
+            method: method.clone(),
+            path,
+        });
+        let route = web::route().method(method).to(handler);
+        match self.resources.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, resource)) => {
+                let taken = std::mem::replace(resource, web::resource(path));
+                *resource = taken.route(route);
+            }
+            None => self
+                .resources
+                .push((path, web::resource(path).route(route))),
+        }
+        self
+    }
+
+    pub fn specs(&self) -> &[RouteSpec] {
+        &self.specs
+    }
+
+    /// Mounts every route, in the order added.
+    pub fn mount(self, cfg: &mut web::ServiceConfig) {
+        for (_, resource) in self.resources {
+            cfg.service(resource.default_service(web::to(method_not_allowed)));
+        }
+    }
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::method_not_allowed())
+}
+
+/// Answers every request no route matched.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::route_not_found())
+}
+
+/// The service's routes, every family.
+pub fn all() -> Routes {
+    let mut r = Routes::default();
+    health::routes(&mut r);
+    docs::routes(&mut r);
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_paths_drop_patterns() {
+        let s = RouteSpec {
+            method: Method::GET,
+            path: "/images/{key:.+}/metadata",
+        };
+        assert_eq!(s.openapi_path(), "/images/{key}/metadata");
+        let s = RouteSpec {
+            method: Method::GET,
+            path: "/accounts/{id}",
+        };
+        assert_eq!(s.openapi_path(), "/accounts/{id}");
+    }
+}

@@ -1,0 +1,207 @@
+//! Building the application: adapters chosen from the configuration, services built on
+//! them, routes mounted. `Application::build` binds the listener itself, so tests pass port
+//! 0 and ask for the port afterwards.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_cors::Cors;
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::http::{Method, header};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use domain::services::{Accounts, SessionPolicy, Sessions};
+use domain::{Clock, ObjectStore, SystemClock};
+use storage_local::LocalStore;
+use store_sql::{PoolConfig, SqlStore};
+
+use crate::config::{AppEnv, Config, public_origin};
+use crate::{extractors, middleware, routes};
+
+/// What every handler can reach: the services and the adapters behind them.
+pub struct AppState {
+    pub db: SqlStore,
+    pub objects: Arc<dyn ObjectStore>,
+    pub accounts: Accounts,
+    pub sessions: Sessions,
+    pub public_url: String,
+    pub app_env: AppEnv,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("public_url", &self.public_url)
+            .field("app_env", &self.app_env)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A built, bound, not yet running service.
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: SqlStore,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Connects to the database named by the configuration.
+///
+/// # Errors
+/// The database cannot be reached.
+pub async fn connect_database(config: &Config) -> anyhow::Result<SqlStore> {
+    let pool = PoolConfig {
+        max_connections: config.database_max_connections,
+        acquire_timeout: Duration::from_secs(config.database_acquire_timeout_secs),
+        ..PoolConfig::default()
+    };
+    let url = config.database_url();
+    if url.starts_with("sqlite:") {
+        tokio::fs::create_dir_all(&config.data_dir)
+            .await
+            .with_context(|| format!("cannot create DATA_DIR {}", config.data_dir.display()))?;
+    }
+    SqlStore::connect(&url, &pool)
+        .await
+        .context("cannot connect to the database (DATABASE_URL)")
+}
+
+impl Application {
+    /// Checks the configuration, connects and migrates the database, opens the object
+    /// store, and binds the listener.
+    ///
+    /// # Errors
+    /// An unsafe configuration (every problem listed), an unreachable database, a failed
+    /// migration, an unusable data directory, or an address already in use.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let problems = config.problems();
+        if !problems.is_empty() {
+            anyhow::bail!(
+                "refusing to start ({:?}):\n  - {}",
+                config.app_env,
+                problems.join("\n  - ")
+            );
+        }
+
+        let db = connect_database(&config).await?;
+        if config.migrate_on_start {
+            db.migrate().await.context("database migration failed")?;
+        }
+        let objects: Arc<dyn ObjectStore> = Arc::new(
+            LocalStore::open(config.object_store_dir())
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot open the object store in {}",
+                        config.object_store_dir().display()
+                    )
+                })?,
+        );
+
+        let listener = TcpListener::bind(config.bind_addr)
+            .with_context(|| format!("cannot listen on {}", config.bind_addr))?;
+        let bound: SocketAddr = listener.local_addr()?;
+        let public_url = config.public_url(bound);
+
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let repo = Arc::new(db.clone());
+        let sessions = Sessions::new(repo.clone(), clock.clone(), SessionPolicy::default());
+        let accounts = Accounts::new(repo.clone(), repo, clock);
+
+        let state = web::Data::new(AppState {
+            db: db.clone(),
+            objects,
+            accounts,
+            sessions,
+            public_url: public_url.clone(),
+            app_env: config.app_env,
+        });
+
+        // The service's own origin is always allowed: browsers send Origin on same-origin
+        // POSTs too.
+        let mut origins = config.parsed_cors_origins().unwrap_or_default();
+        origins.extend(public_origin(&public_url));
+        let json_limit = config.json_body_limit;
+
+        let mut server = HttpServer::new(move || {
+            let cors = origins.iter().fold(
+                Cors::default()
+                    .allowed_methods([
+                        Method::GET,
+                        Method::POST,
+                        Method::PUT,
+                        Method::PATCH,
+                        Method::DELETE,
+                    ])
+                    .allowed_headers([
+                        header::AUTHORIZATION,
+                        header::CONTENT_TYPE,
+                        header::ACCEPT,
+                        middleware::REQUEST_ID,
+                    ])
+                    .expose_headers([header::ETAG, middleware::REQUEST_ID])
+                    .supports_credentials()
+                    .max_age(600),
+                |cors, origin| cors.allowed_origin(origin),
+            );
+            let routes = routes::all();
+            App::new()
+                .app_data(state.clone())
+                .app_data(extractors::json_config(json_limit))
+                .app_data(extractors::query_config())
+                .app_data(extractors::path_config())
+                .wrap(cors)
+                .wrap(from_fn(middleware::request_context))
+                .configure(|cfg| routes.mount(cfg))
+                .default_service(web::to(routes::not_found))
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(config.shutdown_timeout().as_secs());
+        if let Some(workers) = config.http_workers {
+            server = server.workers(workers.max(1));
+        }
+        let server = server.run();
+
+        tracing::info!(
+            address = %bound,
+            public_url = %public_url,
+            env = ?config.app_env,
+            database = ?db.backend(),
+            "listening"
+        );
+        Ok(Self {
+            port: bound.port(),
+            server,
+            db,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server: `graceful` lets in-flight requests finish first.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped through the handle, then closes the database pool.
+    ///
+    /// # Errors
+    /// The server failed.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.db.close().await;
+        result
+    }
+}

@@ -1,0 +1,10 @@
+//! HTTP integration tests: the real application on a loopback port, driven over HTTP.
+//! One test binary for the whole crate (modules below), so the workspace links few.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cors;
+mod docs;
+mod errors;
+mod health;
+mod helpers;
+mod lifecycle;
