@@ -10,6 +10,7 @@ pub mod account;
 pub mod clock;
 pub mod error;
 pub mod image;
+pub mod login;
 pub mod report;
 pub mod services;
 pub mod session;
@@ -27,6 +28,10 @@ pub use error::{
     CreateAccountError, LinkIdentityError, ParseError, RepositoryError, UpdateAccountError,
 };
 pub use image::{Channel, Image, ImageId, ImageStatus, ImageType};
+pub use login::{
+    Actor, AuthorizationRedirect, IdentityError, IdentityProvider, LoginFlow, LoginHints,
+    LoginStateRepository, PendingRegistration, ProviderClaims, RegistrationId,
+};
 pub use report::{
     Report, ReportCategory, ReportCategoryId, ReportId, ReportReason, ReportStatus, ReportTarget,
 };

@@ -81,7 +81,7 @@ impl SessionToken {
     }
 
     pub fn hash(&self) -> TokenHash {
-        TokenHash(Sha256::digest(self.0.as_bytes()).into())
+        TokenHash::of(&self.0)
     }
 }
 
@@ -96,6 +96,11 @@ impl fmt::Debug for SessionToken {
 pub struct TokenHash([u8; 32]);
 
 impl TokenHash {
+    /// SHA-256 of any secret string (session tokens, login states, registration tokens).
+    pub fn of(secret: &str) -> Self {
+        Self(Sha256::digest(secret.as_bytes()).into())
+    }
+
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }

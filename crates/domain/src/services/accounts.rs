@@ -1,11 +1,27 @@
-//! Reading and withdrawing accounts. Login, registration and profile changes join this
-//! service with the account routes.
+//! Reading, changing and withdrawing accounts, with who may do which.
+//!
+//! | operation | who |
+//! |---|---|
+//! | read the full account | the owner, STAFF, ADMIN, SERVER |
+//! | read the summary | any session |
+//! | read the internal profile | SERVER only |
+//! | change the profile | the owner, ADMIN |
+//! | withdraw | the owner, ADMIN |
+//!
+//! Permission is checked before existence, so a refused caller learns nothing about
+//! whether the account exists.
 
 use std::sync::Arc;
 
-use crate::account::{Account, AccountId, AccountRepository};
+use time::Date;
+
+use crate::account::{
+    Account, AccountId, AccountRepository, AccountUpdate, BirthDate, DisplayName, Email, Gender,
+    Role,
+};
 use crate::clock::Clock;
-use crate::error::{RepositoryError, UpdateAccountError};
+use crate::error::{ParseError, RepositoryError, UpdateAccountError};
+use crate::login::Actor;
 use crate::session::SessionRepository;
 
 /// Failures of the account operations.
@@ -15,6 +31,12 @@ pub enum AccountError {
     /// `USER_NOT_FOUND`, "a user who has left or does not exist").
     #[error("the user has left or does not exist")]
     NotFound,
+    /// The caller may not do this to this account.
+    #[error("not allowed")]
+    Forbidden,
+    /// The request's fields are invalid.
+    #[error("invalid fields")]
+    Invalid(Vec<ParseError>),
     #[error(transparent)]
     Repository(#[from] RepositoryError),
 }
@@ -24,6 +46,67 @@ impl From<UpdateAccountError> for AccountError {
         match e {
             UpdateAccountError::NotFound => Self::NotFound,
             UpdateAccountError::Repository(e) => Self::Repository(e),
+        }
+    }
+}
+
+/// A profile change (`PATCH /accounts/{id}`): name 2 to 20 characters (seed 001's rule
+/// for changes, stricter than registration's 50), gender, birth date.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfilePatch {
+    pub name: Option<DisplayName>,
+    pub gender: Option<Gender>,
+    pub birth_date: Option<BirthDate>,
+}
+
+impl ProfilePatch {
+    pub const NAME_MAX: usize = 20;
+
+    /// Parses every field, reporting every invalid one.
+    ///
+    /// # Errors
+    /// Each invalid field.
+    pub fn parse(
+        name: Option<&str>,
+        gender: Option<&str>,
+        birth_date: Option<&str>,
+        today: Date,
+    ) -> Result<Self, Vec<ParseError>> {
+        let mut invalid = Vec::new();
+        let name = name
+            .map(|n| {
+                DisplayName::parse(n).and_then(|d| {
+                    if d.char_count() <= Self::NAME_MAX {
+                        Ok(d)
+                    } else {
+                        Err(ParseError::new("name", "must be 2 to 20 characters"))
+                    }
+                })
+            })
+            .transpose()
+            .map_err(|e| invalid.push(e))
+            .ok()
+            .flatten();
+        let gender = gender
+            .map(Gender::parse)
+            .transpose()
+            .map_err(|e| invalid.push(e))
+            .ok()
+            .flatten();
+        let birth_date = birth_date
+            .map(|d| BirthDate::parse(d, today))
+            .transpose()
+            .map_err(|e| invalid.push(e))
+            .ok()
+            .flatten();
+        if invalid.is_empty() {
+            Ok(Self {
+                name,
+                gender,
+                birth_date,
+            })
+        } else {
+            Err(invalid)
         }
     }
 }
@@ -55,7 +138,11 @@ impl Accounts {
         }
     }
 
-    /// A live account.
+    pub fn today(&self) -> Date {
+        self.clock.now().date()
+    }
+
+    /// A live account, whoever asks: for authentication and summaries.
     ///
     /// # Errors
     /// `NotFound` for an unknown or withdrawn account.
@@ -66,18 +153,93 @@ impl Accounts {
         }
     }
 
-    /// Withdraws an account: revokes every session first (so that access ends even if
-    /// erasure fails half-way and is retried), then erases its personal data.
+    /// The full account, for its owner, STAFF, ADMIN and SERVER.
     ///
     /// # Errors
-    /// `NotFound` for an unknown or already withdrawn account.
+    /// `Forbidden` for anyone else; `NotFound` for an unknown or withdrawn account.
+    pub async fn read(&self, actor: &Actor, id: AccountId) -> Result<Account, AccountError> {
+        if !(actor.is(id) || actor.is_staff() || actor.has(Role::Server)) {
+            return Err(AccountError::Forbidden);
+        }
+        self.get(id).await
+    }
+
+    /// The internal profile, for other services only.
+    ///
+    /// # Errors
+    /// `Forbidden` for anything but SERVER; `NotFound`.
+    pub async fn internal_profile(
+        &self,
+        actor: &Actor,
+        id: AccountId,
+    ) -> Result<Account, AccountError> {
+        if !actor.has(Role::Server) {
+            return Err(AccountError::Forbidden);
+        }
+        self.get(id).await
+    }
+
+    /// Changes the profile: the owner or an ADMIN.
+    ///
+    /// # Errors
+    /// `Forbidden`, `NotFound`.
+    #[tracing::instrument(skip(self, patch), err)]
+    pub async fn update_profile(
+        &self,
+        actor: &Actor,
+        id: AccountId,
+        patch: ProfilePatch,
+    ) -> Result<Account, AccountError> {
+        if !(actor.is(id) || actor.has(Role::Admin)) {
+            return Err(AccountError::Forbidden);
+        }
+        let update = AccountUpdate {
+            name: patch.name,
+            gender: patch.gender,
+            birth_date: patch.birth_date,
+            ..AccountUpdate::default()
+        };
+        Ok(self.accounts.update(id, update, self.clock.now()).await?)
+    }
+
+    /// Withdraws an account: the owner or an ADMIN. Revokes every session first (so that
+    /// access ends even if erasure fails and is retried), then erases its personal data.
+    ///
+    /// # Errors
+    /// `Forbidden`; `NotFound` for an unknown or already withdrawn account.
     #[tracing::instrument(skip(self), err)]
-    pub async fn withdraw(&self, id: AccountId) -> Result<(), AccountError> {
+    pub async fn withdraw(&self, actor: &Actor, id: AccountId) -> Result<(), AccountError> {
+        if !(actor.is(id) || actor.has(Role::Admin)) {
+            return Err(AccountError::Forbidden);
+        }
         self.get(id).await?;
         let now = self.clock.now();
         self.sessions.revoke_all(id, now).await?;
         self.accounts.withdraw(id, now).await?;
         Ok(())
+    }
+
+    /// Grants `role` to the live account with this verified e-mail: the operator's
+    /// `server accounts grant`.
+    ///
+    /// # Errors
+    /// `NotFound` when no live account has this verified e-mail.
+    pub async fn grant_role(&self, email: &Email, role: Role) -> Result<Account, AccountError> {
+        let account = self
+            .accounts
+            .find_by_verified_email(email)
+            .await?
+            .ok_or(AccountError::NotFound)?;
+        let mut roles = account.roles.clone();
+        roles.insert(role);
+        let update = AccountUpdate {
+            roles: Some(roles),
+            ..AccountUpdate::default()
+        };
+        Ok(self
+            .accounts
+            .update(account.id, update, self.clock.now())
+            .await?)
     }
 }
 
@@ -107,6 +269,28 @@ mod tests {
             created_at: NOW,
             updated_at: NOW,
             withdrawn_at: withdrawn.then_some(NOW),
+        }
+    }
+
+    fn owner(id: i64) -> Actor {
+        Actor::Account {
+            id: AccountId::new(id),
+            roles: Roles::user(),
+        }
+    }
+
+    fn with_role(id: i64, role: Role) -> Actor {
+        let mut roles = Roles::user();
+        roles.insert(role);
+        Actor::Account {
+            id: AccountId::new(id),
+            roles,
+        }
+    }
+
+    fn service() -> Actor {
+        Actor::Service {
+            name: "chat".into(),
         }
     }
 
@@ -168,7 +352,9 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(()));
         let svc = Accounts::new(Arc::new(repo), Arc::new(sessions), clock());
-        svc.withdraw(AccountId::new(5)).await.expect("withdrawn");
+        svc.withdraw(&owner(5), AccountId::new(5))
+            .await
+            .expect("withdrawn");
     }
 
     #[tokio::test]
@@ -181,7 +367,7 @@ mod tests {
         sessions.expect_revoke_all().never();
         let svc = Accounts::new(Arc::new(repo), Arc::new(sessions), clock());
         assert!(matches!(
-            svc.withdraw(AccountId::new(5)).await,
+            svc.withdraw(&owner(5), AccountId::new(5)).await,
             Err(AccountError::NotFound)
         ));
     }
@@ -198,8 +384,129 @@ mod tests {
             .returning(|_, _| Err(RepositoryError::Unavailable("down".into())));
         let svc = Accounts::new(Arc::new(repo), Arc::new(sessions), clock());
         assert!(matches!(
-            svc.withdraw(AccountId::new(5)).await,
+            svc.withdraw(&owner(5), AccountId::new(5)).await,
             Err(AccountError::Repository(RepositoryError::Unavailable(_)))
+        ));
+    }
+
+    fn live_repo() -> MockAccountRepository {
+        let mut repo = MockAccountRepository::new();
+        repo.expect_find_by_id()
+            .returning(|id| Ok(Some(account(id.get(), false))));
+        repo
+    }
+
+    #[tokio::test]
+    async fn who_may_read_a_full_account() {
+        let svc = Accounts::new(
+            Arc::new(live_repo()),
+            Arc::new(MockSessionRepository::new()),
+            clock(),
+        );
+        let id = AccountId::new(3);
+        for (actor, allowed) in [
+            (owner(3), true),
+            (owner(4), false),
+            (with_role(4, Role::Staff), true),
+            (with_role(4, Role::Admin), true),
+            (service(), true),
+        ] {
+            let got = svc.read(&actor, id).await;
+            assert_eq!(got.is_ok(), allowed, "{actor:?}: {got:?}");
+            if !allowed {
+                assert!(matches!(got, Err(AccountError::Forbidden)));
+            }
+        }
+        assert!(svc.internal_profile(&service(), id).await.is_ok());
+        for actor in [owner(3), with_role(4, Role::Admin)] {
+            assert!(matches!(
+                svc.internal_profile(&actor, id).await,
+                Err(AccountError::Forbidden)
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn only_the_owner_and_admins_change_or_withdraw() {
+        let mut repo = MockAccountRepository::new();
+        repo.expect_update().never();
+        repo.expect_withdraw().never();
+        let svc = Accounts::new(
+            Arc::new(repo),
+            Arc::new(MockSessionRepository::new()),
+            clock(),
+        );
+        let id = AccountId::new(3);
+        for actor in [owner(4), with_role(4, Role::Staff), service()] {
+            assert!(matches!(
+                svc.update_profile(&actor, id, ProfilePatch::default())
+                    .await,
+                Err(AccountError::Forbidden)
+            ));
+            assert!(matches!(
+                svc.withdraw(&actor, id).await,
+                Err(AccountError::Forbidden)
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_admin_changes_someone_elses_profile() {
+        let mut repo = MockAccountRepository::new();
+        repo.expect_update()
+            .withf(|id, u, at| {
+                *id == AccountId::new(3)
+                    && u.name.as_ref().map(DisplayName::as_str) == Some("New Name")
+                    && u.roles.is_none()
+                    && *at == NOW
+            })
+            .times(1)
+            .returning(|id, _, _| Ok(account(id.get(), false)));
+        let svc = Accounts::new(
+            Arc::new(repo),
+            Arc::new(MockSessionRepository::new()),
+            clock(),
+        );
+        let patch = ProfilePatch::parse(Some("New Name"), None, None, NOW.date()).expect("valid");
+        svc.update_profile(&with_role(1, Role::Admin), AccountId::new(3), patch)
+            .await
+            .expect("updated");
+    }
+
+    #[test]
+    fn profile_patches_follow_seed_001() {
+        let today = NOW.date();
+        assert!(ProfilePatch::parse(Some("Al"), Some("MALE"), Some("1999-12-31"), today).is_ok());
+        let errs = ProfilePatch::parse(
+            Some(&"x".repeat(21)),
+            Some("male"),
+            Some("1999-13-01"),
+            today,
+        )
+        .expect_err("all three invalid");
+        let fields: Vec<_> = errs.iter().map(|e| e.field).collect();
+        assert_eq!(fields, vec!["name", "gender", "birthDate"]);
+        assert!(ProfilePatch::parse(Some("A"), None, None, today).is_err());
+        assert_eq!(
+            ProfilePatch::parse(None, None, None, today),
+            Ok(ProfilePatch::default())
+        );
+    }
+
+    #[tokio::test]
+    async fn granting_a_role_needs_a_verified_email() {
+        let mut repo = MockAccountRepository::new();
+        repo.expect_find_by_verified_email().returning(|_| Ok(None));
+        repo.expect_update().never();
+        let svc = Accounts::new(
+            Arc::new(repo),
+            Arc::new(MockSessionRepository::new()),
+            clock(),
+        );
+        let email = Email::parse("x@example.com").expect("email");
+        assert!(matches!(
+            svc.grant_role(&email, Role::Staff).await,
+            Err(AccountError::NotFound)
         ));
     }
 }
