@@ -11,6 +11,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_accounts_and_sessions;
+mod m20261123_000002_login_state;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -18,6 +19,9 @@ pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_accounts_and_sessions::Migration)]
+        vec![
+            Box::new(m20261123_000001_accounts_and_sessions::Migration),
+            Box::new(m20261123_000002_login_state::Migration),
+        ]
     }
 }

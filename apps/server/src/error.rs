@@ -299,12 +299,27 @@ impl ResponseError for ApiError {
 
 impl From<ParseError> for ApiError {
     fn from(e: ParseError) -> Self {
+        Self::invalid_fields(vec![e])
+    }
+}
+
+impl ApiError {
+    /// 400 naming every refused field.
+    pub fn invalid_fields(errors: Vec<ParseError>) -> Self {
+        let message = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.reason))
+            .collect::<Vec<_>>()
+            .join("; ");
         Self::validation(
-            format!("Invalid {}: {}", e.field, e.reason),
-            vec![FieldError {
-                field: e.field.to_owned(),
-                reason: e.reason,
-            }],
+            format!("Invalid input: {message}"),
+            errors
+                .into_iter()
+                .map(|e| FieldError {
+                    field: e.field.to_owned(),
+                    reason: e.reason,
+                })
+                .collect(),
         )
     }
 }
@@ -342,6 +357,10 @@ impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> Self {
         match e {
             AccountError::NotFound => Self::user_not_found(),
+            AccountError::Forbidden => {
+                Self::forbidden("You may not do this to this account.").in_domain(Domain::Account)
+            }
+            AccountError::Invalid(errors) => Self::invalid_fields(errors).in_domain(Domain::Account),
             AccountError::Repository(e) => Self::from(e).in_domain(Domain::Account),
         }
     }

@@ -7,6 +7,7 @@
 mod accounts;
 mod codec;
 mod entity;
+mod login_state;
 mod sessions;
 
 #[cfg(feature = "testing")]

@@ -65,6 +65,20 @@ async fn postgres_sessions() {
 }
 
 #[tokio::test]
+async fn sqlite_login_state() {
+    let db = sqlite().await;
+    domain::testing::login_state_repository(&db.store).await;
+}
+
+#[tokio::test]
+async fn postgres_login_state() {
+    let Some((db, store)) = postgres().await else { return };
+    domain::testing::login_state_repository(&store).await;
+    store.close().await;
+    db.drop_database().await;
+}
+
+#[tokio::test]
 async fn migrations_are_idempotent_and_survive_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!(

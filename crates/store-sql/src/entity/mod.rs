@@ -3,4 +3,6 @@
 
 pub mod account_identities;
 pub mod accounts;
+pub mod login_flows;
+pub mod pending_registrations;
 pub mod sessions;
