@@ -4,6 +4,8 @@
 
 mod dev;
 mod oidc;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use dev::{DevAuthorization, DevProvider};
 pub use oidc::{ClaimMapping, OidcConfig, OidcProvider};
