@@ -3,7 +3,9 @@
 //! by the SHA-256 of a secret the browser holds and expire within the hour.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, boolean, string_len, string_len_null, text, text_null};
+use sea_orm_migration::schema::{
+    big_integer, boolean, string_len, string_len_null, text, text_null,
+};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use domain::{Email, RegistrationId};
+use identity_oidc::{ClaimMapping, OidcConfig};
 
 /// Accounts, image uploads and abuse reports over one HTTP API.
 #[derive(Debug, Parser)]
@@ -26,6 +28,25 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document, then exit.
     Openapi,
+    /// Manage accounts from the command line.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+    /// Manage the tokens other services call in with (role SERVER).
+    #[command(subcommand, name = "service-token")]
+    ServiceToken(ServiceTokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountsCommand {
+    /// Grant ROLE (ADMIN, STAFF, USER, SERVER) to the account with this verified e-mail.
+    Grant { email: String, role: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceTokenCommand {
+    /// Print a new token for service NAME and the SERVICE_TOKENS entry (its SHA-256) to
+    /// configure. The token is shown once and stored nowhere.
+    New { name: String },
 }
 
 /// Where the service runs: `dev` is forgiving, `production` refuses unsafe settings.
@@ -120,6 +141,63 @@ pub struct Config {
     /// Log format: `text` or `json`. Default: json in production, text otherwise.
     #[arg(long, env = "LOG_FORMAT", global = true)]
     pub log_format: Option<LogFormat>,
+
+    /// The built-in `dev` login (any e-mail, no provider). Default: on in dev, off in
+    /// production, where turning it on refuses to start.
+    #[arg(long, env = "DEV_LOGIN", action = clap::ArgAction::Set, global = true)]
+    pub dev_login: Option<bool>,
+
+    /// Comma-separated registration ids of OpenID Connect providers (`google,kakao`). Each
+    /// is configured by OIDC_<ID>_ISSUER_URL, OIDC_<ID>_CLIENT_ID, OIDC_<ID>_CLIENT_SECRET
+    /// and optionally OIDC_<ID>_SCOPES, OIDC_<ID>_CLAIMS, OIDC_<ID>_ALGORITHMS.
+    #[arg(long, env = "OIDC_PROVIDERS", value_delimiter = ',', global = true)]
+    pub oidc_providers: Vec<String>,
+
+    /// The providers named by OIDC_PROVIDERS, read from the environment by
+    /// [`Config::load_oidc`] (tests set them directly).
+    #[arg(skip)]
+    pub oidc: Vec<OidcConfig>,
+
+    /// Comma-separated e-mails granted ADMIN at login when their provider verified them.
+    #[arg(long, env = "ADMIN_EMAILS", value_delimiter = ',', global = true)]
+    pub admin_emails: Vec<String>,
+
+    /// Comma-separated `name:sha256hex` of the tokens other services call in with (role
+    /// SERVER). `server service-token new NAME` makes one.
+    #[arg(
+        long,
+        env = "SERVICE_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true,
+        global = true
+    )]
+    pub service_tokens: Vec<String>,
+
+    /// A session unused for this many seconds expires.
+    #[arg(long, env = "SESSION_IDLE_TTL_SECS", default_value_t = 7 * 24 * 3600, global = true)]
+    pub session_idle_ttl_secs: u64,
+
+    /// A session expires this many seconds after login, however active.
+    #[arg(long, env = "SESSION_ABSOLUTE_TTL_SECS", default_value_t = 30 * 24 * 3600, global = true)]
+    pub session_absolute_ttl_secs: u64,
+
+    /// Login, callback and registration requests allowed per client address per minute.
+    #[arg(
+        long,
+        env = "LOGIN_RATE_LIMIT_PER_MINUTE",
+        default_value_t = 60,
+        global = true
+    )]
+    pub login_rate_limit_per_minute: u32,
+
+    /// Take the client address from X-Forwarded-For's first entry (only behind a proxy
+    /// that sets it; otherwise clients could pick their own address).
+    #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub trust_forwarded_for: bool,
+
+    /// After a successful login, redirect the browser here instead of answering JSON.
+    #[arg(long, env = "LOGIN_SUCCESS_REDIRECT", global = true)]
+    pub login_success_redirect: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -139,6 +217,125 @@ impl Config {
         cfg.public_url = None;
         cfg.cors_origins = Vec::new();
         cfg
+    }
+
+    /// Whether the dev login is on.
+    pub fn dev_login(&self) -> bool {
+        self.dev_login.unwrap_or(self.app_env == AppEnv::Dev)
+    }
+
+    /// Reads each provider named by OIDC_PROVIDERS from `env` (the process environment in
+    /// `main`) into `self.oidc`.
+    ///
+    /// # Errors
+    /// Every missing or malformed setting, named.
+    pub fn load_oidc(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        let mut out = Vec::new();
+        for raw in self
+            .oidc_providers
+            .iter()
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty())
+        {
+            let id = match RegistrationId::parse(raw) {
+                Ok(id) if id.as_str() != "dev" => id,
+                Ok(_) => {
+                    problems.push(
+                        "OIDC_PROVIDERS: `dev` is the built-in dev login, not an OIDC provider"
+                            .to_owned(),
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    problems.push(format!("OIDC_PROVIDERS: {raw:?} {}", e.reason));
+                    continue;
+                }
+            };
+            let prefix = format!("OIDC_{}_", raw.to_ascii_uppercase().replace('-', "_"));
+            let var = |name: &str| env(&format!("{prefix}{name}")).filter(|v| !v.trim().is_empty());
+            let (Some(issuer), Some(client_id)) = (var("ISSUER_URL"), var("CLIENT_ID")) else {
+                problems.push(format!(
+                    "{prefix}ISSUER_URL and {prefix}CLIENT_ID must be set for provider {id}"
+                ));
+                continue;
+            };
+            let mut c = OidcConfig::new(id, issuer.trim(), client_id.trim(), var("CLIENT_SECRET"));
+            if let Some(scopes) = var("SCOPES") {
+                c.scopes = scopes
+                    .split([',', ' '])
+                    .filter(|s| !s.is_empty() && *s != "openid")
+                    .map(str::to_owned)
+                    .collect();
+            }
+            if let Some(claims) = var("CLAIMS") {
+                match ClaimMapping::parse(&claims) {
+                    Ok(m) => c.claims = m,
+                    Err(e) => problems.push(format!("{prefix}CLAIMS: {e}")),
+                }
+            }
+            if let Some(algs) = var("ALGORITHMS") {
+                c.allowed_algs = algs.split(',').map(|a| a.trim().to_owned()).collect();
+            }
+            out.push(c);
+        }
+        self.oidc = out;
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// ADMIN_EMAILS, parsed.
+    ///
+    /// # Errors
+    /// Every malformed address.
+    pub fn parsed_admin_emails(&self) -> Result<Vec<Email>, Vec<String>> {
+        let mut ok = Vec::new();
+        let mut bad = Vec::new();
+        for e in self
+            .admin_emails
+            .iter()
+            .map(|e| e.trim())
+            .filter(|e| !e.is_empty())
+        {
+            match Email::parse(e) {
+                Ok(e) => ok.push(e),
+                Err(_) => bad.push(format!("ADMIN_EMAILS: {e:?} is not an e-mail address")),
+            }
+        }
+        if bad.is_empty() { Ok(ok) } else { Err(bad) }
+    }
+
+    /// SERVICE_TOKENS as (sha256 hex, name) pairs.
+    ///
+    /// # Errors
+    /// Every malformed entry (the hash is not printed back).
+    pub fn parsed_service_tokens(&self) -> Result<Vec<(String, String)>, Vec<String>> {
+        let mut ok = Vec::new();
+        let mut bad = Vec::new();
+        for entry in self
+            .service_tokens
+            .iter()
+            .map(|e| e.trim())
+            .filter(|e| !e.is_empty())
+        {
+            match entry.split_once(':') {
+                Some((name, hash))
+                    if !name.trim().is_empty()
+                        && hash.trim().len() == 64
+                        && hash.trim().bytes().all(|b| b.is_ascii_hexdigit()) =>
+                {
+                    ok.push((hash.trim().to_ascii_lowercase(), name.trim().to_owned()));
+                }
+                _ => bad.push(format!(
+                    "SERVICE_TOKENS: an entry for {:?} is not name:<64 hex digits of SHA-256>",
+                    entry.split(':').next().unwrap_or_default()
+                )),
+            }
+        }
+        if bad.is_empty() { Ok(ok) } else { Err(bad) }
     }
 
     pub fn database_url(&self) -> String {
@@ -210,6 +407,28 @@ impl Config {
                 "PUBLIC_URL: {u:?} is not an http(s) URL (scheme://host[:port][/path])"
             ));
         }
+        if let Err(mut bad) = self.parsed_admin_emails() {
+            problems.append(&mut bad);
+        }
+        if let Err(mut bad) = self.parsed_service_tokens() {
+            problems.append(&mut bad);
+        }
+        if self.session_idle_ttl_secs == 0 || self.session_absolute_ttl_secs == 0 {
+            problems.push(
+                "SESSION_IDLE_TTL_SECS and SESSION_ABSOLUTE_TTL_SECS must be positive".to_owned(),
+            );
+        }
+        if self.login_rate_limit_per_minute == 0 {
+            problems.push("LOGIN_RATE_LIMIT_PER_MINUTE must be positive".to_owned());
+        }
+        if let Some(u) = &self.login_success_redirect
+            && public_origin(u).is_none()
+            && !u.starts_with('/')
+        {
+            problems.push(format!(
+                "LOGIN_SUCCESS_REDIRECT: {u:?} is not an http(s) URL or a path"
+            ));
+        }
         if self.json_body_limit == 0 {
             problems.push("JSON_BODY_LIMIT must be greater than 0".to_owned());
         }
@@ -222,6 +441,12 @@ impl Config {
                     "PUBLIC_URL must be https in production (session cookies are Secure), got {u:?}"
                 )),
                 Some(_) => {}
+            }
+            if self.dev_login == Some(true) {
+                problems.push(
+                    "DEV_LOGIN must be off in production: it logs anyone in as any e-mail"
+                        .to_owned(),
+                );
             }
             if self
                 .cors_origins
@@ -318,6 +543,69 @@ mod tests {
             Some("https://api.example.com")
         );
         assert_eq!(public_origin("api.example.com"), None);
+    }
+
+    #[test]
+    fn dev_login_is_on_in_dev_and_refused_in_production() {
+        assert!(Config::for_tests("/tmp/x").dev_login());
+        assert!(!prod().dev_login());
+        let mut c = prod();
+        c.dev_login = Some(true);
+        assert!(c.problems().iter().any(|p| p.contains("DEV_LOGIN")));
+    }
+
+    #[test]
+    fn oidc_providers_are_read_from_prefixed_variables() {
+        let mut c = Config::for_tests("/tmp/x");
+        c.oidc_providers = vec!["google".into(), "kakao".into()];
+        let env = |k: &str| -> Option<String> {
+            match k {
+                "OIDC_GOOGLE_ISSUER_URL" => Some("https://accounts.google.com".into()),
+                "OIDC_GOOGLE_CLIENT_ID" => Some("gid".into()),
+                "OIDC_GOOGLE_CLIENT_SECRET" => Some("gsecret".into()),
+                "OIDC_KAKAO_ISSUER_URL" => Some("https://kauth.kakao.com".into()),
+                "OIDC_KAKAO_CLIENT_ID" => Some("kid".into()),
+                "OIDC_KAKAO_SCOPES" => Some("openid profile_nickname account_email".into()),
+                "OIDC_KAKAO_CLAIMS" => Some("name=nickname".into()),
+                _ => None,
+            }
+        };
+        c.load_oidc(env).expect("both load");
+        assert_eq!(c.oidc.len(), 2);
+        assert_eq!(c.oidc[0].client_secret.as_deref(), Some("gsecret"));
+        assert_eq!(c.oidc[1].scopes, vec!["profile_nickname", "account_email"]);
+        assert_eq!(c.oidc[1].claims.name.as_deref(), Some("nickname"));
+
+        c.oidc_providers = vec!["github".into(), "dev".into()];
+        let problems = c.load_oidc(|_| None).expect_err("missing settings");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("OIDC_GITHUB_ISSUER_URL")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("built-in dev login")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn service_tokens_and_admin_emails_are_checked() {
+        let mut c = Config::for_tests("/tmp/x");
+        c.service_tokens = vec![format!("chat:{}", "a".repeat(64)), "bad:123".into()];
+        c.admin_emails = vec!["boss@example.com".into(), "nope".into()];
+        let p = c.problems();
+        assert!(
+            p.iter()
+                .any(|m| m.contains("SERVICE_TOKENS") && m.contains("\"bad\"")),
+            "{p:?}"
+        );
+        assert!(p.iter().any(|m| m.contains("ADMIN_EMAILS")), "{p:?}");
+        assert!(
+            !p.iter().any(|m| m.contains("123")),
+            "hashes are not echoed"
+        );
     }
 
     #[test]

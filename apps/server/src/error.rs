@@ -13,7 +13,7 @@ use std::fmt;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use domain::services::AccountError;
+use domain::services::{AccountError, LoginError, RegisterError};
 use domain::{ParseError, RepositoryError, StorageError};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -360,13 +360,83 @@ impl From<AccountError> for ApiError {
             AccountError::Forbidden => {
                 Self::forbidden("You may not do this to this account.").in_domain(Domain::Account)
             }
-            AccountError::Invalid(errors) => Self::invalid_fields(errors).in_domain(Domain::Account),
+            AccountError::Invalid(errors) => {
+                Self::invalid_fields(errors).in_domain(Domain::Account)
+            }
             AccountError::Repository(e) => Self::from(e).in_domain(Domain::Account),
         }
     }
 }
 
+impl From<LoginError> for ApiError {
+    fn from(e: LoginError) -> Self {
+        let e2 = match &e {
+            LoginError::UnknownProvider => Self::not_found(
+                "PROVIDER_NOT_FOUND",
+                "No identity provider is configured under this registration id.",
+            ),
+            LoginError::InvalidState => Self::bad_request(
+                "LOGIN_STATE_INVALID",
+                "This login is not valid here (expired, already used, or started in another browser): start again.",
+            ),
+            LoginError::ProviderMismatch => Self::bad_request(
+                "LOGIN_STATE_INVALID",
+                "This login was started with another provider: start again.",
+            ),
+            LoginError::ProviderDenied(_) => Self::bad_request(
+                "LOGIN_DENIED",
+                "The identity provider did not approve the login.",
+            ),
+            LoginError::Rejected(_) => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "LOGIN_REJECTED",
+                "The identity provider's answer failed validation: start again.",
+            ),
+            LoginError::ProviderUnavailable(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "IDENTITY_PROVIDER_UNAVAILABLE",
+                "The identity provider cannot be reached right now; try again shortly.",
+            ),
+            LoginError::Repository(_) => {
+                let LoginError::Repository(r) = e else {
+                    unreachable!()
+                };
+                return Self::from(r).in_domain(Domain::Account);
+            }
+        };
+        e2.in_domain(Domain::Account).with_cause(e)
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(e: RegisterError) -> Self {
+        match e {
+            RegisterError::NoPendingRegistration => Self::no_pending_registration(),
+            RegisterError::Insufficient(invalid) => Self::insufficient_user_info(invalid),
+            RegisterError::Repository(r) => Self::from(r).in_domain(Domain::Account),
+        }
+    }
+}
+
 impl ApiError {
+    /// Seed 001's `{"message": "insufficient user info", "invalidFields": [...]}`, in the
+    /// envelope.
+    pub fn insufficient_user_info(invalid: Vec<ParseError>) -> Self {
+        let mut e = Self::invalid_fields(invalid);
+        e.code = "INSUFFICIENT_USER_INFO";
+        e.message = "insufficient user info".to_owned();
+        e.in_domain(Domain::Account)
+    }
+
+    pub fn no_pending_registration() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "NO_PENDING_REGISTRATION",
+            "No registration is pending for this browser: log in again.",
+        )
+        .in_domain(Domain::Account)
+    }
+
     /// Seed 000's `USER_NOT_FOUND`.
     pub fn user_not_found() -> Self {
         Self::not_found(

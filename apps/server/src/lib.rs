@@ -1,14 +1,16 @@
 //! The HTTP service: a thin actix-web layer that turns requests into domain calls and domain
 //! results into the contract's responses. Business rules live in the `domain` crate.
 
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod extractors;
 pub mod middleware;
 pub mod openapi;
+pub mod ratelimit;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;
 
-pub use config::{AppEnv, Cli, Command, Config};
+pub use config::{AccountsCommand, AppEnv, Cli, Command, Config, ServiceTokenCommand};
 pub use startup::{AppState, Application};

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use server::{Application, Cli, Command, telemetry};
+use server::{AccountsCommand, Application, Cli, Command, ServiceTokenCommand, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -27,8 +27,62 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(mut cli: Cli) -> anyhow::Result<()> {
+    if let Err(problems) = cli.config.load_oidc(|k| std::env::var(k).ok()) {
+        anyhow::bail!("refusing to start:\n  - {}", problems.join("\n  - "));
+    }
     match cli.command.unwrap_or(Command::Serve) {
+        Command::ServiceToken(ServiceTokenCommand::New { name }) => {
+            let name = name.trim();
+            if name.is_empty() || name.contains([':', ',']) {
+                anyhow::bail!("a service name must be non-empty, without ':' or ','");
+            }
+            let (token, entry) = server::auth::ServiceTokens::generate(name);
+            println!("token (give it to the service; shown once): {token}");
+            println!("SERVICE_TOKENS entry (configure it here):   {entry}");
+            Ok(())
+        }
+        Command::Accounts(AccountsCommand::Grant { email, role }) => {
+            telemetry::init(cli.config.log_format());
+            let email = domain::Email::parse(&email).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let role: domain::Role = role
+                .to_ascii_uppercase()
+                .parse()
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if role == domain::Role::Anonymous {
+                anyhow::bail!(
+                    "ANONYMOUS is what callers without a session are; it cannot be granted"
+                );
+            }
+            let db = server::startup::connect_database(&cli.config).await?;
+            db.migrate().await?;
+            let repo = std::sync::Arc::new(db.clone());
+            let accounts = domain::services::Accounts::new(
+                repo.clone(),
+                repo,
+                std::sync::Arc::new(domain::SystemClock),
+            );
+            let account = accounts
+                .grant_role(&email, role)
+                .await
+                .map_err(|e| match e {
+                    domain::services::AccountError::NotFound => {
+                        anyhow::anyhow!(
+                            "no live account has the verified e-mail {}",
+                            email.as_str()
+                        )
+                    }
+                    other => anyhow::anyhow!("{other}"),
+                })?;
+            println!(
+                "account {} ({}) now has roles {}",
+                account.id,
+                email.as_str(),
+                account.roles.to_csv()
+            );
+            db.close().await;
+            Ok(())
+        }
         Command::Openapi => {
             println!("{}", server::routes::docs::openapi_document());
             Ok(())

@@ -4,7 +4,7 @@
 use utoipa::OpenApi;
 
 use crate::error::{Domain, ErrorBody, FieldError};
-use crate::routes::{docs, health};
+use crate::routes::{accounts, dev_login, docs, health, login};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -22,10 +22,56 @@ use crate::routes::{docs, health};
         docs::swagger_ui,
         docs::swagger_ui_images,
         docs::swagger_asset,
+        login::login_redirect,
+        login::callback,
+        login::register,
+        login::logout,
+        login::list_sessions,
+        login::revoke_session,
+        dev_login::authorize_page,
+        dev_login::authorize_submit,
+        accounts::get_account,
+        accounts::patch_account,
+        accounts::delete_account,
+        accounts::summary,
+        accounts::internal_profile,
     ),
     components(schemas(ErrorBody, FieldError, Domain)),
+    modifiers(&SecuritySchemes),
     tags(
+        (name = "accounts", description = "Login, registration, sessions and accounts (seed 001)"),
         (name = "operations", description = "Probes and documentation"),
     ),
 )]
 pub struct ApiDoc;
+
+/// The two ways to present a session, and service tokens.
+#[derive(Debug)]
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "session_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "s_access",
+                "The session cookie set at login (HttpOnly, SameSite=Lax).",
+            ))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A session token, or a service token (`svc_…`, role SERVER). Seed 000's bare `Authorization: <token>` works too.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}

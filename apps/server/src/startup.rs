@@ -12,12 +12,15 @@ use actix_web::http::{Method, header};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
-use domain::services::{Accounts, SessionPolicy, Sessions};
-use domain::{Clock, ObjectStore, SystemClock};
+use domain::services::{Accounts, Login, LoginPolicy, SessionPolicy, Sessions};
+use domain::{Account, Clock, IdentityProvider, ObjectStore, SystemClock};
+use identity_oidc::{DevProvider, OidcProvider};
 use storage_local::LocalStore;
 use store_sql::{PoolConfig, SqlStore};
 
+use crate::auth::{CookiePolicy, ServiceTokens};
 use crate::config::{AppEnv, Config, public_origin};
+use crate::ratelimit::RateLimiter;
 use crate::{extractors, middleware, routes};
 
 /// What every handler can reach: the services and the adapters behind them.
@@ -26,8 +29,32 @@ pub struct AppState {
     pub objects: Arc<dyn ObjectStore>,
     pub accounts: Accounts,
     pub sessions: Sessions,
+    pub login: Login,
+    /// The dev provider, when DEV_LOGIN is on (its login form needs it).
+    pub dev: Option<Arc<DevProvider>>,
+    pub service_tokens: ServiceTokens,
+    pub cookies: CookiePolicy,
+    /// Origins whose cookie-authenticated unsafe requests are accepted: the service's own
+    /// and CORS_ORIGINS.
+    pub allowed_origins: Vec<String>,
+    pub rate_limiter: RateLimiter,
+    pub login_flow_ttl: Duration,
+    pub registration_ttl: Duration,
+    pub session_cookie_max_age: Duration,
+    pub login_success_redirect: Option<String>,
     pub public_url: String,
     pub app_env: AppEnv,
+}
+
+impl AppState {
+    /// The CDN URL of an account's ready profile image. Profile images arrive with the
+    /// image routes; until an account has one this is `None`.
+    pub fn profile_image_url(&self, account: &Account) -> Option<String> {
+        account
+            .profile_image_key
+            .as_ref()
+            .map(|k| format!("{}/{}", self.public_url, k))
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -114,22 +141,78 @@ impl Application {
 
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let repo = Arc::new(db.clone());
-        let sessions = Sessions::new(repo.clone(), clock.clone(), SessionPolicy::default());
-        let accounts = Accounts::new(repo.clone(), repo, clock);
+        let session_policy = SessionPolicy {
+            idle_ttl: time::Duration::seconds(
+                i64::try_from(config.session_idle_ttl_secs).unwrap_or(i64::MAX),
+            ),
+            absolute_ttl: time::Duration::seconds(
+                i64::try_from(config.session_absolute_ttl_secs).unwrap_or(i64::MAX),
+            ),
+            ..SessionPolicy::default()
+        };
+        let sessions = Sessions::new(repo.clone(), clock.clone(), session_policy);
+        let accounts = Accounts::new(repo.clone(), repo.clone(), clock.clone());
+
+        let mut providers: Vec<Arc<dyn IdentityProvider>> = Vec::new();
+        for c in &config.oidc {
+            let id = c.registration_id.clone();
+            let provider = OidcProvider::new(c.clone())
+                .map_err(|e| anyhow::anyhow!("OIDC provider {id}: {e}"))?;
+            providers.push(Arc::new(provider));
+        }
+        let dev = config
+            .dev_login()
+            .then(|| Arc::new(DevProvider::new(&public_url)));
+        if let Some(dev) = &dev {
+            providers.push(dev.clone());
+            tracing::warn!("DEV_LOGIN is on: anyone can log in as any e-mail");
+        }
+        let login_policy = LoginPolicy {
+            admin_emails: config.parsed_admin_emails().unwrap_or_default(),
+            ..LoginPolicy::default()
+        };
+        let login_flow_ttl =
+            Duration::try_from(login_policy.flow_ttl).unwrap_or(Duration::from_secs(600));
+        let registration_ttl =
+            Duration::try_from(login_policy.registration_ttl).unwrap_or(Duration::from_secs(1800));
+        let login = Login::new(
+            providers,
+            repo.clone(),
+            repo,
+            sessions.clone(),
+            clock,
+            login_policy,
+            public_url.clone(),
+        );
+
+        // The service's own origin is always allowed: browsers send Origin on same-origin
+        // POSTs too.
+        let mut origins = config.parsed_cors_origins().unwrap_or_default();
+        origins.extend(public_origin(&public_url));
 
         let state = web::Data::new(AppState {
             db: db.clone(),
             objects,
             accounts,
             sessions,
+            login,
+            dev,
+            service_tokens: ServiceTokens::new(config.parsed_service_tokens().unwrap_or_default()),
+            cookies: CookiePolicy {
+                secure: config.app_env != AppEnv::Dev,
+            },
+            allowed_origins: origins.clone(),
+            rate_limiter: RateLimiter::new(
+                config.login_rate_limit_per_minute,
+                config.trust_forwarded_for,
+            ),
+            login_flow_ttl,
+            registration_ttl,
+            session_cookie_max_age: Duration::from_secs(config.session_absolute_ttl_secs),
+            login_success_redirect: config.login_success_redirect.clone(),
             public_url: public_url.clone(),
             app_env: config.app_env,
         });
-
-        // The service's own origin is always allowed: browsers send Origin on same-origin
-        // POSTs too.
-        let mut origins = config.parsed_cors_origins().unwrap_or_default();
-        origins.extend(public_origin(&public_url));
         let json_limit = config.json_body_limit;
 
         let mut server = HttpServer::new(move || {

@@ -764,20 +764,31 @@ pub async fn login_state_repository(repo: &dyn LoginStateRepository) {
     let f = flow(T0 + Duration::minutes(10));
     repo.save_flow(state, f.clone()).await.expect("save_flow");
     assert_eq!(
-        repo.take_flow(&state, T0 + Duration::minutes(1)).await.expect("take"),
+        repo.take_flow(&state, T0 + Duration::minutes(1))
+            .await
+            .expect("take"),
         Some(f),
         "a flow comes back as saved"
     );
     assert_eq!(
-        repo.take_flow(&state, T0 + Duration::minutes(1)).await.unwrap(),
+        repo.take_flow(&state, T0 + Duration::minutes(1))
+            .await
+            .unwrap(),
         None,
         "a flow is single-use"
     );
-    assert_eq!(repo.take_flow(&TokenHash::of("unknown"), T0).await.unwrap(), None);
-    let late = TokenHash::of(&unique());
-    repo.save_flow(late, flow(T0 + Duration::seconds(5))).await.unwrap();
     assert_eq!(
-        repo.take_flow(&late, T0 + Duration::seconds(5)).await.unwrap(),
+        repo.take_flow(&TokenHash::of("unknown"), T0).await.unwrap(),
+        None
+    );
+    let late = TokenHash::of(&unique());
+    repo.save_flow(late, flow(T0 + Duration::seconds(5)))
+        .await
+        .unwrap();
+    assert_eq!(
+        repo.take_flow(&late, T0 + Duration::seconds(5))
+            .await
+            .unwrap(),
         None,
         "an expired flow is refused"
     );
@@ -785,19 +796,27 @@ pub async fn login_state_repository(repo: &dyn LoginStateRepository) {
     // Pending registrations: found until they expire, deleted once.
     let token = TokenHash::of(&unique());
     let p = pending_registration(T0 + Duration::minutes(30));
-    repo.save_pending(token, p.clone()).await.expect("save_pending");
+    repo.save_pending(token, p.clone())
+        .await
+        .expect("save_pending");
     assert_eq!(
-        repo.find_pending(&token, T0 + Duration::minutes(29)).await.unwrap(),
+        repo.find_pending(&token, T0 + Duration::minutes(29))
+            .await
+            .unwrap(),
         Some(p.clone()),
         "a pending registration comes back as saved"
     );
     assert_eq!(
-        repo.find_pending(&token, T0 + Duration::minutes(1)).await.unwrap(),
+        repo.find_pending(&token, T0 + Duration::minutes(1))
+            .await
+            .unwrap(),
         Some(p),
         "finding does not consume"
     );
     assert_eq!(
-        repo.find_pending(&token, T0 + Duration::minutes(30)).await.unwrap(),
+        repo.find_pending(&token, T0 + Duration::minutes(30))
+            .await
+            .unwrap(),
         None,
         "an expired registration is not found"
     );
@@ -809,17 +828,35 @@ pub async fn login_state_repository(repo: &dyn LoginStateRepository) {
     let dead_flow = TokenHash::of(&unique());
     let live_pending = TokenHash::of(&unique());
     let dead_pending = TokenHash::of(&unique());
-    repo.save_flow(live_flow, flow(T0 + Duration::hours(1))).await.unwrap();
-    repo.save_flow(dead_flow, flow(T0 + Duration::seconds(1))).await.unwrap();
+    repo.save_flow(live_flow, flow(T0 + Duration::hours(1)))
+        .await
+        .unwrap();
+    repo.save_flow(dead_flow, flow(T0 + Duration::seconds(1)))
+        .await
+        .unwrap();
     repo.save_pending(live_pending, pending_registration(T0 + Duration::hours(1)))
         .await
         .unwrap();
-    repo.save_pending(dead_pending, pending_registration(T0 + Duration::seconds(1)))
+    repo.save_pending(
+        dead_pending,
+        pending_registration(T0 + Duration::seconds(1)),
+    )
+    .await
+    .unwrap();
+    let purged = repo
+        .purge_expired(T0 + Duration::minutes(1))
         .await
-        .unwrap();
-    let purged = repo.purge_expired(T0 + Duration::minutes(1)).await.expect("purge");
+        .expect("purge");
     assert!(purged >= 2, "both expired rows are purged, got {purged}");
-    assert!(!repo.delete_pending(&dead_pending).await.unwrap(), "the expired one is gone");
-    assert!(repo.find_pending(&live_pending, T0).await.unwrap().is_some());
+    assert!(
+        !repo.delete_pending(&dead_pending).await.unwrap(),
+        "the expired one is gone"
+    );
+    assert!(
+        repo.find_pending(&live_pending, T0)
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert!(repo.take_flow(&live_flow, T0).await.unwrap().is_some());
 }

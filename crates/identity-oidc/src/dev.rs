@@ -15,8 +15,8 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use domain::{
-    AuthorizationRedirect, Email, Identity, IdentityError, IdentityProvider, LoginFlow,
-    LoginHints, ProviderClaims, RegistrationId,
+    AuthorizationRedirect, Email, Identity, IdentityError, IdentityProvider, LoginFlow, LoginHints,
+    ProviderClaims, RegistrationId,
 };
 use openidconnect::url::Url;
 use rand::RngCore as _;
@@ -109,7 +109,10 @@ impl DevProvider {
             .filter(|n| !n.is_empty())
             .map(str::to_owned);
         {
-            let mut grants = self.grants.lock().map_err(|_| "internal error".to_owned())?;
+            let mut grants = self
+                .grants
+                .lock()
+                .map_err(|_| "internal error".to_owned())?;
             grants.retain(|_, g| g.issued.elapsed() < CODE_TTL);
             grants.insert(
                 code.clone(),
@@ -264,11 +267,18 @@ mod tests {
     async fn the_whole_flow_gives_verified_claims_once() {
         let p = DevProvider::new("http://svc");
         let (r, auth) = start(&p).await;
-        let back = p.approve(&auth, "A@Example.com", Some(" Alice ")).expect("approve");
+        let back = p
+            .approve(&auth, "A@Example.com", Some(" Alice "))
+            .expect("approve");
         let q = query(&back);
         assert_eq!(q["state"], r.state);
         let claims = p
-            .exchange("http://svc/login/oauth2/code/dev", &q["code"], &flow(&r), None)
+            .exchange(
+                "http://svc/login/oauth2/code/dev",
+                &q["code"],
+                &flow(&r),
+                None,
+            )
             .await
             .expect("exchange");
         assert_eq!(claims.identity.issuer(), "http://svc/dev");
@@ -276,9 +286,14 @@ mod tests {
         assert!(claims.email_verified);
         assert_eq!(claims.name.as_deref(), Some("Alice"));
         assert!(
-            p.exchange("http://svc/login/oauth2/code/dev", &q["code"], &flow(&r), None)
-                .await
-                .is_err(),
+            p.exchange(
+                "http://svc/login/oauth2/code/dev",
+                &q["code"],
+                &flow(&r),
+                None
+            )
+            .await
+            .is_err(),
             "codes are single-use"
         );
     }
@@ -287,20 +302,23 @@ mod tests {
     async fn a_wrong_verifier_or_nonce_is_rejected() {
         let p = DevProvider::new("http://svc");
         let (r, auth) = start(&p).await;
-        let code = query(&p.approve(&auth, "a@example.com", None).expect("approve"))["code"].clone();
+        let code =
+            query(&p.approve(&auth, "a@example.com", None).expect("approve"))["code"].clone();
         let mut wrong = flow(&r);
         wrong.pkce_verifier = "another-verifier".into();
         assert!(matches!(
             p.exchange("http://svc/login/oauth2/code/dev", &code, &wrong, None).await,
             Err(IdentityError::Rejected(m)) if m.contains("PKCE")
         ));
-        let code = query(&p.approve(&auth, "a@example.com", None).expect("approve"))["code"].clone();
+        let code =
+            query(&p.approve(&auth, "a@example.com", None).expect("approve"))["code"].clone();
         let mut wrong = flow(&r);
         wrong.nonce = "other".into();
-        assert!(p
-            .exchange("http://svc/login/oauth2/code/dev", &code, &wrong, None)
-            .await
-            .is_err());
+        assert!(
+            p.exchange("http://svc/login/oauth2/code/dev", &code, &wrong, None)
+                .await
+                .is_err()
+        );
     }
 
     #[tokio::test]

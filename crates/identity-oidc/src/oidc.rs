@@ -16,9 +16,9 @@ use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
-    AccessTokenHash, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
-    CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse as _, PkceCodeChallenge, PkceCodeVerifier,
-    RedirectUrl, RequestTokenError, Scope, SignatureVerificationError, TokenResponse as _,
+    AccessTokenHash, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
+    IssuerUrl, Nonce, OAuth2TokenResponse as _, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    RequestTokenError, Scope, SignatureVerificationError, TokenResponse as _,
 };
 use tokio::sync::RwLock;
 
@@ -140,7 +140,11 @@ fn parse_alg(s: &str) -> Result<CoreJwsSigningAlgorithm, String> {
         "ES256" => A::EcdsaP256Sha256,
         "ES384" => A::EcdsaP384Sha384,
         "EdDSA" => A::EdDsa,
-        other => return Err(format!("unsupported ID-token algorithm {other:?} (and `none` is never allowed)")),
+        other => {
+            return Err(format!(
+                "unsupported ID-token algorithm {other:?} (and `none` is never allowed)"
+            ));
+        }
     })
 }
 
@@ -267,9 +271,9 @@ impl OidcProvider {
         access_token: &str,
         subject: &str,
     ) -> Result<serde_json::Value, IdentityError> {
-        let url = meta
-            .userinfo_endpoint()
-            .ok_or_else(|| rejected("a claim mapping is configured but the provider has no userinfo endpoint"))?;
+        let url = meta.userinfo_endpoint().ok_or_else(|| {
+            rejected("a claim mapping is configured but the provider has no userinfo endpoint")
+        })?;
         let res = self
             .http
             .get(url.url().clone())
@@ -289,8 +293,8 @@ impl OidcProvider {
             .bytes()
             .await
             .map_err(|e| IdentityError::Unavailable(Box::new(e)))?;
-        let info: serde_json::Value =
-            serde_json::from_slice(&body).map_err(|e| rejected(format!("userinfo is not JSON: {e}")))?;
+        let info: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| rejected(format!("userinfo is not JSON: {e}")))?;
         let sub = match &info["sub"] {
             serde_json::Value::String(s) => s.clone(),
             serde_json::Value::Number(n) => n.to_string(),
@@ -368,7 +372,9 @@ impl IdentityProvider for OidcProvider {
         if let Some(iss) = iss
             && iss != meta.issuer().as_str()
         {
-            return Err(rejected(format!("the callback's iss {iss:?} is not this provider")));
+            return Err(rejected(format!(
+                "the callback's iss {iss:?} is not this provider"
+            )));
         }
         let redirect = RedirectUrl::new(redirect_uri.to_owned()).map_err(rejected)?;
         let client = self.client(&meta, &redirect);
@@ -380,7 +386,9 @@ impl IdentityProvider for OidcProvider {
             .await
             .map_err(|e| match e {
                 RequestTokenError::Request(e) => IdentityError::Unavailable(Box::new(e)),
-                RequestTokenError::ServerResponse(r) => rejected(format!("token endpoint refused: {r}")),
+                RequestTokenError::ServerResponse(r) => {
+                    rejected(format!("token endpoint refused: {r}"))
+                }
                 other => rejected(format!("token endpoint: {other}")),
             })?;
         let nonce = Nonce::new(flow.nonce.clone());
@@ -463,7 +471,10 @@ mod tests {
             string_at(&v, Some(&"kakao_account.profile.nickname".to_owned())).as_deref(),
             Some("라이언")
         );
-        assert_eq!(string_at(&v, Some(&"kakao_account.id".to_owned())).as_deref(), Some("7"));
+        assert_eq!(
+            string_at(&v, Some(&"kakao_account.id".to_owned())).as_deref(),
+            Some("7")
+        );
         assert_eq!(string_at(&v, Some(&"missing.path".to_owned())), None);
     }
 

@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
-use domain::{IdentityError, IdentityProvider, LoginFlow, LoginHints, ProviderClaims, RegistrationId};
+use domain::{
+    IdentityError, IdentityProvider, LoginFlow, LoginHints, ProviderClaims, RegistrationId,
+};
 use identity_oidc::testing::MockProvider;
 use identity_oidc::{ClaimMapping, OidcConfig, OidcProvider};
 use openidconnect::url::Url;
@@ -41,7 +43,11 @@ async fn authorize(p: &OidcProvider, hint: &str) -> Authorized {
         )
         .await
         .expect("authorize");
-    let q: HashMap<String, String> = Url::parse(&r.url).unwrap().query_pairs().into_owned().collect();
+    let q: HashMap<String, String> = Url::parse(&r.url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
     assert_eq!(q["code_challenge_method"], "S256", "PKCE S256 always");
     assert_eq!(q["state"], r.state);
     assert_eq!(q["nonce"], r.nonce);
@@ -53,7 +59,11 @@ async fn authorize(p: &OidcProvider, hint: &str) -> Authorized {
     let res = http.get(&r.url).send().await.unwrap();
     assert!(res.status().is_redirection(), "{}", res.status());
     let location = res.headers()["location"].to_str().unwrap().to_owned();
-    let back: HashMap<String, String> = Url::parse(&location).unwrap().query_pairs().into_owned().collect();
+    let back: HashMap<String, String> = Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
     assert_eq!(back["state"], r.state, "the provider returns our state");
     let now = time::OffsetDateTime::now_utc();
     Authorized {
@@ -92,7 +102,9 @@ async fn a_full_login_yields_validated_claims() {
     assert!(claims.email_verified);
     assert_eq!(claims.name.as_deref(), Some("Alice"));
 
-    let claims = login(&p, "noname+unverified~bob@example.com").await.expect("login");
+    let claims = login(&p, "noname+unverified~bob@example.com")
+        .await
+        .expect("login");
     assert_eq!(claims.name, None);
     assert!(!claims.email_verified, "unverified stays unverified");
 }
@@ -123,7 +135,10 @@ async fn a_wrong_iss_response_parameter_is_rejected() {
     let p = provider_for(&mock.issuer, ClaimMapping::default());
     let a = authorize(&p, "bad-iss-param~eve@example.com").await;
     assert_eq!(a.iss.as_deref(), Some("http://evil.example"));
-    assert_rejected(p.exchange(REDIRECT, &a.code, &a.flow, a.iss).await, "iss parameter");
+    assert_rejected(
+        p.exchange(REDIRECT, &a.code, &a.flow, a.iss).await,
+        "iss parameter",
+    );
 }
 
 #[tokio::test]
@@ -145,16 +160,25 @@ async fn a_code_is_used_once() {
     let mock = MockProvider::start();
     let p = provider_for(&mock.issuer, ClaimMapping::default());
     let a = authorize(&p, "alice@example.com").await;
-    p.exchange(REDIRECT, &a.code, &a.flow, None).await.expect("first use");
-    assert_rejected(p.exchange(REDIRECT, &a.code, &a.flow, None).await, "code reuse");
+    p.exchange(REDIRECT, &a.code, &a.flow, None)
+        .await
+        .expect("first use");
+    assert_rejected(
+        p.exchange(REDIRECT, &a.code, &a.flow, None).await,
+        "code reuse",
+    );
 }
 
 #[tokio::test]
 async fn rotated_keys_are_rediscovered() {
     let mock = MockProvider::start();
     let p = provider_for(&mock.issuer, ClaimMapping::default());
-    login(&p, "alice@example.com").await.expect("caches the JWKS");
-    let claims = login(&p, "rotate~alice@example.com").await.expect("a rotated key is found");
+    login(&p, "alice@example.com")
+        .await
+        .expect("caches the JWKS");
+    let claims = login(&p, "rotate~alice@example.com")
+        .await
+        .expect("a rotated key is found");
     assert_eq!(claims.identity.subject(), "sub-alice@example.com");
 }
 
@@ -168,7 +192,9 @@ async fn claim_mapping_reads_userinfo() {
         )
         .unwrap(),
     );
-    let claims = login(&p, "userinfo~carol@example.com").await.expect("login");
+    let claims = login(&p, "userinfo~carol@example.com")
+        .await
+        .expect("login");
     assert_eq!(claims.name.as_deref(), Some("Nick carol"));
     assert_eq!(claims.email.as_deref(), Some("carol@example.com"));
     assert!(claims.email_verified);

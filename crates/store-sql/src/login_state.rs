@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use domain::{
-    Identity, LoginFlow, LoginStateRepository, PendingRegistration, ProviderClaims,
-    RegistrationId, RepositoryError, TokenHash,
+    Identity, LoginFlow, LoginStateRepository, PendingRegistration, ProviderClaims, RegistrationId,
+    RepositoryError, TokenHash,
 };
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use time::OffsetDateTime;

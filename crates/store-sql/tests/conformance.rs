@@ -72,7 +72,9 @@ async fn sqlite_login_state() {
 
 #[tokio::test]
 async fn postgres_login_state() {
-    let Some((db, store)) = postgres().await else { return };
+    let Some((db, store)) = postgres().await else {
+        return;
+    };
     domain::testing::login_state_repository(&store).await;
     store.close().await;
     db.drop_database().await;

@@ -2,8 +2,11 @@
 //! and path: the OpenAPI test checks each one is documented, and the authorization matrix
 //! walks the same list, so no route can ship undocumented or without a decision.
 
+pub mod accounts;
+pub mod dev_login;
 pub mod docs;
 pub mod health;
+pub mod login;
 
 use actix_web::Resource;
 use actix_web::http::Method;
@@ -111,6 +114,9 @@ pub fn all() -> Routes {
     let mut r = Routes::default();
     health::routes(&mut r);
     docs::routes(&mut r);
+    login::routes(&mut r);
+    dev_login::routes(&mut r);
+    accounts::routes(&mut r);
     r
 }
 

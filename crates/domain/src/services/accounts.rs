@@ -75,13 +75,10 @@ impl ProfilePatch {
         let mut invalid = Vec::new();
         let name = name
             .map(|n| {
-                DisplayName::parse(n).and_then(|d| {
-                    if d.char_count() <= Self::NAME_MAX {
-                        Ok(d)
-                    } else {
-                        Err(ParseError::new("name", "must be 2 to 20 characters"))
-                    }
-                })
+                DisplayName::parse(n)
+                    .ok()
+                    .filter(|d| d.char_count() <= Self::NAME_MAX)
+                    .ok_or_else(|| ParseError::new("name", "must be 2 to 20 characters"))
             })
             .transpose()
             .map_err(|e| invalid.push(e))
@@ -486,7 +483,8 @@ mod tests {
         .expect_err("all three invalid");
         let fields: Vec<_> = errs.iter().map(|e| e.field).collect();
         assert_eq!(fields, vec!["name", "gender", "birthDate"]);
-        assert!(ProfilePatch::parse(Some("A"), None, None, today).is_err());
+        let short = ProfilePatch::parse(Some("A"), None, None, today).expect_err("too short");
+        assert_eq!(short[0].reason, "must be 2 to 20 characters");
         assert_eq!(
             ProfilePatch::parse(None, None, None, today),
             Ok(ProfilePatch::default())

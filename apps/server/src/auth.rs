@@ -1,0 +1,254 @@
+//! Who is calling: the session (cookie `s_access`, `Authorization: Bearer <token>` or seed
+//! 000's bare `Authorization: <token>`) or a service token (`svc_…`, role SERVER), resolved
+//! once per request by the [`Authenticated`] extractor. Cookie-authenticated unsafe
+//! requests must come from an allowed origin (CSRF).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::Payload;
+use actix_web::http::{Method, header};
+use actix_web::{FromRequest, HttpRequest, web};
+use domain::services::AccountError;
+use domain::{Actor, SessionId, SessionToken, TokenHash};
+
+use crate::error::{ApiError, Domain};
+use crate::startup::AppState;
+
+pub const SESSION_COOKIE: &str = "s_access";
+pub const LOGIN_COOKIE: &str = "s_login";
+pub const REGISTER_COOKIE: &str = "s_register";
+pub const SERVICE_TOKEN_PREFIX: &str = "svc_";
+
+/// How cookies are set: `Secure` outside dev.
+#[derive(Debug, Clone)]
+pub struct CookiePolicy {
+    pub secure: bool,
+}
+
+impl CookiePolicy {
+    fn base<'a>(
+        &self,
+        name: &'a str,
+        value: String,
+        path: &'a str,
+        max_age: Duration,
+    ) -> Cookie<'a> {
+        Cookie::build(name, value)
+            .path(path)
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(SameSite::Lax)
+            .max_age(time::Duration::seconds(
+                i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX),
+            ))
+            .finish()
+    }
+
+    pub fn session(&self, token: &SessionToken, max_age: Duration) -> Cookie<'static> {
+        self.base(SESSION_COOKIE, token.expose().to_owned(), "/", max_age)
+    }
+
+    /// The login state, sent back only to the callback.
+    pub fn login_state(&self, state: &str, max_age: Duration) -> Cookie<'static> {
+        self.base(
+            LOGIN_COOKIE,
+            state.to_owned(),
+            "/login/oauth2/code",
+            max_age,
+        )
+    }
+
+    /// The pending registration, sent back only to `POST /account/register`.
+    pub fn registration(&self, token: &str, max_age: Duration) -> Cookie<'static> {
+        self.base(
+            REGISTER_COOKIE,
+            token.to_owned(),
+            "/account/register",
+            max_age,
+        )
+    }
+
+    /// A cookie that deletes `name` at `path`.
+    pub fn removal(&self, name: &'static str, path: &'static str) -> Cookie<'static> {
+        let mut c = self.base(name, String::new(), path, Duration::ZERO);
+        c.make_removal();
+        c
+    }
+}
+
+/// Service tokens by the hex SHA-256 of the token.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceTokens(HashMap<String, String>);
+
+impl ServiceTokens {
+    pub fn new(entries: Vec<(String, String)>) -> Self {
+        Self(entries.into_iter().collect())
+    }
+
+    /// The service this token belongs to.
+    pub fn name_of(&self, token: &str) -> Option<&str> {
+        self.0
+            .get(&TokenHash::of(token).to_hex())
+            .map(String::as_str)
+    }
+
+    /// A new token and the SERVICE_TOKENS entry that accepts it.
+    pub fn generate(name: &str) -> (String, String) {
+        let token = format!(
+            "{SERVICE_TOKEN_PREFIX}{}",
+            SessionToken::generate().expose()
+        );
+        let entry = format!("{name}:{}", TokenHash::of(&token).to_hex());
+        (token, entry)
+    }
+}
+
+/// A caller with credentials.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub actor: Actor,
+    /// The session, for account callers.
+    pub session: Option<SessionId>,
+}
+
+/// A caller who may or may not have credentials (login and registration routes). Invalid
+/// credentials count as none.
+#[derive(Debug, Clone)]
+pub struct MaybeAuthenticated(pub Option<Authenticated>);
+
+fn is_unsafe(m: &Method) -> bool {
+    !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// The presented credential and whether it came in a cookie.
+fn credential(req: &HttpRequest) -> Result<Option<(String, bool)>, ApiError> {
+    if let Some(h) = req.headers().get(header::AUTHORIZATION) {
+        let v = h.to_str().map_err(|_| ApiError::unauthenticated())?.trim();
+        let token = v
+            .strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+            .unwrap_or(v)
+            .trim();
+        return Ok(Some((token.to_owned(), false)));
+    }
+    Ok(req
+        .cookie(SESSION_COOKIE)
+        .map(|c| (c.value().to_owned(), true)))
+}
+
+/// Refuses a cookie-authenticated unsafe request whose `Origin` (or, without it,
+/// `Referer`) is not an allowed origin. Without either header the request is not from a
+/// browser, which sends `Origin` on every cross-origin unsafe request, and it is let
+/// through; `SameSite=Lax` cookies are a second layer.
+pub fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    let claimed = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| {
+            req.headers()
+                .get(header::REFERER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(crate::config::public_origin)
+        });
+    match claimed {
+        None => Ok(()),
+        Some(origin) => {
+            let origin = crate::config::parse_origin(&origin).unwrap_or(origin);
+            if state.allowed_origins.iter().any(|o| *o == origin) {
+                Ok(())
+            } else {
+                Err(ApiError::new(
+                    actix_web::http::StatusCode::FORBIDDEN,
+                    "CSRF_ORIGIN_REFUSED",
+                    "This request came from an origin that may not use your session.",
+                ))
+            }
+        }
+    }
+}
+
+async fn resolve(req: HttpRequest) -> Result<Option<Authenticated>, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(ApiError::internal)?;
+    let Some((token, via_cookie)) = credential(&req)? else {
+        return Ok(None);
+    };
+    if token.starts_with(SERVICE_TOKEN_PREFIX) {
+        let name = state
+            .service_tokens
+            .name_of(&token)
+            .ok_or_else(ApiError::unauthenticated)?;
+        return Ok(Some(Authenticated {
+            actor: Actor::Service {
+                name: name.to_owned(),
+            },
+            session: None,
+        }));
+    }
+    let token = SessionToken::parse(&token).map_err(|_| ApiError::unauthenticated())?;
+    let session = state
+        .sessions
+        .authenticate(&token)
+        .await?
+        .ok_or_else(ApiError::unauthenticated)?;
+    let account = match state.accounts.get(session.account_id).await {
+        Ok(a) => a,
+        Err(AccountError::NotFound) => return Err(ApiError::unauthenticated()),
+        Err(e) => return Err(e.into()),
+    };
+    if via_cookie && is_unsafe(req.method()) {
+        check_origin(&req, &state)?;
+    }
+    Ok(Some(Authenticated {
+        actor: Actor::Account {
+            id: account.id,
+            roles: account.roles,
+        },
+        session: Some(session.id),
+    }))
+}
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { resolve(req).await?.ok_or_else(ApiError::unauthenticated) })
+    }
+}
+
+impl FromRequest for MaybeAuthenticated {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match resolve(req).await {
+                Ok(a) => Ok(Self(a)),
+                // Bad credentials on a login route are simply no credentials.
+                Err(e) if e.status() == actix_web::http::StatusCode::UNAUTHORIZED => Ok(Self(None)),
+                Err(e) => Err(e),
+            }
+        })
+    }
+}
+
+impl Authenticated {
+    /// The account id, or 403 for service callers on routes only accounts use.
+    pub fn account(&self) -> Result<domain::AccountId, ApiError> {
+        self.actor.account_id().ok_or_else(|| {
+            ApiError::forbidden("This route is for accounts, not services.")
+                .in_domain(Domain::Account)
+        })
+    }
+}

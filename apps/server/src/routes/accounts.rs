@@ -1,0 +1,217 @@
+//! Seed 001's account routes: read, change and withdraw an account, its summary, and the
+//! internal profile other services read.
+
+use actix_web::http::Method;
+use actix_web::{HttpResponse, web};
+use domain::services::ProfilePatch;
+use domain::{Account, AccountId};
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use utoipa::ToSchema;
+
+use super::Routes;
+use crate::auth::{Authenticated, SESSION_COOKIE};
+use crate::error::{ApiError, ErrorBody};
+use crate::startup::AppState;
+
+pub fn routes(r: &mut Routes) {
+    r.add(Method::GET, "/accounts/{id}", get_account)
+        .add(Method::PATCH, "/accounts/{id}", patch_account)
+        .add(Method::DELETE, "/accounts/{id}", delete_account)
+        .add(Method::GET, "/accounts/{id}/summary", summary)
+        .add(Method::GET, "/users/{userId}/profile", internal_profile);
+}
+
+/// An account (seed 001). `gender`, `birthDate`, `profileImgUri`, `locale` may be null.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountResponse {
+    #[schema(example = 1)]
+    user_id: i64,
+    name: Option<String>,
+    email: Option<String>,
+    #[schema(example = json!(["USER"]))]
+    roles: Vec<String>,
+    #[schema(example = "2023-10-08T03:59:55.536658Z")]
+    created_at: String,
+    /// `MALE` or `FEMALE`.
+    gender: Option<String>,
+    /// `yyyy-MM-dd`.
+    birth_date: Option<String>,
+    profile_img_uri: Option<String>,
+    /// BCP 47.
+    locale: Option<String>,
+    email_verified: bool,
+}
+
+/// What anyone logged in may see of an account.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SummaryResponse {
+    user_id: i64,
+    name: Option<String>,
+    profile_img_uri: Option<String>,
+}
+
+impl AccountResponse {
+    fn new(a: &Account, state: &AppState) -> Self {
+        Self {
+            user_id: a.id.get(),
+            name: a.name.as_ref().map(|n| n.as_str().to_owned()),
+            email: a.email.as_ref().map(|e| e.as_str().to_owned()),
+            roles: a.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            created_at: a.created_at.format(&Rfc3339).unwrap_or_default(),
+            gender: a.gender.map(|g| g.as_str().to_owned()),
+            birth_date: a.birth_date.map(|d| d.to_string()),
+            profile_img_uri: state.profile_image_url(a),
+            locale: a.locale.as_ref().map(|l| l.as_str().to_owned()),
+            email_verified: a.email_verified,
+        }
+    }
+}
+
+impl SummaryResponse {
+    fn new(a: &Account, state: &AppState) -> Self {
+        Self {
+            user_id: a.id.get(),
+            name: a.name.as_ref().map(|n| n.as_str().to_owned()),
+            profile_img_uri: state.profile_image_url(a),
+        }
+    }
+}
+
+/// Ids that cannot exist answer like unknown ones.
+fn account_id(raw: i64) -> Result<AccountId, ApiError> {
+    if raw > 0 {
+        Ok(AccountId::new(raw))
+    } else {
+        Err(ApiError::user_not_found())
+    }
+}
+
+/// The full account: its owner, STAFF, ADMIN, SERVER.
+#[utoipa::path(get, path = "/accounts/{id}", tag = "accounts",
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, body = AccountResponse),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "Another user's account", body = ErrorBody),
+        (status = 404, description = "`USER_NOT_FOUND`: unknown or withdrawn", body = ErrorBody),
+    ))]
+pub async fn get_account(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let account = state.accounts.read(&who.actor, account_id(*id)?).await?;
+    Ok(HttpResponse::Ok().json(AccountResponse::new(&account, &state)))
+}
+
+/// Any of these; absent fields are left as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PatchAccountRequest {
+    /// 2 to 20 characters.
+    name: Option<String>,
+    /// `MALE` or `FEMALE`.
+    gender: Option<String>,
+    /// `yyyy-MM-dd`.
+    birth_date: Option<String>,
+}
+
+/// Changes the profile: the owner or an ADMIN.
+#[utoipa::path(patch, path = "/accounts/{id}", tag = "accounts",
+    params(("id" = i64, Path)),
+    request_body = PatchAccountRequest,
+    responses(
+        (status = 200, description = "The account as changed", body = AccountResponse),
+        (status = 400, description = "`INVALID_INPUT` with `invalidFields`", body = ErrorBody),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "Someone else's account, or `CSRF_ORIGIN_REFUSED`", body = ErrorBody),
+        (status = 404, description = "`USER_NOT_FOUND`", body = ErrorBody),
+    ))]
+pub async fn patch_account(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    id: web::Path<i64>,
+    body: web::Json<PatchAccountRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let id = account_id(*id)?;
+    let b = body.into_inner();
+    let patch = ProfilePatch::parse(
+        b.name.as_deref(),
+        b.gender.as_deref(),
+        b.birth_date.as_deref(),
+        state.accounts.today(),
+    )
+    .map_err(ApiError::invalid_fields)?;
+    let account = state.accounts.update_profile(&who.actor, id, patch).await?;
+    Ok(HttpResponse::Ok().json(AccountResponse::new(&account, &state)))
+}
+
+/// Withdraws the account: every session revoked, personal data erased, the id never
+/// reused; afterwards it answers 404 `USER_NOT_FOUND`. The owner or an ADMIN.
+#[utoipa::path(delete, path = "/accounts/{id}", tag = "accounts",
+    params(("id" = i64, Path)),
+    responses(
+        (status = 204, description = "Withdrawn"),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "Someone else's account", body = ErrorBody),
+        (status = 404, description = "`USER_NOT_FOUND`", body = ErrorBody),
+    ))]
+pub async fn delete_account(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = account_id(*id)?;
+    state.accounts.withdraw(&who.actor, id).await?;
+    let mut res = HttpResponse::NoContent();
+    if who.actor.is(id) {
+        res.cookie(state.cookies.removal(SESSION_COOKIE, "/"));
+    }
+    Ok(res.finish())
+}
+
+/// Name and picture, for any logged-in caller.
+#[utoipa::path(get, path = "/accounts/{id}/summary", tag = "accounts",
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, body = SummaryResponse),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 404, description = "`USER_NOT_FOUND`", body = ErrorBody),
+    ))]
+pub async fn summary(
+    state: web::Data<AppState>,
+    _who: Authenticated,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let account = state.accounts.get(account_id(*id)?).await?;
+    Ok(HttpResponse::Ok().json(SummaryResponse::new(&account, &state)))
+}
+
+/// The internal profile other services read with a service token (role SERVER only).
+#[utoipa::path(get, path = "/users/{userId}/profile", tag = "accounts",
+    params(("userId" = i64, Path)),
+    responses(
+        (status = 200, body = SummaryResponse),
+        (status = 401, description = "No valid credentials", body = ErrorBody),
+        (status = 403, description = "Not a service", body = ErrorBody),
+        (status = 404, description = "`USER_NOT_FOUND`, message `User Not Found`", body = ErrorBody),
+    ))]
+pub async fn internal_profile(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let not_found = || {
+        ApiError::not_found("USER_NOT_FOUND", "User Not Found")
+            .in_domain(crate::error::Domain::Account)
+    };
+    let id = account_id(*id).map_err(|_| not_found())?;
+    match state.accounts.internal_profile(&who.actor, id).await {
+        Ok(account) => Ok(HttpResponse::Ok().json(SummaryResponse::new(&account, &state))),
+        Err(domain::services::AccountError::NotFound) => Err(not_found()),
+        Err(e) => Err(e.into()),
+    }
+}
