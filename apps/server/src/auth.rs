@@ -160,7 +160,7 @@ pub fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError>
         None => Ok(()),
         Some(origin) => {
             let origin = crate::config::parse_origin(&origin).unwrap_or(origin);
-            if state.allowed_origins.iter().any(|o| *o == origin) {
+            if state.allowed_origins.contains(&origin) {
                 Ok(())
             } else {
                 Err(ApiError::new(

@@ -89,8 +89,8 @@ impl AsRef<str> for DisplayName {
     }
 }
 
-/// An e-mail address, normalised to lower case. Deliberately permissive in the local part and
-/// strict where mistakes are common (no spaces, one `@`, a dotted domain).
+/// An e-mail address, normalised to lower case: a local part of RFC 5322 `atext` and dots
+/// (no quoted forms, so nothing that could be markup), one `@`, a dotted domain.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Email(String);
 
@@ -110,7 +110,13 @@ impl Email {
             && domain
                 .chars()
                 .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
-        if local.is_empty() || local.len() > 64 || !domain_ok {
+        let local_ok = local
+            .chars()
+            .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~-.".contains(c))
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..");
+        if local.is_empty() || local.len() > 64 || !local_ok || !domain_ok {
             return Err(bad());
         }
         Ok(Self(s))
@@ -118,6 +124,35 @@ impl Email {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+#[cfg(test)]
+mod email_tests {
+    use super::Email;
+
+    #[test]
+    fn emails_are_plain_addresses() {
+        assert_eq!(
+            Email::parse(" Alice.K+tag@Example.COM ")
+                .map(|e| e.as_str().to_owned())
+                .ok(),
+            Some("alice.k+tag@example.com".into())
+        );
+        for bad in [
+            "<script>@example.com",
+            "a\"b@example.com",
+            "a@b",
+            "@example.com",
+            "a@.example.com",
+            "a..b@example.com",
+            ".a@example.com",
+            "a b@example.com",
+            "a@example..com",
+            "a@ex ample.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?}");
+        }
     }
 }
 

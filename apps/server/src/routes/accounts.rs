@@ -80,15 +80,6 @@ impl SummaryResponse {
     }
 }
 
-/// Ids that cannot exist answer like unknown ones.
-fn account_id(raw: i64) -> Result<AccountId, ApiError> {
-    if raw > 0 {
-        Ok(AccountId::new(raw))
-    } else {
-        Err(ApiError::user_not_found())
-    }
-}
-
 /// The full account: its owner, STAFF, ADMIN, SERVER.
 #[utoipa::path(get, path = "/accounts/{id}", tag = "accounts",
     params(("id" = i64, Path)),
@@ -103,7 +94,7 @@ pub async fn get_account(
     who: Authenticated,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let account = state.accounts.read(&who.actor, account_id(*id)?).await?;
+    let account = state.accounts.read(&who.actor, AccountId::new(*id)).await?;
     Ok(HttpResponse::Ok().json(AccountResponse::new(&account, &state)))
 }
 
@@ -136,7 +127,7 @@ pub async fn patch_account(
     id: web::Path<i64>,
     body: web::Json<PatchAccountRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = account_id(*id)?;
+    let id = AccountId::new(*id);
     let b = body.into_inner();
     let patch = ProfilePatch::parse(
         b.name.as_deref(),
@@ -164,7 +155,7 @@ pub async fn delete_account(
     who: Authenticated,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = account_id(*id)?;
+    let id = AccountId::new(*id);
     state.accounts.withdraw(&who.actor, id).await?;
     let mut res = HttpResponse::NoContent();
     if who.actor.is(id) {
@@ -186,7 +177,7 @@ pub async fn summary(
     _who: Authenticated,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let account = state.accounts.get(account_id(*id)?).await?;
+    let account = state.accounts.get(AccountId::new(*id)).await?;
     Ok(HttpResponse::Ok().json(SummaryResponse::new(&account, &state)))
 }
 
@@ -208,7 +199,7 @@ pub async fn internal_profile(
         ApiError::not_found("USER_NOT_FOUND", "User Not Found")
             .in_domain(crate::error::Domain::Account)
     };
-    let id = account_id(*id).map_err(|_| not_found())?;
+    let id = AccountId::new(*id);
     match state.accounts.internal_profile(&who.actor, id).await {
         Ok(account) => Ok(HttpResponse::Ok().json(SummaryResponse::new(&account, &state))),
         Err(domain::services::AccountError::NotFound) => Err(not_found()),

@@ -131,6 +131,9 @@ pub async fn callback(
     state.rate_limiter.check(&req)?;
     let q = query.into_inner();
     let bound = req.cookie(LOGIN_COOKIE).map(|c| c.value().to_owned());
+    // Only a callback carrying this browser's own state spends it; a stray or forged one
+    // must not cancel a login in progress.
+    let spends_state = bound.is_some() && bound == q.state;
     let outcome = state
         .login
         .complete(
@@ -147,7 +150,7 @@ pub async fn callback(
         .await;
     let clear_state = state.cookies.removal(LOGIN_COOKIE, "/login/oauth2/code");
     let mut res = match outcome {
-        Ok(LoginOutcome::LoggedIn(done)) => logged_in(&state, done, true),
+        Ok(LoginOutcome::LoggedIn(done)) => logged_in(&state, *done, true),
         Ok(LoginOutcome::NeedsRegistration { token, invalid }) => {
             let mut res = ApiError::insufficient_user_info(invalid).error_response();
             let _ = res.add_cookie(&state.cookies.registration(&token, state.registration_ttl));
@@ -155,7 +158,9 @@ pub async fn callback(
         }
         Err(e) => ApiError::from(e).error_response(),
     };
-    let _ = res.add_cookie(&clear_state);
+    if spends_state {
+        let _ = res.add_cookie(&clear_state);
+    }
     Ok(res)
 }
 

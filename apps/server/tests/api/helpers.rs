@@ -121,3 +121,110 @@ pub fn assert_no_store(res: &reqwest::Response) {
     assert_eq!(get("pragma"), "no-cache");
     assert_eq!(get("expires"), "0");
 }
+
+/// A browser: its own cookie jar, redirects followed by hand so each hop can be checked.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Follows redirects (across hosts: the provider is another server) and returns the last
+/// answer.
+pub async fn follow(client: &reqwest::Client, url: &str) -> reqwest::Response {
+    let mut url = url.to_owned();
+    for _ in 0..10 {
+        let res = client.get(&url).send().await.expect("request");
+        if !res.status().is_redirection() {
+            return res;
+        }
+        let location = res.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_owned();
+        url = reqwest::Url::parse(&url)
+            .expect("url")
+            .join(&location)
+            .expect("location")
+            .to_string();
+    }
+    panic!("too many redirects");
+}
+
+/// The `name` cookie a response sets, with its attributes.
+pub fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+/// The value of a `Set-Cookie` header.
+pub fn cookie_value(set_cookie: &str) -> String {
+    set_cookie
+        .split(';')
+        .next()
+        .and_then(|kv| kv.split_once('='))
+        .map(|(_, v)| v.to_owned())
+        .unwrap_or_default()
+}
+
+/// A logged-in user: their id and session token, and a cookie-jar client.
+pub struct User {
+    pub id: i64,
+    pub token: String,
+    pub browser: reqwest::Client,
+}
+
+impl TestApp {
+    /// Logs in through the dev provider as `email` with a name: the whole redirect flow.
+    pub async fn login(&self, email: &str) -> User {
+        let browser = browser();
+        let res = follow(
+            &browser,
+            &self.url(&format!(
+                "/account/login/oauth2/authorization/dev?login_hint={email}&name=Test%20User"
+            )),
+        )
+        .await;
+        assert_eq!(res.status(), 200, "dev login of {email}");
+        let token = cookie_value(&set_cookie(&res, "s_access").expect("session cookie"));
+        let body: serde_json::Value = res.json().await.expect("json");
+        User {
+            id: body["userId"].as_i64().expect("userId"),
+            token,
+            browser,
+        }
+    }
+
+    /// A request with a bearer token.
+    pub fn as_user(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+    }
+
+    /// Grants a role through the operator's command line, as an operator would.
+    pub fn grant(&self, email: &str, role: &str) {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["accounts", "grant", email, role])
+            .env("DATA_DIR", self.dir.path())
+            .env_remove("DATABASE_URL")
+            .output()
+            .expect("server accounts grant");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -2,9 +2,11 @@
 //! One test binary for the whole crate (modules below), so the workspace links few.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod accounts;
 mod cors;
 mod docs;
 mod errors;
 mod health;
 mod helpers;
 mod lifecycle;
+mod oidc;

@@ -83,7 +83,7 @@ pub struct LoggedIn {
 /// How a callback ended.
 #[derive(Debug)]
 pub enum LoginOutcome {
-    LoggedIn(LoggedIn),
+    LoggedIn(Box<LoggedIn>),
     /// The provider gave too little: the client completes with `register` and `token`.
     NeedsRegistration {
         token: String,
@@ -294,9 +294,9 @@ impl Login {
     ) -> Result<LoginOutcome, LoginError> {
         let now = self.clock.now();
         if let Some(account) = self.accounts.find_by_identity(&claims.identity).await? {
-            return Ok(LoginOutcome::LoggedIn(
+            return Ok(LoginOutcome::LoggedIn(Box::new(
                 self.log_in(account, &claims, meta).await?,
-            ));
+            )));
         }
         if let Some(email) = verified_email(&claims)
             && let Some(account) = self.accounts.find_by_verified_email(&email).await?
@@ -308,9 +308,9 @@ impl Login {
             {
                 Ok(()) => {
                     tracing::info!(account = %account.id, "linked a new identity by verified e-mail");
-                    return Ok(LoginOutcome::LoggedIn(
+                    return Ok(LoginOutcome::LoggedIn(Box::new(
                         self.log_in(account, &claims, meta).await?,
-                    ));
+                    )));
                 }
                 // Withdrawn meanwhile, or the identity was linked by a concurrent login:
                 // fall through to the ordinary path, which re-reads.
@@ -319,9 +319,9 @@ impl Login {
             }
         }
         match self.new_account(&claims, now) {
-            Ok(new) => Ok(LoginOutcome::LoggedIn(
+            Ok(new) => Ok(LoginOutcome::LoggedIn(Box::new(
                 self.create_and_log_in(new, &claims, meta).await?,
-            )),
+            ))),
             Err(invalid) => {
                 let token = random_token();
                 self.states
