@@ -16,6 +16,7 @@
 //   rotate~                           signed by a new key published only now (key rotation)
 //   bad-iss-param~                    the redirect's RFC 9207 `iss` names another issuer
 //   userinfo~                         the profile lives in userinfo (Kakao-like), not the ID token
+//   require-post~                     the token endpoint accepts the client secret only in the body
 import crypto from 'node:crypto';
 import { OAuth2Server } from 'oauth2-mock-server';
 
@@ -76,6 +77,11 @@ server.service.on('beforeTokenSigning', (token, req) => {
 server.service.on('beforeResponse', (response, req) => {
   const info = byCode.get(req.body.code);
   if (!info || !response.body.id_token) return;
+  if (info.flags.has('require-post') && (req.headers.authorization || !req.body.client_secret)) {
+    response.statusCode = 401;
+    response.body = { error: 'invalid_client', error_description: 'client_secret_post only' };
+    return;
+  }
   const [, payloadPart] = response.body.id_token.split('.');
   const payload = decode(payloadPart);
   if (info.flags.has('alg-none')) {

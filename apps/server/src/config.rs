@@ -149,7 +149,8 @@ pub struct Config {
 
     /// Comma-separated registration ids of OpenID Connect providers (`google,kakao`). Each
     /// is configured by OIDC_<ID>_ISSUER_URL, OIDC_<ID>_CLIENT_ID, OIDC_<ID>_CLIENT_SECRET
-    /// and optionally OIDC_<ID>_SCOPES, OIDC_<ID>_CLAIMS, OIDC_<ID>_ALGORITHMS.
+    /// and optionally OIDC_<ID>_SCOPES, OIDC_<ID>_CLAIMS, OIDC_<ID>_ALGORITHMS,
+    /// OIDC_<ID>_TOKEN_AUTH (`basic`, the default, or `post`). See docs/accounts.md.
     #[arg(long, env = "OIDC_PROVIDERS", value_delimiter = ',', global = true)]
     pub oidc_providers: Vec<String>,
 
@@ -273,6 +274,13 @@ impl Config {
                     Ok(m) => c.claims = m,
                     Err(e) => problems.push(format!("{prefix}CLAIMS: {e}")),
                 }
+            }
+            match var("TOKEN_AUTH").as_deref().map(str::trim) {
+                None | Some("basic") => {}
+                Some("post") => c.secret_in_body = true,
+                Some(other) => problems.push(format!(
+                    "{prefix}TOKEN_AUTH: {other:?} is not basic or post"
+                )),
             }
             if let Some(algs) = var("ALGORITHMS") {
                 c.allowed_algs = algs.split(',').map(|a| a.trim().to_owned()).collect();
@@ -567,6 +575,7 @@ mod tests {
                 "OIDC_KAKAO_CLIENT_ID" => Some("kid".into()),
                 "OIDC_KAKAO_SCOPES" => Some("openid profile_nickname account_email".into()),
                 "OIDC_KAKAO_CLAIMS" => Some("name=nickname".into()),
+                "OIDC_KAKAO_TOKEN_AUTH" => Some("post".into()),
                 _ => None,
             }
         };
@@ -575,6 +584,7 @@ mod tests {
         assert_eq!(c.oidc[0].client_secret.as_deref(), Some("gsecret"));
         assert_eq!(c.oidc[1].scopes, vec!["profile_nickname", "account_email"]);
         assert_eq!(c.oidc[1].claims.name.as_deref(), Some("nickname"));
+        assert!(c.oidc[1].secret_in_body && !c.oidc[0].secret_in_body);
 
         c.oidc_providers = vec!["github".into(), "dev".into()];
         let problems = c.load_oidc(|_| None).expect_err("missing settings");

@@ -84,6 +84,9 @@ pub struct OidcConfig {
     pub allowed_algs: Vec<String>,
     /// Bound on every call to the provider.
     pub timeout: Duration,
+    /// Send the client secret in the token request's body (`client_secret_post`, Kakao)
+    /// instead of HTTP Basic (`client_secret_basic`, the default).
+    pub secret_in_body: bool,
 }
 
 impl OidcConfig {
@@ -102,6 +105,7 @@ impl OidcConfig {
             claims: ClaimMapping::default(),
             allowed_algs: vec!["RS256".into(), "ES256".into()],
             timeout: Duration::from_secs(10),
+            secret_in_body: false,
         }
     }
 }
@@ -257,12 +261,18 @@ impl OidcProvider {
         openidconnect::EndpointMaybeSet,
         openidconnect::EndpointMaybeSet,
     > {
+        let auth = if self.config.secret_in_body {
+            openidconnect::AuthType::RequestBody
+        } else {
+            openidconnect::AuthType::BasicAuth
+        };
         CoreClient::from_provider_metadata(
             meta.clone(),
             ClientId::new(self.config.client_id.clone()),
             self.config.client_secret.clone().map(ClientSecret::new),
         )
         .set_redirect_uri(redirect_uri.clone())
+        .set_auth_type(auth)
     }
 
     async fn user_info(

@@ -201,6 +201,23 @@ async fn claim_mapping_reads_userinfo() {
 }
 
 #[tokio::test]
+async fn the_secret_can_travel_in_the_request_body() {
+    let mock = MockProvider::start();
+    let mut c = OidcConfig::new(
+        RegistrationId::parse("mock").unwrap(),
+        mock.issuer.clone(),
+        "body-client",
+        Some("body-secret".into()),
+    );
+    let basic = OidcProvider::new(c.clone()).unwrap();
+    assert_rejected(login(&basic, "require-post~alice@example.com").await, "Basic auth");
+    c.secret_in_body = true;
+    let post = OidcProvider::new(c).unwrap();
+    let claims = login(&post, "require-post~alice@example.com").await.expect("login");
+    assert_eq!(claims.identity.subject(), "sub-alice@example.com");
+}
+
+#[tokio::test]
 async fn a_provider_that_is_down_is_unavailable() {
     let p = provider_for("http://127.0.0.1:9", ClaimMapping::default());
     let r = p.authorize(REDIRECT, &LoginHints::default()).await;
