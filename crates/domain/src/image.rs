@@ -5,11 +5,12 @@
 use std::fmt;
 use std::str::FromStr;
 
+use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
 use crate::account::AccountId;
-use crate::error::ParseError;
-use crate::storage::ObjectKey;
+use crate::error::{ParseError, RepositoryError};
+use crate::storage::{KeyPrefix, ObjectKey, StorageError};
 
 /// An image record's numeric id (seed 000's `avatarId` / `fileId`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -194,6 +195,10 @@ impl ImageType {
 /// An image record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Image {
+    /// The client's filename, kept for display only: never used as a key.
+    pub original_filename: Option<String>,
+    /// Base64 SHA-256 the client declared, bound into the presigned PUT.
+    pub checksum_sha256: Option<String>,
     pub id: ImageId,
     pub key: ObjectKey,
     pub channel: Channel,
@@ -215,9 +220,170 @@ pub struct Image {
     pub expires_at: Option<OffsetDateTime>,
 }
 
+impl Channel {
+    /// Where this channel's final keys live (`chat/`, `profiles/`, …).
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Self::Profile => "profiles/",
+            Self::Chat => "chat/",
+            Self::Scan => "scan/",
+            Self::My => "my/",
+            Self::Post => "post/",
+            Self::Report => "report/",
+        }
+    }
+
+    /// The final key of a new upload: `{channel}/{yyyy}/{mm}/{dd}/{uploader}/{random}.{ext}`,
+    /// or `profiles/{uploader}/{random}.{ext}`. `random` is unguessable.
+    pub fn new_key(
+        self,
+        uploader: AccountId,
+        at: OffsetDateTime,
+        random: &str,
+        kind: ImageType,
+    ) -> ObjectKey {
+        let key = match self {
+            Self::Profile => format!("profiles/{uploader}/{random}.{}", kind.extension()),
+            other => format!(
+                "{}/{:04}/{:02}/{:02}/{uploader}/{random}.{}",
+                other.as_str(),
+                at.year(),
+                u8::from(at.month()),
+                at.day(),
+                kind.extension()
+            ),
+        };
+        // Every part is ours and valid by construction.
+        ObjectKey::parse(&key).unwrap_or_else(|_| unreachable!("generated key {key:?} is valid"))
+    }
+}
+
+/// Where uploads land before confirmation: clients never write a final key.
+pub fn staging_prefix() -> KeyPrefix {
+    KeyPrefix::parse("uploads/").unwrap_or_default()
+}
+
+/// The staging key of a final key (`uploads/{key}`).
+pub fn staging_key(key: &ObjectKey) -> ObjectKey {
+    key.under(&staging_prefix()).unwrap_or_else(|_| key.clone())
+}
+
+/// A pending upload to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewImage {
+    pub key: ObjectKey,
+    pub channel: Channel,
+    pub uploader: AccountId,
+    pub content_type: ImageType,
+    pub declared_length: Option<u64>,
+    pub checksum_sha256: Option<String>,
+    pub original_filename: Option<String>,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub created_at: OffsetDateTime,
+    /// When the pending upload lapses.
+    pub expires_at: OffsetDateTime,
+}
+
+/// What confirmation learned from the stored bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadyImage {
+    pub size: u64,
+    pub etag: String,
+    pub width: u32,
+    pub height: u32,
+    pub confirmed_at: OffsetDateTime,
+    /// When retention ends, for channels that have one.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// Which images to list; unset fields match anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageFilter {
+    pub uploader: Option<AccountId>,
+    pub channel: Option<Channel>,
+    pub status: Option<ImageStatus>,
+    /// `expires_at` at or before this instant.
+    pub expired_at: Option<OffsetDateTime>,
+}
+
+/// Where image records are kept.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait ImageRepository: Send + Sync {
+    /// Stores a pending upload.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure (a duplicate key is `Unexpected`: keys
+    /// are random).
+    async fn insert(&self, new: NewImage) -> Result<Image, RepositoryError>;
+
+    /// The record of `key`, in any status.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn find_by_key(&self, key: &ObjectKey) -> Result<Option<Image>, RepositoryError>;
+
+    /// Marks a pending image ready with what was verified; `false` when it was not pending
+    /// (another confirmation won, or it expired).
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn mark_ready(&self, id: ImageId, ready: ReadyImage) -> Result<bool, RepositoryError>;
+
+    /// Moves an image from `from` to `to` at `at`; `false` when it was not in `from`.
+    /// Concurrent callers (replicas, sweeps) make each transition happen once.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn transition(
+        &self,
+        id: ImageId,
+        from: ImageStatus,
+        to: ImageStatus,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepositoryError>;
+
+    /// Up to `limit` images matching `filter`, oldest first.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn list(&self, filter: ImageFilter, limit: u64) -> Result<Vec<Image>, RepositoryError>;
+}
+
+/// The content delivery network in front of the store.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait Cdn: Send + Sync {
+    /// The public URL of `key` (`CDN_BASE_URL/key`).
+    fn public_url(&self, key: &ObjectKey) -> String;
+
+    /// Asks the CDN to forget cached copies of `keys` (deleted or replaced objects).
+    ///
+    /// # Errors
+    /// `Unavailable` when the CDN cannot be reached; callers retry through the outbox.
+    async fn invalidate(&self, keys: Vec<ObjectKey>) -> Result<(), StorageError>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_follow_the_contract() {
+        let at = time::macros::datetime!(2026-03-04 05:06 UTC);
+        let k = Channel::Chat.new_key(AccountId::new(42), at, "AbC_d-1", ImageType::Png);
+        assert_eq!(k.as_str(), "chat/2026/03/04/42/AbC_d-1.png");
+        let k = Channel::Profile.new_key(AccountId::new(7), at, "r", ImageType::Jpeg);
+        assert_eq!(k.as_str(), "profiles/7/r.jpg");
+        assert_eq!(staging_key(&k).as_str(), "uploads/profiles/7/r.jpg");
+        for c in Channel::ALL {
+            assert!(
+                c.new_key(AccountId::new(1), at, "x", ImageType::Gif)
+                    .as_str()
+                    .starts_with(c.prefix())
+            );
+        }
+    }
 
     #[test]
     fn channels_round_trip_and_unknown_ones_fail() {

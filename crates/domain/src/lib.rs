@@ -14,6 +14,7 @@ pub mod login;
 pub mod report;
 pub mod services;
 pub mod session;
+pub mod sniff;
 pub mod storage;
 
 #[cfg(feature = "testing")]
@@ -27,7 +28,10 @@ pub use clock::{Clock, SystemClock};
 pub use error::{
     CreateAccountError, LinkIdentityError, ParseError, RepositoryError, UpdateAccountError,
 };
-pub use image::{Channel, Image, ImageId, ImageStatus, ImageType};
+pub use image::{
+    Cdn, Channel, Image, ImageFilter, ImageId, ImageRepository, ImageStatus, ImageType, NewImage,
+    ReadyImage,
+};
 pub use login::{
     Actor, AuthorizationRedirect, IdentityError, IdentityProvider, LoginFlow, LoginHints,
     LoginStateRepository, PendingRegistration, ProviderClaims, RegistrationId,
@@ -36,4 +40,7 @@ pub use report::{
     Report, ReportCategory, ReportCategoryId, ReportId, ReportReason, ReportStatus, ReportTarget,
 };
 pub use session::{NewSession, Session, SessionId, SessionRepository, SessionToken, TokenHash};
-pub use storage::{ByteStream, KeyPrefix, ObjectKey, ObjectMeta, ObjectStore, StorageError};
+pub use storage::{
+    ByteStream, KeyPrefix, ObjectKey, ObjectMeta, ObjectStore, PresignedPut, PutConditions,
+    StorageError,
+};

@@ -126,12 +126,34 @@ pub enum StorageError {
     /// The body stream itself failed (the client went away); nothing was stored.
     #[error("the upload was interrupted")]
     BodyInterrupted(#[source] std::io::Error),
+    /// A conditional operation's condition failed: the object changed (its ETag is not the
+    /// one expected).
+    #[error("the object changed")]
+    PreconditionFailed,
     /// The store could not be reached or timed out (seed 000's `CAN_NOT_ACCESS_S3`).
     #[error("the object store is unavailable")]
     Unavailable(#[source] BoxError),
     /// Anything else.
     #[error("unexpected object store error")]
     Unexpected(#[source] BoxError),
+}
+
+/// What a presigned PUT binds: the store refuses a request that differs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutConditions {
+    pub content_type: String,
+    /// Bound when the client declared it.
+    pub content_length: Option<u64>,
+    /// Base64 SHA-256 of the body (`x-amz-checksum-sha256`), bound when declared.
+    pub checksum_sha256: Option<String>,
+    pub expires_in: std::time::Duration,
+}
+
+/// A URL the client PUTs the bytes to, and exactly the headers it must send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedPut {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
 }
 
 /// Where objects are kept.
@@ -185,6 +207,30 @@ pub trait ObjectStore: Send + Sync {
         after: Option<ObjectKey>,
         limit: usize,
     ) -> Result<Vec<ObjectMeta>, StorageError>;
+
+    /// A URL that lets a client PUT one object to `key` under `conditions`, without
+    /// credentials, until it expires.
+    ///
+    /// # Errors
+    /// `Unexpected` when a URL cannot be made (misconfiguration).
+    async fn presign_put(
+        &self,
+        key: &ObjectKey,
+        conditions: &PutConditions,
+    ) -> Result<PresignedPut, StorageError>;
+
+    /// Copies `from` to `to` only while `from`'s ETag is `etag` (so bytes swapped after
+    /// verification are never promoted), then deletes `from`. Returns `to`'s metadata.
+    ///
+    /// # Errors
+    /// `NotFound` when `from` is gone, `PreconditionFailed` when its ETag differs (nothing
+    /// is copied); `Unavailable`/`Unexpected` otherwise.
+    async fn promote(
+        &self,
+        from: &ObjectKey,
+        to: &ObjectKey,
+        etag: &str,
+    ) -> Result<ObjectMeta, StorageError>;
 
     /// Whether the store answers: for readiness probes.
     ///

@@ -713,6 +713,70 @@ pub async fn object_store(store: &dyn ObjectStore) {
             .is_empty()
     );
 
+    // Promote: copy only while the ETag still matches, then remove the source.
+    let staged = key("uploads/p.png");
+    let final_key = key("final/p.png");
+    let staged_meta = store
+        .put(&staged, body(&[b"verified bytes"]), "image/png", 1024)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.promote(&staged, &final_key, "not-the-etag").await,
+        Err(StorageError::PreconditionFailed)
+    ));
+    assert_eq!(
+        store.head(&final_key).await.unwrap(),
+        None,
+        "a failed promote copies nothing"
+    );
+    assert!(
+        store.head(&staged).await.unwrap().is_some(),
+        "and keeps the source"
+    );
+    let promoted = store
+        .promote(&staged, &final_key, &staged_meta.etag)
+        .await
+        .expect("promote");
+    assert_eq!(promoted.size, 14);
+    assert_eq!(promoted.content_type.as_deref(), Some("image/png"));
+    assert_eq!(
+        store.read_range(&final_key, 0, 100).await.unwrap(),
+        Bytes::from_static(b"verified bytes")
+    );
+    assert_eq!(
+        store.head(&staged).await.unwrap(),
+        None,
+        "the source is removed"
+    );
+    assert!(matches!(
+        store.promote(&staged, &final_key, &staged_meta.etag).await,
+        Err(StorageError::NotFound)
+    ));
+
+    // Presigned PUTs name exactly the headers to send.
+    let presigned = store
+        .presign_put(
+            &key("uploads/q.png"),
+            &crate::storage::PutConditions {
+                content_type: "image/png".into(),
+                content_length: Some(42),
+                checksum_sha256: None,
+                expires_in: std::time::Duration::from_secs(300),
+            },
+        )
+        .await
+        .expect("presign");
+    assert!(presigned.url.starts_with("http"), "{}", presigned.url);
+    let header = |name: &str| {
+        presigned
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(header("content-type").as_deref(), Some("image/png"));
+    assert_eq!(header("content-length").as_deref(), Some("42"));
+
     // Delete.
     store.delete(&a).await.expect("delete");
     assert_eq!(store.head(&a).await.unwrap(), None);

@@ -210,10 +210,15 @@ async fn the_secret_can_travel_in_the_request_body() {
         Some("body-secret".into()),
     );
     let basic = OidcProvider::new(c.clone()).unwrap();
-    assert_rejected(login(&basic, "require-post~alice@example.com").await, "Basic auth");
+    assert_rejected(
+        login(&basic, "require-post~alice@example.com").await,
+        "Basic auth",
+    );
     c.secret_in_body = true;
     let post = OidcProvider::new(c).unwrap();
-    let claims = login(&post, "require-post~alice@example.com").await.expect("login");
+    let claims = login(&post, "require-post~alice@example.com")
+        .await
+        .expect("login");
     assert_eq!(claims.identity.subject(), "sub-alice@example.com");
 }
 

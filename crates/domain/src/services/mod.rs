@@ -1,10 +1,14 @@
 //! The use-case services. Every HTTP route family calls these; none has logic of its own.
 
 pub mod accounts;
+pub mod images;
 pub mod login;
 pub mod sessions;
 
 pub use accounts::{AccountError, Accounts, ProfilePatch};
+pub use images::{
+    Confirmation, ImageError, ImagePolicy, Images, IssuedUpload, SweepReport, UploadRequest,
+};
 pub use login::{
     Callback, LoggedIn, Login, LoginError, LoginOutcome, LoginPolicy, RegisterError,
     RegistrationForm,

@@ -1,0 +1,954 @@
+//! Images: one service behind every upload route family of the seeds.
+//!
+//! Lifecycle: `issue` writes a pending record and presigns a PUT to a **staging** key;
+//! `confirm` verifies the staged object against the store itself (size, declared length,
+//! ETag, magic bytes, dimensions, pixel area) and promotes it to the final key with a copy
+//! conditioned on the verified ETag, so bytes swapped after verification never become
+//! final, and a reused upload URL can never replace a ready image. Anything that fails
+//! verification is rejected and its object deleted. `sweep` expires pending uploads,
+//! applies retention and removes objects no record explains.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use rand::RngCore as _;
+use time::{Duration, OffsetDateTime};
+
+use crate::account::{AccountId, AccountRepository, AccountUpdate};
+use crate::clock::Clock;
+use crate::error::{ParseError, RepositoryError};
+use crate::image::{
+    Cdn, Channel, Image, ImageFilter, ImageRepository, ImageStatus, ImageType, NewImage,
+    ReadyImage, staging_key, staging_prefix,
+};
+use crate::login::Actor;
+use crate::sniff::{SNIFF_LEN, sniff};
+use crate::storage::{ByteStream, KeyPrefix, ObjectKey, ObjectStore, PutConditions, StorageError};
+
+/// Limits and lifetimes of uploads.
+#[derive(Debug, Clone)]
+pub struct ImagePolicy {
+    /// Largest object accepted, in bytes (seed 004: 10 MB).
+    pub max_size: u64,
+    /// How long a presigned URL works (seed 004: 5 minutes).
+    pub presign_ttl: std::time::Duration,
+    /// How long a pending upload waits for its bytes before it expires (seed 003: 900 s).
+    pub pending_ttl: Duration,
+    /// Largest width × height accepted: bounds decompression bombs.
+    pub max_pixels: u64,
+    /// Largest client metadata, as JSON bytes.
+    pub metadata_max_bytes: usize,
+    /// Objects no record explains are removed once older than this.
+    pub orphan_grace: Duration,
+}
+
+impl Default for ImagePolicy {
+    fn default() -> Self {
+        Self {
+            max_size: 10 * 1024 * 1024,
+            presign_ttl: std::time::Duration::from_secs(300),
+            pending_ttl: Duration::seconds(900),
+            max_pixels: 50_000_000,
+            metadata_max_bytes: 4096,
+            orphan_grace: Duration::hours(1),
+        }
+    }
+}
+
+/// A request for an upload URL, as the client sent it (seeds 000, 001, 003, 004).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UploadRequest {
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    pub uploader_id: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+    pub content_length: Option<u64>,
+    /// `sha256:<base64 or hex>`.
+    pub checksum: Option<String>,
+}
+
+/// An upload URL issued.
+#[derive(Debug, Clone)]
+pub struct IssuedUpload {
+    pub image: Image,
+    pub upload_url: String,
+    pub required_headers: Vec<(String, String)>,
+    pub expires_in: u64,
+    pub cdn_url: String,
+}
+
+/// What a confirmation callback may assert (seed 003).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Confirmation {
+    /// Empty is allowed: browsers often cannot read the ETag.
+    pub etag: Option<String>,
+    pub content_length: Option<u64>,
+    pub checksum: Option<String>,
+}
+
+/// What a sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    pub expired: u64,
+    pub retention_deleted: u64,
+    pub orphans_removed: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("invalid request")]
+    Invalid(Vec<ParseError>),
+    /// The declared type is not an accepted image type.
+    #[error("unsupported content type: {0}")]
+    UnsupportedContentType(String),
+    /// `uploader_id` is not the caller (seed 003's "Uploader mismatch").
+    #[error("uploader mismatch")]
+    UploaderMismatch,
+    /// No such image, or one the caller may not see.
+    #[error("image not found")]
+    NotFound,
+    #[error("the image was issued for another channel")]
+    ChannelMismatch,
+    /// The record exists but its bytes have not arrived.
+    #[error("nothing has been uploaded for this key yet")]
+    NotUploaded,
+    /// The stored object failed verification and was deleted.
+    #[error("the upload was rejected: {0}")]
+    Rejected(String),
+    /// A body larger than allowed (direct uploads).
+    #[error("larger than {0} bytes")]
+    TooLarge(u64),
+    /// The store could not be reached (seed 000's `CAN_NOT_ACCESS_S3`).
+    #[error("the image store is unavailable")]
+    StorageUnavailable(#[source] StorageError),
+    #[error("unexpected storage error")]
+    Storage(#[source] StorageError),
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+impl From<StorageError> for ImageError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Unavailable(_) => Self::StorageUnavailable(e),
+            other => Self::Storage(other),
+        }
+    }
+}
+
+/// The images service.
+#[derive(Clone)]
+pub struct Images {
+    repo: Arc<dyn ImageRepository>,
+    store: Arc<dyn ObjectStore>,
+    cdn: Arc<dyn Cdn>,
+    accounts: Arc<dyn AccountRepository>,
+    clock: Arc<dyn Clock>,
+    policy: ImagePolicy,
+}
+
+impl std::fmt::Debug for Images {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Images")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+fn random_part() -> String {
+    let mut b = [0u8; 16];
+    rand::rng().fill_bytes(&mut b);
+    // Base64url never starts a segment with '.', so the key stays valid.
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+/// A filename for display: 1 to 255 characters, no path separators, no control
+/// characters, not hidden, with an extension.
+fn parse_filename(name: &str) -> Result<String, ParseError> {
+    let bad = |why: &str| ParseError::new("filename", why.to_owned());
+    if name.is_empty() || name.chars().count() > 255 {
+        return Err(bad("must be 1 to 255 characters"));
+    }
+    if name.contains(['/', '\\']) || name.chars().any(char::is_control) {
+        return Err(bad(
+            "must be a bare file name, without paths or control characters",
+        ));
+    }
+    if name.starts_with('.') || !name.contains('.') || name.ends_with('.') {
+        return Err(bad("must have a name and an extension, like photo.png"));
+    }
+    Ok(name.to_owned())
+}
+
+fn extension(name: &str) -> &str {
+    name.rsplit_once('.').map_or("", |(_, e)| e)
+}
+
+/// `sha256:<base64>` or `sha256:<hex>` → base64, as `x-amz-checksum-sha256` wants.
+fn parse_checksum(s: &str) -> Result<String, ParseError> {
+    let bad = || ParseError::new("checksum", "must be sha256:<base64 or hex of 32 bytes>");
+    let v = s.trim().strip_prefix("sha256:").unwrap_or(s.trim());
+    let bytes = if v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
+        hex::decode(v).map_err(|_| bad())?
+    } else {
+        STANDARD.decode(v).map_err(|_| bad())?
+    };
+    if bytes.len() == 32 {
+        Ok(STANDARD.encode(bytes))
+    } else {
+        Err(bad())
+    }
+}
+
+/// The ETag without quotes or a weak prefix.
+fn bare_etag(s: &str) -> &str {
+    s.trim().trim_start_matches("W/").trim_matches('"')
+}
+
+struct Parsed {
+    kind: ImageType,
+    filename: Option<String>,
+    metadata: serde_json::Map<String, serde_json::Value>,
+    content_length: Option<u64>,
+    checksum: Option<String>,
+}
+
+impl Images {
+    pub fn new(
+        repo: Arc<dyn ImageRepository>,
+        store: Arc<dyn ObjectStore>,
+        cdn: Arc<dyn Cdn>,
+        accounts: Arc<dyn AccountRepository>,
+        clock: Arc<dyn Clock>,
+        policy: ImagePolicy,
+    ) -> Self {
+        Self {
+            repo,
+            store,
+            cdn,
+            accounts,
+            clock,
+            policy,
+        }
+    }
+
+    pub fn policy(&self) -> &ImagePolicy {
+        &self.policy
+    }
+
+    /// The public URL of a key.
+    pub fn cdn_url(&self, key: &ObjectKey) -> String {
+        self.cdn.public_url(key)
+    }
+
+    fn parse(&self, channel: Channel, req: &UploadRequest) -> Result<Parsed, ImageError> {
+        let mut invalid = Vec::new();
+        let filename = req
+            .filename
+            .as_deref()
+            .map(parse_filename)
+            .transpose()
+            .map_err(|e| invalid.push(e))
+            .ok()
+            .flatten();
+        let declared = req
+            .content_type
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("application/octet-stream"));
+        let kind =
+            match (declared, &filename) {
+                (Some(ct), _) => Some(ImageType::from_mime(ct).map_err(|_| {
+                    ImageError::UnsupportedContentType(ct.chars().take(100).collect())
+                })?),
+                // Seed 003's fallback: resolve from the filename's extension.
+                (None, Some(name)) => {
+                    Some(ImageType::from_extension(extension(name)).map_err(|_| {
+                        ImageError::UnsupportedContentType(format!("a .{} file", extension(name)))
+                    })?)
+                }
+                (None, None) => {
+                    invalid.push(ParseError::new(
+                        "content_type",
+                        "is required (or a filename with an image extension)",
+                    ));
+                    None
+                }
+            };
+        let mut metadata = match &req.metadata {
+            None | Some(serde_json::Value::Null) => serde_json::Map::new(),
+            Some(serde_json::Value::Object(m)) => m.clone(),
+            Some(_) => {
+                invalid.push(ParseError::new("metadata", "must be a JSON object"));
+                serde_json::Map::new()
+            }
+        };
+        if metadata
+            .keys()
+            .any(|k| k.is_empty() || k.chars().count() > 64 || k.chars().any(char::is_control))
+        {
+            invalid.push(ParseError::new(
+                "metadata",
+                "keys must be 1 to 64 characters without control characters",
+            ));
+        }
+        metadata.insert(
+            "channel".into(),
+            serde_json::Value::String(channel.as_str().into()),
+        );
+        let size = serde_json::to_vec(&metadata).map_or(usize::MAX, |v| v.len());
+        if size > self.policy.metadata_max_bytes {
+            invalid.push(ParseError::new(
+                "metadata",
+                format!(
+                    "must be at most {} bytes of JSON",
+                    self.policy.metadata_max_bytes
+                ),
+            ));
+        }
+        let content_length = match req.content_length {
+            Some(0) => {
+                invalid.push(ParseError::new("content_length", "must be at least 1"));
+                None
+            }
+            Some(n) if n > self.policy.max_size => {
+                invalid.push(ParseError::new(
+                    "content_length",
+                    format!("must be at most {} bytes", self.policy.max_size),
+                ));
+                None
+            }
+            other => other,
+        };
+        let checksum = req
+            .checksum
+            .as_deref()
+            .filter(|c| !c.trim().is_empty())
+            .map(parse_checksum)
+            .transpose()
+            .map_err(|e| invalid.push(e))
+            .ok()
+            .flatten();
+        match kind {
+            Some(kind) if invalid.is_empty() => Ok(Parsed {
+                kind,
+                filename,
+                metadata,
+                content_length,
+                checksum,
+            }),
+            _ => Err(ImageError::Invalid(invalid)),
+        }
+    }
+
+    fn check_uploader(uploader: AccountId, claimed: Option<&str>) -> Result<(), ImageError> {
+        match claimed.map(str::trim).filter(|c| !c.is_empty()) {
+            Some(c) if c != uploader.to_string() => Err(ImageError::UploaderMismatch),
+            _ => Ok(()),
+        }
+    }
+
+    async fn insert_pending(
+        &self,
+        channel: Channel,
+        uploader: AccountId,
+        p: &Parsed,
+    ) -> Result<Image, ImageError> {
+        let now = self.clock.now();
+        let key = channel.new_key(uploader, now, &random_part(), p.kind);
+        Ok(self
+            .repo
+            .insert(NewImage {
+                key,
+                channel,
+                uploader,
+                content_type: p.kind,
+                declared_length: p.content_length,
+                checksum_sha256: p.checksum.clone(),
+                original_filename: p.filename.clone(),
+                metadata: p.metadata.clone(),
+                created_at: now,
+                expires_at: now + self.policy.pending_ttl,
+            })
+            .await?)
+    }
+
+    /// Issues an upload: a pending record and a presigned PUT to its staging key.
+    ///
+    /// # Errors
+    /// `Invalid`, `UnsupportedContentType`, `UploaderMismatch`, `StorageUnavailable`.
+    #[tracing::instrument(skip(self, req), fields(channel = %channel), err)]
+    pub async fn issue(
+        &self,
+        uploader: AccountId,
+        channel: Channel,
+        req: &UploadRequest,
+    ) -> Result<IssuedUpload, ImageError> {
+        Self::check_uploader(uploader, req.uploader_id.as_deref())?;
+        let p = self.parse(channel, req)?;
+        let image = self.insert_pending(channel, uploader, &p).await?;
+        let conditions = PutConditions {
+            content_type: p.kind.mime().to_owned(),
+            content_length: p.content_length,
+            checksum_sha256: p.checksum,
+            expires_in: self.policy.presign_ttl,
+        };
+        match self
+            .store
+            .presign_put(&staging_key(&image.key), &conditions)
+            .await
+        {
+            Ok(put) => Ok(IssuedUpload {
+                cdn_url: self.cdn.public_url(&image.key),
+                upload_url: put.url,
+                required_headers: put.headers,
+                expires_in: self.policy.presign_ttl.as_secs(),
+                image,
+            }),
+            Err(e) => {
+                // No record may point at an upload that cannot happen.
+                self.repo
+                    .transition(
+                        image.id,
+                        ImageStatus::Pending,
+                        ImageStatus::Rejected,
+                        self.clock.now(),
+                    )
+                    .await?;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Uploads through the service (seed 002's multipart route): the body streams to the
+    /// staging key, then goes through the same verification as a callback.
+    ///
+    /// # Errors
+    /// As `issue` and `confirm`, and `TooLarge`.
+    #[tracing::instrument(skip(self, req, body), fields(channel = %channel), err)]
+    pub async fn upload(
+        &self,
+        uploader: AccountId,
+        channel: Channel,
+        req: &UploadRequest,
+        body: ByteStream,
+    ) -> Result<Image, ImageError> {
+        let p = self.parse(channel, req)?;
+        let image = self.insert_pending(channel, uploader, &p).await?;
+        let staged = staging_key(&image.key);
+        if let Err(e) = self
+            .store
+            .put(&staged, body, p.kind.mime(), self.policy.max_size)
+            .await
+        {
+            self.repo
+                .transition(
+                    image.id,
+                    ImageStatus::Pending,
+                    ImageStatus::Rejected,
+                    self.clock.now(),
+                )
+                .await?;
+            return Err(match e {
+                StorageError::TooLarge { limit } => ImageError::TooLarge(limit),
+                other => other.into(),
+            });
+        }
+        self.verify_and_promote(image, &Confirmation::default())
+            .await
+    }
+
+    /// Confirms an upload (seed 003's callback): idempotent for a ready image.
+    ///
+    /// # Errors
+    /// `Invalid` (malformed key), `NotFound` (no such upload, expired or deleted),
+    /// `ChannelMismatch`, `UploaderMismatch`, `NotUploaded`, `Rejected`,
+    /// `StorageUnavailable`.
+    #[tracing::instrument(skip(self, actor, c), fields(channel = %channel), err)]
+    pub async fn confirm(
+        &self,
+        actor: &Actor,
+        channel: Channel,
+        key: &str,
+        c: &Confirmation,
+    ) -> Result<Image, ImageError> {
+        let key = ObjectKey::parse(key).map_err(|e| ImageError::Invalid(vec![e]))?;
+        let image = self
+            .repo
+            .find_by_key(&key)
+            .await?
+            .ok_or(ImageError::NotFound)?;
+        if image.channel != channel {
+            return Err(ImageError::ChannelMismatch);
+        }
+        if !actor.is(image.uploader) {
+            return Err(ImageError::UploaderMismatch);
+        }
+        match image.status {
+            ImageStatus::Ready => Ok(image),
+            ImageStatus::Pending => self.verify_and_promote(image, c).await,
+            _ => Err(ImageError::NotFound),
+        }
+    }
+
+    async fn reject(&self, image: &Image, source: &ObjectKey, reason: String) -> ImageError {
+        tracing::info!(key = %image.key, %reason, "upload rejected");
+        if let Err(e) = self
+            .repo
+            .transition(
+                image.id,
+                ImageStatus::Pending,
+                ImageStatus::Rejected,
+                self.clock.now(),
+            )
+            .await
+        {
+            return e.into();
+        }
+        if let Err(e) = self.store.delete(source).await {
+            // The sweeper's reconciliation removes it later.
+            tracing::warn!(key = %source, error = %e, "could not delete a rejected object");
+        }
+        ImageError::Rejected(reason)
+    }
+
+    async fn verify_and_promote(
+        &self,
+        image: Image,
+        c: &Confirmation,
+    ) -> Result<Image, ImageError> {
+        let staged = staging_key(&image.key);
+        // After a crash between promotion and the record update, the bytes are already at
+        // the final key (only verified bytes ever get there): finish from there.
+        let (source, head) = match self.store.head(&staged).await? {
+            Some(h) => (staged.clone(), h),
+            None => match self.store.head(&image.key).await? {
+                Some(h) => (image.key.clone(), h),
+                None => return Err(ImageError::NotUploaded),
+            },
+        };
+        if head.size > self.policy.max_size {
+            return Err(self
+                .reject(
+                    &image,
+                    &source,
+                    format!("larger than {} bytes", self.policy.max_size),
+                )
+                .await);
+        }
+        for (what, declared) in [
+            ("declared", image.declared_length),
+            ("reported", c.content_length),
+        ] {
+            if let Some(n) = declared
+                && n != head.size
+            {
+                return Err(self
+                    .reject(
+                        &image,
+                        &source,
+                        format!("{} bytes stored, {n} {what}", head.size),
+                    )
+                    .await);
+            }
+        }
+        if let Some(etag) = c.etag.as_deref().map(bare_etag).filter(|e| !e.is_empty())
+            && etag != head.etag
+        {
+            return Err(self
+                .reject(&image, &source, "the ETag does not match".into())
+                .await);
+        }
+        if let (Some(declared), Some(reported)) = (&image.checksum_sha256, c.checksum.as_deref())
+            && parse_checksum(reported).ok().as_ref() != Some(declared)
+        {
+            return Err(self
+                .reject(&image, &source, "the checksum does not match".into())
+                .await);
+        }
+        let bytes = self.store.read_range(&source, 0, SNIFF_LEN).await?;
+        let sniffed = match sniff(&bytes) {
+            Ok(s) => s,
+            Err(e) => return Err(self.reject(&image, &source, e.to_string()).await),
+        };
+        if sniffed.kind != image.content_type {
+            return Err(self
+                .reject(
+                    &image,
+                    &source,
+                    format!(
+                        "declared {} but the bytes are {}",
+                        image.content_type.mime(),
+                        sniffed.kind.mime()
+                    ),
+                )
+                .await);
+        }
+        if u64::from(sniffed.width) * u64::from(sniffed.height) > self.policy.max_pixels {
+            return Err(self
+                .reject(
+                    &image,
+                    &source,
+                    format!(
+                        "{}×{} is more than {} pixels",
+                        sniffed.width, sniffed.height, self.policy.max_pixels
+                    ),
+                )
+                .await);
+        }
+        let meta = if source == staged {
+            match self.store.promote(&staged, &image.key, &head.etag).await {
+                Ok(m) => m,
+                Err(StorageError::PreconditionFailed) => {
+                    return Err(self
+                        .reject(
+                            &image,
+                            &staged,
+                            "the object changed during verification".into(),
+                        )
+                        .await);
+                }
+                // A concurrent confirmation promoted it first.
+                Err(StorageError::NotFound) => return self.settled(&image).await,
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            head
+        };
+        let now = self.clock.now();
+        let ready = ReadyImage {
+            size: meta.size,
+            etag: meta.etag,
+            width: sniffed.width,
+            height: sniffed.height,
+            confirmed_at: now,
+            expires_at: image.channel.retention().map(|r| now + r),
+        };
+        if !self.repo.mark_ready(image.id, ready).await? {
+            return self.settled(&image).await;
+        }
+        if image.channel == Channel::Profile {
+            self.set_avatar(image.uploader, &image.key).await?;
+        }
+        self.repo
+            .find_by_key(&image.key)
+            .await?
+            .ok_or(ImageError::NotFound)
+    }
+
+    /// After losing a race: the image as another caller left it.
+    async fn settled(&self, image: &Image) -> Result<Image, ImageError> {
+        match self.repo.find_by_key(&image.key).await? {
+            Some(i) if i.status == ImageStatus::Ready => Ok(i),
+            _ => Err(ImageError::NotFound),
+        }
+    }
+
+    async fn set_avatar(&self, account: AccountId, key: &ObjectKey) -> Result<(), ImageError> {
+        let Some(current) = self.accounts.find_by_id(account).await? else {
+            return Ok(());
+        };
+        if current.is_withdrawn() {
+            return Ok(());
+        }
+        let update = AccountUpdate {
+            profile_image_key: Some(Some(key.clone())),
+            ..AccountUpdate::default()
+        };
+        match self
+            .accounts
+            .update(account, update, self.clock.now())
+            .await
+        {
+            Ok(_) | Err(crate::error::UpdateAccountError::NotFound) => {}
+            Err(crate::error::UpdateAccountError::Repository(e)) => return Err(e.into()),
+        }
+        if let Some(old) = current.profile_image_key.filter(|old| old != key)
+            && let Some(old) = self.repo.find_by_key(&old).await?
+        {
+            self.remove(&old).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes an image's record and object and invalidates its CDN path.
+    async fn remove(&self, image: &Image) -> Result<(), ImageError> {
+        let at = self.clock.now();
+        if !self
+            .repo
+            .transition(image.id, image.status, ImageStatus::Deleted, at)
+            .await?
+        {
+            return Ok(());
+        }
+        let key = if image.status == ImageStatus::Pending {
+            staging_key(&image.key)
+        } else {
+            image.key.clone()
+        };
+        if let Err(e) = self.store.delete(&key).await {
+            tracing::warn!(%key, error = %e, "object left for reconciliation");
+        }
+        if image.status == ImageStatus::Ready
+            && let Err(e) = self.cdn.invalidate(vec![image.key.clone()]).await
+        {
+            tracing::warn!(key = %image.key, error = %e, "CDN invalidation failed");
+        }
+        Ok(())
+    }
+
+    fn may_manage(actor: &Actor, image: &Image) -> bool {
+        actor.is(image.uploader) || actor.is_staff()
+    }
+
+    /// A ready image's record, for its uploader, STAFF, ADMIN and SERVER. Others get
+    /// `NotFound`: whether someone else's image exists is private.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn metadata(&self, actor: &Actor, key: &str) -> Result<Image, ImageError> {
+        let key = ObjectKey::parse(key).map_err(|_| ImageError::NotFound)?;
+        let image = self
+            .repo
+            .find_by_key(&key)
+            .await?
+            .ok_or(ImageError::NotFound)?;
+        let visible = Self::may_manage(actor, &image) || actor.has(crate::account::Role::Server);
+        if image.status != ImageStatus::Ready || !visible {
+            return Err(ImageError::NotFound);
+        }
+        Ok(image)
+    }
+
+    /// Deletes an image: its uploader, STAFF or ADMIN. The object goes, the CDN path is
+    /// invalidated, and a profile image stops being the account's avatar.
+    ///
+    /// # Errors
+    /// `NotFound` (also for images the caller may not manage), `StorageUnavailable` (and
+    /// then nothing has changed).
+    #[tracing::instrument(skip(self, actor), err)]
+    pub async fn delete(&self, actor: &Actor, key: &str) -> Result<(), ImageError> {
+        let key = ObjectKey::parse(key).map_err(|_| ImageError::NotFound)?;
+        let image = self
+            .repo
+            .find_by_key(&key)
+            .await?
+            .ok_or(ImageError::NotFound)?;
+        if !Self::may_manage(actor, &image)
+            || !matches!(image.status, ImageStatus::Ready | ImageStatus::Pending)
+        {
+            return Err(ImageError::NotFound);
+        }
+        // Reach the store before changing anything, so an outage changes nothing.
+        self.store.check().await?;
+        self.remove(&image).await?;
+        if image.channel == Channel::Profile {
+            self.clear_avatar_if(image.uploader, &image.key).await?;
+        }
+        Ok(())
+    }
+
+    async fn clear_avatar_if(&self, account: AccountId, key: &ObjectKey) -> Result<(), ImageError> {
+        if let Some(a) = self.accounts.find_by_id(account).await?
+            && a.profile_image_key.as_ref() == Some(key)
+        {
+            let update = AccountUpdate {
+                profile_image_key: Some(None),
+                ..AccountUpdate::default()
+            };
+            match self
+                .accounts
+                .update(account, update, self.clock.now())
+                .await
+            {
+                Ok(_) | Err(crate::error::UpdateAccountError::NotFound) => {}
+                Err(crate::error::UpdateAccountError::Repository(e)) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes an account's profile image (seeds 000 and 001).
+    ///
+    /// # Errors
+    /// `NotFound` when it has none (`FILE_NOT_FOUND`), `StorageUnavailable`.
+    pub async fn delete_avatar(&self, account: AccountId) -> Result<(), ImageError> {
+        let key = self
+            .accounts
+            .find_by_id(account)
+            .await?
+            .filter(|a| !a.is_withdrawn())
+            .and_then(|a| a.profile_image_key)
+            .ok_or(ImageError::NotFound)?;
+        self.store.check().await?;
+        if let Some(image) = self.repo.find_by_key(&key).await? {
+            self.remove(&image).await?;
+        }
+        self.clear_avatar_if(account, &key).await
+    }
+
+    /// Confirms the account's pending profile uploads whose bytes have arrived: seed 000's
+    /// and 001's avatar routes have no callback, so this runs when the account is read.
+    ///
+    /// # Errors
+    /// Only infrastructure failures; a rejected upload is recorded and skipped.
+    pub async fn settle_avatar(&self, account: AccountId) -> Result<(), ImageError> {
+        let pending = self
+            .repo
+            .list(
+                ImageFilter {
+                    uploader: Some(account),
+                    channel: Some(Channel::Profile),
+                    status: Some(ImageStatus::Pending),
+                    expired_at: None,
+                },
+                10,
+            )
+            .await?;
+        for image in pending {
+            match self
+                .verify_and_promote(image, &Confirmation::default())
+                .await
+            {
+                Ok(_)
+                | Err(ImageError::NotUploaded | ImageError::Rejected(_) | ImageError::NotFound) => {
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// On withdrawal: the account's profile and `my` images go, objects and all.
+    ///
+    /// # Errors
+    /// `StorageUnavailable`, `Repository`.
+    pub async fn purge_account(&self, account: AccountId) -> Result<u64, ImageError> {
+        self.store.check().await?;
+        let mut removed = 0;
+        for channel in [Channel::Profile, Channel::My] {
+            for status in [ImageStatus::Ready, ImageStatus::Pending] {
+                let images = self
+                    .repo
+                    .list(
+                        ImageFilter {
+                            uploader: Some(account),
+                            channel: Some(channel),
+                            status: Some(status),
+                            expired_at: None,
+                        },
+                        10_000,
+                    )
+                    .await?;
+                for image in images {
+                    self.remove(&image).await?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// One pass of the sweeper: expire pending uploads past their TTL (deleting whatever
+    /// was staged), delete ready images past retention, and remove objects older than the
+    /// grace period that no live record explains. Each transition is conditional, so
+    /// several replicas sweeping at once do each piece of work once.
+    ///
+    /// # Errors
+    /// `StorageUnavailable`, `Repository`.
+    #[tracing::instrument(skip(self), err)]
+    pub async fn sweep(&self) -> Result<SweepReport, ImageError> {
+        const BATCH: u64 = 500;
+        let now = self.clock.now();
+        let mut report = SweepReport::default();
+        let expired = self
+            .repo
+            .list(
+                ImageFilter {
+                    status: Some(ImageStatus::Pending),
+                    expired_at: Some(now),
+                    ..ImageFilter::default()
+                },
+                BATCH,
+            )
+            .await?;
+        for image in expired {
+            if self
+                .repo
+                .transition(image.id, ImageStatus::Pending, ImageStatus::Expired, now)
+                .await?
+            {
+                self.store.delete(&staging_key(&image.key)).await?;
+                report.expired += 1;
+            }
+        }
+        let past_retention = self
+            .repo
+            .list(
+                ImageFilter {
+                    status: Some(ImageStatus::Ready),
+                    expired_at: Some(now),
+                    ..ImageFilter::default()
+                },
+                BATCH,
+            )
+            .await?;
+        for image in past_retention {
+            self.remove(&image).await?;
+            report.retention_deleted += 1;
+        }
+        report.orphans_removed = self.reconcile(now).await?;
+        if report != SweepReport::default() {
+            tracing::info!(?report, "sweep");
+        }
+        Ok(report)
+    }
+
+    /// Removes objects older than the grace period that no live record explains: a staged
+    /// object needs a pending record, a final one a pending or ready record.
+    async fn reconcile(&self, now: OffsetDateTime) -> Result<u64, ImageError> {
+        const PAGE: usize = 1000;
+        let staging = staging_prefix();
+        let mut removed = 0;
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .list(&KeyPrefix::root(), after.clone(), PAGE)
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.key.clone());
+            let full = page.len() == PAGE;
+            for object in page {
+                if now - object.last_modified < self.policy.orphan_grace {
+                    continue;
+                }
+                let (final_key, staged) = match object.key.as_str().strip_prefix(staging.as_str()) {
+                    Some(rest) => match ObjectKey::parse(rest) {
+                        Ok(k) => (k, true),
+                        Err(_) => (object.key.clone(), false),
+                    },
+                    None => (object.key.clone(), false),
+                };
+                let status = self.repo.find_by_key(&final_key).await?.map(|i| i.status);
+                let explained = match status {
+                    Some(ImageStatus::Pending) => true,
+                    Some(ImageStatus::Ready) => !staged,
+                    _ => false,
+                };
+                if !explained {
+                    self.store.delete(&object.key).await?;
+                    removed += 1;
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests;

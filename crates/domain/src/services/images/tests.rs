@@ -1,0 +1,878 @@
+//! The image state machine and every verification rule, with mocked ports.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use mockall::predicate::*;
+use time::macros::datetime;
+
+use super::*;
+use crate::account::{Account, MockAccountRepository, Roles};
+use crate::clock::MockClock;
+use crate::image::{ImageId, MockCdn, MockImageRepository};
+use crate::sniff::samples::PNG_1X1;
+use crate::storage::{MockObjectStore, ObjectMeta, PresignedPut};
+
+const NOW: OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
+const ME: AccountId = AccountId::new(42);
+
+fn me() -> Actor {
+    Actor::Account {
+        id: ME,
+        roles: Roles::user(),
+    }
+}
+
+fn someone_else() -> Actor {
+    Actor::Account {
+        id: AccountId::new(7),
+        roles: Roles::user(),
+    }
+}
+
+fn staff() -> Actor {
+    Actor::Account {
+        id: AccountId::new(8),
+        roles: Roles::from_iter([crate::account::Role::Staff]),
+    }
+}
+
+fn clock() -> Arc<dyn Clock> {
+    let mut c = MockClock::new();
+    c.expect_now().return_const(NOW);
+    Arc::new(c)
+}
+
+fn cdn() -> MockCdn {
+    let mut c = MockCdn::new();
+    c.expect_public_url()
+        .returning(|k| format!("https://cdn.example.com/{k}"));
+    c
+}
+
+fn key() -> ObjectKey {
+    ObjectKey::parse("chat/2026/11/23/42/abc.png").expect("key")
+}
+
+fn image(status: ImageStatus, channel: Channel) -> Image {
+    Image {
+        id: ImageId::new(1),
+        key: if channel == Channel::Profile {
+            ObjectKey::parse("profiles/42/new.png").expect("key")
+        } else {
+            key()
+        },
+        channel,
+        status,
+        uploader: ME,
+        content_type: ImageType::Png,
+        declared_length: None,
+        size: None,
+        etag: None,
+        width: None,
+        height: None,
+        metadata: serde_json::Map::new(),
+        original_filename: None,
+        checksum_sha256: None,
+        created_at: NOW,
+        confirmed_at: None,
+        expires_at: Some(NOW + Duration::minutes(15)),
+    }
+}
+
+fn meta(key: &ObjectKey, size: u64, etag: &str) -> ObjectMeta {
+    ObjectMeta {
+        key: key.clone(),
+        size,
+        etag: etag.into(),
+        content_type: Some("image/png".into()),
+        last_modified: NOW - Duration::hours(2),
+    }
+}
+
+fn service(
+    repo: MockImageRepository,
+    store: MockObjectStore,
+    cdn: MockCdn,
+    accounts: MockAccountRepository,
+) -> Images {
+    Images::new(
+        Arc::new(repo),
+        Arc::new(store),
+        Arc::new(cdn),
+        Arc::new(accounts),
+        clock(),
+        ImagePolicy::default(),
+    )
+}
+
+fn request(content_type: &str) -> UploadRequest {
+    UploadRequest {
+        filename: Some("receipt.png".into()),
+        content_type: Some(content_type.into()),
+        ..UploadRequest::default()
+    }
+}
+
+// ---- issue ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn issuing_writes_a_pending_record_and_presigns_the_staging_key() {
+    let mut repo = MockImageRepository::new();
+    repo.expect_insert()
+        .withf(|n| {
+            n.channel == Channel::Chat
+                && n.uploader == ME
+                && n.key.as_str().starts_with("chat/2026/11/23/42/")
+                && n.key.as_str().ends_with(".png")
+                && n.expires_at == NOW + Duration::seconds(900)
+                && n.declared_length == Some(1234)
+                && n.metadata.get("channel") == Some(&serde_json::json!("chat"))
+                && n.metadata.get("message_id") == Some(&serde_json::json!("m-1"))
+        })
+        .times(1)
+        .returning(|n| {
+            let mut i = image(ImageStatus::Pending, n.channel);
+            i.key = n.key;
+            Ok(i)
+        });
+    let mut store = MockObjectStore::new();
+    store
+        .expect_presign_put()
+        .withf(|k, c| {
+            k.as_str().starts_with("uploads/chat/")
+                && c.content_type == "image/png"
+                && c.content_length == Some(1234)
+                && c.expires_in.as_secs() == 300
+        })
+        .times(1)
+        .returning(|_, _| {
+            Ok(PresignedPut {
+                url: "https://s3/put".into(),
+                headers: vec![("Content-Type".into(), "image/png".into())],
+            })
+        });
+    let svc = service(repo, store, cdn(), MockAccountRepository::new());
+    let req = UploadRequest {
+        content_length: Some(1234),
+        metadata: Some(serde_json::json!({"message_id": "m-1"})),
+        uploader_id: Some("42".into()),
+        ..request("image/png")
+    };
+    let issued = svc.issue(ME, Channel::Chat, &req).await.expect("issued");
+    assert_eq!(issued.upload_url, "https://s3/put");
+    assert_eq!(issued.expires_in, 300);
+    assert!(
+        issued.cdn_url.starts_with("https://cdn.example.com/chat/"),
+        "the CDN URL names the final key"
+    );
+    assert!(!issued.cdn_url.contains("uploads/"));
+}
+
+#[tokio::test]
+async fn issuing_refuses_bad_requests_before_writing_anything() {
+    let mut repo = MockImageRepository::new();
+    repo.expect_insert().never();
+    let mut store = MockObjectStore::new();
+    store.expect_presign_put().never();
+    let svc = service(repo, store, cdn(), MockAccountRepository::new());
+    let mismatch = UploadRequest {
+        uploader_id: Some("7".into()),
+        ..request("image/png")
+    };
+    assert!(matches!(
+        svc.issue(ME, Channel::Chat, &mismatch).await,
+        Err(ImageError::UploaderMismatch)
+    ));
+    for ct in ["image/svg+xml", "text/html", "image/bmp"] {
+        assert!(
+            matches!(
+                svc.issue(ME, Channel::Chat, &request(ct)).await,
+                Err(ImageError::UnsupportedContentType(_))
+            ),
+            "{ct}"
+        );
+    }
+    let svg_by_name = UploadRequest {
+        filename: Some("x.svg".into()),
+        content_type: Some("application/octet-stream".into()),
+        ..UploadRequest::default()
+    };
+    assert!(matches!(
+        svc.issue(ME, Channel::Chat, &svg_by_name).await,
+        Err(ImageError::UnsupportedContentType(_))
+    ));
+    for name in [
+        "../../etc/passwd.png",
+        "/abs/x.png",
+        "a\\b.png",
+        "noext",
+        ".png",
+        "x\u{0}.png",
+    ] {
+        let r = UploadRequest {
+            filename: Some(name.into()),
+            ..request("image/png")
+        };
+        assert!(
+            matches!(
+                svc.issue(ME, Channel::Chat, &r).await,
+                Err(ImageError::Invalid(_))
+            ),
+            "{name:?}"
+        );
+    }
+    let big = UploadRequest {
+        metadata: Some(serde_json::json!({"note": "x".repeat(5000)})),
+        ..request("image/png")
+    };
+    assert!(matches!(
+        svc.issue(ME, Channel::Chat, &big).await,
+        Err(ImageError::Invalid(_))
+    ));
+    let not_object = UploadRequest {
+        metadata: Some(serde_json::json!([1])),
+        ..request("image/png")
+    };
+    assert!(matches!(
+        svc.issue(ME, Channel::Chat, &not_object).await,
+        Err(ImageError::Invalid(_))
+    ));
+    let too_long = UploadRequest {
+        content_length: Some(11 * 1024 * 1024),
+        ..request("image/png")
+    };
+    assert!(matches!(
+        svc.issue(ME, Channel::Chat, &too_long).await,
+        Err(ImageError::Invalid(_))
+    ));
+    let bad_sum = UploadRequest {
+        checksum: Some("md5:abc".into()),
+        ..request("image/png")
+    };
+    assert!(matches!(
+        svc.issue(ME, Channel::Chat, &bad_sum).await,
+        Err(ImageError::Invalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn octet_stream_is_resolved_from_the_filename_and_checksums_are_normalised() {
+    let mut repo = MockImageRepository::new();
+    repo.expect_insert()
+        .withf(|n| n.content_type == ImageType::Jpeg && n.key.as_str().ends_with(".jpg"))
+        .returning(|n| {
+            let mut i = image(ImageStatus::Pending, n.channel);
+            i.key = n.key;
+            Ok(i)
+        });
+    let hex = "a".repeat(64);
+    let expected = STANDARD.encode([0xAAu8; 32]);
+    let mut store = MockObjectStore::new();
+    store
+        .expect_presign_put()
+        .withf(move |_, c| {
+            c.content_type == "image/jpeg"
+                && c.checksum_sha256.as_deref() == Some(expected.as_str())
+        })
+        .returning(|_, _| {
+            Ok(PresignedPut {
+                url: "u".into(),
+                headers: vec![],
+            })
+        });
+    let svc = service(repo, store, cdn(), MockAccountRepository::new());
+    let req = UploadRequest {
+        filename: Some("photo.JPEG".into()),
+        content_type: Some("application/octet-stream".into()),
+        checksum: Some(format!("sha256:{hex}")),
+        ..UploadRequest::default()
+    };
+    svc.issue(ME, Channel::Scan, &req).await.expect("issued");
+}
+
+#[tokio::test]
+async fn a_failed_presign_leaves_no_pending_record() {
+    let mut repo = MockImageRepository::new();
+    repo.expect_insert().returning(|n| {
+        let mut i = image(ImageStatus::Pending, n.channel);
+        i.key = n.key;
+        Ok(i)
+    });
+    repo.expect_transition()
+        .with(
+            eq(ImageId::new(1)),
+            eq(ImageStatus::Pending),
+            eq(ImageStatus::Rejected),
+            eq(NOW),
+        )
+        .times(1)
+        .returning(|_, _, _, _| Ok(true));
+    let mut store = MockObjectStore::new();
+    store
+        .expect_presign_put()
+        .returning(|_, _| Err(StorageError::Unavailable("down".into())));
+    let svc = service(repo, store, cdn(), MockAccountRepository::new());
+    assert!(matches!(
+        svc.issue(ME, Channel::Chat, &request("image/png")).await,
+        Err(ImageError::StorageUnavailable(_))
+    ));
+}
+
+// ---- confirm --------------------------------------------------------------------------
+
+fn repo_with(img: Image) -> MockImageRepository {
+    let mut repo = MockImageRepository::new();
+    repo.expect_find_by_key()
+        .returning(move |_| Ok(Some(img.clone())));
+    repo
+}
+
+#[tokio::test]
+async fn confirming_checks_channel_and_uploader_and_is_idempotent() {
+    let svc = service(
+        repo_with(image(ImageStatus::Pending, Channel::Chat)),
+        MockObjectStore::new(),
+        cdn(),
+        MockAccountRepository::new(),
+    );
+    let key = key().to_string();
+    assert!(matches!(
+        svc.confirm(&me(), Channel::Scan, &key, &Confirmation::default())
+            .await,
+        Err(ImageError::ChannelMismatch)
+    ));
+    assert!(matches!(
+        svc.confirm(
+            &someone_else(),
+            Channel::Chat,
+            &key,
+            &Confirmation::default()
+        )
+        .await,
+        Err(ImageError::UploaderMismatch)
+    ));
+    assert!(matches!(
+        svc.confirm(
+            &me(),
+            Channel::Chat,
+            "../etc/passwd",
+            &Confirmation::default()
+        )
+        .await,
+        Err(ImageError::Invalid(_))
+    ));
+
+    // A ready image confirms again without touching the store.
+    let mut ready = image(ImageStatus::Ready, Channel::Chat);
+    ready.size = Some(10);
+    let mut store = MockObjectStore::new();
+    store.expect_head().never();
+    let svc = service(
+        repo_with(ready.clone()),
+        store,
+        cdn(),
+        MockAccountRepository::new(),
+    );
+    assert_eq!(
+        svc.confirm(&me(), Channel::Chat, &key, &Confirmation::default())
+            .await
+            .expect("ready"),
+        ready
+    );
+    // An expired one is gone.
+    let svc = service(
+        repo_with(image(ImageStatus::Expired, Channel::Chat)),
+        MockObjectStore::new(),
+        cdn(),
+        MockAccountRepository::new(),
+    );
+    assert!(matches!(
+        svc.confirm(&me(), Channel::Chat, &key, &Confirmation::default())
+            .await,
+        Err(ImageError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn nothing_uploaded_yet_keeps_the_upload_pending() {
+    let mut repo = repo_with(image(ImageStatus::Pending, Channel::Chat));
+    repo.expect_transition().never();
+    let mut store = MockObjectStore::new();
+    store.expect_head().returning(|_| Ok(None));
+    let svc = service(repo, store, cdn(), MockAccountRepository::new());
+    assert!(matches!(
+        svc.confirm(
+            &me(),
+            Channel::Chat,
+            &key().to_string(),
+            &Confirmation::default()
+        )
+        .await,
+        Err(ImageError::NotUploaded)
+    ));
+}
+
+/// A store holding `bytes` at the staging key with etag "e1".
+fn staged_store(bytes: &'static [u8]) -> MockObjectStore {
+    let mut store = MockObjectStore::new();
+    let size = bytes.len() as u64;
+    store.expect_head().returning(move |k| {
+        Ok(k.as_str()
+            .starts_with("uploads/")
+            .then(|| meta(k, size, "e1")))
+    });
+    store
+        .expect_read_range()
+        .withf(|k, off, len| k.as_str().starts_with("uploads/") && *off == 0 && *len == SNIFF_LEN)
+        .returning(move |_, _, _| Ok(Bytes::from_static(bytes)));
+    store
+}
+
+fn expect_rejection(repo: &mut MockImageRepository, store: &mut MockObjectStore) {
+    repo.expect_transition()
+        .with(
+            eq(ImageId::new(1)),
+            eq(ImageStatus::Pending),
+            eq(ImageStatus::Rejected),
+            eq(NOW),
+        )
+        .times(1)
+        .returning(|_, _, _, _| Ok(true));
+    repo.expect_mark_ready().never();
+    store
+        .expect_delete()
+        .withf(|k| k.as_str().starts_with("uploads/"))
+        .times(1)
+        .returning(|_| Ok(()));
+    store.expect_promote().never();
+}
+
+async fn confirm_rejected(img: Image, bytes: &'static [u8], c: Confirmation) -> String {
+    let mut repo = repo_with(img);
+    let mut store = staged_store(bytes);
+    expect_rejection(&mut repo, &mut store);
+    let svc = service(repo, store, cdn(), MockAccountRepository::new());
+    match svc
+        .confirm(&me(), Channel::Chat, &key().to_string(), &c)
+        .await
+    {
+        Err(ImageError::Rejected(reason)) => reason,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn markup_declared_as_png_is_rejected_and_deleted() {
+    let pending = image(ImageStatus::Pending, Channel::Chat);
+    let reason = confirm_rejected(
+        pending.clone(),
+        b"<html><script>alert(1)</script></html>",
+        Confirmation::default(),
+    )
+    .await;
+    assert!(reason.contains("not a PNG"), "{reason}");
+    let reason = confirm_rejected(
+        pending,
+        b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+        Confirmation::default(),
+    )
+    .await;
+    assert!(reason.contains("not a PNG"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_different_real_type_than_declared_is_rejected() {
+    let mut pending = image(ImageStatus::Pending, Channel::Chat);
+    pending.content_type = ImageType::Jpeg;
+    let reason = confirm_rejected(pending, PNG_1X1, Confirmation::default()).await;
+    assert!(reason.contains("declared image/jpeg"), "{reason}");
+}
+
+#[tokio::test]
+async fn lengths_and_etags_must_match_what_is_stored() {
+    let mut declared = image(ImageStatus::Pending, Channel::Chat);
+    declared.declared_length = Some(999);
+    let reason = confirm_rejected(declared, PNG_1X1, Confirmation::default()).await;
+    assert!(reason.contains("999 declared"), "{reason}");
+    let reported = Confirmation {
+        content_length: Some(5),
+        ..Confirmation::default()
+    };
+    let reason = confirm_rejected(
+        image(ImageStatus::Pending, Channel::Chat),
+        PNG_1X1,
+        reported,
+    )
+    .await;
+    assert!(reason.contains("5 reported"), "{reason}");
+    let etag = Confirmation {
+        etag: Some("\"other\"".into()),
+        ..Confirmation::default()
+    };
+    let reason = confirm_rejected(image(ImageStatus::Pending, Channel::Chat), PNG_1X1, etag).await;
+    assert!(reason.contains("ETag"), "{reason}");
+}
+
+#[tokio::test]
+async fn decompression_bombs_are_rejected_by_pixel_area() {
+    // A valid PNG header claiming 20000×20000 in a tiny file.
+    static BOMB: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x4e\x20\x00\x00\x4e\x20\x08\x06\x00\x00\x00";
+    let reason = confirm_rejected(
+        image(ImageStatus::Pending, Channel::Chat),
+        BOMB,
+        Confirmation::default(),
+    )
+    .await;
+    assert!(reason.contains("20000×20000"), "{reason}");
+}
+
+#[tokio::test]
+async fn a_larger_object_than_allowed_is_rejected_without_being_read() {
+    let mut repo = repo_with(image(ImageStatus::Pending, Channel::Chat));
+    let mut store = MockObjectStore::new();
+    store
+        .expect_head()
+        .returning(|k| Ok(Some(meta(k, 10 * 1024 * 1024 + 1, "e1"))));
+    store.expect_read_range().never();
+    expect_rejection(&mut repo, &mut store);
+    let svc = service(repo, store, cdn(), MockAccountRepository::new());
+    assert!(matches!(
+        svc.confirm(
+            &me(),
+            Channel::Chat,
+            &key().to_string(),
+            &Confirmation::default()
+        )
+        .await,
+        Err(ImageError::Rejected(_))
+    ));
+}
+
+#[tokio::test]
+async fn verified_bytes_are_promoted_on_their_etag_and_marked_ready() {
+    let mut repo = MockImageRepository::new();
+    let mut found = vec![image(ImageStatus::Pending, Channel::Chat)];
+    let mut after = image(ImageStatus::Ready, Channel::Chat);
+    after.size = Some(PNG_1X1.len() as u64);
+    let after2 = after.clone();
+    repo.expect_find_by_key()
+        .returning(move |_| Ok(Some(found.pop().unwrap_or_else(|| after2.clone()))));
+    repo.expect_mark_ready()
+        .withf(|id, r| {
+            *id == ImageId::new(1)
+                && r.width == 1
+                && r.height == 1
+                && r.etag == "e2"
+                && r.expires_at == Some(NOW + Duration::days(7))
+        })
+        .times(1)
+        .returning(|_, _| Ok(true));
+    let mut store = staged_store(PNG_1X1);
+    store
+        .expect_promote()
+        .withf(|from, to, etag| {
+            from.as_str() == "uploads/chat/2026/11/23/42/abc.png" && *to == key() && etag == "e1"
+        })
+        .times(1)
+        .returning(|_, to, _| Ok(meta(to, PNG_1X1.len() as u64, "e2")));
+    let svc = service(repo, store, cdn(), MockAccountRepository::new());
+    let c = Confirmation {
+        etag: Some("\"e1\"".into()),
+        content_length: Some(PNG_1X1.len() as u64),
+        checksum: None,
+    };
+    let got = svc
+        .confirm(&me(), Channel::Chat, &key().to_string(), &c)
+        .await
+        .expect("ready");
+    assert_eq!(got.status, ImageStatus::Ready);
+}
+
+#[tokio::test]
+async fn bytes_swapped_after_verification_are_never_promoted() {
+    let mut repo = repo_with(image(ImageStatus::Pending, Channel::Chat));
+    repo.expect_transition()
+        .with(
+            always(),
+            eq(ImageStatus::Pending),
+            eq(ImageStatus::Rejected),
+            always(),
+        )
+        .times(1)
+        .returning(|_, _, _, _| Ok(true));
+    repo.expect_mark_ready().never();
+    let mut store = staged_store(PNG_1X1);
+    store
+        .expect_promote()
+        .returning(|_, _, _| Err(StorageError::PreconditionFailed));
+    store.expect_delete().times(1).returning(|_| Ok(()));
+    let svc = service(repo, store, cdn(), MockAccountRepository::new());
+    assert!(matches!(
+        svc.confirm(&me(), Channel::Chat, &key().to_string(), &Confirmation::default()).await,
+        Err(ImageError::Rejected(r)) if r.contains("changed")
+    ));
+}
+
+#[tokio::test]
+async fn an_unreachable_store_changes_nothing() {
+    let mut repo = repo_with(image(ImageStatus::Pending, Channel::Chat));
+    repo.expect_transition().never();
+    repo.expect_mark_ready().never();
+    let mut store = MockObjectStore::new();
+    store
+        .expect_head()
+        .returning(|_| Err(StorageError::Unavailable("timeout".into())));
+    let svc = service(repo, store, cdn(), MockAccountRepository::new());
+    assert!(matches!(
+        svc.confirm(
+            &me(),
+            Channel::Chat,
+            &key().to_string(),
+            &Confirmation::default()
+        )
+        .await,
+        Err(ImageError::StorageUnavailable(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_confirmed_profile_image_replaces_the_old_avatar() {
+    let old_key = ObjectKey::parse("profiles/42/old.png").expect("key");
+    let mut repo = MockImageRepository::new();
+    let pending = image(ImageStatus::Pending, Channel::Profile);
+    let mut old = image(ImageStatus::Ready, Channel::Profile);
+    old.id = ImageId::new(9);
+    old.key = old_key.clone();
+    let new_key = pending.key.clone();
+    let mut ready = pending.clone();
+    ready.status = ImageStatus::Ready;
+    let mut calls = 0;
+    repo.expect_find_by_key().returning(move |k| {
+        if k.as_str().ends_with("old.png") {
+            return Ok(Some(old.clone()));
+        }
+        calls += 1;
+        Ok(Some(if calls == 1 {
+            pending.clone()
+        } else {
+            ready.clone()
+        }))
+    });
+    repo.expect_mark_ready().returning(|_, _| Ok(true));
+    repo.expect_transition()
+        .with(
+            eq(ImageId::new(9)),
+            eq(ImageStatus::Ready),
+            eq(ImageStatus::Deleted),
+            eq(NOW),
+        )
+        .times(1)
+        .returning(|_, _, _, _| Ok(true));
+    let mut store = staged_store(PNG_1X1);
+    store
+        .expect_promote()
+        .returning(|_, to, _| Ok(meta(to, 67, "e2")));
+    store
+        .expect_delete()
+        .withf(|k| k.as_str() == "profiles/42/old.png")
+        .times(1)
+        .returning(|_| Ok(()));
+    let mut cdn = cdn();
+    cdn.expect_invalidate()
+        .withf(|keys| keys.len() == 1 && keys[0].as_str() == "profiles/42/old.png")
+        .times(1)
+        .returning(|_| Ok(()));
+    let mut accounts = MockAccountRepository::new();
+    let old_key2 = old_key.clone();
+    accounts.expect_find_by_id().returning(move |id| {
+        Ok(Some(Account {
+            id,
+            name: None,
+            email: None,
+            email_verified: false,
+            gender: None,
+            birth_date: None,
+            locale: None,
+            roles: Roles::user(),
+            profile_image_key: Some(old_key2.clone()),
+            created_at: NOW,
+            updated_at: NOW,
+            withdrawn_at: None,
+        }))
+    });
+    let nk = new_key.clone();
+    accounts
+        .expect_update()
+        .withf(move |id, u, _| *id == ME && u.profile_image_key == Some(Some(nk.clone())))
+        .times(1)
+        // Withdrawn meanwhile: the avatar switch is skipped, the old image still goes.
+        .returning(|_, _, _| Err(crate::error::UpdateAccountError::NotFound));
+    let svc = service(repo, store, cdn, accounts);
+    svc.confirm(
+        &me(),
+        Channel::Profile,
+        new_key.as_str(),
+        &Confirmation::default(),
+    )
+    .await
+    .expect("confirmed");
+}
+
+// ---- read and delete -------------------------------------------------------------------
+
+#[tokio::test]
+async fn other_users_images_do_not_exist_for_them() {
+    let svc = service(
+        repo_with(image(ImageStatus::Ready, Channel::Chat)),
+        MockObjectStore::new(),
+        cdn(),
+        MockAccountRepository::new(),
+    );
+    let k = key().to_string();
+    assert!(matches!(
+        svc.metadata(&someone_else(), &k).await,
+        Err(ImageError::NotFound)
+    ));
+    assert!(matches!(
+        svc.delete(&someone_else(), &k).await,
+        Err(ImageError::NotFound)
+    ));
+    assert!(svc.metadata(&me(), &k).await.is_ok());
+    assert!(svc.metadata(&staff(), &k).await.is_ok());
+    let svc = service(
+        repo_with(image(ImageStatus::Pending, Channel::Chat)),
+        MockObjectStore::new(),
+        cdn(),
+        MockAccountRepository::new(),
+    );
+    assert!(
+        matches!(svc.metadata(&me(), &k).await, Err(ImageError::NotFound)),
+        "only ready images have metadata"
+    );
+}
+
+#[tokio::test]
+async fn deleting_removes_the_object_and_invalidates_the_cdn() {
+    let mut repo = repo_with(image(ImageStatus::Ready, Channel::Chat));
+    repo.expect_transition()
+        .with(
+            eq(ImageId::new(1)),
+            eq(ImageStatus::Ready),
+            eq(ImageStatus::Deleted),
+            eq(NOW),
+        )
+        .times(1)
+        .returning(|_, _, _, _| Ok(true));
+    let mut store = MockObjectStore::new();
+    store.expect_check().returning(|| Ok(()));
+    store
+        .expect_delete()
+        .with(eq(key()))
+        .times(1)
+        .returning(|_| Ok(()));
+    let mut cdn = cdn();
+    cdn.expect_invalidate()
+        .with(eq(vec![key()]))
+        .times(1)
+        .returning(|_| Ok(()));
+    let svc = service(repo, store, cdn, MockAccountRepository::new());
+    svc.delete(&me(), key().as_str()).await.expect("deleted");
+}
+
+#[tokio::test]
+async fn deleting_while_the_store_is_down_changes_nothing() {
+    let mut repo = repo_with(image(ImageStatus::Ready, Channel::Chat));
+    repo.expect_transition().never();
+    let mut store = MockObjectStore::new();
+    store
+        .expect_check()
+        .returning(|| Err(StorageError::Unavailable("down".into())));
+    let svc = service(repo, store, cdn(), MockAccountRepository::new());
+    assert!(matches!(
+        svc.delete(&staff(), key().as_str()).await,
+        Err(ImageError::StorageUnavailable(_))
+    ));
+}
+
+// ---- sweep ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_sweeper_expires_applies_retention_and_reconciles() {
+    let mut repo = MockImageRepository::new();
+    let expired_pending = image(ImageStatus::Pending, Channel::Chat);
+    let mut old_chat = image(ImageStatus::Ready, Channel::Chat);
+    old_chat.id = ImageId::new(2);
+    old_chat.key = ObjectKey::parse("chat/2026/11/01/42/old.png").expect("key");
+    repo.expect_list().returning(move |f, _| {
+        Ok(match f.status {
+            Some(ImageStatus::Pending) => vec![expired_pending.clone()],
+            Some(ImageStatus::Ready) => vec![old_chat.clone()],
+            _ => vec![],
+        })
+    });
+    repo.expect_transition()
+        .with(
+            eq(ImageId::new(1)),
+            eq(ImageStatus::Pending),
+            eq(ImageStatus::Expired),
+            eq(NOW),
+        )
+        .times(1)
+        .returning(|_, _, _, _| Ok(true));
+    repo.expect_transition()
+        .with(
+            eq(ImageId::new(2)),
+            eq(ImageStatus::Ready),
+            eq(ImageStatus::Deleted),
+            eq(NOW),
+        )
+        .times(1)
+        .returning(|_, _, _, _| Ok(true));
+    // Reconciliation: one orphan (no record), one explained ready object, one fresh orphan.
+    repo.expect_find_by_key().returning(|k| {
+        Ok(match k.as_str() {
+            "chat/2026/11/23/42/live.png" => Some(Image {
+                status: ImageStatus::Ready,
+                ..image(ImageStatus::Ready, Channel::Chat)
+            }),
+            _ => None,
+        })
+    });
+    let mut store = MockObjectStore::new();
+    store.expect_list().returning(|_, after, _| {
+        if after.is_some() {
+            return Ok(vec![]);
+        }
+        let orphan = ObjectKey::parse("chat/2026/11/23/42/orphan.png").expect("key");
+        let live = ObjectKey::parse("chat/2026/11/23/42/live.png").expect("key");
+        let fresh = ObjectKey::parse("uploads/chat/2026/11/23/42/fresh.png").expect("key");
+        let mut fresh_meta = meta(&fresh, 1, "e");
+        fresh_meta.last_modified = NOW - Duration::minutes(5);
+        Ok(vec![meta(&orphan, 1, "e"), meta(&live, 1, "e"), fresh_meta])
+    });
+    store
+        .expect_delete()
+        .withf(|k| {
+            matches!(
+                k.as_str(),
+                "uploads/chat/2026/11/23/42/abc.png"
+                    | "chat/2026/11/01/42/old.png"
+                    | "chat/2026/11/23/42/orphan.png"
+            )
+        })
+        .times(3)
+        .returning(|_| Ok(()));
+    let mut cdn = cdn();
+    cdn.expect_invalidate().times(1).returning(|_| Ok(()));
+    let svc = service(repo, store, cdn, MockAccountRepository::new());
+    let report = svc.sweep().await.expect("sweep");
+    assert_eq!(
+        report,
+        SweepReport {
+            expired: 1,
+            retention_deleted: 1,
+            orphans_removed: 1
+        }
+    );
+}

@@ -1,0 +1,275 @@
+//! What an image really is, from its first bytes: the type by magic number, and the
+//! dimensions from the header, without decoding pixels. Used to confirm uploads against
+//! the bytes stored, never the client's word.
+
+use crate::image::ImageType;
+
+/// How many leading bytes confirmation reads: enough for every header we parse (JPEG's
+/// frame header can follow large EXIF or ICC segments).
+pub const SNIFF_LEN: u64 = 64 * 1024;
+
+/// A recognised image header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sniffed {
+    pub kind: ImageType,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Why bytes are not an acceptable image.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SniffError {
+    #[error("not a PNG, JPEG, WebP or GIF image")]
+    UnknownType,
+    #[error("the {0} header is truncated or malformed")]
+    Malformed(&'static str),
+}
+
+fn be16(b: &[u8], at: usize) -> Option<u32> {
+    b.get(at..at + 2)
+        .map(|s| u32::from(u16::from_be_bytes([s[0], s[1]])))
+}
+
+fn le16(b: &[u8], at: usize) -> Option<u32> {
+    b.get(at..at + 2)
+        .map(|s| u32::from(u16::from_le_bytes([s[0], s[1]])))
+}
+
+fn be32(b: &[u8], at: usize) -> Option<u32> {
+    b.get(at..at + 4)
+        .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+fn le24(b: &[u8], at: usize) -> Option<u32> {
+    b.get(at..at + 3)
+        .map(|s| u32::from(s[0]) | u32::from(s[1]) << 8 | u32::from(s[2]) << 16)
+}
+
+/// Identifies `bytes` (the start of an object) and reads its dimensions.
+///
+/// # Errors
+/// `UnknownType` for anything but the four accepted types (SVG, HTML and friends
+/// included), `Malformed` for a recognised type whose header cannot be read.
+pub fn sniff(bytes: &[u8]) -> Result<Sniffed, SniffError> {
+    let (kind, dims) = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        // The first chunk must be IHDR: width and height at 16 and 20.
+        let ok = bytes.get(12..16) == Some(b"IHDR");
+        let dims = ok
+            .then(|| Some((be32(bytes, 16)?, be32(bytes, 20)?)))
+            .flatten();
+        (ImageType::Png, dims.ok_or(SniffError::Malformed("PNG"))?)
+    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        let dims = le16(bytes, 6).zip(le16(bytes, 8));
+        (ImageType::Gif, dims.ok_or(SniffError::Malformed("GIF"))?)
+    } else if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        (
+            ImageType::Webp,
+            webp_dims(bytes).ok_or(SniffError::Malformed("WebP"))?,
+        )
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        (
+            ImageType::Jpeg,
+            jpeg_dims(bytes).ok_or(SniffError::Malformed("JPEG"))?,
+        )
+    } else {
+        return Err(SniffError::UnknownType);
+    };
+    let (width, height) = dims;
+    if width == 0 || height == 0 {
+        return Err(SniffError::Malformed(match kind {
+            ImageType::Png => "PNG",
+            ImageType::Gif => "GIF",
+            ImageType::Webp => "WebP",
+            ImageType::Jpeg => "JPEG",
+        }));
+    }
+    Ok(Sniffed {
+        kind,
+        width,
+        height,
+    })
+}
+
+fn webp_dims(b: &[u8]) -> Option<(u32, u32)> {
+    match b.get(12..16)? {
+        b"VP8 " => {
+            // Lossy: a key frame's start code, then 14-bit width and height.
+            if b.get(23..26)? != [0x9D, 0x01, 0x2A] {
+                return None;
+            }
+            Some((le16(b, 26)? & 0x3FFF, le16(b, 28)? & 0x3FFF))
+        }
+        b"VP8L" => {
+            if *b.get(20)? != 0x2F {
+                return None;
+            }
+            let bits = u32::from_le_bytes([*b.get(21)?, *b.get(22)?, *b.get(23)?, *b.get(24)?]);
+            Some(((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1))
+        }
+        b"VP8X" => Some((le24(b, 24)? + 1, le24(b, 27)? + 1)),
+        _ => None,
+    }
+}
+
+fn jpeg_dims(b: &[u8]) -> Option<(u32, u32)> {
+    // Walk the segments after SOI until a start-of-frame marker.
+    let mut i = 2;
+    loop {
+        // Markers may be padded with 0xFF fill bytes.
+        while *b.get(i)? == 0xFF && *b.get(i + 1)? == 0xFF {
+            i += 1;
+        }
+        if *b.get(i)? != 0xFF {
+            return None;
+        }
+        let marker = *b.get(i + 1)?;
+        i += 2;
+        match marker {
+            // Standalone markers carry no length.
+            0xD0..=0xD7 | 0x01 => continue,
+            // End of image or start of scan before any frame header: malformed.
+            0xD9 | 0xDA => return None,
+            _ => {}
+        }
+        let len = usize::try_from(be16(b, i)?).ok()?;
+        if len < 2 {
+            return None;
+        }
+        let is_sof = matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
+        if is_sof {
+            // length, precision, height, width
+            return Some((be16(b, i + 5)?, be16(b, i + 3)?));
+        }
+        i += len;
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod samples {
+    #![allow(dead_code)]
+    //! Minimal real headers of each type, for tests here and in other crates' tests.
+
+    /// A 1×1 PNG (complete file).
+    pub const PNG_1X1: &[u8] = &[
+        0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44,
+        0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F,
+        0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0A, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00,
+        0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49,
+        0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+    ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let mut v = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR".to_vec();
+        v.extend(w.to_be_bytes());
+        v.extend(h.to_be_bytes());
+        v.extend([8, 6, 0, 0, 0]);
+        v
+    }
+
+    #[test]
+    fn png_gif_webp_and_jpeg_are_recognised_with_their_dimensions() {
+        assert_eq!(
+            sniff(samples::PNG_1X1),
+            Ok(Sniffed {
+                kind: ImageType::Png,
+                width: 1,
+                height: 1
+            })
+        );
+        assert_eq!(
+            sniff(&png(640, 480)).map(|s| (s.width, s.height)),
+            Ok((640, 480))
+        );
+        let gif = b"GIF89a\x20\x03\x58\x02\x00\x00\x00";
+        assert_eq!(
+            sniff(gif),
+            Ok(Sniffed {
+                kind: ImageType::Gif,
+                width: 800,
+                height: 600
+            })
+        );
+
+        let mut vp8x = b"RIFF\x00\x00\x00\x00WEBPVP8X\x0a\x00\x00\x00\x00\x00\x00\x00".to_vec();
+        vp8x.extend([0x3F, 0x01, 0x00, 0xDF, 0x00, 0x00]); // 320 x 224
+        assert_eq!(
+            sniff(&vp8x),
+            Ok(Sniffed {
+                kind: ImageType::Webp,
+                width: 320,
+                height: 224
+            })
+        );
+        let mut vp8 = b"RIFF\x00\x00\x00\x00WEBPVP8 \x00\x00\x00\x00".to_vec();
+        vp8.extend([0x00, 0x00, 0x00, 0x9D, 0x01, 0x2A, 0x80, 0x02, 0xE0, 0x01]); // 640 x 480
+        assert_eq!(sniff(&vp8).map(|s| (s.width, s.height)), Ok((640, 480)));
+        let mut vp8l = b"RIFF\x00\x00\x00\x00WEBPVP8L\x00\x00\x00\x00\x2F".to_vec();
+        let bits: u32 = 99 | (49 << 14); // 100 x 50
+        vp8l.extend(bits.to_le_bytes());
+        assert_eq!(sniff(&vp8l).map(|s| (s.width, s.height)), Ok((100, 50)));
+
+        // SOI, an APP0 segment, then SOF0 with height 300 and width 400.
+        let jpeg = [
+            0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0x4A, 0x46, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0x01,
+            0x2C, 0x01, 0x90, 0x03,
+        ];
+        assert_eq!(
+            sniff(&jpeg),
+            Ok(Sniffed {
+                kind: ImageType::Jpeg,
+                width: 400,
+                height: 300
+            })
+        );
+    }
+
+    #[test]
+    fn markup_and_other_types_are_refused() {
+        for bad in [
+            &b"<svg xmlns='http://www.w3.org/2000/svg'></svg>"[..],
+            b"<!doctype html><script>alert(1)</script>",
+            b"<?xml version='1.0'?><svg/>",
+            b"%PDF-1.7",
+            b"",
+            b"\x00\x00\x01\x00", // ICO
+        ] {
+            assert_eq!(sniff(bad), Err(SniffError::UnknownType), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn truncated_and_zero_sized_headers_are_malformed() {
+        assert_eq!(
+            sniff(b"\x89PNG\r\n\x1a\n\x00\x00"),
+            Err(SniffError::Malformed("PNG"))
+        );
+        assert_eq!(sniff(&png(0, 10)), Err(SniffError::Malformed("PNG")));
+        assert_eq!(sniff(b"GIF89a\x01"), Err(SniffError::Malformed("GIF")));
+        assert_eq!(
+            sniff(&[0xFF, 0xD8, 0xFF, 0xD9]),
+            Err(SniffError::Malformed("JPEG"))
+        );
+        assert_eq!(
+            sniff(&[0xFF, 0xD8, 0xFF, 0xE0, 0x00]),
+            Err(SniffError::Malformed("JPEG"))
+        );
+        assert_eq!(
+            sniff(b"RIFF\x00\x00\x00\x00WEBPVP8 "),
+            Err(SniffError::Malformed("WebP"))
+        );
+    }
+
+    #[test]
+    fn a_polyglot_is_judged_by_its_header() {
+        // A real PNG header with HTML after it is a PNG (and is served as image/png with
+        // nosniff, so the HTML never runs).
+        let mut poly = png(10, 10);
+        poly.extend(b"<html><script>alert(1)</script></html>");
+        assert_eq!(sniff(&poly).map(|s| s.kind), Ok(ImageType::Png));
+    }
+}
