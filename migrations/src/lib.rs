@@ -12,6 +12,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_accounts_and_sessions;
 mod m20261123_000002_login_state;
+mod m20261123_000003_images;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_accounts_and_sessions::Migration),
             Box::new(m20261123_000002_login_state::Migration),
+            Box::new(m20261123_000003_images::Migration),
         ]
     }
 }

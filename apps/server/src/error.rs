@@ -347,6 +347,12 @@ impl From<StorageError> for ApiError {
                     .in_domain(Domain::Image)
                     .with_cause(e)
             }
+            StorageError::PreconditionFailed => Self::new(
+                StatusCode::BAD_REQUEST,
+                "UPLOAD_MISMATCH",
+                "The body does not match the length or checksum the upload URL was issued for.",
+            )
+            .in_domain(Domain::Image),
             StorageError::Unavailable(_) => Self::storage_unavailable().with_cause(e),
             StorageError::Unexpected(_) => Self::internal().in_domain(Domain::Image).with_cause(e),
         }

@@ -17,6 +17,9 @@ use crate::account::{
     NewAccount, Role, Roles,
 };
 use crate::error::{CreateAccountError, LinkIdentityError, UpdateAccountError};
+use crate::image::{
+    Channel, ImageFilter, ImageRepository, ImageStatus, ImageType, NewImage, ReadyImage,
+};
 use crate::login::{
     LoginFlow, LoginStateRepository, PendingRegistration, ProviderClaims, RegistrationId,
 };
@@ -923,4 +926,167 @@ pub async fn login_state_repository(repo: &dyn LoginStateRepository) {
             .is_some()
     );
     assert!(repo.take_flow(&live_flow, T0).await.unwrap().is_some());
+}
+
+fn new_image(uploader: crate::AccountId, channel: Channel, expires_at: OffsetDateTime) -> NewImage {
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("message_id".into(), serde_json::json!("m-1"));
+    metadata.insert("nested".into(), serde_json::json!({"a": [1, 2]}));
+    NewImage {
+        key: channel.new_key(uploader, T0, &unique(), ImageType::Png),
+        channel,
+        uploader,
+        content_type: ImageType::Png,
+        declared_length: Some(1234),
+        checksum_sha256: Some("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=".into()),
+        original_filename: Some("사진 1.png".into()),
+        metadata,
+        created_at: T0,
+        expires_at,
+    }
+}
+
+/// Runs every image-repository case. Images belong to accounts, made through the account
+/// repository of the same store.
+pub async fn image_repository(accounts: &dyn AccountRepository, repo: &dyn ImageRepository) {
+    let me = accounts
+        .create(new_account(None, false, T0))
+        .await
+        .unwrap()
+        .id;
+    let other = accounts
+        .create(new_account(None, false, T0))
+        .await
+        .unwrap()
+        .id;
+
+    // Insert and read back.
+    let n = new_image(me, Channel::Chat, T0 + Duration::minutes(15));
+    let img = repo.insert(n.clone()).await.expect("insert");
+    assert_eq!(img.key, n.key);
+    assert_eq!(img.status, ImageStatus::Pending);
+    assert_eq!(img.uploader, me);
+    assert_eq!(img.declared_length, Some(1234));
+    assert_eq!(img.metadata, n.metadata, "metadata round-trips");
+    assert_eq!(img.original_filename.as_deref(), Some("사진 1.png"));
+    assert_eq!(img.checksum_sha256, n.checksum_sha256);
+    assert_eq!(img.expires_at, Some(n.expires_at));
+    assert_eq!(repo.find_by_key(&n.key).await.unwrap(), Some(img.clone()));
+    assert_eq!(
+        repo.find_by_key(&ObjectKey::parse("chat/none.png").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Ready only from pending, once.
+    let ready = ReadyImage {
+        size: 1000,
+        etag: "abc".into(),
+        width: 640,
+        height: 480,
+        confirmed_at: T0 + Duration::seconds(30),
+        expires_at: Some(T0 + Duration::days(7)),
+    };
+    assert!(
+        repo.mark_ready(img.id, ready.clone())
+            .await
+            .expect("mark_ready")
+    );
+    assert!(
+        !repo.mark_ready(img.id, ready.clone()).await.unwrap(),
+        "only once"
+    );
+    let got = repo.find_by_key(&n.key).await.unwrap().unwrap();
+    assert_eq!(got.status, ImageStatus::Ready);
+    assert_eq!(
+        (got.size, got.width, got.height),
+        (Some(1000), Some(640), Some(480))
+    );
+    assert_eq!(got.etag.as_deref(), Some("abc"));
+    assert_eq!(got.confirmed_at, Some(ready.confirmed_at));
+    assert_eq!(got.expires_at, ready.expires_at);
+
+    // Transitions are conditional.
+    assert!(
+        !repo
+            .transition(img.id, ImageStatus::Pending, ImageStatus::Expired, T0)
+            .await
+            .unwrap()
+    );
+    assert!(
+        repo.transition(img.id, ImageStatus::Ready, ImageStatus::Deleted, T0)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !repo
+            .transition(img.id, ImageStatus::Ready, ImageStatus::Deleted, T0)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        repo.find_by_key(&n.key).await.unwrap().unwrap().status,
+        ImageStatus::Deleted
+    );
+
+    // Listing by uploader, channel, status and expiry, oldest first.
+    let a = repo
+        .insert(new_image(me, Channel::Profile, T0 + Duration::minutes(1)))
+        .await
+        .unwrap();
+    let b = repo
+        .insert(new_image(me, Channel::Profile, T0 + Duration::minutes(20)))
+        .await
+        .unwrap();
+    let c = repo
+        .insert(new_image(
+            other,
+            Channel::Profile,
+            T0 + Duration::minutes(1),
+        ))
+        .await
+        .unwrap();
+    let ids = |v: Vec<crate::image::Image>| v.into_iter().map(|i| i.id).collect::<Vec<_>>();
+    let mine = repo
+        .list(
+            ImageFilter {
+                uploader: Some(me),
+                channel: Some(Channel::Profile),
+                status: Some(ImageStatus::Pending),
+                expired_at: None,
+            },
+            10,
+        )
+        .await
+        .expect("list");
+    assert_eq!(ids(mine), vec![a.id, b.id]);
+    let expired = repo
+        .list(
+            ImageFilter {
+                status: Some(ImageStatus::Pending),
+                expired_at: Some(T0 + Duration::minutes(5)),
+                ..ImageFilter::default()
+            },
+            100,
+        )
+        .await
+        .unwrap();
+    let expired = ids(expired);
+    assert!(
+        expired.contains(&a.id) && expired.contains(&c.id),
+        "{expired:?}"
+    );
+    assert!(!expired.contains(&b.id), "not yet expired");
+    let limited = repo
+        .list(
+            ImageFilter {
+                uploader: Some(me),
+                ..ImageFilter::default()
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(limited.len(), 1);
 }

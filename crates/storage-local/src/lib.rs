@@ -14,13 +14,20 @@
 //! One limit of a file system that S3 does not have: a key cannot be both an object and the
 //! "directory" of other keys (`a` and `a/b`). The service's own keys never do that.
 
+mod signing;
+
+pub use signing::{PutPermit, PutRefusal, SignedQuery, UrlSigner};
+
 use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use domain::{ByteStream, KeyPrefix, ObjectKey, ObjectMeta, ObjectStore, StorageError};
+use domain::{
+    ByteStream, KeyPrefix, ObjectKey, ObjectMeta, ObjectStore, PresignedPut, PutConditions,
+    StorageError,
+};
 use futures_util::StreamExt as _;
 use md5::{Digest as _, Md5};
 use time::OffsetDateTime;
@@ -35,6 +42,16 @@ pub struct LocalStore {
     objects: PathBuf,
     meta: PathBuf,
     tmp: PathBuf,
+    signer: Option<UrlSigner>,
+}
+
+/// What a PUT must satisfy besides its size limit (the presigned URL's bound headers).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BodyChecks {
+    /// The body must be exactly this long.
+    pub exact_len: Option<u64>,
+    /// The body's SHA-256 must be this.
+    pub sha256: Option<[u8; 32]>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -56,6 +73,7 @@ impl LocalStore {
             objects: root.join("objects"),
             meta: root.join("meta"),
             tmp: root.join("tmp"),
+            signer: None,
         };
         for dir in [&store.objects, &store.meta, &store.tmp] {
             tokio::fs::create_dir_all(dir).await?;
@@ -74,6 +92,42 @@ impl LocalStore {
             }
         }
         Ok(store)
+    }
+
+    /// Signs upload URLs with `signer` (the service serves them at `/storage/{key}`).
+    #[must_use]
+    pub fn with_signer(mut self, signer: UrlSigner) -> Self {
+        self.signer = Some(signer);
+        self
+    }
+
+    pub fn signer(&self) -> Option<&UrlSigner> {
+        self.signer.as_ref()
+    }
+
+    /// Streams `body` into `key` like `put`, also enforcing `checks` while streaming: a
+    /// body of another length or checksum is refused (`PreconditionFailed`) and nothing
+    /// is stored.
+    ///
+    /// # Errors
+    /// As `put`, and `PreconditionFailed`.
+    pub async fn put_checked(
+        &self,
+        key: &ObjectKey,
+        body: ByteStream,
+        content_type: &str,
+        max_size: u64,
+        checks: &BodyChecks,
+    ) -> Result<ObjectMeta, StorageError> {
+        let limit = checks.exact_len.map_or(max_size, |l| l.min(max_size));
+        let (tmp, size, etag, sha) = self.spool(body, limit, checks.sha256.is_some()).await?;
+        let length_ok = checks.exact_len.is_none_or(|l| l == size);
+        let sha_ok = checks.sha256.is_none_or(|want| sha == Some(want));
+        if !(length_ok && sha_ok) {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(StorageError::PreconditionFailed);
+        }
+        self.publish(key, &tmp, size, etag, content_type).await
     }
 
     /// The file holding `key`'s bytes (for serving them).
@@ -102,12 +156,15 @@ impl LocalStore {
         &self,
         mut body: ByteStream,
         max_size: u64,
-    ) -> Result<(PathBuf, u64, String), StorageError> {
+        with_sha256: bool,
+    ) -> Result<(PathBuf, u64, String, Option<[u8; 32]>), StorageError> {
+        use sha2::Digest as _;
         let path = self.tmp.join(uuid::Uuid::new_v4().simple().to_string());
         let mut file = tokio::fs::File::create(&path).await.map_err(io_err)?;
         let result = async {
             let mut size = 0u64;
             let mut md5 = Md5::new();
+            let mut sha = with_sha256.then(sha2::Sha256::new);
             while let Some(chunk) = body.next().await {
                 let chunk = chunk.map_err(StorageError::BodyInterrupted)?;
                 size += chunk.len() as u64;
@@ -115,20 +172,75 @@ impl LocalStore {
                     return Err(StorageError::TooLarge { limit: max_size });
                 }
                 md5.update(&chunk);
+                if let Some(sha) = sha.as_mut() {
+                    sha.update(&chunk);
+                }
                 file.write_all(&chunk).await.map_err(io_err)?;
             }
             file.sync_all().await.map_err(io_err)?;
-            Ok((size, hex::encode(md5.finalize())))
+            Ok((
+                size,
+                hex::encode(md5.finalize()),
+                sha.map(|s| s.finalize().into()),
+            ))
         }
         .await;
         drop(file);
         match result {
-            Ok((size, etag)) => Ok((path, size, etag)),
+            Ok((size, etag, sha)) => Ok((path, size, etag, sha)),
             Err(e) => {
                 let _ = tokio::fs::remove_file(&path).await;
                 Err(e)
             }
         }
+    }
+
+    /// Moves a complete temporary file to `key` and writes its sidecar.
+    async fn publish(
+        &self,
+        key: &ObjectKey,
+        tmp: &Path,
+        size: u64,
+        etag: String,
+        content_type: &str,
+    ) -> Result<ObjectMeta, StorageError> {
+        let target = self.path_of(key);
+        let sidecar = self.sidecar_path(key);
+        let result = async {
+            for p in [&target, &sidecar] {
+                if let Some(parent) = p.parent() {
+                    tokio::fs::create_dir_all(parent).await.map_err(io_err)?;
+                }
+            }
+            tokio::fs::rename(tmp, &target).await.map_err(io_err)?;
+            let meta = serde_json::to_vec(&Sidecar {
+                size,
+                etag: etag.clone(),
+                content_type: content_type.to_owned(),
+            })
+            .map_err(|e| StorageError::Unexpected(Box::new(e)))?;
+            let meta_tmp = self
+                .tmp
+                .join(format!("{}.json", uuid::Uuid::new_v4().simple()));
+            tokio::fs::write(&meta_tmp, meta).await.map_err(io_err)?;
+            tokio::fs::rename(&meta_tmp, &sidecar).await.map_err(io_err)
+        }
+        .await;
+        if let Err(e) = result {
+            let _ = tokio::fs::remove_file(tmp).await;
+            return Err(e);
+        }
+        let last_modified = tokio::fs::metadata(&target)
+            .await
+            .map(|m| modified(&m))
+            .map_err(io_err)?;
+        Ok(ObjectMeta {
+            key: key.clone(),
+            size,
+            etag,
+            content_type: Some(content_type.to_owned()),
+            last_modified,
+        })
     }
 
     /// Removes empty directories from `path`'s parent up to (not including) `stop`.
@@ -141,6 +253,23 @@ impl LocalStore {
             dir = d.parent();
         }
     }
+}
+
+/// Size and MD5 of a file, read in chunks.
+async fn md5_of(path: &Path) -> io::Result<(u64, String)> {
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut md5 = Md5::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        md5.update(&buf[..n]);
+    }
+    Ok((size, hex::encode(md5.finalize())))
 }
 
 fn io_err(e: io::Error) -> StorageError {
@@ -174,44 +303,8 @@ impl ObjectStore for LocalStore {
         content_type: &str,
         max_size: u64,
     ) -> Result<ObjectMeta, StorageError> {
-        let (tmp, size, etag) = self.spool(body, max_size).await?;
-        let target = self.path_of(key);
-        let sidecar = self.sidecar_path(key);
-        let publish = async {
-            for p in [&target, &sidecar] {
-                if let Some(parent) = p.parent() {
-                    tokio::fs::create_dir_all(parent).await.map_err(io_err)?;
-                }
-            }
-            tokio::fs::rename(&tmp, &target).await.map_err(io_err)?;
-            let meta = serde_json::to_vec(&Sidecar {
-                size,
-                etag: etag.clone(),
-                content_type: content_type.to_owned(),
-            })
-            .map_err(|e| StorageError::Unexpected(Box::new(e)))?;
-            let meta_tmp = self
-                .tmp
-                .join(format!("{}.json", uuid::Uuid::new_v4().simple()));
-            tokio::fs::write(&meta_tmp, meta).await.map_err(io_err)?;
-            tokio::fs::rename(&meta_tmp, &sidecar).await.map_err(io_err)
-        }
-        .await;
-        if let Err(e) = publish {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(e);
-        }
-        let last_modified = tokio::fs::metadata(&target)
-            .await
-            .map(|m| modified(&m))
-            .map_err(io_err)?;
-        Ok(ObjectMeta {
-            key: key.clone(),
-            size,
-            etag,
-            content_type: Some(content_type.to_owned()),
-            last_modified,
-        })
+        let (tmp, size, etag, _) = self.spool(body, max_size, false).await?;
+        self.publish(key, &tmp, size, etag, content_type).await
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StorageError> {
@@ -303,6 +396,65 @@ impl ObjectStore for LocalStore {
             }
         }
         Ok(out)
+    }
+
+    async fn presign_put(
+        &self,
+        key: &ObjectKey,
+        conditions: &PutConditions,
+    ) -> Result<PresignedPut, StorageError> {
+        let signer = self.signer.as_ref().ok_or_else(|| {
+            StorageError::Unexpected("this local store has no URL signer configured".into())
+        })?;
+        let mut c = conditions.clone();
+        c.expires_in = c.expires_in.min(signing::MAX_TTL);
+        Ok(signer.presign(key, &c, OffsetDateTime::now_utc().unix_timestamp()))
+    }
+
+    async fn promote(
+        &self,
+        from: &ObjectKey,
+        to: &ObjectKey,
+        etag: &str,
+    ) -> Result<ObjectMeta, StorageError> {
+        // Claim the staged file with an atomic rename: a PUT racing with us now writes a
+        // new file at `from` and cannot change the bytes we check and promote.
+        let source = self.path_of(from);
+        let claimed = self
+            .tmp
+            .join(format!("claim-{}", uuid::Uuid::new_v4().simple()));
+        match tokio::fs::rename(&source, &claimed).await {
+            Ok(()) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+                return Err(StorageError::NotFound);
+            }
+            Err(e) => return Err(io_err(e)),
+        }
+        let content_type = self
+            .read_sidecar(from)
+            .await
+            .map_or_else(|| "application/octet-stream".to_owned(), |s| s.content_type);
+        let (size, actual) = match md5_of(&claimed).await {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&claimed).await;
+                return Err(io_err(e));
+            }
+        };
+        if actual != etag {
+            // Put it back unless a newer upload took its place; either way nothing moves.
+            if tokio::fs::hard_link(&claimed, &source).await.is_err() {
+                tracing::debug!(key = %from, "a newer upload replaced the claimed one");
+            }
+            let _ = tokio::fs::remove_file(&claimed).await;
+            return Err(StorageError::PreconditionFailed);
+        }
+        let meta = self
+            .publish(to, &claimed, size, actual, &content_type)
+            .await?;
+        let _ = tokio::fs::remove_file(self.sidecar_path(from)).await;
+        Self::prune_empty_dirs(&source, &self.objects).await;
+        Ok(meta)
     }
 
     async fn check(&self) -> Result<(), StorageError> {
@@ -402,8 +554,48 @@ mod tests {
     #[tokio::test]
     async fn conformance() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = LocalStore::open(dir.path()).await.expect("open");
+        let store = LocalStore::open(dir.path())
+            .await
+            .expect("open")
+            .with_signer(UrlSigner::new("http://127.0.0.1:1", [3; 32]));
         domain::testing::object_store(&store).await;
+    }
+
+    #[tokio::test]
+    async fn checked_puts_enforce_length_and_checksum_while_streaming() {
+        use sha2::Digest as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::open(dir.path()).await.expect("open");
+        let key = ObjectKey::parse("uploads/x.png").expect("key");
+        let sha: [u8; 32] = sha2::Sha256::digest(b"hello").into();
+        let ok = BodyChecks {
+            exact_len: Some(5),
+            sha256: Some(sha),
+        };
+        store
+            .put_checked(&key, body(b"hello"), "image/png", 100, &ok)
+            .await
+            .expect("matches");
+        for (b, why) in [(&b"hellO"[..], "checksum"), (b"hell", "shorter")] {
+            let r = store
+                .put_checked(&key, body(b), "image/png", 100, &ok)
+                .await;
+            assert!(
+                matches!(r, Err(StorageError::PreconditionFailed)),
+                "{why}: {r:?}"
+            );
+        }
+        let r = store
+            .put_checked(&key, body(b"hello world"), "image/png", 100, &ok)
+            .await;
+        assert!(
+            matches!(r, Err(StorageError::TooLarge { .. })),
+            "longer: {r:?}"
+        );
+        assert_eq!(
+            store.read_range(&key, 0, 100).await.expect("read"),
+            Bytes::from_static(b"hello")
+        );
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@
 mod accounts;
 mod codec;
 mod entity;
+mod images;
 mod login_state;
 mod sessions;
 

@@ -81,6 +81,22 @@ async fn postgres_login_state() {
 }
 
 #[tokio::test]
+async fn sqlite_images() {
+    let db = sqlite().await;
+    domain::testing::image_repository(&db.store, &db.store).await;
+}
+
+#[tokio::test]
+async fn postgres_images() {
+    let Some((db, store)) = postgres().await else {
+        return;
+    };
+    domain::testing::image_repository(&store, &store).await;
+    store.close().await;
+    db.drop_database().await;
+}
+
+#[tokio::test]
 async fn migrations_are_idempotent_and_survive_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!(

@@ -3,6 +3,7 @@
 
 pub mod account_identities;
 pub mod accounts;
+pub mod images;
 pub mod login_flows;
 pub mod pending_registrations;
 pub mod sessions;

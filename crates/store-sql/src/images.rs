@@ -1,0 +1,162 @@
+//! `ImageRepository` on SQL.
+
+use async_trait::async_trait;
+use domain::{
+    AccountId, Channel, Image, ImageFilter, ImageId, ImageRepository, ImageStatus, ImageType,
+    NewImage, ObjectKey, ReadyImage, RepositoryError,
+};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use time::OffsetDateTime;
+
+use crate::codec::{corrupt, instant, micros};
+use crate::entity::images;
+use crate::{SqlStore, translate};
+
+fn to_domain(m: images::Model) -> Result<Image, RepositoryError> {
+    let metadata = match serde_json::from_str(&m.metadata).map_err(corrupt)? {
+        serde_json::Value::Object(map) => map,
+        _ => return Err(corrupt("image metadata is not an object")),
+    };
+    let unsigned = |v: Option<i64>| v.map(|n| u64::try_from(n).map_err(corrupt)).transpose();
+    let dim = |v: Option<i32>| v.map(|n| u32::try_from(n).map_err(corrupt)).transpose();
+    Ok(Image {
+        id: ImageId::new(m.id),
+        key: ObjectKey::parse(&m.key).map_err(corrupt)?,
+        channel: m.channel.parse::<Channel>().map_err(corrupt)?,
+        status: m.status.parse::<ImageStatus>().map_err(corrupt)?,
+        uploader: AccountId::new(m.uploader_id),
+        content_type: ImageType::from_mime(&m.content_type).map_err(corrupt)?,
+        declared_length: unsigned(m.declared_length)?,
+        size: unsigned(m.size)?,
+        etag: m.etag,
+        width: dim(m.width)?,
+        height: dim(m.height)?,
+        metadata,
+        original_filename: m.original_filename,
+        checksum_sha256: m.checksum_sha256,
+        created_at: instant(m.created_at)?,
+        confirmed_at: m.confirmed_at.map(instant).transpose()?,
+        expires_at: m.expires_at.map(instant).transpose()?,
+    })
+}
+
+fn signed(n: u64) -> Result<i64, RepositoryError> {
+    i64::try_from(n).map_err(corrupt)
+}
+
+#[async_trait]
+impl ImageRepository for SqlStore {
+    #[tracing::instrument(skip_all, fields(key = %new.key), err)]
+    async fn insert(&self, new: NewImage) -> Result<Image, RepositoryError> {
+        let row = images::ActiveModel {
+            key: Set(new.key.as_str().to_owned()),
+            channel: Set(new.channel.as_str().to_owned()),
+            status: Set(ImageStatus::Pending.as_str().to_owned()),
+            uploader_id: Set(new.uploader.get()),
+            content_type: Set(new.content_type.mime().to_owned()),
+            declared_length: Set(new.declared_length.map(signed).transpose()?),
+            checksum_sha256: Set(new.checksum_sha256),
+            original_filename: Set(new.original_filename),
+            size: Set(None),
+            etag: Set(None),
+            width: Set(None),
+            height: Set(None),
+            metadata: Set(serde_json::Value::Object(new.metadata).to_string()),
+            created_at: Set(micros(new.created_at)),
+            updated_at: Set(micros(new.created_at)),
+            confirmed_at: Set(None),
+            expires_at: Set(Some(micros(new.expires_at))),
+            ..Default::default()
+        }
+        .insert(self.conn())
+        .await
+        .map_err(translate)?;
+        to_domain(row)
+    }
+
+    async fn find_by_key(&self, key: &ObjectKey) -> Result<Option<Image>, RepositoryError> {
+        images::Entity::find()
+            .filter(images::Column::Key.eq(key.as_str()))
+            .one(self.conn())
+            .await
+            .map_err(translate)?
+            .map(to_domain)
+            .transpose()
+    }
+
+    async fn mark_ready(&self, id: ImageId, r: ReadyImage) -> Result<bool, RepositoryError> {
+        let res = images::Entity::update_many()
+            .col_expr(
+                images::Column::Status,
+                Expr::value(ImageStatus::Ready.as_str()),
+            )
+            .col_expr(images::Column::Size, Expr::value(signed(r.size)?))
+            .col_expr(images::Column::Etag, Expr::value(r.etag))
+            .col_expr(images::Column::Width, Expr::value(i64::from(r.width)))
+            .col_expr(images::Column::Height, Expr::value(i64::from(r.height)))
+            .col_expr(
+                images::Column::ConfirmedAt,
+                Expr::value(micros(r.confirmed_at)),
+            )
+            .col_expr(
+                images::Column::UpdatedAt,
+                Expr::value(micros(r.confirmed_at)),
+            )
+            .col_expr(
+                images::Column::ExpiresAt,
+                Expr::value(r.expires_at.map(micros)),
+            )
+            .filter(images::Column::Id.eq(id.get()))
+            .filter(images::Column::Status.eq(ImageStatus::Pending.as_str()))
+            .exec(self.conn())
+            .await
+            .map_err(translate)?;
+        Ok(res.rows_affected == 1)
+    }
+
+    async fn transition(
+        &self,
+        id: ImageId,
+        from: ImageStatus,
+        to: ImageStatus,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepositoryError> {
+        let res = images::Entity::update_many()
+            .col_expr(images::Column::Status, Expr::value(to.as_str()))
+            .col_expr(images::Column::UpdatedAt, Expr::value(micros(at)))
+            .filter(images::Column::Id.eq(id.get()))
+            .filter(images::Column::Status.eq(from.as_str()))
+            .exec(self.conn())
+            .await
+            .map_err(translate)?;
+        Ok(res.rows_affected == 1)
+    }
+
+    async fn list(&self, f: ImageFilter, limit: u64) -> Result<Vec<Image>, RepositoryError> {
+        let mut q = images::Entity::find();
+        if let Some(u) = f.uploader {
+            q = q.filter(images::Column::UploaderId.eq(u.get()));
+        }
+        if let Some(c) = f.channel {
+            q = q.filter(images::Column::Channel.eq(c.as_str()));
+        }
+        if let Some(s) = f.status {
+            q = q.filter(images::Column::Status.eq(s.as_str()));
+        }
+        if let Some(t) = f.expired_at {
+            q = q.filter(images::Column::ExpiresAt.lte(micros(t)));
+        }
+        q.order_by_asc(images::Column::Id)
+            .limit(limit)
+            .all(self.conn())
+            .await
+            .map_err(translate)?
+            .into_iter()
+            .map(to_domain)
+            .collect()
+    }
+}
