@@ -28,6 +28,9 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document, then exit.
     Openapi,
+    /// Run the image sweeper once (expire pending uploads, apply retention, remove
+    /// orphans), then exit.
+    Sweep,
     /// Manage accounts from the command line.
     #[command(subcommand)]
     Accounts(AccountsCommand),
@@ -199,6 +202,76 @@ pub struct Config {
     /// After a successful login, redirect the browser here instead of answering JSON.
     #[arg(long, env = "LOGIN_SUCCESS_REDIRECT", global = true)]
     pub login_success_redirect: Option<String>,
+
+    /// Where image bytes live: `local` (DATA_DIR/objects, served by the service) or `s3`.
+    #[arg(
+        long,
+        env = "STORAGE",
+        value_enum,
+        default_value = "local",
+        global = true
+    )]
+    pub storage: StorageKind,
+
+    /// Public base URL of stored images. Default for local storage: PUBLIC_URL + `/cdn`.
+    #[arg(long, env = "CDN_BASE_URL", global = true)]
+    pub cdn_base_url: Option<String>,
+
+    /// Local storage: the 64-hex-digit key signing upload URLs. Default: generated once
+    /// into DATA_DIR/storage-signing.key (replicas sharing a directory share it).
+    #[arg(
+        long,
+        env = "STORAGE_SIGNING_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub storage_signing_key: Option<String>,
+
+    /// Largest image accepted, in bytes.
+    #[arg(long, env = "IMAGE_MAX_BYTES", default_value_t = 10 * 1024 * 1024, global = true)]
+    pub image_max_bytes: u64,
+
+    /// Largest width × height accepted (decompression bombs are refused).
+    #[arg(
+        long,
+        env = "IMAGE_MAX_PIXELS",
+        default_value_t = 50_000_000,
+        global = true
+    )]
+    pub image_max_pixels: u64,
+
+    /// Seconds a presigned upload URL works.
+    #[arg(
+        long,
+        env = "UPLOAD_URL_TTL_SECS",
+        default_value_t = 300,
+        global = true
+    )]
+    pub upload_url_ttl_secs: u64,
+
+    /// Seconds a pending upload waits for its bytes before it expires.
+    #[arg(
+        long,
+        env = "PENDING_UPLOAD_TTL_SECS",
+        default_value_t = 900,
+        global = true
+    )]
+    pub pending_upload_ttl_secs: u64,
+
+    /// Seconds between sweeper runs; 0 turns the in-process sweeper off.
+    #[arg(long, env = "SWEEP_INTERVAL_SECS", default_value_t = 60, global = true)]
+    pub sweep_interval_secs: u64,
+
+    /// Objects no record explains are removed once older than this many seconds.
+    #[arg(long, env = "ORPHAN_GRACE_SECS", default_value_t = 3600, global = true)]
+    pub orphan_grace_secs: u64,
+}
+
+/// Which object-store adapter set to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StorageKind {
+    Local,
+    S3,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -363,6 +436,19 @@ impl Config {
         }
     }
 
+    /// The image policy these settings describe.
+    pub fn image_policy(&self) -> domain::services::ImagePolicy {
+        let secs = |n: u64| time::Duration::seconds(i64::try_from(n).unwrap_or(i64::MAX));
+        domain::services::ImagePolicy {
+            max_size: self.image_max_bytes,
+            presign_ttl: Duration::from_secs(self.upload_url_ttl_secs),
+            pending_ttl: secs(self.pending_upload_ttl_secs),
+            max_pixels: self.image_max_pixels,
+            orphan_grace: secs(self.orphan_grace_secs),
+            ..domain::services::ImagePolicy::default()
+        }
+    }
+
     pub fn object_store_dir(&self) -> PathBuf {
         self.data_dir.join("objects")
     }
@@ -436,6 +522,25 @@ impl Config {
             problems.push(format!(
                 "LOGIN_SUCCESS_REDIRECT: {u:?} is not an http(s) URL or a path"
             ));
+        }
+        if let Some(k) = &self.storage_signing_key
+            && (k.len() != 64 || !k.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            problems.push("STORAGE_SIGNING_KEY must be 64 hex digits (32 bytes)".to_owned());
+        }
+        if let Some(u) = &self.cdn_base_url
+            && public_origin(u).is_none()
+        {
+            problems.push(format!("CDN_BASE_URL: {u:?} is not an http(s) URL"));
+        }
+        if self.image_max_bytes == 0
+            || self.upload_url_ttl_secs == 0
+            || self.pending_upload_ttl_secs == 0
+        {
+            problems.push(
+                "IMAGE_MAX_BYTES, UPLOAD_URL_TTL_SECS and PENDING_UPLOAD_TTL_SECS must be positive"
+                    .to_owned(),
+            );
         }
         if self.json_body_limit == 0 {
             problems.push("JSON_BODY_LIMIT must be greater than 0".to_owned());

@@ -13,7 +13,7 @@ use std::fmt;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use domain::services::{AccountError, LoginError, RegisterError};
+use domain::services::{AccountError, ImageError, LoginError, RegisterError};
 use domain::{ParseError, RepositoryError, StorageError};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -411,6 +411,45 @@ impl From<LoginError> for ApiError {
             }
         };
         e2.in_domain(Domain::Account).with_cause(e)
+    }
+}
+
+impl From<ImageError> for ApiError {
+    fn from(e: ImageError) -> Self {
+        let image = |e: Self| e.in_domain(Domain::Image);
+        match e {
+            ImageError::Invalid(errors) => image(Self::invalid_fields(errors)),
+            ImageError::UnsupportedContentType(what) => image(Self::bad_request(
+                "UNSUPPORTED_CONTENT_TYPE",
+                format!(
+                    "{what} is not accepted: use image/png, image/jpeg, image/webp or image/gif."
+                ),
+            )),
+            ImageError::UploaderMismatch => image(Self::new(
+                StatusCode::FORBIDDEN,
+                "UPLOADER_MISMATCH",
+                "Uploader mismatch",
+            )),
+            ImageError::NotFound => image(Self::not_found("IMAGE_NOT_FOUND", "No such image.")),
+            ImageError::ChannelMismatch => image(Self::bad_request(
+                "CHANNEL_MISMATCH",
+                "This upload was issued for another channel.",
+            )),
+            ImageError::NotUploaded => image(Self::not_found(
+                "UPLOAD_NOT_FOUND",
+                "Nothing has been uploaded for this key yet: PUT the bytes first.",
+            )),
+            ImageError::Rejected(reason) => image(Self::bad_request(
+                "IMAGE_REJECTED",
+                format!("The upload was rejected and deleted: {reason}."),
+            )),
+            ImageError::TooLarge(limit) => {
+                image(Self::payload_too_large(usize::try_from(limit).ok()))
+            }
+            ImageError::StorageUnavailable(_) => Self::storage_unavailable().with_cause(e),
+            ImageError::Storage(_) => image(Self::internal()).with_cause(e),
+            ImageError::Repository(r) => image(Self::from(r)),
+        }
     }
 }
 

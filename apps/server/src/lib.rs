@@ -2,6 +2,7 @@
 //! results into the contract's responses. Business rules live in the `domain` crate.
 
 pub mod auth;
+pub mod body;
 pub mod config;
 pub mod error;
 pub mod extractors;
@@ -12,5 +13,5 @@ pub mod routes;
 pub mod startup;
 pub mod telemetry;
 
-pub use config::{AccountsCommand, AppEnv, Cli, Command, Config, ServiceTokenCommand};
+pub use config::{AccountsCommand, AppEnv, Cli, Command, Config, ServiceTokenCommand, StorageKind};
 pub use startup::{AppState, Application};

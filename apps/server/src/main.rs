@@ -87,6 +87,29 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
             println!("{}", server::routes::docs::openapi_document());
             Ok(())
         }
+        Command::Sweep => {
+            telemetry::init(cli.config.log_format());
+            let db = server::startup::connect_database(&cli.config).await?;
+            db.migrate().await?;
+            let public_url = cli.config.public_url(cli.config.bind_addr);
+            let (objects, cdn, _) = server::startup::open_storage(&cli.config, &public_url).await?;
+            let repo = std::sync::Arc::new(db.clone());
+            let images = domain::services::Images::new(
+                repo.clone(),
+                objects,
+                cdn,
+                repo,
+                std::sync::Arc::new(domain::SystemClock),
+                cli.config.image_policy(),
+            );
+            let report = images.sweep().await?;
+            println!(
+                "expired {} pending uploads, deleted {} images past retention, removed {} orphaned objects",
+                report.expired, report.retention_deleted, report.orphans_removed
+            );
+            db.close().await;
+            Ok(())
+        }
         Command::Migrate => {
             telemetry::init(cli.config.log_format());
             let db = server::startup::connect_database(&cli.config).await?;

@@ -4,7 +4,7 @@
 use utoipa::OpenApi;
 
 use crate::error::{Domain, ErrorBody, FieldError};
-use crate::routes::{accounts, dev_login, docs, health, login};
+use crate::routes::{accounts, dev_login, docs, files, health, images, login};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -35,11 +35,27 @@ use crate::routes::{accounts, dev_login, docs, health, login};
         accounts::delete_account,
         accounts::summary,
         accounts::internal_profile,
+        images::issue_v1,
+        images::callback_v1,
+        images::presign_any,
+        images::presign_scan,
+        images::presign_profile,
+        images::metadata,
+        images::delete_image,
+        images::local_put,
+        images::local_get,
+        files::avatar_url,
+        files::delete_avatar,
+        files::post_file_url,
+        files::profile_put_url,
+        files::delete_profile_image,
+        files::multi_upload,
     ),
     components(schemas(ErrorBody, FieldError, Domain)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "accounts", description = "Login, registration, sessions and accounts (seed 001)"),
+        (name = "images", description = "Uploads, confirmation, delivery and deletion (seeds 000, 001, 002, 003, 004)"),
         (name = "operations", description = "Probes and documentation"),
     ),
 )]

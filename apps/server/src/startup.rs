@@ -12,10 +12,10 @@ use actix_web::http::{Method, header};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
-use domain::services::{Accounts, Login, LoginPolicy, SessionPolicy, Sessions};
+use domain::services::{Accounts, Images, Login, LoginPolicy, SessionPolicy, Sessions};
 use domain::{Account, Clock, IdentityProvider, ObjectStore, SystemClock};
 use identity_oidc::{DevProvider, OidcProvider};
-use storage_local::LocalStore;
+use storage_local::{LocalCdn, LocalStore, UrlSigner};
 use store_sql::{PoolConfig, SqlStore};
 
 use crate::auth::{CookiePolicy, ServiceTokens};
@@ -30,6 +30,9 @@ pub struct AppState {
     pub accounts: Accounts,
     pub sessions: Sessions,
     pub login: Login,
+    pub images: Images,
+    /// The local store, when STORAGE=local: its upload endpoint and "CDN" need it.
+    pub local_store: Option<LocalStore>,
     /// The dev provider, when DEV_LOGIN is on (its login form needs it).
     pub dev: Option<Arc<DevProvider>>,
     pub service_tokens: ServiceTokens,
@@ -53,7 +56,15 @@ impl AppState {
         account
             .profile_image_key
             .as_ref()
-            .map(|k| format!("{}/{}", self.public_url, k))
+            .map(|k| self.images.cdn_url(k))
+    }
+
+    /// Confirms an account's avatar uploads whose bytes have arrived (seeds 000 and 001
+    /// have no callback). Failures are logged: reading an account never fails for them.
+    pub async fn settle_avatar(&self, account: domain::AccountId) {
+        if let Err(e) = self.images.settle_avatar(account).await {
+            tracing::warn!(%account, error = %e, "could not settle a pending avatar");
+        }
     }
 }
 
@@ -71,6 +82,7 @@ pub struct Application {
     port: u16,
     server: Server,
     db: SqlStore,
+    sweeper: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Application {
@@ -102,6 +114,70 @@ pub async fn connect_database(config: &Config) -> anyhow::Result<SqlStore> {
         .context("cannot connect to the database (DATABASE_URL)")
 }
 
+/// The signing key of local upload URLs: configured, or generated once into DATA_DIR.
+async fn signing_key(config: &Config) -> anyhow::Result<[u8; 32]> {
+    if let Some(hex_key) = &config.storage_signing_key {
+        let mut key = [0u8; 32];
+        hex::decode_to_slice(hex_key, &mut key).context("STORAGE_SIGNING_KEY")?;
+        return Ok(key);
+    }
+    let path = config.data_dir.join("storage-signing.key");
+    if let Ok(existing) = tokio::fs::read_to_string(&path).await {
+        let mut key = [0u8; 32];
+        if hex::decode_to_slice(existing.trim(), &mut key).is_ok() {
+            return Ok(key);
+        }
+    }
+    let mut key = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+    tokio::fs::create_dir_all(&config.data_dir).await?;
+    tokio::fs::write(&path, hex::encode(key))
+        .await
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let _ = tokio::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).await;
+    }
+    Ok(key)
+}
+
+/// The object store and CDN the configuration selects.
+pub async fn open_storage(
+    config: &Config,
+    public_url: &str,
+) -> anyhow::Result<(
+    Arc<dyn ObjectStore>,
+    Arc<dyn domain::Cdn>,
+    Option<LocalStore>,
+)> {
+    match config.storage {
+        crate::config::StorageKind::Local => {
+            let store = LocalStore::open(config.object_store_dir())
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot open the object store in {}",
+                        config.object_store_dir().display()
+                    )
+                })?
+                .with_signer(UrlSigner::new(public_url, signing_key(config).await?));
+            let cdn_base = config
+                .cdn_base_url
+                .clone()
+                .unwrap_or_else(|| format!("{public_url}/cdn"));
+            Ok((
+                Arc::new(store.clone()),
+                Arc::new(LocalCdn::new(&cdn_base)),
+                Some(store),
+            ))
+        }
+        crate::config::StorageKind::S3 => {
+            anyhow::bail!("STORAGE=s3 is not available in this build yet")
+        }
+    }
+}
+
 impl Application {
     /// Checks the configuration, connects and migrates the database, opens the object
     /// store, and binds the listener.
@@ -123,21 +199,12 @@ impl Application {
         if config.migrate_on_start {
             db.migrate().await.context("database migration failed")?;
         }
-        let objects: Arc<dyn ObjectStore> = Arc::new(
-            LocalStore::open(config.object_store_dir())
-                .await
-                .with_context(|| {
-                    format!(
-                        "cannot open the object store in {}",
-                        config.object_store_dir().display()
-                    )
-                })?,
-        );
-
         let listener = TcpListener::bind(config.bind_addr)
             .with_context(|| format!("cannot listen on {}", config.bind_addr))?;
         let bound: SocketAddr = listener.local_addr()?;
         let public_url = config.public_url(bound);
+
+        let (objects, cdn, local_store) = open_storage(&config, &public_url).await?;
 
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let repo = Arc::new(db.clone());
@@ -152,6 +219,14 @@ impl Application {
         };
         let sessions = Sessions::new(repo.clone(), clock.clone(), session_policy);
         let accounts = Accounts::new(repo.clone(), repo.clone(), clock.clone());
+        let images = Images::new(
+            repo.clone(),
+            objects.clone(),
+            cdn,
+            repo.clone(),
+            clock.clone(),
+            config.image_policy(),
+        );
 
         let mut providers: Vec<Arc<dyn IdentityProvider>> = Vec::new();
         for c in &config.oidc {
@@ -196,6 +271,8 @@ impl Application {
             accounts,
             sessions,
             login,
+            images: images.clone(),
+            local_store,
             dev,
             service_tokens: ServiceTokens::new(config.parsed_service_tokens().unwrap_or_default()),
             cookies: CookiePolicy {
@@ -230,6 +307,7 @@ impl Application {
                         header::CONTENT_TYPE,
                         header::ACCEPT,
                         middleware::REQUEST_ID,
+                        header::HeaderName::from_static("x-amz-checksum-sha256"),
                     ])
                     .expose_headers([header::ETAG, middleware::REQUEST_ID])
                     .supports_credentials()
@@ -255,6 +333,21 @@ impl Application {
         }
         let server = server.run();
 
+        let sweeper = (config.sweep_interval_secs > 0).then(|| {
+            let every = Duration::from_secs(config.sweep_interval_secs);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if let Err(e) = images.sweep().await {
+                        tracing::warn!(error = %e, "sweep failed; retrying at the next interval");
+                    }
+                }
+            })
+        });
+
         tracing::info!(
             address = %bound,
             public_url = %public_url,
@@ -266,6 +359,7 @@ impl Application {
             port: bound.port(),
             server,
             db,
+            sweeper,
         })
     }
 
@@ -284,6 +378,9 @@ impl Application {
     /// The server failed.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        if let Some(sweeper) = self.sweeper {
+            sweeper.abort();
+        }
         self.db.close().await;
         result
     }

@@ -94,7 +94,9 @@ pub async fn get_account(
     who: Authenticated,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let account = state.accounts.read(&who.actor, AccountId::new(*id)).await?;
+    let id = AccountId::new(*id);
+    state.settle_avatar(id).await;
+    let account = state.accounts.read(&who.actor, id).await?;
     Ok(HttpResponse::Ok().json(AccountResponse::new(&account, &state)))
 }
 
@@ -156,6 +158,9 @@ pub async fn delete_account(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = AccountId::new(*id);
+    state.accounts.check_withdraw(&who.actor, id).await?;
+    // Images first: when the store is down nothing is withdrawn, and a retry finishes.
+    state.images.purge_account(id).await?;
     state.accounts.withdraw(&who.actor, id).await?;
     let mut res = HttpResponse::NoContent();
     if who.actor.is(id) {
@@ -177,7 +182,9 @@ pub async fn summary(
     _who: Authenticated,
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let account = state.accounts.get(AccountId::new(*id)).await?;
+    let id = AccountId::new(*id);
+    state.settle_avatar(id).await;
+    let account = state.accounts.get(id).await?;
     Ok(HttpResponse::Ok().json(SummaryResponse::new(&account, &state)))
 }
 
@@ -200,6 +207,7 @@ pub async fn internal_profile(
             .in_domain(crate::error::Domain::Account)
     };
     let id = AccountId::new(*id);
+    state.settle_avatar(id).await;
     match state.accounts.internal_profile(&who.actor, id).await {
         Ok(account) => Ok(HttpResponse::Ok().json(SummaryResponse::new(&account, &state))),
         Err(domain::services::AccountError::NotFound) => Err(not_found()),

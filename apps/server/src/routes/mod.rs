@@ -5,7 +5,9 @@
 pub mod accounts;
 pub mod dev_login;
 pub mod docs;
+pub mod files;
 pub mod health;
+pub mod images;
 pub mod login;
 
 use actix_web::Resource;
@@ -117,6 +119,8 @@ pub fn all() -> Routes {
     login::routes(&mut r);
     dev_login::routes(&mut r);
     accounts::routes(&mut r);
+    images::routes(&mut r);
+    files::routes(&mut r);
     r
 }
 

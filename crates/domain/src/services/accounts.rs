@@ -199,6 +199,18 @@ impl Accounts {
         Ok(self.accounts.update(id, update, self.clock.now()).await?)
     }
 
+    /// Whether `actor` may withdraw the live account `id`: for callers that must clean up
+    /// (images) before withdrawing.
+    ///
+    /// # Errors
+    /// `Forbidden`, `NotFound`.
+    pub async fn check_withdraw(&self, actor: &Actor, id: AccountId) -> Result<(), AccountError> {
+        if !(actor.is(id) || actor.has(Role::Admin)) {
+            return Err(AccountError::Forbidden);
+        }
+        self.get(id).await.map(|_| ())
+    }
+
     /// Withdraws an account: the owner or an ADMIN. Revokes every session first (so that
     /// access ends even if erasure fails and is retried), then erases its personal data.
     ///

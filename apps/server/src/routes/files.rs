@@ -1,0 +1,364 @@
+//! The legacy upload routes: seed 000 (`/users/profiles/avatars`, `/files`), seed 001's
+//! profile-image routes, and seed 002's server-side multipart upload. Same image service,
+//! the seeds' shapes.
+
+use actix_multipart::Multipart;
+use actix_web::http::{Method, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use domain::services::{ImageError, UploadRequest};
+use domain::{AccountId, Channel};
+use futures_util::StreamExt as _;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::Routes;
+use crate::auth::Authenticated;
+use crate::error::{ApiError, Domain, ErrorBody};
+use crate::startup::AppState;
+
+pub fn routes(r: &mut Routes) {
+    r.add(Method::GET, "/users/profiles/avatars", avatar_url)
+        .add(Method::DELETE, "/users/profiles/avatars", delete_avatar)
+        .add(Method::GET, "/files", post_file_url)
+        .add(
+            Method::GET,
+            "/accounts/{id}/profile/image/signed-put-url",
+            profile_put_url,
+        )
+        .add(
+            Method::DELETE,
+            "/accounts/{id}/profile/image",
+            delete_profile_image,
+        )
+        .add(Method::POST, "/api/multi-img/upload", multi_upload);
+}
+
+/// Seed 000's optional query: the file's name and type (default `image/png`).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct FileQuery {
+    filename: Option<String>,
+    /// The Content-Type the PUT must carry.
+    content_type: Option<String>,
+}
+
+impl FileQuery {
+    fn request(self) -> UploadRequest {
+        let content_type = match (&self.content_type, &self.filename) {
+            (Some(_), _) | (None, Some(_)) => self.content_type,
+            (None, None) => Some("image/png".to_owned()),
+        };
+        UploadRequest {
+            filename: self.filename,
+            content_type,
+            ..UploadRequest::default()
+        }
+    }
+}
+
+/// Seed 000's avatar answer, with the key and CDN URL added.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AvatarResponse {
+    avatar_id: i64,
+    pre_signed_url: String,
+    key: String,
+    cdn_url: String,
+}
+
+/// Seed 000's post-file answer, with the key and CDN URL added.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FileResponse {
+    file_id: i64,
+    pre_signed_url: String,
+    key: String,
+    cdn_url: String,
+}
+
+/// A PUT URL for the caller's new avatar. There is no callback: the avatar takes effect
+/// once its bytes are verified, at the latest when the account is next read.
+#[utoipa::path(get, path = "/users/profiles/avatars", tag = "images",
+    params(FileQuery),
+    responses(
+        (status = 200, body = AvatarResponse),
+        (status = 400, description = "Invalid filename or type", body = ErrorBody),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 404, description = "`USER_NOT_FOUND`", body = ErrorBody),
+        (status = 409, description = "`CAN_NOT_ACCESS_S3`", body = ErrorBody),
+    ))]
+pub async fn avatar_url(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    query: web::Query<FileQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let account = state.accounts.get(who.account()?).await?.id;
+    let issued = state
+        .images
+        .issue(account, Channel::Profile, &query.into_inner().request())
+        .await?;
+    Ok(HttpResponse::Ok().json(AvatarResponse {
+        avatar_id: issued.image.id.get(),
+        pre_signed_url: issued.upload_url,
+        key: issued.image.key.to_string(),
+        cdn_url: issued.cdn_url,
+    }))
+}
+
+/// Deletes the caller's avatar.
+#[utoipa::path(delete, path = "/users/profiles/avatars", tag = "images",
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 404, description = "`FILE_NOT_FOUND`: no avatar", body = ErrorBody),
+        (status = 409, description = "`CAN_NOT_ACCESS_S3`", body = ErrorBody),
+    ))]
+pub async fn delete_avatar(
+    state: web::Data<AppState>,
+    who: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .images
+        .delete_avatar(who.account()?)
+        .await
+        .map_err(file_not_found)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn file_not_found(e: ImageError) -> ApiError {
+    match e {
+        ImageError::NotFound => {
+            ApiError::not_found("FILE_NOT_FOUND", "FILE_NOT_FOUND").in_domain(Domain::Image)
+        }
+        other => other.into(),
+    }
+}
+
+/// A PUT URL for a post image (seed 000). Confirm it with
+/// `POST /api/v1/images/post/callback` and its `key`.
+#[utoipa::path(get, path = "/files", tag = "images",
+    params(FileQuery),
+    responses(
+        (status = 200, body = FileResponse),
+        (status = 400, description = "Invalid filename or type", body = ErrorBody),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 409, description = "`CAN_NOT_ACCESS_S3`", body = ErrorBody),
+    ))]
+pub async fn post_file_url(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    query: web::Query<FileQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let issued = state
+        .images
+        .issue(who.account()?, Channel::Post, &query.into_inner().request())
+        .await?;
+    Ok(HttpResponse::Ok().json(FileResponse {
+        file_id: issued.image.id.get(),
+        pre_signed_url: issued.upload_url,
+        key: issued.image.key.to_string(),
+        cdn_url: issued.cdn_url,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SignedPutQuery {
+    /// Required: a name ending in .png, .jpg, .jpeg or .gif.
+    filename: Option<String>,
+}
+
+/// Seed 001: the PUT URL for the owner's profile image, as `text/plain`. The PUT must
+/// carry the Content-Type of the file's extension.
+#[utoipa::path(get, path = "/accounts/{id}/profile/image/signed-put-url", tag = "images",
+    params(("id" = i64, Path), SignedPutQuery),
+    responses(
+        (status = 200, description = "The PUT URL", content_type = "text/plain"),
+        (status = 400, description = "No filename, or not png, jpg, jpeg or gif", body = ErrorBody),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "Not the owner", body = ErrorBody),
+        (status = 409, description = "`CAN_NOT_ACCESS_S3`", body = ErrorBody),
+    ))]
+pub async fn profile_put_url(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    id: web::Path<i64>,
+    query: web::Query<SignedPutQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = AccountId::new(*id);
+    if !who.actor.is(id) {
+        return Err(
+            ApiError::forbidden("Only the owner may upload a profile image.")
+                .in_domain(Domain::Account),
+        );
+    }
+    let filename = query
+        .into_inner()
+        .filename
+        .filter(|f| !f.is_empty())
+        .ok_or_else(|| {
+            ApiError::from(domain::ParseError::new("filename", "is required"))
+                .in_domain(Domain::Image)
+        })?;
+    let ext = filename
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    if !matches!(ext.as_str(), "png" | "jpg" | "jpeg" | "gif") {
+        return Err(ApiError::bad_request(
+            "UNSUPPORTED_CONTENT_TYPE",
+            "The file must be .png, .jpg, .jpeg or .gif.",
+        )
+        .in_domain(Domain::Image));
+    }
+    let req = UploadRequest {
+        filename: Some(filename),
+        content_type: None,
+        ..UploadRequest::default()
+    };
+    let issued = state.images.issue(id, Channel::Profile, &req).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(issued.upload_url))
+}
+
+/// Seed 001: deletes the account's profile image (the owner or an ADMIN).
+#[utoipa::path(delete, path = "/accounts/{id}/profile/image", tag = "images",
+    params(("id" = i64, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "Not the owner or an ADMIN", body = ErrorBody),
+        (status = 404, description = "`FILE_NOT_FOUND`", body = ErrorBody),
+        (status = 409, description = "`CAN_NOT_ACCESS_S3`", body = ErrorBody),
+    ))]
+pub async fn delete_profile_image(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = AccountId::new(*id);
+    if !(who.actor.is(id) || who.actor.has(domain::Role::Admin)) {
+        return Err(
+            ApiError::forbidden("Only the owner or an ADMIN may do this.")
+                .in_domain(Domain::Account),
+        );
+    }
+    state
+        .images
+        .delete_avatar(id)
+        .await
+        .map_err(file_not_found)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Seed 002's multipart upload: every file part is streamed through the service to the
+/// store and verified like a callback; `uploadDirPrefix` `/origin/report` makes report
+/// evidence, any other `/origin/…` prefix post images. Answers the stored keys, for
+/// `report_img_path`.
+#[utoipa::path(post, path = "/api/multi-img/upload", tag = "images",
+    request_body(content = String, content_type = "multipart/form-data",
+        description = "Parts: `uploadDirPrefix` (text) and one or more files (any field name)."),
+    responses(
+        (status = 200, description = "The stored images' keys, in order", body = [String]),
+        (status = 400, description = "No files, a bad prefix, or an image that failed verification", body = ErrorBody),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 413, description = "A file larger than allowed", body = ErrorBody),
+        (status = 409, description = "`CAN_NOT_ACCESS_S3`", body = ErrorBody),
+    ))]
+pub async fn multi_upload(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    who: Authenticated,
+    mut form: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    let account = who.account()?;
+    let _ = &req;
+    let mut channel = None;
+    let mut keys = Vec::new();
+    const MAX_FILES: usize = 10;
+    while let Some(field) = form.next().await {
+        let field = field.map_err(|e| {
+            ApiError::bad_request("MALFORMED_MULTIPART", format!("The form is malformed: {e}"))
+        })?;
+        let name = field.name().unwrap_or_default().to_owned();
+        let disposition_filename = field
+            .content_disposition()
+            .and_then(|d| d.get_filename())
+            .map(str::to_owned);
+        match disposition_filename {
+            None if name == "uploadDirPrefix" => {
+                let raw = read_text(field, 256).await?;
+                channel = Some(match raw.trim().trim_end_matches('/') {
+                    "/origin/report" | "origin/report" => Channel::Report,
+                    p if p.starts_with("/origin/") || p.starts_with("origin/") => Channel::Post,
+                    other => {
+                        return Err(ApiError::bad_request(
+                            "INVALID_UPLOAD_DIR",
+                            format!(
+                                "uploadDirPrefix {:?} is not /origin/…",
+                                other.chars().take(64).collect::<String>()
+                            ),
+                        )
+                        .in_domain(Domain::Image));
+                    }
+                });
+            }
+            None => {
+                // Unknown text fields are read and ignored.
+                let _ = read_text(field, 4096).await?;
+            }
+            Some(filename) => {
+                let channel = channel.ok_or_else(|| {
+                    ApiError::bad_request(
+                        "INVALID_UPLOAD_DIR",
+                        "uploadDirPrefix must come before the files.",
+                    )
+                    .in_domain(Domain::Image)
+                })?;
+                if keys.len() >= MAX_FILES {
+                    return Err(ApiError::bad_request(
+                        "TOO_MANY_FILES",
+                        format!("At most {MAX_FILES} files."),
+                    )
+                    .in_domain(Domain::Image));
+                }
+                let content_type = field.content_type().map(ToString::to_string);
+                let request = UploadRequest {
+                    filename: Some(filename),
+                    content_type,
+                    ..UploadRequest::default()
+                };
+                let body = crate::body::forward(field);
+                let image = state
+                    .images
+                    .upload(account, channel, &request, body)
+                    .await?;
+                keys.push(image.key.to_string());
+            }
+        }
+    }
+    if keys.is_empty() {
+        return Err(
+            ApiError::bad_request("NO_FILES", "The form holds no files.").in_domain(Domain::Image),
+        );
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(keys))
+}
+
+async fn read_text(mut field: actix_multipart::Field, max: usize) -> Result<String, ApiError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = field.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request("MALFORMED_MULTIPART", e.to_string()))?;
+        if out.len() + chunk.len() > max {
+            return Err(ApiError::payload_too_large(Some(max)));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    String::from_utf8(out)
+        .map_err(|_| ApiError::bad_request("MALFORMED_MULTIPART", "A text field is not UTF-8."))
+}
