@@ -8,5 +8,6 @@ mod docs;
 mod errors;
 mod health;
 mod helpers;
+mod images;
 mod lifecycle;
 mod oidc;

@@ -740,16 +740,24 @@ async fn other_users_images_do_not_exist_for_them() {
     ));
     assert!(svc.metadata(&me(), &k).await.is_ok());
     assert!(svc.metadata(&staff(), &k).await.is_ok());
+    // A pending upload with no bytes yet has no metadata, even for its uploader; STAFF
+    // reading it never confirms it.
+    let mut store = MockObjectStore::new();
+    store.expect_head().times(2).returning(|_| Ok(None));
     let svc = service(
         repo_with(image(ImageStatus::Pending, Channel::Chat)),
-        MockObjectStore::new(),
+        store,
         cdn(),
         MockAccountRepository::new(),
     );
-    assert!(
-        matches!(svc.metadata(&me(), &k).await, Err(ImageError::NotFound)),
-        "only ready images have metadata"
-    );
+    assert!(matches!(
+        svc.metadata(&me(), &k).await,
+        Err(ImageError::NotFound)
+    ));
+    assert!(matches!(
+        svc.metadata(&staff(), &k).await,
+        Err(ImageError::NotFound)
+    ));
 }
 
 #[tokio::test]

@@ -1,0 +1,1059 @@
+//! Every image route family end to end on the embedded defaults (SQLite + local store):
+//! presign → PUT with exactly `required_headers` → callback → the CDN serves the same
+//! bytes; and each attack on the flow refused.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{TestApp, User, assert_envelope, spawn_app, spawn_with};
+
+/// A real 1×1 PNG.
+pub const PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0A, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
+    0x42, 0x60, 0x82,
+];
+
+/// A PNG header of the given size, padded to `len` bytes (the service reads headers only).
+pub fn png_of(width: u32, height: u32, len: usize) -> Vec<u8> {
+    let mut v = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR".to_vec();
+    v.extend(width.to_be_bytes());
+    v.extend(height.to_be_bytes());
+    v.extend([8, 6, 0, 0, 0]);
+    v.resize(len.max(v.len()), 0);
+    v
+}
+
+pub struct Issued {
+    pub key: String,
+    pub upload_url: String,
+    pub cdn_url: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl TestApp {
+    pub async fn issue(
+        &self,
+        user: &User,
+        channel: &str,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        self.as_user(
+            Method::POST,
+            &format!("/api/v1/images/{channel}"),
+            &user.token,
+        )
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+    }
+
+    pub async fn issue_ok(&self, user: &User, channel: &str, body: serde_json::Value) -> Issued {
+        let res = self.issue(user, channel, body).await;
+        assert_eq!(res.status(), 200, "presign {channel}");
+        let v: serde_json::Value = res.json().await.unwrap();
+        Issued {
+            key: v["key"].as_str().unwrap().to_owned(),
+            upload_url: v["upload_url"].as_str().unwrap().to_owned(),
+            cdn_url: v["cdn_url"].as_str().unwrap().to_owned(),
+            headers: v["required_headers"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+                .collect(),
+        }
+    }
+
+    /// PUTs `bytes` to an upload URL with exactly its required headers.
+    pub async fn put(&self, issued: &Issued, bytes: Vec<u8>) -> reqwest::Response {
+        let mut req = self.client.put(&issued.upload_url);
+        for (k, v) in &issued.headers {
+            if !k.eq_ignore_ascii_case("content-length") {
+                req = req.header(k, v);
+            }
+        }
+        req.body(bytes).send().await.unwrap()
+    }
+
+    pub async fn callback(
+        &self,
+        user: &User,
+        channel: &str,
+        key: &str,
+        etag: &str,
+    ) -> reqwest::Response {
+        self.as_user(
+            Method::POST,
+            &format!("/api/v1/images/{channel}/callback"),
+            &user.token,
+        )
+        .json(&json!({"key": key, "etag": etag}))
+        .send()
+        .await
+        .unwrap()
+    }
+
+    /// The whole flow for a PNG; returns the ready image's JSON.
+    pub async fn upload_png(&self, user: &User, channel: &str) -> serde_json::Value {
+        let issued = self
+            .issue_ok(
+                user,
+                channel,
+                json!({"filename": "p.png", "content_type": "image/png"}),
+            )
+            .await;
+        let put = self.put(&issued, PNG.to_vec()).await;
+        assert_eq!(put.status(), 200);
+        let etag = put.headers()["etag"].to_str().unwrap().to_owned();
+        let res = self.callback(user, channel, &issued.key, &etag).await;
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn every_channel_goes_presign_put_callback_cdn() {
+    let app = spawn_app().await;
+    let user = app.login("up@example.com").await;
+    for channel in ["chat", "scan", "my", "profile", "post", "report"] {
+        let issued = app
+            .issue_ok(
+                &user,
+                channel,
+                json!({"filename": "receipt.png", "content_type": "image/png", "uploader_id": user.id.to_string(),
+                       "metadata": {"message_id": "m-1", "source": "web"}}),
+            )
+            .await;
+        assert!(
+            issued.upload_url.contains("/storage/uploads/"),
+            "clients write staging keys only"
+        );
+        assert!(issued.cdn_url.ends_with(&issued.key));
+        let expected_prefix = if channel == "profile" {
+            "profiles/".to_owned()
+        } else {
+            format!("{channel}/")
+        };
+        assert!(issued.key.starts_with(&expected_prefix), "{}", issued.key);
+        assert_eq!(
+            issued.headers,
+            vec![("Content-Type".to_owned(), "image/png".to_owned())]
+        );
+
+        let put = app.put(&issued, PNG.to_vec()).await;
+        assert_eq!(
+            put.status(),
+            200,
+            "{channel}: {}",
+            put.text().await.unwrap_or_default()
+        );
+        let etag = put.headers()["etag"].to_str().unwrap().to_owned();
+
+        let res = app.callback(&user, channel, &issued.key, &etag).await;
+        assert_eq!(res.status(), 200);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["status"], "ready");
+        assert_eq!(body["channel"], channel);
+        assert_eq!(body["uploader_id"], user.id.to_string());
+        assert_eq!(body["content_type"], "image/png");
+        assert_eq!(body["content_length"], PNG.len());
+        assert_eq!(
+            (body["width"].as_u64(), body["height"].as_u64()),
+            (Some(1), Some(1))
+        );
+        assert_eq!(body["metadata"]["message_id"], "m-1");
+        assert_eq!(body["metadata"]["channel"], channel);
+
+        // Idempotent.
+        let again: serde_json::Value = app
+            .callback(&user, channel, &issued.key, "")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(again, body);
+
+        let served = app.client.get(&issued.cdn_url).send().await.unwrap();
+        assert_eq!(served.status(), 200);
+        assert_eq!(served.headers()["content-type"], "image/png");
+        assert_eq!(served.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(
+            served.headers()["content-security-policy"],
+            "default-src 'none'"
+        );
+        assert!(
+            served.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("max-age")
+        );
+        assert_eq!(
+            served.bytes().await.unwrap().as_ref(),
+            PNG,
+            "{channel}: the same bytes"
+        );
+    }
+    // The last profile upload is the avatar.
+    let me: serde_json::Value = app
+        .as_user(Method::GET, &format!("/accounts/{}", user.id), &user.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        me["profileImgUri"]
+            .as_str()
+            .unwrap()
+            .contains("/cdn/profiles/"),
+        "{me}"
+    );
+}
+
+#[tokio::test]
+async fn the_legacy_routes_answer_the_seed_shapes_and_avatars_need_no_callback() {
+    let app = spawn_app().await;
+    let user = app.login("legacy@example.com").await;
+
+    // Seed 000: avatar without a callback.
+    let res = app
+        .as_user(
+            Method::GET,
+            "/users/profiles/avatars?filename=me.png&contentType=image/png",
+            &user.token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let v: serde_json::Value = res.json().await.unwrap();
+    assert!(v["avatarId"].as_i64().unwrap() > 0);
+    let url = v["preSignedUrl"].as_str().unwrap();
+    let put = app
+        .client
+        .put(url)
+        .header("content-type", "image/png")
+        .body(PNG.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let me: serde_json::Value = app
+        .as_user(Method::GET, &format!("/accounts/{}", user.id), &user.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let avatar = me["profileImgUri"]
+        .as_str()
+        .expect("the avatar is set on the next read")
+        .to_owned();
+    assert!(avatar.ends_with(v["key"].as_str().unwrap()));
+    assert_eq!(
+        app.client
+            .get(&avatar)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .as_ref(),
+        PNG
+    );
+
+    // A second avatar replaces the first, whose object goes.
+    let res: serde_json::Value = app
+        .as_user(Method::GET, "/users/profiles/avatars", &user.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let put = app
+        .client
+        .put(res["preSignedUrl"].as_str().unwrap())
+        .header("content-type", "image/png")
+        .body(PNG.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200, "the default content type is image/png");
+    let summary: serde_json::Value = app
+        .as_user(
+            Method::GET,
+            &format!("/accounts/{}/summary", user.id),
+            &user.token,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        summary["profileImgUri"]
+            .as_str()
+            .unwrap()
+            .ends_with(res["key"].as_str().unwrap())
+    );
+    assert_eq!(
+        app.client.get(&avatar).send().await.unwrap().status(),
+        404,
+        "the old avatar is gone"
+    );
+
+    // Seed 000: delete it; then there is none.
+    let res = app
+        .as_user(Method::DELETE, "/users/profiles/avatars", &user.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let res = app
+        .as_user(Method::DELETE, "/users/profiles/avatars", &user.token)
+        .send()
+        .await
+        .unwrap();
+    let body = assert_envelope(res, 404, "FILE_NOT_FOUND").await;
+    assert_eq!(body["message"], "FILE_NOT_FOUND");
+
+    // Seed 000: a post file.
+    let v: serde_json::Value = app
+        .as_user(Method::GET, "/files?filename=a.jpg", &user.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(v["fileId"].as_i64().unwrap() > 0);
+    assert!(
+        v["preSignedUrl"]
+            .as_str()
+            .unwrap()
+            .contains("/storage/uploads/post/")
+    );
+
+    // Seed 001: text/plain URL, owner only, png/jpg/jpeg/gif only.
+    let path = format!("/accounts/{}/profile/image/signed-put-url", user.id);
+    let res = app
+        .as_user(
+            Method::GET,
+            &format!("{path}?filename=face.gif"),
+            &user.token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    assert!(res.text().await.unwrap().starts_with("http://"));
+    assert_envelope(
+        app.as_user(Method::GET, &path, &user.token)
+            .send()
+            .await
+            .unwrap(),
+        400,
+        "INVALID_INPUT",
+    )
+    .await;
+    assert_envelope(
+        app.as_user(Method::GET, &format!("{path}?filename=x.webp"), &user.token)
+            .send()
+            .await
+            .unwrap(),
+        400,
+        "UNSUPPORTED_CONTENT_TYPE",
+    )
+    .await;
+    let other = app.login("other@example.com").await;
+    let res = app
+        .as_user(Method::GET, &format!("{path}?filename=x.png"), &other.token)
+        .send()
+        .await
+        .unwrap();
+    assert_envelope(res, 403, "FORBIDDEN").await;
+    let res = app
+        .as_user(
+            Method::DELETE,
+            &format!("/accounts/{}/profile/image", user.id),
+            &user.token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_envelope(res, 404, "FILE_NOT_FOUND").await;
+}
+
+#[tokio::test]
+async fn seed_004_presign_then_metadata_confirms_and_delete_invalidates() {
+    let app = spawn_app().await;
+    let user = app.login("s4@example.com").await;
+    let other = app.login("s4other@example.com").await;
+    for (path, body, prefix) in [
+        (
+            "/images/presigned-url",
+            json!({"content_type": "image/png"}),
+            "chat/",
+        ),
+        (
+            "/images/presigned-url",
+            json!({"content_type": "image/png", "purpose": "SCAN"}),
+            "scan/",
+        ),
+        (
+            "/images/presigned-url/scan",
+            json!({"content_type": "image/png"}),
+            "scan/",
+        ),
+        (
+            "/images/presigned-url/profile",
+            json!({"content_type": "image/png"}),
+            "profiles/",
+        ),
+    ] {
+        let v: serde_json::Value = app
+            .as_user(Method::POST, path, &user.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            v["key"].as_str().unwrap().starts_with(prefix),
+            "{path}: {v}"
+        );
+        assert_eq!(v["expires_in"], 300);
+    }
+    let v: serde_json::Value = app
+        .as_user(Method::POST, "/images/presigned-url", &user.token)
+        .json(&json!({"content_type": "image/png"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = v["key"].as_str().unwrap().to_owned();
+    let meta_path = format!("/images/{key}/metadata");
+    assert_envelope(
+        app.as_user(Method::GET, &meta_path, &user.token)
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "IMAGE_NOT_FOUND",
+    )
+    .await;
+    let put = app
+        .client
+        .put(v["upload_url"].as_str().unwrap())
+        .header("content-type", "image/png")
+        .body(PNG.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200, "{:?}", put.text().await);
+    let meta: serde_json::Value = app
+        .as_user(Method::GET, &meta_path, &user.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        meta["status"], "ready",
+        "the uploader's read confirms: {meta}"
+    );
+    assert_envelope(
+        app.as_user(Method::GET, &meta_path, &other.token)
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "IMAGE_NOT_FOUND",
+    )
+    .await;
+    assert_envelope(
+        app.as_user(Method::DELETE, &format!("/images/{key}"), &other.token)
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "IMAGE_NOT_FOUND",
+    )
+    .await;
+    let res = app
+        .as_user(Method::DELETE, &format!("/images/{key}"), &user.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        app.client
+            .get(v["cdn_url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    assert_envelope(
+        app.as_user(Method::GET, &meta_path, &user.token)
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "IMAGE_NOT_FOUND",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn markup_declared_as_an_image_is_rejected_and_removed() {
+    let app = spawn_app().await;
+    let user = app.login("evil@example.com").await;
+    for (bytes, declared) in [
+        (
+            b"<!doctype html><script>alert(document.cookie)</script>".to_vec(),
+            "image/png",
+        ),
+        (
+            b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>".to_vec(),
+            "image/png",
+        ),
+        (
+            b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec(),
+            "image/jpeg",
+        ),
+        (
+            b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec(),
+            "image/webp",
+        ),
+        (
+            b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec(),
+            "image/gif",
+        ),
+        (PNG[..20].to_vec(), "image/png"),
+    ] {
+        let issued = app
+            .issue_ok(
+                &user,
+                "chat",
+                json!({"filename": "x.png", "content_type": declared}),
+            )
+            .await;
+        assert_eq!(
+            app.put(&issued, bytes).await.status(),
+            200,
+            "the store takes any bytes; confirmation judges"
+        );
+        let body = assert_envelope(
+            app.callback(&user, "chat", &issued.key, "").await,
+            400,
+            "IMAGE_REJECTED",
+        )
+        .await;
+        assert_eq!(body["domain"], "image");
+        assert_eq!(
+            app.client
+                .get(&issued.cdn_url)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            404
+        );
+        // The record is rejected for good.
+        assert_envelope(
+            app.callback(&user, "chat", &issued.key, "").await,
+            404,
+            "IMAGE_NOT_FOUND",
+        )
+        .await;
+    }
+    assert_eq!(
+        std::fs::read_dir(app.dir.path().join("objects/objects"))
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0,
+        "no rejected bytes are left anywhere"
+    );
+}
+
+#[tokio::test]
+async fn the_upload_url_binds_type_length_and_checksum_and_expires() {
+    let app = spawn_with(|c| c.upload_url_ttl_secs = 1).await;
+    let user = app.login("bind@example.com").await;
+
+    // Another Content-Type than signed.
+    let issued = app
+        .issue_ok(
+            &user,
+            "chat",
+            json!({"filename": "x.png", "content_type": "image/png"}),
+        )
+        .await;
+    let res = app
+        .client
+        .put(&issued.upload_url)
+        .header("content-type", "text/html")
+        .body(PNG.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_envelope(res, 400, "UPLOAD_MISMATCH").await;
+
+    // A body larger than declared.
+    let issued = app
+        .issue_ok(
+            &user,
+            "chat",
+            json!({"filename": "x.png", "content_type": "image/png", "content_length": PNG.len()}),
+        )
+        .await;
+    assert!(
+        issued
+            .headers
+            .iter()
+            .any(|(k, v)| k == "Content-Length" && *v == PNG.len().to_string())
+    );
+    let mut bigger = PNG.to_vec();
+    bigger.extend([0u8; 100]);
+    let res = app.put(&issued, bigger).await;
+    assert_envelope(res, 400, "UPLOAD_MISMATCH").await;
+    assert_eq!(
+        app.put(&issued, PNG.to_vec()).await.status(),
+        200,
+        "the declared length works"
+    );
+
+    // A checksum other than declared.
+    let sha = "sha256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="; // of the empty string
+    let issued = app
+        .issue_ok(
+            &user,
+            "chat",
+            json!({"filename": "x.png", "content_type": "image/png", "checksum": sha}),
+        )
+        .await;
+    assert!(
+        issued
+            .headers
+            .iter()
+            .any(|(k, _)| k == "x-amz-checksum-sha256")
+    );
+    assert_envelope(app.put(&issued, PNG.to_vec()).await, 400, "UPLOAD_MISMATCH").await;
+
+    // A forged signature, and a URL pointing at a final key.
+    let issued = app
+        .issue_ok(
+            &user,
+            "chat",
+            json!({"filename": "x.png", "content_type": "image/png"}),
+        )
+        .await;
+    let forged = issued.upload_url.replace("sig=", "sig=00");
+    let res = app
+        .client
+        .put(&forged)
+        .header("content-type", "image/png")
+        .body(PNG.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_envelope(res, 403, "UPLOAD_URL_INVALID").await;
+    let to_final = issued.upload_url.replace("/storage/uploads/", "/storage/");
+    let res = app
+        .client
+        .put(&to_final)
+        .header("content-type", "image/png")
+        .body(PNG.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_envelope(res, 403, "UPLOAD_URL_INVALID").await;
+
+    // Expired.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_envelope(
+        app.put(&issued, PNG.to_vec()).await,
+        403,
+        "UPLOAD_URL_EXPIRED",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn callbacks_check_the_uploader_the_channel_and_the_key() {
+    let app = spawn_app().await;
+    let alice = app.login("alice@example.com").await;
+    let mallory = app.login("mallory@example.com").await;
+    let issued = app
+        .issue_ok(
+            &alice,
+            "chat",
+            json!({"filename": "x.png", "content_type": "image/png"}),
+        )
+        .await;
+    app.put(&issued, PNG.to_vec()).await;
+    assert_envelope(
+        app.callback(&mallory, "chat", &issued.key, "").await,
+        403,
+        "UPLOADER_MISMATCH",
+    )
+    .await;
+    assert_envelope(
+        app.callback(&alice, "scan", &issued.key, "").await,
+        400,
+        "CHANNEL_MISMATCH",
+    )
+    .await;
+    assert_envelope(
+        app.callback(&alice, "chat", "../../etc/passwd", "").await,
+        400,
+        "INVALID_INPUT",
+    )
+    .await;
+    assert_envelope(
+        app.callback(&alice, "chat", "/etc/passwd", "").await,
+        400,
+        "INVALID_INPUT",
+    )
+    .await;
+    assert_envelope(
+        app.callback(&alice, "chat", "chat/none.png", "").await,
+        404,
+        "IMAGE_NOT_FOUND",
+    )
+    .await;
+    assert_envelope(
+        app.callback(&alice, "gallery", &issued.key, "").await,
+        400,
+        "INVALID_INPUT",
+    )
+    .await;
+    assert_envelope(
+        app.callback(&alice, "chat", &issued.key, "\"wrong-etag\"")
+            .await,
+        400,
+        "IMAGE_REJECTED",
+    )
+    .await;
+
+    // Presign refusals.
+    let res = app.issue(&alice, "chat", json!({"filename": "x.png", "content_type": "image/png", "uploader_id": mallory.id.to_string()})).await;
+    let body = assert_envelope(res, 403, "UPLOADER_MISMATCH").await;
+    assert_eq!(body["message"], "Uploader mismatch");
+    for name in ["../../x.png", "/abs/x.png", "a\\b.png"] {
+        let res = app
+            .issue(
+                &alice,
+                "chat",
+                json!({"filename": name, "content_type": "image/png"}),
+            )
+            .await;
+        assert_envelope(res, 400, "INVALID_INPUT").await;
+    }
+    let res = app
+        .issue(
+            &alice,
+            "chat",
+            json!({"filename": "x.svg", "content_type": "image/svg+xml"}),
+        )
+        .await;
+    assert_envelope(res, 400, "UNSUPPORTED_CONTENT_TYPE").await;
+    let res = app
+        .issue(
+            &alice,
+            "chat",
+            json!({"filename": "x.png", "content_type": "application/octet-stream"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200, "octet-stream resolves from the filename");
+    let res = app
+        .issue(
+            &alice,
+            "videos",
+            json!({"filename": "x.png", "content_type": "image/png"}),
+        )
+        .await;
+    assert_envelope(res, 400, "INVALID_INPUT").await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/images/chat"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_envelope(res, 401, "UNAUTHENTICATED").await;
+    // Before the bytes arrive.
+    let pending = app
+        .issue_ok(
+            &alice,
+            "chat",
+            json!({"filename": "x.png", "content_type": "image/png"}),
+        )
+        .await;
+    assert_envelope(
+        app.callback(&alice, "chat", &pending.key, "").await,
+        404,
+        "UPLOAD_NOT_FOUND",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_reused_upload_url_never_replaces_a_ready_image() {
+    let app = spawn_app().await;
+    let user = app.login("reuse@example.com").await;
+    let issued = app
+        .issue_ok(
+            &user,
+            "chat",
+            json!({"filename": "x.png", "content_type": "image/png"}),
+        )
+        .await;
+    app.put(&issued, PNG.to_vec()).await;
+    assert_eq!(
+        app.callback(&user, "chat", &issued.key, "").await.status(),
+        200
+    );
+
+    let other = png_of(2, 2, 200);
+    assert_eq!(
+        app.put(&issued, other).await.status(),
+        200,
+        "the URL only reaches the staging key"
+    );
+    assert_eq!(
+        app.client
+            .get(&issued.cdn_url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .as_ref(),
+        PNG
+    );
+    let again: serde_json::Value = app
+        .callback(&user, "chat", &issued.key, "")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["width"], 1, "the ready record is unchanged");
+    assert_eq!(
+        app.client
+            .get(&issued.cdn_url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .as_ref(),
+        PNG
+    );
+}
+
+#[tokio::test]
+async fn decompression_bombs_and_oversized_images_are_rejected() {
+    let app = spawn_with(|c| c.image_max_bytes = 4096).await;
+    let user = app.login("bomb@example.com").await;
+    let issued = app
+        .issue_ok(
+            &user,
+            "chat",
+            json!({"filename": "x.png", "content_type": "image/png"}),
+        )
+        .await;
+    app.put(&issued, png_of(20000, 20000, 100)).await;
+    let body = assert_envelope(
+        app.callback(&user, "chat", &issued.key, "").await,
+        400,
+        "IMAGE_REJECTED",
+    )
+    .await;
+    assert!(
+        body["message"].as_str().unwrap().contains("pixels"),
+        "{body}"
+    );
+
+    let issued = app
+        .issue_ok(
+            &user,
+            "chat",
+            json!({"filename": "x.png", "content_type": "image/png"}),
+        )
+        .await;
+    let res = app.put(&issued, png_of(10, 10, 5000)).await;
+    assert_envelope(res, 413, "PAYLOAD_TOO_LARGE").await;
+}
+
+fn multipart(prefix: &str, files: Vec<(&str, &str, Vec<u8>)>) -> reqwest::multipart::Form {
+    let mut form = reqwest::multipart::Form::new().text("uploadDirPrefix", prefix.to_owned());
+    for (name, ct, bytes) in files {
+        form = form.part(
+            "files",
+            reqwest::multipart::Part::bytes(bytes)
+                .file_name(name.to_owned())
+                .mime_str(ct)
+                .unwrap(),
+        );
+    }
+    form
+}
+
+#[tokio::test]
+async fn the_multipart_route_stores_verified_images_and_refuses_11_mb() {
+    let app = spawn_app().await;
+    let user = app.login("multi@example.com").await;
+    let res = app
+        .as_user(Method::POST, "/api/multi-img/upload", &user.token)
+        .multipart(multipart(
+            "/origin/report",
+            vec![
+                ("1.png", "image/png", PNG.to_vec()),
+                ("2.png", "image/png", png_of(3, 2, 300)),
+            ],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let keys: Vec<String> = res.json().await.unwrap();
+    assert_eq!(keys.len(), 2);
+    for key in &keys {
+        assert!(key.starts_with("report/"), "{key}");
+        let meta: serde_json::Value = app
+            .as_user(Method::GET, &format!("/images/{key}/metadata"), &user.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(meta["status"], "ready");
+    }
+
+    let res = app
+        .as_user(Method::POST, "/api/multi-img/upload", &user.token)
+        .multipart(multipart(
+            "/origin/report",
+            vec![("x.png", "image/png", b"<html>".to_vec())],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_envelope(res, 400, "IMAGE_REJECTED").await;
+
+    let eleven_mb = png_of(100, 100, 11 * 1024 * 1024);
+    let res = app
+        .as_user(Method::POST, "/api/multi-img/upload", &user.token)
+        .multipart(multipart(
+            "/origin/report",
+            vec![("big.png", "image/png", eleven_mb)],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_envelope(res, 413, "PAYLOAD_TOO_LARGE").await;
+
+    let res = app
+        .as_user(Method::POST, "/api/multi-img/upload", &user.token)
+        .multipart(multipart(
+            "../../etc",
+            vec![("x.png", "image/png", PNG.to_vec())],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_envelope(res, 400, "INVALID_UPLOAD_DIR").await;
+}
+
+#[tokio::test]
+async fn the_sweeper_expires_pending_uploads_and_withdrawal_deletes_private_images() {
+    let app = spawn_with(|c| c.pending_upload_ttl_secs = 1).await;
+    let user = app.login("sweep@example.com").await;
+    let issued = app
+        .issue_ok(
+            &user,
+            "chat",
+            json!({"filename": "x.png", "content_type": "image/png"}),
+        )
+        .await;
+    app.put(&issued, PNG.to_vec()).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .arg("sweep")
+        .env("DATA_DIR", app.dir.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("expired 1 pending"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_envelope(
+        app.callback(&user, "chat", &issued.key, "").await,
+        404,
+        "IMAGE_NOT_FOUND",
+    )
+    .await;
+
+    let app = spawn_app().await;
+    let user = app.login("leaving@example.com").await;
+    let mine = app.upload_png(&user, "my").await;
+    let avatar = app.upload_png(&user, "profile").await;
+    let chat = app.upload_png(&user, "chat").await;
+    let res = app
+        .as_user(
+            Method::DELETE,
+            &format!("/accounts/{}", user.id),
+            &user.token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    for gone in [&mine, &avatar] {
+        let url = gone["cdn_url"].as_str().unwrap();
+        assert_eq!(
+            app.client.get(url).send().await.unwrap().status(),
+            404,
+            "{url}"
+        );
+    }
+    let url = chat["cdn_url"].as_str().unwrap();
+    assert_eq!(
+        app.client.get(url).send().await.unwrap().status(),
+        200,
+        "chat images follow their own retention"
+    );
+}
