@@ -13,6 +13,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_accounts_and_sessions;
 mod m20261123_000002_login_state;
 mod m20261123_000003_images;
+mod m20261123_000004_outbox;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_accounts_and_sessions::Migration),
             Box::new(m20261123_000002_login_state::Migration),
             Box::new(m20261123_000003_images::Migration),
+            Box::new(m20261123_000004_outbox::Migration),
         ]
     }
 }

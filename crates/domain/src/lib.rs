@@ -11,6 +11,7 @@ pub mod clock;
 pub mod error;
 pub mod image;
 pub mod login;
+pub mod outbox;
 pub mod report;
 pub mod services;
 pub mod session;
@@ -36,6 +37,7 @@ pub use login::{
     Actor, AuthorizationRedirect, IdentityError, IdentityProvider, LoginFlow, LoginHints,
     LoginStateRepository, PendingRegistration, ProviderClaims, RegistrationId,
 };
+pub use outbox::{Outbox, OutboxJob};
 pub use report::{
     Report, ReportCategory, ReportCategoryId, ReportId, ReportReason, ReportStatus, ReportTarget,
 };

@@ -9,6 +9,7 @@ mod codec;
 mod entity;
 mod images;
 mod login_state;
+mod outbox;
 mod sessions;
 
 #[cfg(feature = "testing")]

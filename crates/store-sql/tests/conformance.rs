@@ -97,6 +97,22 @@ async fn postgres_images() {
 }
 
 #[tokio::test]
+async fn sqlite_outbox() {
+    let db = sqlite().await;
+    domain::testing::outbox(&db.store).await;
+}
+
+#[tokio::test]
+async fn postgres_outbox() {
+    let Some((db, store)) = postgres().await else {
+        return;
+    };
+    domain::testing::outbox(&store).await;
+    store.close().await;
+    db.drop_database().await;
+}
+
+#[tokio::test]
 async fn migrations_are_idempotent_and_survive_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!(

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod images;
+pub mod invalidations;
 pub mod login;
 pub mod sessions;
 

@@ -5,5 +5,6 @@ pub mod account_identities;
 pub mod accounts;
 pub mod images;
 pub mod login_flows;
+pub mod outbox;
 pub mod pending_registrations;
 pub mod sessions;

@@ -1,0 +1,95 @@
+//! A durable queue of side effects (CDN invalidations, notifications): written in the
+//! database, delivered by workers with retries, so an outage of the receiving service
+//! never fails the request that caused the work and never loses it.
+
+use async_trait::async_trait;
+use time::{Duration, OffsetDateTime};
+
+use crate::error::RepositoryError;
+
+/// A job taken from the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxJob {
+    pub id: i64,
+    pub topic: String,
+    pub payload: serde_json::Value,
+    /// Deliveries tried so far, this one included.
+    pub attempts: u32,
+    pub created_at: OffsetDateTime,
+}
+
+/// Where jobs wait.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Adds a job, deliverable from `at`; returns its id.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn enqueue(
+        &self,
+        topic: &str,
+        payload: serde_json::Value,
+        at: OffsetDateTime,
+    ) -> Result<i64, RepositoryError>;
+
+    /// Takes up to `limit` deliverable jobs of `topic` (due, not done, not failed, not
+    /// leased) and leases them for `lease`: until then no other worker gets them. A worker
+    /// that dies leaves its jobs to be taken again when the lease ends. Oldest first.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn claim(
+        &self,
+        topic: &str,
+        now: OffsetDateTime,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<OutboxJob>, RepositoryError>;
+
+    /// Marks a job delivered: it is never taken again.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn complete(&self, id: i64, at: OffsetDateTime) -> Result<(), RepositoryError>;
+
+    /// Records a failed delivery and when to try again.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn retry(
+        &self,
+        id: i64,
+        error: &str,
+        next_attempt_at: OffsetDateTime,
+    ) -> Result<(), RepositoryError>;
+
+    /// Gives up on a job: it is kept, marked failed, with the last error.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn fail(&self, id: i64, error: &str, at: OffsetDateTime) -> Result<(), RepositoryError>;
+
+    /// Jobs of `topic` neither delivered nor failed.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn depth(&self, topic: &str) -> Result<u64, RepositoryError>;
+}
+
+/// When to try again after `attempts` failures: 2^attempts seconds, capped at an hour.
+pub fn backoff(attempts: u32) -> Duration {
+    Duration::seconds(1_i64 << attempts.min(12)).min(Duration::hours(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff(1), Duration::seconds(2));
+        assert_eq!(backoff(5), Duration::seconds(32));
+        assert_eq!(backoff(40), Duration::hours(1));
+    }
+}

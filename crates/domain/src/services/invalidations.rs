@@ -1,0 +1,246 @@
+//! CDN invalidations through the outbox: deleting or replacing an image only enqueues its
+//! path; a worker sends them in batches, retrying with backoff while the CDN is down, so a
+//! CDN outage never fails a delete and no invalidation is lost.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use time::Duration;
+
+use crate::clock::Clock;
+use crate::error::RepositoryError;
+use crate::image::Cdn;
+use crate::outbox::{Outbox, backoff};
+use crate::storage::{ObjectKey, StorageError};
+
+pub const TOPIC: &str = "cdn.invalidate";
+
+/// Give up on a path after this many attempts (about a day of backoff).
+const MAX_ATTEMPTS: u32 = 30;
+/// CloudFront takes up to 3000 paths an invalidation; smaller batches fail smaller.
+const BATCH: u32 = 100;
+
+/// The CDN's own invalidation call (CloudFront `CreateInvalidation`).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait Invalidator: Send + Sync {
+    /// Invalidates `paths` (`/key`).
+    ///
+    /// # Errors
+    /// `Unavailable` when the CDN cannot be reached, `Unexpected` when it refuses.
+    async fn invalidate(&self, paths: Vec<String>) -> Result<(), StorageError>;
+}
+
+/// A `Cdn` whose invalidations go through the outbox.
+#[derive(Clone)]
+pub struct QueuedCdn {
+    base: String,
+    outbox: Arc<dyn Outbox>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for QueuedCdn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueuedCdn")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl QueuedCdn {
+    pub fn new(base: &str, outbox: Arc<dyn Outbox>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            outbox,
+            clock,
+        }
+    }
+}
+
+#[async_trait]
+impl Cdn for QueuedCdn {
+    fn public_url(&self, key: &ObjectKey) -> String {
+        format!("{}/{}", self.base, key)
+    }
+
+    async fn invalidate(&self, keys: Vec<ObjectKey>) -> Result<(), StorageError> {
+        let now = self.clock.now();
+        for key in keys {
+            self.outbox
+                .enqueue(TOPIC, serde_json::json!({ "key": key.as_str() }), now)
+                .await
+                .map_err(|e| StorageError::Unavailable(Box::new(e)))?;
+        }
+        Ok(())
+    }
+}
+
+/// Delivers queued invalidations.
+#[derive(Clone)]
+pub struct Invalidations {
+    outbox: Arc<dyn Outbox>,
+    invalidator: Arc<dyn Invalidator>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Invalidations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invalidations").finish_non_exhaustive()
+    }
+}
+
+impl Invalidations {
+    pub fn new(
+        outbox: Arc<dyn Outbox>,
+        invalidator: Arc<dyn Invalidator>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            outbox,
+            invalidator,
+            clock,
+        }
+    }
+
+    /// One batch: claims due paths, sends them in one invalidation, and records the
+    /// outcome on every job. Returns how many were delivered.
+    ///
+    /// # Errors
+    /// Only the outbox's own failures; a CDN failure is recorded for retry.
+    pub async fn run_once(&self) -> Result<u64, RepositoryError> {
+        let now = self.clock.now();
+        let jobs = self
+            .outbox
+            .claim(TOPIC, now, Duration::minutes(5), BATCH)
+            .await?;
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        let paths: Vec<String> = jobs
+            .iter()
+            .filter_map(|j| j.payload["key"].as_str().map(|k| format!("/{k}")))
+            .collect();
+        match self.invalidator.invalidate(paths).await {
+            Ok(()) => {
+                for job in &jobs {
+                    self.outbox.complete(job.id, now).await?;
+                }
+                Ok(jobs.len() as u64)
+            }
+            Err(e) => {
+                let error = e.to_string();
+                tracing::warn!(%error, jobs = jobs.len(), "CDN invalidation failed; will retry");
+                for job in &jobs {
+                    if job.attempts >= MAX_ATTEMPTS {
+                        self.outbox.fail(job.id, &error, now).await?;
+                    } else {
+                        self.outbox
+                            .retry(job.id, &error, now + backoff(job.attempts))
+                            .await?;
+                    }
+                }
+                Ok(0)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::MockClock;
+    use crate::outbox::{MockOutbox, OutboxJob};
+    use mockall::predicate::*;
+    use time::macros::datetime;
+
+    const NOW: time::OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
+
+    fn clock() -> Arc<dyn Clock> {
+        let mut c = MockClock::new();
+        c.expect_now().return_const(NOW);
+        Arc::new(c)
+    }
+
+    fn job(id: i64, key: &str, attempts: u32) -> OutboxJob {
+        OutboxJob {
+            id,
+            topic: TOPIC.into(),
+            payload: serde_json::json!({ "key": key }),
+            attempts,
+            created_at: NOW,
+        }
+    }
+
+    #[tokio::test]
+    async fn deleting_only_enqueues() {
+        let mut outbox = MockOutbox::new();
+        outbox
+            .expect_enqueue()
+            .with(
+                eq(TOPIC),
+                eq(serde_json::json!({"key": "chat/a.png"})),
+                eq(NOW),
+            )
+            .times(1)
+            .returning(|_, _, _| Ok(1));
+        let cdn = QueuedCdn::new("https://cdn.example.com/", Arc::new(outbox), clock());
+        cdn.invalidate(vec![ObjectKey::parse("chat/a.png").expect("key")])
+            .await
+            .expect("queued");
+        assert_eq!(
+            cdn.public_url(&ObjectKey::parse("chat/a.png").expect("key")),
+            "https://cdn.example.com/chat/a.png"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_one_invalidation_and_completes_every_job() {
+        let mut outbox = MockOutbox::new();
+        outbox
+            .expect_claim()
+            .returning(|_, _, _, _| Ok(vec![job(1, "a.png", 1), job(2, "b/c.png", 1)]));
+        outbox.expect_complete().times(2).returning(|_, _| Ok(()));
+        outbox.expect_retry().never();
+        let mut inv = MockInvalidator::new();
+        inv.expect_invalidate()
+            .with(eq(vec!["/a.png".to_owned(), "/b/c.png".to_owned()]))
+            .times(1)
+            .returning(|_| Ok(()));
+        let w = Invalidations::new(Arc::new(outbox), Arc::new(inv), clock());
+        assert_eq!(w.run_once().await.expect("ran"), 2);
+    }
+
+    #[tokio::test]
+    async fn a_cdn_outage_is_retried_with_backoff_then_given_up() {
+        let mut outbox = MockOutbox::new();
+        outbox
+            .expect_claim()
+            .returning(|_, _, _, _| Ok(vec![job(1, "a.png", 3), job(2, "b.png", MAX_ATTEMPTS)]));
+        outbox
+            .expect_retry()
+            .withf(|id, _, at| *id == 1 && *at == NOW + Duration::seconds(8))
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        outbox
+            .expect_fail()
+            .withf(|id, e, _| *id == 2 && e.contains("unavailable"))
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        outbox.expect_complete().never();
+        let mut inv = MockInvalidator::new();
+        inv.expect_invalidate()
+            .returning(|_| Err(StorageError::Unavailable("down".into())));
+        let w = Invalidations::new(Arc::new(outbox), Arc::new(inv), clock());
+        assert_eq!(w.run_once().await.expect("ran"), 0);
+    }
+
+    #[tokio::test]
+    async fn nothing_due_sends_nothing() {
+        let mut outbox = MockOutbox::new();
+        outbox.expect_claim().returning(|_, _, _, _| Ok(vec![]));
+        let mut inv = MockInvalidator::new();
+        inv.expect_invalidate().never();
+        let w = Invalidations::new(Arc::new(outbox), Arc::new(inv), clock());
+        assert_eq!(w.run_once().await.expect("ran"), 0);
+    }
+}
