@@ -31,12 +31,22 @@ pub enum Command {
     /// Run the image sweeper once (expire pending uploads, apply retention, remove
     /// orphans), then exit.
     Sweep,
+    /// Manage the object store.
+    #[command(subcommand)]
+    Storage(StorageCommand),
     /// Manage accounts from the command line.
     #[command(subcommand)]
     Accounts(AccountsCommand),
     /// Manage the tokens other services call in with (role SERVER).
     #[command(subcommand, name = "service-token")]
     ServiceToken(ServiceTokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StorageCommand {
+    /// Install the retention rules as the S3 bucket's lifecycle rules (chat 7 days, scan 30
+    /// days, staged uploads 1 day). Replaces the bucket's lifecycle configuration.
+    ApplyLifecycle,
 }
 
 #[derive(Debug, Subcommand)]
@@ -265,6 +275,50 @@ pub struct Config {
     /// Objects no record explains are removed once older than this many seconds.
     #[arg(long, env = "ORPHAN_GRACE_SECS", default_value_t = 3600, global = true)]
     pub orphan_grace_secs: u64,
+
+    /// Seconds any one call to the object store or CDN may take before it counts as
+    /// unavailable (409 `CAN_NOT_ACCESS_S3`).
+    #[arg(long, env = "STORAGE_TIMEOUT_SECS", default_value_t = 5, global = true)]
+    pub storage_timeout_secs: u64,
+
+    /// S3: the bucket.
+    #[arg(long, env = "S3_BUCKET", global = true)]
+    pub s3_bucket: Option<String>,
+
+    /// S3: the region.
+    #[arg(long, env = "S3_REGION", default_value = "us-east-1", global = true)]
+    pub s3_region: String,
+
+    /// S3: an S3-compatible endpoint (`https://minio.example.com`); unset for AWS.
+    #[arg(long, env = "S3_ENDPOINT", global = true)]
+    pub s3_endpoint: Option<String>,
+
+    /// S3: path-style addressing (most S3-compatible stores).
+    #[arg(long, env = "S3_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub s3_path_style: bool,
+
+    /// S3 and CloudFront: a static access key; unset uses the default chain (environment,
+    /// instance or task role, web identity).
+    #[arg(long, env = "S3_ACCESS_KEY_ID", global = true)]
+    pub s3_access_key_id: Option<String>,
+
+    /// S3 and CloudFront: the static secret key.
+    #[arg(
+        long,
+        env = "S3_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub s3_secret_access_key: Option<String>,
+
+    /// CloudFront: the distribution whose paths are invalidated on delete and replace.
+    /// Unset: no invalidations (a CDN without caching, or none).
+    #[arg(long, env = "CLOUDFRONT_DISTRIBUTION_ID", global = true)]
+    pub cloudfront_distribution_id: Option<String>,
+
+    /// CloudFront: an endpoint override (emulators only).
+    #[arg(long, env = "CLOUDFRONT_ENDPOINT", global = true)]
+    pub cloudfront_endpoint: Option<String>,
 }
 
 /// Which object-store adapter set to use.
@@ -449,6 +503,19 @@ impl Config {
         }
     }
 
+    /// The S3 settings, when STORAGE=s3.
+    pub fn s3(&self) -> Option<storage_s3::S3Config> {
+        (self.storage == StorageKind::S3).then(|| storage_s3::S3Config {
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            bucket: self.s3_bucket.clone().unwrap_or_default(),
+            path_style: self.s3_path_style,
+            access_key_id: self.s3_access_key_id.clone(),
+            secret_access_key: self.s3_secret_access_key.clone(),
+            timeout: Duration::from_secs(self.storage_timeout_secs.max(1)),
+        })
+    }
+
     pub fn object_store_dir(&self) -> PathBuf {
         self.data_dir.join("objects")
     }
@@ -532,6 +599,17 @@ impl Config {
             && public_origin(u).is_none()
         {
             problems.push(format!("CDN_BASE_URL: {u:?} is not an http(s) URL"));
+        }
+        if self.storage == StorageKind::S3 {
+            if self.s3_bucket.as_deref().is_none_or(str::is_empty) {
+                problems.push("STORAGE=s3 needs S3_BUCKET".to_owned());
+            }
+            if self.cdn_base_url.is_none() {
+                problems.push("STORAGE=s3 needs CDN_BASE_URL (the CloudFront or bucket URL images are served from)".to_owned());
+            }
+            if self.s3_access_key_id.is_some() != self.s3_secret_access_key.is_some() {
+                problems.push("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together".to_owned());
+            }
         }
         if self.image_max_bytes == 0
             || self.upload_url_ttl_secs == 0

@@ -13,5 +13,7 @@ pub mod routes;
 pub mod startup;
 pub mod telemetry;
 
-pub use config::{AccountsCommand, AppEnv, Cli, Command, Config, ServiceTokenCommand, StorageKind};
+pub use config::{
+    AccountsCommand, AppEnv, Cli, Command, Config, ServiceTokenCommand, StorageCommand, StorageKind,
+};
 pub use startup::{AppState, Application};

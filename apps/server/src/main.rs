@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use server::{AccountsCommand, Application, Cli, Command, ServiceTokenCommand, telemetry};
+use server::{
+    AccountsCommand, Application, Cli, Command, ServiceTokenCommand, StorageCommand, telemetry,
+};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -92,12 +94,13 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
             let db = server::startup::connect_database(&cli.config).await?;
             db.migrate().await?;
             let public_url = cli.config.public_url(cli.config.bind_addr);
-            let (objects, cdn, _) = server::startup::open_storage(&cli.config, &public_url).await?;
             let repo = std::sync::Arc::new(db.clone());
+            let storage =
+                server::startup::open_storage(&cli.config, &public_url, repo.clone()).await?;
             let images = domain::services::Images::new(
                 repo.clone(),
-                objects,
-                cdn,
+                storage.objects,
+                storage.cdn,
                 repo,
                 std::sync::Arc::new(domain::SystemClock),
                 cli.config.image_policy(),
@@ -108,6 +111,18 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
                 report.expired, report.retention_deleted, report.orphans_removed
             );
             db.close().await;
+            Ok(())
+        }
+        Command::Storage(StorageCommand::ApplyLifecycle) => {
+            let s3 = cli.config.s3().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "lifecycle rules are for STORAGE=s3; the local store is swept by the service"
+                )
+            })?;
+            let store = storage_s3::S3Store::new(&s3).await;
+            for (prefix, days) in store.apply_lifecycle().await? {
+                println!("{prefix}: objects expire after {days} day(s)");
+            }
             Ok(())
         }
         Command::Migrate => {

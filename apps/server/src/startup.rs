@@ -82,7 +82,8 @@ pub struct Application {
     port: u16,
     server: Server,
     db: SqlStore,
-    sweeper: Option<tokio::task::JoinHandle<()>>,
+    /// Background workers (sweeper, invalidations), stopped with the server.
+    workers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Application {
@@ -142,15 +143,28 @@ async fn signing_key(config: &Config) -> anyhow::Result<[u8; 32]> {
     Ok(key)
 }
 
-/// The object store and CDN the configuration selects.
+/// The object store and CDN the configuration selects, and the invalidation worker when
+/// a CloudFront distribution is configured.
+pub struct Storage {
+    pub objects: Arc<dyn ObjectStore>,
+    pub cdn: Arc<dyn domain::Cdn>,
+    pub local: Option<LocalStore>,
+    pub invalidations: Option<domain::services::invalidations::Invalidations>,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("local", &self.local)
+            .finish_non_exhaustive()
+    }
+}
+
 pub async fn open_storage(
     config: &Config,
     public_url: &str,
-) -> anyhow::Result<(
-    Arc<dyn ObjectStore>,
-    Arc<dyn domain::Cdn>,
-    Option<LocalStore>,
-)> {
+    outbox: Arc<dyn domain::Outbox>,
+) -> anyhow::Result<Storage> {
     match config.storage {
         crate::config::StorageKind::Local => {
             let store = LocalStore::open(config.object_store_dir())
@@ -166,14 +180,50 @@ pub async fn open_storage(
                 .cdn_base_url
                 .clone()
                 .unwrap_or_else(|| format!("{public_url}/cdn"));
-            Ok((
-                Arc::new(store.clone()),
-                Arc::new(LocalCdn::new(&cdn_base)),
-                Some(store),
-            ))
+            Ok(Storage {
+                objects: Arc::new(store.clone()),
+                cdn: Arc::new(LocalCdn::new(&cdn_base)),
+                local: Some(store),
+                invalidations: None,
+            })
         }
         crate::config::StorageKind::S3 => {
-            anyhow::bail!("STORAGE=s3 is not available in this build yet")
+            let s3 = config.s3().context("S3 settings")?;
+            let store = storage_s3::S3Store::new(&s3).await;
+            let cdn_base = config.cdn_base_url.clone().context("CDN_BASE_URL")?;
+            let clock: Arc<dyn domain::Clock> = Arc::new(SystemClock);
+            let (cdn, invalidations): (Arc<dyn domain::Cdn>, _) =
+                match &config.cloudfront_distribution_id {
+                    Some(id) => {
+                        let cf = storage_s3::CloudFront::new(
+                            id,
+                            config.cloudfront_endpoint.as_deref(),
+                            s3.access_key_id.as_deref(),
+                            s3.secret_access_key.as_deref(),
+                            s3.timeout,
+                        )
+                        .await;
+                        (
+                            Arc::new(domain::services::invalidations::QueuedCdn::new(
+                                &cdn_base,
+                                outbox.clone(),
+                                clock.clone(),
+                            )),
+                            Some(domain::services::invalidations::Invalidations::new(
+                                outbox,
+                                Arc::new(cf),
+                                clock,
+                            )),
+                        )
+                    }
+                    None => (Arc::new(LocalCdn::new(&cdn_base)), None),
+                };
+            Ok(Storage {
+                objects: Arc::new(store),
+                cdn,
+                local: None,
+                invalidations,
+            })
         }
     }
 }
@@ -204,7 +254,8 @@ impl Application {
         let bound: SocketAddr = listener.local_addr()?;
         let public_url = config.public_url(bound);
 
-        let (objects, cdn, local_store) = open_storage(&config, &public_url).await?;
+        let storage = open_storage(&config, &public_url, Arc::new(db.clone())).await?;
+        let (objects, cdn, local_store) = (storage.objects, storage.cdn, storage.local);
 
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let repo = Arc::new(db.clone());
@@ -355,11 +406,32 @@ impl Application {
             database = ?db.backend(),
             "listening"
         );
+        let invalidator = storage.invalidations.map(|worker| {
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(5));
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    // Drain what is due, batch by batch.
+                    loop {
+                        match worker.run_once().await {
+                            Ok(0) => break,
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::warn!(error = %e, "invalidation worker: outbox unavailable");
+                                break;
+                            }
+                        }
+                    }
+                }
+            })
+        });
+
         Ok(Self {
             port: bound.port(),
             server,
             db,
-            sweeper,
+            workers: sweeper.into_iter().chain(invalidator).collect(),
         })
     }
 
@@ -378,8 +450,8 @@ impl Application {
     /// The server failed.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        if let Some(sweeper) = self.sweeper {
-            sweeper.abort();
+        for worker in self.workers {
+            worker.abort();
         }
         self.db.close().await;
         result

@@ -1,0 +1,521 @@
+//! The object-storage port on S3 or any S3-compatible store (aws-sdk-s3), and CDN
+//! invalidations on CloudFront (aws-sdk-cloudfront).
+//!
+//! Presigned PUTs bind `Content-Type`, and `Content-Length` and `x-amz-checksum-sha256`
+//! when declared, so the store itself refuses any other body. The SDK's default CRC32
+//! request checksum is turned off ("when required"): a presigned URL must bind only what
+//! the client will send. Every call is bounded by a timeout; unreachable or failing stores
+//! are `StorageError::Unavailable`, so the routes answer `CAN_NOT_ACCESS_S3`.
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream as S3Body;
+use aws_sdk_s3::types::{
+    BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
+    LifecycleRuleFilter, MetadataDirective,
+};
+use aws_smithy_http_client::tls;
+use bytes::Bytes;
+use domain::{
+    ByteStream, Channel, KeyPrefix, ObjectKey, ObjectMeta, ObjectStore, PresignedPut,
+    PutConditions, StorageError,
+};
+use futures_util::StreamExt as _;
+use time::OffsetDateTime;
+
+/// Where and how to reach the bucket.
+#[derive(Clone)]
+pub struct S3Config {
+    /// An S3-compatible endpoint (`http://127.0.0.1:3900`); `None` for AWS.
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub bucket: String,
+    /// `bucket` in the path rather than the host name (most S3-compatible stores).
+    pub path_style: bool,
+    /// Static credentials; `None` uses the default chain (environment, profile, instance
+    /// or task role, web identity).
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// Bound on every call.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("bucket", &self.bucket)
+            .field("path_style", &self.path_style)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The shared AWS configuration: our ring-based HTTP client, region, timeouts, credentials.
+async fn sdk_config(
+    region: &str,
+    timeout: Duration,
+    access_key_id: Option<&str>,
+    secret_access_key: Option<&str>,
+) -> aws_config::SdkConfig {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http)
+        .region(aws_config::Region::new(region.to_owned()))
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_timeout(timeout)
+                .connect_timeout(timeout.min(Duration::from_secs(3)))
+                .build(),
+        )
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2));
+    if let (Some(id), Some(secret)) = (access_key_id, secret_access_key) {
+        loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
+            id, secret, None, None, "static",
+        ));
+    }
+    loader.load().await
+}
+
+/// An S3 bucket as the object store.
+#[derive(Clone)]
+pub struct S3Store {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl std::fmt::Debug for S3Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Store")
+            .field("bucket", &self.bucket)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Translates an SDK failure: transport trouble, timeouts and 5xx are `Unavailable`;
+/// 404 `NotFound`, 412 `PreconditionFailed`; the rest `Unexpected`.
+fn translate<E>(e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> StorageError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = match &e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            return StorageError::Unavailable(Box::new(e));
+        }
+        SdkError::ServiceError(se) => Some(se.raw().status().as_u16()),
+        _ => None,
+    };
+    match status {
+        Some(s) if s >= 500 => StorageError::Unavailable(Box::new(e)),
+        Some(404) => StorageError::NotFound,
+        Some(412) => StorageError::PreconditionFailed,
+        _ => StorageError::Unexpected(Box::new(e)),
+    }
+}
+
+fn bare(etag: Option<&str>) -> String {
+    etag.unwrap_or_default().trim_matches('"').to_owned()
+}
+
+fn to_time(t: Option<&aws_sdk_s3::primitives::DateTime>) -> OffsetDateTime {
+    t.and_then(|t| OffsetDateTime::from_unix_timestamp(t.secs()).ok())
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+impl S3Store {
+    /// A store on `config.bucket`. Nothing is fetched until the first call.
+    pub async fn new(config: &S3Config) -> Self {
+        let shared = sdk_config(
+            &config.region,
+            config.timeout,
+            config.access_key_id.as_deref(),
+            config.secret_access_key.as_deref(),
+        )
+        .await;
+        let mut s3 = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(config.path_style)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        if let Some(endpoint) = &config.endpoint {
+            s3 = s3.endpoint_url(endpoint.clone());
+        }
+        Self {
+            client: aws_sdk_s3::Client::from_conf(s3.build()),
+            bucket: config.bucket.clone(),
+        }
+    }
+
+    /// Installs the retention rules as bucket lifecycle rules: chat after 7 days, scan
+    /// after 30, staged uploads after 1 (a backstop for the sweeper). Replaces the bucket's
+    /// lifecycle configuration.
+    ///
+    /// # Errors
+    /// The store refused or could not be reached.
+    pub async fn apply_lifecycle(&self) -> Result<Vec<(String, i32)>, StorageError> {
+        let mut rules: Vec<(String, i32)> = Channel::ALL
+            .into_iter()
+            .filter_map(|c| {
+                c.retention().map(|r| {
+                    (
+                        c.prefix().to_owned(),
+                        i32::try_from(r.whole_days()).unwrap_or(i32::MAX),
+                    )
+                })
+            })
+            .collect();
+        rules.push((domain::image::staging_prefix().as_str().to_owned(), 1));
+        let built = rules
+            .iter()
+            .map(|(prefix, days)| {
+                LifecycleRule::builder()
+                    .id(format!("expire-{}", prefix.trim_end_matches('/')))
+                    .filter(
+                        LifecycleRuleFilter::builder()
+                            .prefix(prefix.clone())
+                            .build(),
+                    )
+                    .status(ExpirationStatus::Enabled)
+                    .expiration(LifecycleExpiration::builder().days(*days).build())
+                    .build()
+                    .map_err(|e| StorageError::Unexpected(Box::new(e)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let config = BucketLifecycleConfiguration::builder()
+            .set_rules(Some(built))
+            .build()
+            .map_err(|e| StorageError::Unexpected(Box::new(e)))?;
+        self.client
+            .put_bucket_lifecycle_configuration()
+            .bucket(&self.bucket)
+            .lifecycle_configuration(config)
+            .send()
+            .await
+            .map_err(translate)?;
+        Ok(rules)
+    }
+
+    /// The bucket's lifecycle rules as (prefix, days), for checking what is installed.
+    ///
+    /// # Errors
+    /// The store refused or could not be reached.
+    pub async fn lifecycle(&self) -> Result<Vec<(String, i32)>, StorageError> {
+        let out = self
+            .client
+            .get_bucket_lifecycle_configuration()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(translate)?;
+        Ok(out
+            .rules()
+            .iter()
+            .map(|r| {
+                let prefix = r
+                    .filter()
+                    .and_then(|f| f.prefix())
+                    .unwrap_or_default()
+                    .to_owned();
+                let days = r.expiration().and_then(|e| e.days()).unwrap_or_default();
+                (prefix, days)
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    async fn put(
+        &self,
+        key: &ObjectKey,
+        mut body: ByteStream,
+        content_type: &str,
+        max_size: u64,
+    ) -> Result<ObjectMeta, StorageError> {
+        // S3 needs the length up front: collect (bounded by `max_size`) before sending.
+        let mut buf = Vec::new();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(StorageError::BodyInterrupted)?;
+            if (buf.len() + chunk.len()) as u64 > max_size {
+                return Err(StorageError::TooLarge { limit: max_size });
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        let size = buf.len() as u64;
+        let out = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .content_type(content_type)
+            .body(S3Body::from(buf))
+            .send()
+            .await
+            .map_err(translate)?;
+        Ok(ObjectMeta {
+            key: key.clone(),
+            size,
+            etag: bare(out.e_tag()),
+            content_type: Some(content_type.to_owned()),
+            last_modified: OffsetDateTime::now_utc(),
+        })
+    }
+
+    async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StorageError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+        {
+            Ok(h) => Ok(Some(ObjectMeta {
+                key: key.clone(),
+                size: h
+                    .content_length()
+                    .and_then(|l| u64::try_from(l).ok())
+                    .unwrap_or(0),
+                etag: bare(h.e_tag()),
+                content_type: h.content_type().map(str::to_owned),
+                last_modified: to_time(h.last_modified()),
+            })),
+            Err(e) => match translate(e) {
+                StorageError::NotFound => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn read_range(
+        &self,
+        key: &ObjectKey,
+        offset: u64,
+        len: u64,
+    ) -> Result<Bytes, StorageError> {
+        if len == 0 {
+            return Ok(Bytes::new());
+        }
+        let result = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .range(format!("bytes={}-{}", offset, offset + len - 1))
+            .send()
+            .await;
+        match result {
+            Ok(out) => out
+                .body
+                .collect()
+                .await
+                .map(|b| b.into_bytes())
+                .map_err(|e| StorageError::Unavailable(Box::new(e))),
+            Err(e) => {
+                let code = e
+                    .as_service_error()
+                    .and_then(|s| s.code().map(str::to_owned));
+                if code.as_deref() == Some("InvalidRange") {
+                    // Past the end of the object: nothing there.
+                    return Ok(Bytes::new());
+                }
+                Err(translate(e))
+            }
+        }
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .send()
+            .await
+            .map_err(translate)?;
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        prefix: &KeyPrefix,
+        after: Option<ObjectKey>,
+        limit: usize,
+    ) -> Result<Vec<ObjectMeta>, StorageError> {
+        let mut req = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .max_keys(i32::try_from(limit).unwrap_or(1000));
+        if !prefix.as_str().is_empty() {
+            req = req.prefix(prefix.as_str());
+        }
+        if let Some(a) = after {
+            req = req.start_after(a.as_str());
+        }
+        let out = req.send().await.map_err(translate)?;
+        Ok(out
+            .contents()
+            .iter()
+            .filter_map(|o| {
+                Some(ObjectMeta {
+                    key: ObjectKey::parse(o.key()?).ok()?,
+                    size: o.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+                    etag: bare(o.e_tag()),
+                    content_type: None,
+                    last_modified: to_time(o.last_modified()),
+                })
+            })
+            .take(limit)
+            .collect())
+    }
+
+    async fn presign_put(
+        &self,
+        key: &ObjectKey,
+        c: &PutConditions,
+    ) -> Result<PresignedPut, StorageError> {
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .content_type(&c.content_type);
+        if let Some(len) = c.content_length {
+            req = req.content_length(i64::try_from(len).unwrap_or(i64::MAX));
+        }
+        if let Some(sha) = &c.checksum_sha256 {
+            req = req.checksum_sha256(sha);
+        }
+        let presigning = PresigningConfig::expires_in(c.expires_in)
+            .map_err(|e| StorageError::Unexpected(Box::new(e)))?;
+        let presigned = req
+            .presigned(presigning)
+            .await
+            .map_err(|e| StorageError::Unexpected(Box::new(e)))?;
+        let headers = presigned
+            .headers()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case("host"))
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect();
+        Ok(PresignedPut {
+            url: presigned.uri().to_owned(),
+            headers,
+        })
+    }
+
+    async fn promote(
+        &self,
+        from: &ObjectKey,
+        to: &ObjectKey,
+        etag: &str,
+    ) -> Result<ObjectMeta, StorageError> {
+        // Keys are ASCII letters, digits, '.', '_', '-' and '/': nothing to escape.
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .copy_source(format!("{}/{}", self.bucket, from.as_str()))
+            .copy_source_if_match(format!("\"{etag}\""))
+            .metadata_directive(MetadataDirective::Copy)
+            .key(to.as_str())
+            .send()
+            .await
+            .map_err(translate)?;
+        self.delete(from).await?;
+        self.head(to).await?.ok_or(StorageError::NotFound)
+    }
+
+    async fn check(&self) -> Result<(), StorageError> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| match translate(e) {
+                StorageError::Unavailable(e) | StorageError::Unexpected(e) => {
+                    StorageError::Unavailable(e)
+                }
+                other => StorageError::Unavailable(Box::new(other)),
+            })
+    }
+}
+
+/// CloudFront invalidations.
+#[derive(Clone)]
+pub struct CloudFront {
+    client: aws_sdk_cloudfront::Client,
+    distribution_id: String,
+}
+
+impl std::fmt::Debug for CloudFront {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CloudFront")
+            .field("distribution_id", &self.distribution_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CloudFront {
+    /// `endpoint` overrides AWS's (for emulators); credentials as for S3.
+    pub async fn new(
+        distribution_id: &str,
+        endpoint: Option<&str>,
+        access_key_id: Option<&str>,
+        secret_access_key: Option<&str>,
+        timeout: Duration,
+    ) -> Self {
+        let shared = sdk_config("us-east-1", timeout, access_key_id, secret_access_key).await;
+        let mut cf = aws_sdk_cloudfront::config::Builder::from(&shared);
+        if let Some(e) = endpoint {
+            cf = cf.endpoint_url(e);
+        }
+        Self {
+            client: aws_sdk_cloudfront::Client::from_conf(cf.build()),
+            distribution_id: distribution_id.to_owned(),
+        }
+    }
+}
+
+#[async_trait]
+impl domain::services::invalidations::Invalidator for CloudFront {
+    async fn invalidate(&self, paths: Vec<String>) -> Result<(), StorageError> {
+        use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
+        let quantity = i32::try_from(paths.len()).unwrap_or(i32::MAX);
+        let batch = InvalidationBatch::builder()
+            .paths(
+                Paths::builder()
+                    .quantity(quantity)
+                    .set_items(Some(paths))
+                    .build()
+                    .map_err(|e| StorageError::Unexpected(Box::new(e)))?,
+            )
+            .caller_reference(uuid::Uuid::new_v4().to_string())
+            .build()
+            .map_err(|e| StorageError::Unexpected(Box::new(e)))?;
+        self.client
+            .create_invalidation()
+            .distribution_id(&self.distribution_id)
+            .invalidation_batch(batch)
+            .send()
+            .await
+            .map_err(|e| match &e {
+                aws_sdk_cloudfront::error::SdkError::ServiceError(se)
+                    if se.raw().status().as_u16() < 500 =>
+                {
+                    StorageError::Unexpected(Box::new(e))
+                }
+                _ => StorageError::Unavailable(Box::new(e)),
+            })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,226 @@
+//! Real servers for tests: Garage (an S3 implementation that verifies presigned
+//! signatures, expiry, signed headers and checksums) and moto (which emulates CloudFront).
+//! `./scripts/test` installs both into a cache folder outside the clone and puts them on
+//! PATH; each test starts its own on free loopback ports, stopped when dropped. Without
+//! them the tests fail loudly, unless `SKIP_S3_TESTS=1` says to skip them knowingly.
+#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{S3Config, S3Store};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn random_hex(bytes: usize) -> String {
+    (0..bytes).map(|_| format!("{:02x}", rand_byte())).collect()
+}
+
+fn rand_byte() -> u8 {
+    uuid::Uuid::new_v4().as_bytes()[0]
+}
+
+fn wait_for_port(port: u16, what: &str) {
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{what} never listened on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn skip(what: &str) -> bool {
+    if std::env::var("SKIP_S3_TESTS").as_deref() == Ok("1") {
+        eprintln!("SKIP_S3_TESTS=1: skipping a test that needs {what}");
+        return true;
+    }
+    false
+}
+
+fn on_path(bin: &str) -> bool {
+    Command::new(bin)
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// A single-node Garage with one bucket.
+pub struct Garage {
+    pub endpoint: String,
+    pub bucket: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl std::fmt::Debug for Garage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Garage")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Garage {
+    /// Starts Garage and waits for its bucket; `None` when S3 tests are knowingly skipped.
+    ///
+    /// # Panics
+    /// When `garage` is not on PATH (run `./scripts/test`), or it does not start.
+    pub async fn start() -> Option<Self> {
+        if skip("Garage") {
+            return None;
+        }
+        assert!(
+            on_path("garage"),
+            "garage is not installed: run ./scripts/test (it installs Garage into ~/.cache/airs/tools)"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let (api, rpc) = (free_port(), free_port());
+        let config = dir.path().join("garage.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "metadata_dir = \"{m}\"\ndata_dir = \"{d}\"\ndb_engine = \"sqlite\"\nreplication_factor = 1\n\
+                 rpc_bind_addr = \"127.0.0.1:{rpc}\"\nrpc_secret = \"{secret}\"\n\n[s3_api]\n\
+                 s3_region = \"garage\"\napi_bind_addr = \"127.0.0.1:{api}\"\n",
+                m = dir.path().join("meta").display(),
+                d = dir.path().join("data").display(),
+                secret = random_hex(32),
+            ),
+        )
+        .unwrap();
+        let access_key_id = format!("GK{}", random_hex(12));
+        let secret_access_key = random_hex(32);
+        let bucket = "images".to_owned();
+        let child = Command::new("garage")
+            .arg("-c")
+            .arg(&config)
+            .args(["server", "--single-node", "--default-bucket"])
+            .env("GARAGE_DEFAULT_ACCESS_KEY", &access_key_id)
+            .env("GARAGE_DEFAULT_SECRET_KEY", &secret_access_key)
+            .env("GARAGE_DEFAULT_BUCKET", &bucket)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("garage starts");
+        wait_for_port(api, "garage");
+        let garage = Self {
+            endpoint: format!("http://127.0.0.1:{api}"),
+            bucket,
+            access_key_id,
+            secret_access_key,
+            child,
+            _dir: dir,
+        };
+        // The bucket and key appear shortly after the port opens.
+        let store = garage.store().await;
+        let start = Instant::now();
+        while domain::ObjectStore::check(&store).await.is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "garage's bucket never appeared"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Some(garage)
+    }
+
+    pub fn config(&self) -> S3Config {
+        S3Config {
+            endpoint: Some(self.endpoint.clone()),
+            region: "garage".into(),
+            bucket: self.bucket.clone(),
+            path_style: true,
+            access_key_id: Some(self.access_key_id.clone()),
+            secret_access_key: Some(self.secret_access_key.clone()),
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    pub async fn store(&self) -> S3Store {
+        S3Store::new(&self.config()).await
+    }
+
+    /// Stops the server (for fault tests); the store answers `Unavailable` afterwards.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Garage {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// moto's server, emulating CloudFront.
+#[derive(Debug)]
+pub struct Moto {
+    pub endpoint: String,
+    child: Child,
+}
+
+impl Moto {
+    /// Starts `moto_server`; `None` when S3 tests are knowingly skipped.
+    ///
+    /// # Panics
+    /// When `moto_server` is not on PATH (run `./scripts/test`).
+    pub fn start() -> Option<Self> {
+        if skip("moto") {
+            return None;
+        }
+        assert!(
+            on_path("moto_server"),
+            "moto_server is not installed: run ./scripts/test (it installs moto[server] into ~/.cache/airs/tools/venv)"
+        );
+        let port = free_port();
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        wait_for_port(port, "moto_server");
+        Some(Self {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child,
+        })
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A CloudFront client on `endpoint` for tests to set up and inspect distributions.
+pub async fn cloudfront_client(endpoint: &str) -> aws_sdk_cloudfront::Client {
+    let shared = crate::sdk_config(
+        "us-east-1",
+        Duration::from_secs(5),
+        Some("test"),
+        Some("test"),
+    )
+    .await;
+    aws_sdk_cloudfront::Client::from_conf(
+        aws_sdk_cloudfront::config::Builder::from(&shared)
+            .endpoint_url(endpoint)
+            .build(),
+    )
+}
