@@ -202,6 +202,82 @@ impl Moto {
     }
 }
 
+impl Moto {
+    /// Creates a CloudFront distribution and returns its id.
+    pub async fn distribution(&self) -> String {
+        use aws_sdk_cloudfront::types::{
+            DefaultCacheBehavior, DistributionConfig, Origin, Origins, ViewerProtocolPolicy,
+        };
+        let client = cloudfront_client(&self.endpoint).await;
+        let config = DistributionConfig::builder()
+            .caller_reference(uuid::Uuid::new_v4().to_string())
+            .comment("images")
+            .enabled(true)
+            .origins(
+                Origins::builder()
+                    .quantity(1)
+                    .items(
+                        Origin::builder()
+                            .id("s3")
+                            .domain_name("images.s3.amazonaws.com")
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .default_cache_behavior(
+                DefaultCacheBehavior::builder()
+                    .target_origin_id("s3")
+                    .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let out = client
+            .create_distribution()
+            .distribution_config(config)
+            .send()
+            .await
+            .expect("moto creates a distribution");
+        out.distribution().unwrap().id().to_owned()
+    }
+
+    /// The paths of every invalidation of `distribution`, oldest first.
+    pub async fn invalidated_paths(&self, distribution: &str) -> Vec<String> {
+        let client = cloudfront_client(&self.endpoint).await;
+        let list = client
+            .list_invalidations()
+            .distribution_id(distribution)
+            .send()
+            .await
+            .unwrap();
+        let mut paths = Vec::new();
+        for item in list
+            .invalidation_list()
+            .map(|l| l.items().to_vec())
+            .unwrap_or_default()
+        {
+            let inv = client
+                .get_invalidation()
+                .distribution_id(distribution)
+                .id(item.id())
+                .send()
+                .await
+                .unwrap();
+            if let Some(items) = inv
+                .invalidation()
+                .and_then(|i| i.invalidation_batch())
+                .and_then(|b| b.paths())
+            {
+                paths.extend(items.items().iter().cloned());
+            }
+        }
+        paths
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -171,50 +171,10 @@ async fn a_stopped_store_is_unavailable_within_the_timeout() {
     );
 }
 
-async fn moto_distribution(endpoint: &str) -> String {
-    use aws_sdk_cloudfront::types::{
-        DefaultCacheBehavior, DistributionConfig, Origin, Origins, ViewerProtocolPolicy,
-    };
-    let client = storage_s3::testing::cloudfront_client(endpoint).await;
-    let config = DistributionConfig::builder()
-        .caller_reference(uuid::Uuid::new_v4().to_string())
-        .comment("images")
-        .enabled(true)
-        .origins(
-            Origins::builder()
-                .quantity(1)
-                .items(
-                    Origin::builder()
-                        .id("s3")
-                        .domain_name("images.s3.amazonaws.com")
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
-        .default_cache_behavior(
-            DefaultCacheBehavior::builder()
-                .target_origin_id("s3")
-                .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
-    let out = client
-        .create_distribution()
-        .distribution_config(config)
-        .send()
-        .await
-        .expect("moto creates a distribution");
-    out.distribution().unwrap().id().to_owned()
-}
-
 #[tokio::test]
 async fn cloudfront_invalidations_reach_the_distribution() {
     let Some(moto) = Moto::start() else { return };
-    let id = moto_distribution(&moto.endpoint).await;
+    let id = moto.distribution().await;
     let cf = storage_s3::CloudFront::new(
         &id,
         Some(&moto.endpoint),
@@ -227,37 +187,11 @@ async fn cloudfront_invalidations_reach_the_distribution() {
         .await
         .expect("invalidated");
 
-    let client = storage_s3::testing::cloudfront_client(&moto.endpoint).await;
-    let list = client
-        .list_invalidations()
-        .distribution_id(&id)
-        .send()
-        .await
-        .unwrap();
-    let items = list
-        .invalidation_list()
-        .map(|l| l.items().to_vec())
-        .unwrap_or_default();
-    assert_eq!(items.len(), 1, "one batch");
-    let inv = client
-        .get_invalidation()
-        .distribution_id(&id)
-        .id(items[0].id())
-        .send()
-        .await
-        .unwrap();
-    let paths = inv
-        .invalidation()
-        .unwrap()
-        .invalidation_batch()
-        .unwrap()
-        .paths()
-        .unwrap()
-        .items()
-        .to_vec();
+    let paths = moto.invalidated_paths(&id).await;
     assert_eq!(
         paths,
-        vec!["/chat/a.png".to_owned(), "/profiles/1/b.png".to_owned()]
+        vec!["/chat/a.png".to_owned(), "/profiles/1/b.png".to_owned()],
+        "one batch, both paths"
     );
 
     // An unknown distribution is refused, not retried forever.

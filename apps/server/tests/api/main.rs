@@ -11,3 +11,4 @@ mod helpers;
 mod images;
 mod lifecycle;
 mod oidc;
+mod s3;

@@ -1,0 +1,287 @@
+//! The image flow on the S3 adapter set: a real S3 server (Garage) that verifies presigned
+//! URLs, and CloudFront invalidations against moto. Plus the faults: the store stopped
+//! mid-flow answers 409 and leaves no record pointing at nothing.
+
+use domain::ObjectStore as _;
+use reqwest::Method;
+use serde_json::json;
+use storage_s3::testing::{Garage, Moto};
+
+use crate::helpers::{TestApp, assert_envelope, spawn_with};
+use crate::images::PNG;
+
+async fn s3_app(garage: &Garage, cloudfront: Option<(&Moto, &str)>) -> TestApp {
+    let s3 = garage.config();
+    let cf = cloudfront.map(|(m, id)| (m.endpoint.clone(), id.to_owned()));
+    spawn_with(move |c| {
+        c.storage = server::StorageKind::S3;
+        c.s3_bucket = Some(s3.bucket.clone());
+        c.s3_region = s3.region.clone();
+        c.s3_endpoint = s3.endpoint.clone();
+        c.s3_path_style = true;
+        c.s3_access_key_id = s3.access_key_id.clone();
+        c.s3_secret_access_key = s3.secret_access_key.clone();
+        c.cdn_base_url = Some("https://cdn.example.com".into());
+        c.storage_timeout_secs = 3;
+        if let Some((endpoint, id)) = cf {
+            c.cloudfront_endpoint = Some(endpoint);
+            c.cloudfront_distribution_id = Some(id);
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_whole_flow_on_s3_with_cloudfront_invalidation() {
+    let Some(garage) = Garage::start().await else {
+        return;
+    };
+    let Some(moto) = Moto::start() else { return };
+    let distribution = moto.distribution().await;
+    let app = s3_app(&garage, Some((&moto, &distribution))).await;
+    let store = garage.store().await;
+    let user = app.login("s3@example.com").await;
+
+    let issued = app
+        .issue_ok(
+            &user,
+            "chat",
+            json!({"filename": "x.png", "content_type": "image/png", "content_length": PNG.len()}),
+        )
+        .await;
+    assert!(
+        issued.upload_url.starts_with(&garage.endpoint),
+        "the client uploads to S3 directly"
+    );
+    assert!(
+        issued.upload_url.contains("/uploads/chat/"),
+        "to the staging key"
+    );
+    assert_eq!(
+        issued.cdn_url,
+        format!("https://cdn.example.com/{}", issued.key)
+    );
+    let put = app.put(&issued, PNG.to_vec()).await;
+    assert_eq!(put.status(), 200, "{:?}", put.text().await);
+    let etag = put.headers()["etag"].to_str().unwrap().to_owned();
+    let res = app.callback(&user, "chat", &issued.key, &etag).await;
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["width"], 1);
+    let key = domain::ObjectKey::parse(&issued.key).unwrap();
+    assert_eq!(
+        store.read_range(&key, 0, 1000).await.unwrap().as_ref(),
+        PNG,
+        "the same bytes at the final key"
+    );
+    let staged = domain::ObjectKey::parse(&format!("uploads/{}", issued.key)).unwrap();
+    assert_eq!(
+        store.head(&staged).await.unwrap(),
+        None,
+        "the staged copy is gone"
+    );
+
+    // A reused URL only reaches the staging key.
+    assert_eq!(app.put(&issued, PNG.to_vec()).await.status(), 200);
+    assert_eq!(store.read_range(&key, 0, 1000).await.unwrap().as_ref(), PNG);
+
+    // Delete: the object goes and CloudFront is told, through the outbox.
+    let res = app
+        .as_user(
+            Method::DELETE,
+            &format!("/images/{}", issued.key),
+            &user.token,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(store.head(&key).await.unwrap(), None);
+    let want = format!("/{}", issued.key);
+    let mut seen = Vec::new();
+    for _ in 0..40 {
+        seen = moto.invalidated_paths(&distribution).await;
+        if seen.contains(&want) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(
+        seen.contains(&want),
+        "CloudFront was asked to forget {want}: {seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn s3_itself_refuses_what_the_url_does_not_allow_and_markup_is_rejected() {
+    let Some(garage) = Garage::start().await else {
+        return;
+    };
+    let app = s3_app(&garage, None).await;
+    let store = garage.store().await;
+    let user = app.login("s3evil@example.com").await;
+
+    let issued = app
+        .issue_ok(
+            &user,
+            "chat",
+            json!({"filename": "x.png", "content_type": "image/png", "content_length": PNG.len()}),
+        )
+        .await;
+    let wrong_type = app
+        .client
+        .put(&issued.upload_url)
+        .header("content-type", "text/html")
+        .body(PNG.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        wrong_type.status().is_client_error(),
+        "{}",
+        wrong_type.status()
+    );
+    let mut longer = PNG.to_vec();
+    longer.push(0);
+    assert!(app.put(&issued, longer).await.status().is_client_error());
+
+    let issued = app
+        .issue_ok(
+            &user,
+            "chat",
+            json!({"filename": "x.png", "content_type": "image/png"}),
+        )
+        .await;
+    assert_eq!(
+        app.put(&issued, b"<html><script>alert(1)</script></html>".to_vec())
+            .await
+            .status(),
+        200
+    );
+    assert_envelope(
+        app.callback(&user, "chat", &issued.key, "").await,
+        400,
+        "IMAGE_REJECTED",
+    )
+    .await;
+    let staged = domain::ObjectKey::parse(&format!("uploads/{}", issued.key)).unwrap();
+    assert_eq!(
+        store.head(&staged).await.unwrap(),
+        None,
+        "the rejected object is deleted"
+    );
+}
+
+#[tokio::test]
+async fn the_store_stopped_mid_flow_is_409_and_leaves_nothing_dangling() {
+    let Some(mut garage) = Garage::start().await else {
+        return;
+    };
+    let app = s3_app(&garage, None).await;
+    let user = app.login("s3down@example.com").await;
+    let ready = app.upload_png(&user, "my").await;
+    let issued = app
+        .issue_ok(
+            &user,
+            "chat",
+            json!({"filename": "x.png", "content_type": "image/png"}),
+        )
+        .await;
+    app.put(&issued, PNG.to_vec()).await;
+
+    garage.stop();
+    let started = std::time::Instant::now();
+    let body = assert_envelope(
+        app.callback(&user, "chat", &issued.key, "").await,
+        409,
+        "CAN_NOT_ACCESS_S3",
+    )
+    .await;
+    assert_eq!(
+        body["message"],
+        "unable to access amazon s3, contract your administrator."
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "bounded"
+    );
+    let ready_key = ready["key"].as_str().unwrap();
+    assert_envelope(
+        app.as_user(Method::DELETE, &format!("/images/{ready_key}"), &user.token)
+            .send()
+            .await
+            .unwrap(),
+        409,
+        "CAN_NOT_ACCESS_S3",
+    )
+    .await;
+    assert_envelope(
+        app.as_user(Method::DELETE, "/users/profiles/avatars", &user.token)
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "FILE_NOT_FOUND",
+    )
+    .await;
+    assert_envelope(app.get("/readyz").await, 503, "NOT_READY").await;
+
+    // Nothing changed: the ready image is still ready, the pending one still pending (it
+    // expires in time; no record claims bytes that are not there).
+    let meta: serde_json::Value = app
+        .as_user(
+            Method::GET,
+            &format!("/images/{ready_key}/metadata"),
+            &user.token,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["status"], "ready");
+}
+
+#[tokio::test]
+async fn apply_lifecycle_installs_the_retention_rules() {
+    let Some(garage) = Garage::start().await else {
+        return;
+    };
+    let s3 = garage.config();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["storage", "apply-lifecycle"])
+        .env("STORAGE", "s3")
+        .env("S3_BUCKET", &s3.bucket)
+        .env("S3_REGION", &s3.region)
+        .env("S3_ENDPOINT", s3.endpoint.as_deref().unwrap())
+        .env("S3_PATH_STYLE", "true")
+        .env("S3_ACCESS_KEY_ID", s3.access_key_id.as_deref().unwrap())
+        .env(
+            "S3_SECRET_ACCESS_KEY",
+            s3.secret_access_key.as_deref().unwrap(),
+        )
+        .env("CDN_BASE_URL", "https://cdn.example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        printed.contains("chat/: objects expire after 7 day(s)"),
+        "{printed}"
+    );
+    let mut rules = garage.store().await.lifecycle().await.unwrap();
+    rules.sort();
+    assert_eq!(
+        rules,
+        vec![
+            ("chat/".into(), 7),
+            ("scan/".into(), 30),
+            ("uploads/".into(), 1)
+        ]
+    );
+}
