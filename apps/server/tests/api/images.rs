@@ -1057,3 +1057,46 @@ async fn the_sweeper_expires_pending_uploads_and_withdrawal_deletes_private_imag
         "chat images follow their own retention"
     );
 }
+
+/// Seed 003's TypeScript `uploadChatImage`, unchanged but for its base URL, run in Node
+/// against the service (test-support/seed003).
+#[tokio::test]
+async fn the_seed_003_typescript_example_works_unchanged() {
+    let app = spawn_app().await;
+    let user = app.login("ts@example.com").await;
+    let dir =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../test-support/seed003");
+    assert!(
+        dir.join("node_modules/typescript").is_dir(),
+        "TypeScript is not installed: run ./scripts/test"
+    );
+    let png = app.dir.path().join("photo.png");
+    std::fs::write(&png, PNG).unwrap();
+    let (address, token, id) = (app.address.clone(), user.token.clone(), user.id.to_string());
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(dir.join("run.mjs"))
+            .args([&address, &token, &id])
+            .arg(&png)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["status"], "ready", "{result}");
+    assert_eq!(result["uploader_id"], user.id.to_string());
+    assert_eq!(result["metadata"]["message_id"], "msg-7788");
+    let served = app
+        .client
+        .get(result["cdn_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.bytes().await.unwrap().as_ref(), PNG);
+}

@@ -201,9 +201,17 @@ fn parse_checksum(s: &str) -> Result<String, ParseError> {
     }
 }
 
-/// The ETag without quotes or a weak prefix.
-fn bare_etag(s: &str) -> &str {
-    s.trim().trim_start_matches("W/").trim_matches('"')
+/// The ETag without quotes or a weak prefix; `None` when the value cannot be an entity
+/// tag at all (RFC 9110: visible ASCII, no spaces or quotes). Browsers that cannot read the
+/// header send empty strings or placeholders (seed 003's example sends a sentence): those
+/// count as no ETag, while a well-formed ETag that differs still rejects the upload.
+fn bare_etag(s: &str) -> Option<&str> {
+    let bare = s.trim().trim_start_matches("W/").trim_matches('"');
+    let valid = !bare.is_empty()
+        && bare
+            .bytes()
+            .all(|b| (0x21..=0x7E).contains(&b) && b != b'"');
+    valid.then_some(bare)
 }
 
 struct Parsed {
@@ -553,7 +561,7 @@ impl Images {
                     .await);
             }
         }
-        if let Some(etag) = c.etag.as_deref().map(bare_etag).filter(|e| !e.is_empty())
+        if let Some(etag) = c.etag.as_deref().and_then(bare_etag)
             && etag != head.etag
         {
             return Err(self
@@ -965,3 +973,21 @@ impl Images {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod etag_tests {
+    use super::bare_etag;
+
+    #[test]
+    fn only_well_formed_etags_count() {
+        assert_eq!(bare_etag("\"9a866eec\""), Some("9a866eec"));
+        assert_eq!(bare_etag("W/\"abc-2\""), Some("abc-2"));
+        assert_eq!(bare_etag(""), None);
+        assert_eq!(bare_etag("\"\""), None);
+        assert_eq!(
+            bare_etag("값은 브라우저 fetch 응답 헤더에서 직접 읽어야 함"),
+            None
+        );
+        assert_eq!(bare_etag("two words"), None);
+    }
+}
