@@ -417,13 +417,15 @@ impl ObjectStore for LocalStore {
         to: &ObjectKey,
         etag: &str,
     ) -> Result<ObjectMeta, StorageError> {
-        // Claim the staged file with an atomic rename: a PUT racing with us now writes a
-        // new file at `from` and cannot change the bytes we check and promote.
+        // Claim the staged bytes with a hard link: a PUT racing with us replaces the file
+        // at `from` (a rename) and cannot change the bytes we check and promote, and the
+        // staged object stays visible until the final one exists, so a concurrent
+        // confirmation never sees neither.
         let source = self.path_of(from);
         let claimed = self
             .tmp
             .join(format!("claim-{}", uuid::Uuid::new_v4().simple()));
-        match tokio::fs::rename(&source, &claimed).await {
+        match tokio::fs::hard_link(&source, &claimed).await {
             Ok(()) => {}
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
                 return Err(StorageError::NotFound);
@@ -442,16 +444,14 @@ impl ObjectStore for LocalStore {
             }
         };
         if actual != etag {
-            // Put it back unless a newer upload took its place; either way nothing moves.
-            if tokio::fs::hard_link(&claimed, &source).await.is_err() {
-                tracing::debug!(key = %from, "a newer upload replaced the claimed one");
-            }
             let _ = tokio::fs::remove_file(&claimed).await;
             return Err(StorageError::PreconditionFailed);
         }
         let meta = self
             .publish(to, &claimed, size, actual, &content_type)
             .await?;
+        // Only now does the staged copy go (a concurrent confirmation may have removed it).
+        let _ = tokio::fs::remove_file(&source).await;
         let _ = tokio::fs::remove_file(self.sidecar_path(from)).await;
         Self::prune_empty_dirs(&source, &self.objects).await;
         Ok(meta)

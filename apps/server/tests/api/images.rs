@@ -1100,3 +1100,40 @@ async fn the_seed_003_typescript_example_works_unchanged() {
         .unwrap();
     assert_eq!(served.bytes().await.unwrap().as_ref(), PNG);
 }
+
+#[tokio::test]
+async fn concurrent_callbacks_agree_on_one_ready_image() {
+    let app = spawn_app().await;
+    let user = app.login("race@example.com").await;
+    let issued = app
+        .issue_ok(
+            &user,
+            "chat",
+            json!({"filename": "x.png", "content_type": "image/png"}),
+        )
+        .await;
+    app.put(&issued, PNG.to_vec()).await;
+    let calls = (0..6).map(|_| app.callback(&user, "chat", &issued.key, ""));
+    let answers = futures_util::future::join_all(calls).await;
+    let mut bodies = Vec::new();
+    for res in answers {
+        let status = res.status();
+        let mut body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        body.as_object_mut().unwrap().remove("confirmed_at");
+        bodies.push(body);
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "{bodies:?}");
+    assert_eq!(
+        app.client
+            .get(&issued.cdn_url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+            .as_ref(),
+        PNG
+    );
+}

@@ -285,3 +285,63 @@ async fn apply_lifecycle_installs_the_retention_rules() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_cloudfront_outage_never_fails_a_delete_and_the_invalidation_waits() {
+    use domain::Outbox as _;
+    let Some(garage) = Garage::start().await else {
+        return;
+    };
+    let Some(moto) = Moto::start() else { return };
+    let distribution = moto.distribution().await;
+    let moto_endpoint = moto.endpoint.clone();
+    drop(moto); // CloudFront is down from here on.
+    let app = {
+        let s3 = garage.config();
+        spawn_with(move |c| {
+            c.storage = server::StorageKind::S3;
+            c.s3_bucket = Some(s3.bucket.clone());
+            c.s3_region = s3.region.clone();
+            c.s3_endpoint = s3.endpoint.clone();
+            c.s3_path_style = true;
+            c.s3_access_key_id = s3.access_key_id.clone();
+            c.s3_secret_access_key = s3.secret_access_key.clone();
+            c.cdn_base_url = Some("https://cdn.example.com".into());
+            c.cloudfront_endpoint = Some(moto_endpoint);
+            c.cloudfront_distribution_id = Some(distribution);
+            c.storage_timeout_secs = 2;
+        })
+        .await
+    };
+    let user = app.login("cfdown@example.com").await;
+    let image = app.upload_png(&user, "chat").await;
+    let key = image["key"].as_str().unwrap();
+    let res = app
+        .as_user(Method::DELETE, &format!("/images/{key}"), &user.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        204,
+        "the delete succeeds while CloudFront is down"
+    );
+    // The worker tries (and fails) at least once; the job stays queued for a retry.
+    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+    let db = store_sql::SqlStore::connect(
+        &format!(
+            "sqlite://{}?mode=rw",
+            app.dir.path().join("service.db").display()
+        ),
+        &store_sql::PoolConfig::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        db.depth(domain::services::invalidations::TOPIC)
+            .await
+            .unwrap(),
+        1,
+        "the invalidation is kept for retry"
+    );
+}

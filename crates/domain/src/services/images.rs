@@ -575,7 +575,12 @@ impl Images {
                 .reject(&image, &source, "the checksum does not match".into())
                 .await);
         }
-        let bytes = self.store.read_range(&source, 0, SNIFF_LEN).await?;
+        let bytes = match self.store.read_range(&source, 0, SNIFF_LEN).await {
+            Ok(b) => b,
+            // Another confirmation claimed the staged object between our HEAD and read.
+            Err(StorageError::NotFound) => return self.settled(&image).await,
+            Err(e) => return Err(e.into()),
+        };
         let sniffed = match sniff(&bytes) {
             Ok(s) => s,
             Err(e) => return Err(self.reject(&image, &source, e.to_string()).await),
@@ -645,12 +650,25 @@ impl Images {
             .ok_or(ImageError::NotFound)
     }
 
-    /// After losing a race: the image as another caller left it.
+    /// After losing a race to a concurrent confirmation: waits (briefly) for the winner
+    /// to finish, and answers what it decided, so every caller agrees.
     async fn settled(&self, image: &Image) -> Result<Image, ImageError> {
-        match self.repo.find_by_key(&image.key).await? {
-            Some(i) if i.status == ImageStatus::Ready => Ok(i),
-            _ => Err(ImageError::NotFound),
+        const WAIT: std::time::Duration = std::time::Duration::from_millis(25);
+        for _ in 0..200 {
+            match self.repo.find_by_key(&image.key).await? {
+                Some(i) if i.status == ImageStatus::Ready => return Ok(i),
+                Some(i) if i.status == ImageStatus::Rejected => {
+                    return Err(ImageError::Rejected(
+                        "the upload failed verification".into(),
+                    ));
+                }
+                Some(i) if i.status == ImageStatus::Pending => tokio::time::sleep(WAIT).await,
+                _ => return Err(ImageError::NotFound),
+            }
         }
+        // The winner never finished (it crashed): the next confirmation completes the work
+        // from the final key.
+        Err(ImageError::NotUploaded)
     }
 
     async fn set_avatar(&self, account: AccountId, key: &ObjectKey) -> Result<(), ImageError> {
