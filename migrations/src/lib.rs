@@ -14,6 +14,7 @@ mod m20261123_000001_accounts_and_sessions;
 mod m20261123_000002_login_state;
 mod m20261123_000003_images;
 mod m20261123_000004_outbox;
+mod m20261123_000005_reports;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_login_state::Migration),
             Box::new(m20261123_000003_images::Migration),
             Box::new(m20261123_000004_outbox::Migration),
+            Box::new(m20261123_000005_reports::Migration),
         ]
     }
 }

@@ -128,6 +128,37 @@ impl Email {
 }
 
 #[cfg(test)]
+mod phone_tests {
+    use super::Phone;
+
+    #[test]
+    fn phones_are_normalised_digits() {
+        assert_eq!(
+            Phone::parse("010-1234-5678")
+                .map(|p| p.as_str().to_owned())
+                .ok(),
+            Some("01012345678".into())
+        );
+        assert_eq!(
+            Phone::parse(" +82 10 1234 5678 ")
+                .map(|p| p.as_str().to_owned())
+                .ok(),
+            Some("+821012345678".into())
+        );
+        for bad in [
+            "",
+            "1234",
+            "010-1234-abcd",
+            "+",
+            "1".repeat(16).as_str(),
+            "010;1234",
+        ] {
+            assert!(Phone::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}
+
+#[cfg(test)]
 mod email_tests {
     use super::Email;
 
@@ -153,6 +184,39 @@ mod email_tests {
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?}");
         }
+    }
+}
+
+/// A phone number for SMS notices: digits with an optional leading `+`, 8 to 15 digits;
+/// spaces, hyphens, dots and parentheses are dropped (`010-1234-5678` → `01012345678`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let bad = || {
+            ParseError::new(
+                "phone",
+                "must be a phone number like 010-1234-5678 or +821012345678",
+            )
+        };
+        let s = s.trim();
+        let (plus, rest) = s.strip_prefix('+').map_or(("", s), |r| ("+", r));
+        if rest
+            .chars()
+            .any(|c| !(c.is_ascii_digit() || " -.()".contains(c)))
+        {
+            return Err(bad());
+        }
+        let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+        if !(8..=15).contains(&digits.len()) {
+            return Err(bad());
+        }
+        Ok(Self(format!("{plus}{digits}")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -377,6 +441,8 @@ pub struct Account {
     pub gender: Option<Gender>,
     pub birth_date: Option<BirthDate>,
     pub locale: Option<Locale>,
+    /// For SMS notices; optional.
+    pub phone: Option<Phone>,
     pub roles: Roles,
     /// The key of the ready profile image, if any.
     pub profile_image_key: Option<ObjectKey>,
@@ -417,6 +483,8 @@ pub struct AccountUpdate {
     pub locale: Option<Locale>,
     pub roles: Option<Roles>,
     pub profile_image_key: Option<Option<ObjectKey>>,
+    /// Doubly optional so that it can be cleared.
+    pub phone: Option<Option<Phone>>,
 }
 
 impl AccountUpdate {
@@ -485,7 +553,7 @@ pub trait AccountRepository: Send + Sync {
     ) -> Result<Account, UpdateAccountError>;
 
     /// Withdraws the account: erases its personal data (name, email, gender, birth date,
-    /// locale, profile image key) and its identities, keeps the row so its id is never
+    /// locale, phone, profile image key) and its identities, keeps the row so its id is never
     /// reused, and marks it withdrawn at `at`. Sessions are revoked by the caller through
     /// `SessionRepository::revoke_all`.
     ///

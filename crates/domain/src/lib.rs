@@ -11,6 +11,7 @@ pub mod clock;
 pub mod error;
 pub mod image;
 pub mod login;
+pub mod notify;
 pub mod outbox;
 pub mod report;
 pub mod services;
@@ -23,7 +24,7 @@ pub mod testing;
 
 pub use account::{
     Account, AccountId, AccountRepository, AccountUpdate, BirthDate, DisplayName, Email, Gender,
-    Identity, Locale, NewAccount, Role, Roles,
+    Identity, Locale, NewAccount, Phone, Role, Roles,
 };
 pub use clock::{Clock, SystemClock};
 pub use error::{
@@ -37,9 +38,12 @@ pub use login::{
     Actor, AuthorizationRedirect, IdentityError, IdentityProvider, LoginFlow, LoginHints,
     LoginStateRepository, PendingRegistration, ProviderClaims, RegistrationId,
 };
+pub use notify::{Notice, Notifier, NotifyError};
 pub use outbox::{Outbox, OutboxJob};
 pub use report::{
-    Report, ReportCategory, ReportCategoryId, ReportId, ReportReason, ReportStatus, ReportTarget,
+    CreateReportError, Enqueue, EvidenceKeys, ModerationAction, NewReport, Page, Report,
+    ReportCategory, ReportCategoryId, ReportChange, ReportEvent, ReportFilter, ReportId,
+    ReportReason, ReportRepository, ReportStatus, ReportTarget,
 };
 pub use session::{NewSession, Session, SessionId, SessionRepository, SessionToken, TokenHash};
 pub use storage::{

@@ -70,6 +70,13 @@ pub trait Outbox: Send + Sync {
     /// `RepositoryError` on infrastructure failure.
     async fn fail(&self, id: i64, error: &str, at: OffsetDateTime) -> Result<(), RepositoryError>;
 
+    /// Marks a job done without delivering it, saying why (an SMS to an account without a
+    /// phone number): never taken again, and the reason kept.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn skip(&self, id: i64, reason: &str, at: OffsetDateTime) -> Result<(), RepositoryError>;
+
     /// Jobs of `topic` neither delivered nor failed.
     ///
     /// # Errors

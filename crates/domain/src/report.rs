@@ -2,11 +2,13 @@
 //! reporting service arrives with the report routes; this module holds the shared types.
 
 use std::fmt;
+use std::str::FromStr;
 
+use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::account::AccountId;
-use crate::error::ParseError;
+use crate::error::{ParseError, RepositoryError};
 use crate::storage::ObjectKey;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -169,6 +171,292 @@ pub struct Report {
     pub updated_at: OffsetDateTime,
 }
 
+/// A report's evidence: up to ten image keys, from seed 002's `report_img_path`, which is
+/// either a JSON array of keys or the legacy string `"[1.jpg, 2.jpg]"` (commas or spaces
+/// between names, brackets optional).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EvidenceKeys(Vec<ObjectKey>);
+
+impl EvidenceKeys {
+    pub const MAX: usize = 10;
+
+    /// Parses `report_img_path`; `null` or absent is no evidence.
+    ///
+    /// # Errors
+    /// Not an array or string, more than ten keys, or a key that is not a valid key.
+    pub fn parse(v: Option<&serde_json::Value>) -> Result<Self, ParseError> {
+        let bad = |why: &str| ParseError::new("report_img_path", why.to_owned());
+        let names: Vec<String> = match v {
+            None | Some(serde_json::Value::Null) => return Ok(Self::default()),
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| bad("must be a list of image keys"))
+                })
+                .collect::<Result<_, _>>()?,
+            Some(serde_json::Value::String(s)) => {
+                let inner = s.trim().trim_start_matches('[').trim_end_matches(']');
+                inner
+                    .split(|c: char| c == ',' || c.is_whitespace())
+                    .map(|p| p.trim().trim_matches(|c| c == '"' || c == '\''))
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }
+            Some(_) => {
+                return Err(bad(
+                    "must be a list of image keys or a string like \"[a.jpg, b.jpg]\"",
+                ));
+            }
+        };
+        if names.len() > Self::MAX {
+            return Err(bad("at most 10 images"));
+        }
+        let mut keys: Vec<ObjectKey> = Vec::with_capacity(names.len());
+        for n in &names {
+            let key =
+                ObjectKey::parse(n).map_err(|_| bad("holds something that is not an image key"))?;
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        Ok(Self(keys))
+    }
+
+    pub fn keys(&self) -> &[ObjectKey] {
+        &self.0
+    }
+
+    pub fn into_keys(self) -> Vec<ObjectKey> {
+        self.0
+    }
+}
+
+impl FromStr for ReportStatus {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "open" => Ok(Self::Open),
+            "resolved" => Ok(Self::Resolved),
+            "dismissed" => Ok(Self::Dismissed),
+            _ => Err(ParseError::new(
+                "status",
+                "must be open, resolved or dismissed",
+            )),
+        }
+    }
+}
+
+impl ReportTarget {
+    /// Rebuilds a target from its stored kind and id.
+    pub fn from_kind(kind: &str, id: i64) -> Result<Self, ParseError> {
+        match kind {
+            "product" => Ok(Self::Product(id)),
+            "chat_room" => Ok(Self::ChatRoom(id)),
+            "user" => Ok(Self::User(AccountId::new(id))),
+            _ => Err(ParseError::new(
+                "target_type",
+                "must be product, chat_room or user",
+            )),
+        }
+    }
+}
+
+/// What a moderator did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModerationAction {
+    Resolve,
+    Dismiss,
+    Assign,
+    Reopen,
+}
+
+impl ModerationAction {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Resolve => "resolve",
+            Self::Dismiss => "dismiss",
+            Self::Assign => "assign",
+            Self::Reopen => "reopen",
+        }
+    }
+}
+
+impl FromStr for ModerationAction {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "resolve" => Ok(Self::Resolve),
+            "dismiss" => Ok(Self::Dismiss),
+            "assign" => Ok(Self::Assign),
+            "reopen" => Ok(Self::Reopen),
+            _ => Err(ParseError::new(
+                "action",
+                "must be resolve, dismiss, assign or reopen",
+            )),
+        }
+    }
+}
+
+/// One entry of a report's audit trail: who did what, when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportEvent {
+    pub actor: AccountId,
+    /// `create`, `resolve`, `dismiss`, `assign`, `reopen`.
+    pub action: String,
+    pub from_status: Option<ReportStatus>,
+    pub to_status: ReportStatus,
+    pub note: Option<String>,
+    pub at: OffsetDateTime,
+}
+
+/// A report to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewReport {
+    pub reporter: AccountId,
+    pub category: ReportCategoryId,
+    pub target: ReportTarget,
+    pub reason: ReportReason,
+    pub evidence: Vec<ObjectKey>,
+    pub created_at: OffsetDateTime,
+}
+
+/// A change a moderator makes, with its audit entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportChange {
+    pub status: ReportStatus,
+    pub assignee: Option<AccountId>,
+    pub resolution_note: Option<String>,
+    pub event: ReportEvent,
+}
+
+/// A side effect to enqueue in the same transaction as a report write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Enqueue {
+    pub topic: &'static str,
+    pub payload: serde_json::Value,
+}
+
+/// Which reports to list; unset fields match anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportFilter {
+    pub status: Option<ReportStatus>,
+    /// `product`, `chat_room` or `user`.
+    pub target_type: Option<String>,
+    pub target_id: Option<i64>,
+    pub category: Option<ReportCategoryId>,
+    pub reporter: Option<AccountId>,
+}
+
+/// A page of a list, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// Zero-based.
+    pub number: u64,
+    pub size: u64,
+}
+
+impl Page {
+    pub const MAX_SIZE: u64 = 100;
+
+    /// Parses `page` and `size` (default 0 and 20; size 1 to 100).
+    ///
+    /// # Errors
+    /// A size of 0 or above 100, or a page past any sensible end.
+    pub fn parse(page: Option<u64>, size: Option<u64>) -> Result<Self, ParseError> {
+        let size = size.unwrap_or(20);
+        if !(1..=Self::MAX_SIZE).contains(&size) {
+            return Err(ParseError::new("size", "must be 1 to 100"));
+        }
+        let number = page.unwrap_or(0);
+        if number > 1_000_000 {
+            return Err(ParseError::new("page", "is too large"));
+        }
+        Ok(Self { number, size })
+    }
+}
+
+/// Failures of `ReportRepository::create`.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateReportError {
+    /// The reporter already has an open report of this target.
+    #[error("an open report of this target by this reporter exists")]
+    DuplicateOpen,
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+/// Where reports, their categories and their audit trails are kept.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait ReportRepository: Send + Sync {
+    /// Every category, in display order.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn categories(&self) -> Result<Vec<ReportCategory>, RepositoryError>;
+
+    /// Stores a report, its `create` audit entry and `enqueue` (its notification) in one
+    /// transaction: all or nothing.
+    ///
+    /// # Errors
+    /// `DuplicateOpen` when the reporter has an open report of the target (nothing is
+    /// written); `Repository` on infrastructure failure.
+    async fn create(
+        &self,
+        new: NewReport,
+        enqueue: Vec<Enqueue>,
+    ) -> Result<Report, CreateReportError>;
+
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn find(&self, id: ReportId) -> Result<Option<Report>, RepositoryError>;
+
+    /// A page of reports matching `filter`, newest first, and how many match in all.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn list(
+        &self,
+        filter: ReportFilter,
+        page: Page,
+    ) -> Result<(Vec<Report>, u64), RepositoryError>;
+
+    /// How many reports `reporter` filed at or after `since`.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn count_since(
+        &self,
+        reporter: AccountId,
+        since: OffsetDateTime,
+    ) -> Result<u64, RepositoryError>;
+
+    /// Applies `change` to report `id` if its status is still `expected`, records its audit
+    /// entry and enqueues `enqueue`, in one transaction. `None` when the report is gone or
+    /// its status changed meanwhile.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn update(
+        &self,
+        id: ReportId,
+        expected: ReportStatus,
+        change: ReportChange,
+        enqueue: Vec<Enqueue>,
+    ) -> Result<Option<Report>, RepositoryError>;
+
+    /// The report's audit trail, oldest first.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn events(&self, id: ReportId) -> Result<Vec<ReportEvent>, RepositoryError>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +474,60 @@ mod tests {
         assert!(ReportTarget::from_fields(None, None, None).is_err());
         assert!(ReportTarget::from_fields(Some(1), Some(2), None).is_err());
         assert!(ReportTarget::from_fields(Some(0), None, None).is_err());
+    }
+
+    #[test]
+    fn both_forms_of_report_img_path_parse() {
+        let keys = |v: serde_json::Value| {
+            EvidenceKeys::parse(Some(&v))
+                .map(|e| e.keys().iter().map(ToString::to_string).collect::<Vec<_>>())
+        };
+        // Seed 002's example, missing comma and all.
+        assert_eq!(
+            keys(serde_json::json!("[1.jpg, 2.jpg, 3.jpg, 4.jpg 5.jpg]")).expect("legacy"),
+            vec!["1.jpg", "2.jpg", "3.jpg", "4.jpg", "5.jpg"]
+        );
+        assert_eq!(
+            keys(serde_json::json!([
+                "report/2026/01/01/1/a.png",
+                "report/2026/01/01/1/b.png"
+            ]))
+            .expect("array"),
+            vec!["report/2026/01/01/1/a.png", "report/2026/01/01/1/b.png"]
+        );
+        assert_eq!(
+            keys(serde_json::json!("[]")).expect("empty"),
+            Vec::<String>::new()
+        );
+        assert_eq!(EvidenceKeys::parse(None).expect("absent").keys().len(), 0);
+        assert!(
+            keys(serde_json::json!(
+                (0..11).map(|i| format!("{i}.jpg")).collect::<Vec<_>>()
+            ))
+            .is_err()
+        );
+        assert!(keys(serde_json::json!("[../etc/passwd]")).is_err());
+        assert!(keys(serde_json::json!([1, 2])).is_err());
+        assert!(keys(serde_json::json!({"a": 1})).is_err());
+        assert_eq!(
+            keys(serde_json::json!("[a.jpg, a.jpg]"))
+                .expect("dedup")
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn pages_are_bounded() {
+        assert_eq!(
+            Page::parse(None, None).ok(),
+            Some(Page {
+                number: 0,
+                size: 20
+            })
+        );
+        assert!(Page::parse(Some(1), Some(0)).is_err());
+        assert!(Page::parse(Some(1), Some(101)).is_err());
     }
 
     #[test]

@@ -24,6 +24,10 @@ use crate::login::{
     LoginFlow, LoginStateRepository, PendingRegistration, ProviderClaims, RegistrationId,
 };
 use crate::outbox::Outbox;
+use crate::report::{
+    CreateReportError, Enqueue, NewReport, Page, ReportCategoryId, ReportChange, ReportEvent,
+    ReportFilter, ReportReason, ReportRepository, ReportStatus, ReportTarget,
+};
 use crate::session::TokenHash;
 use crate::session::{NewSession, SessionId, SessionRepository, SessionToken};
 use crate::storage::{ByteStream, KeyPrefix, ObjectKey, ObjectStore, StorageError};
@@ -242,6 +246,7 @@ async fn accounts_update(repo: &dyn AccountRepository) {
                 locale: Some(Locale::parse("en").unwrap()),
                 roles: Some(roles.clone()),
                 profile_image_key: Some(Some(key.clone())),
+                phone: Some(Some(crate::account::Phone::parse("010-1234-5678").unwrap())),
             },
             later,
         )
@@ -260,6 +265,10 @@ async fn accounts_update(repo: &dyn AccountRepository) {
     );
     assert_eq!(updated.roles, roles);
     assert_eq!(updated.profile_image_key.as_ref(), Some(&key));
+    assert_eq!(
+        updated.phone.as_ref().map(crate::account::Phone::as_str),
+        Some("01012345678")
+    );
     assert_eq!(updated.updated_at, later);
     assert_eq!(updated.created_at, T0, "created_at never changes");
     assert_eq!(
@@ -308,6 +317,7 @@ async fn accounts_withdraw(repo: &dyn AccountRepository) {
         a.id,
         AccountUpdate {
             profile_image_key: Some(Some(ObjectKey::parse("profiles/9/x.png").unwrap())),
+            phone: Some(Some(crate::account::Phone::parse("+821012345678").unwrap())),
             ..AccountUpdate::default()
         },
         T0,
@@ -330,6 +340,7 @@ async fn accounts_withdraw(repo: &dyn AccountRepository) {
     assert_eq!(gone.birth_date, None);
     assert_eq!(gone.locale, None);
     assert_eq!(gone.profile_image_key, None);
+    assert_eq!(gone.phone, None, "the phone number is erased");
     assert_eq!(
         repo.find_by_identity(&new.identity).await.unwrap(),
         None,
@@ -1197,4 +1208,261 @@ pub async fn outbox(repo: &dyn Outbox) {
     ids.dedup();
     assert_eq!(ids.len(), n, "a job was claimed twice");
     assert!(n >= 15, "the two workers took {n} of 20");
+
+    // Skipped jobs are done, with their reason kept.
+    let skipped = format!("conformance.{}", unique());
+    let s = repo
+        .enqueue(&skipped, serde_json::json!({}), T0)
+        .await
+        .unwrap();
+    repo.claim(&skipped, T0, lease, 10).await.unwrap();
+    repo.skip(s, "no phone number", T0).await.expect("skip");
+    assert_eq!(repo.depth(&skipped).await.unwrap(), 0);
+    assert!(
+        repo.claim(&skipped, T0 + Duration::hours(1), lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+fn new_report(reporter: crate::AccountId, target: ReportTarget, at: OffsetDateTime) -> NewReport {
+    NewReport {
+        reporter,
+        category: ReportCategoryId::new(2),
+        target,
+        reason: ReportReason::parse("욕설이 심합니다").unwrap(),
+        evidence: vec![ObjectKey::parse("report/2026/11/23/1/a.png").unwrap()],
+        created_at: at,
+    }
+}
+
+/// Runs every report-repository case; the outbox of the same store checks that notices are
+/// written with their reports.
+pub async fn report_repository(
+    accounts: &dyn AccountRepository,
+    repo: &dyn ReportRepository,
+    outbox: &dyn Outbox,
+) {
+    let cats = repo.categories().await.expect("categories");
+    let codes: Vec<&str> = cats.iter().map(|c| c.code.as_str()).collect();
+    assert_eq!(
+        codes,
+        vec![
+            "fraud",
+            "abusive_language",
+            "prohibited_item",
+            "offensive_content",
+            "spam",
+            "other"
+        ]
+    );
+    assert!(
+        cats.iter()
+            .all(|c| !c.label_ko.is_empty() && !c.label_en.is_empty())
+    );
+
+    let me = accounts
+        .create(new_account(None, false, T0))
+        .await
+        .unwrap()
+        .id;
+    let other = accounts
+        .create(new_account(None, false, T0))
+        .await
+        .unwrap()
+        .id;
+    let room = ReportTarget::ChatRoom(i64::from(uuid::Uuid::new_v4().as_u128() as u32));
+    let topic = "conformance.notify";
+
+    // Create: the report, its audit entry and its notice, together.
+    let before = outbox.depth(topic).await.unwrap();
+    let r = repo
+        .create(
+            new_report(me, room, T0),
+            vec![Enqueue {
+                topic: "conformance.notify",
+                payload: serde_json::json!({"kind": "received"}),
+            }],
+        )
+        .await
+        .expect("create");
+    assert_eq!(r.status, ReportStatus::Open);
+    assert_eq!(r.target, room);
+    assert_eq!(r.evidence.len(), 1);
+    assert_eq!(r.created_at, T0);
+    assert_eq!(repo.find(r.id).await.unwrap(), Some(r.clone()));
+    assert_eq!(
+        outbox.depth(topic).await.unwrap(),
+        before + 1,
+        "the notice is written with the report"
+    );
+    let job = outbox
+        .claim(topic, T0 + Duration::days(400), Duration::minutes(1), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|j| j.payload["report_id"] == serde_json::json!(r.id.get()))
+        .expect("the job names the report");
+    assert_eq!(job.payload["kind"], "received");
+    outbox.complete(job.id, T0).await.unwrap();
+    let trail = repo.events(r.id).await.unwrap();
+    assert_eq!(trail.len(), 1);
+    assert_eq!((trail[0].action.as_str(), trail[0].actor), ("create", me));
+
+    // One open report per reporter and target; others may report it too.
+    match repo.create(new_report(me, room, T0), vec![]).await {
+        Err(CreateReportError::DuplicateOpen) => {}
+        other => panic!("a second open report must be DuplicateOpen, got {other:?}"),
+    }
+    let theirs = repo
+        .create(new_report(other, room, T0 + Duration::seconds(1)), vec![])
+        .await
+        .unwrap();
+
+    // Moderation: conditional on the status, audited.
+    let resolve = ReportChange {
+        status: ReportStatus::Resolved,
+        assignee: Some(other),
+        resolution_note: Some("warned".into()),
+        event: ReportEvent {
+            actor: other,
+            action: "resolve".into(),
+            from_status: Some(ReportStatus::Open),
+            to_status: ReportStatus::Resolved,
+            note: Some("warned".into()),
+            at: T0 + Duration::minutes(5),
+        },
+    };
+    let done = repo
+        .update(r.id, ReportStatus::Open, resolve.clone(), vec![])
+        .await
+        .unwrap()
+        .expect("updated");
+    assert_eq!(done.status, ReportStatus::Resolved);
+    assert_eq!(done.assignee, Some(other));
+    assert_eq!(done.resolution_note.as_deref(), Some("warned"));
+    assert_eq!(done.updated_at, T0 + Duration::minutes(5));
+    assert_eq!(
+        repo.update(r.id, ReportStatus::Open, resolve, vec![])
+            .await
+            .unwrap(),
+        None,
+        "not open any more"
+    );
+    let trail = repo.events(r.id).await.unwrap();
+    assert_eq!(
+        trail.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        vec!["create", "resolve"]
+    );
+    assert_eq!(trail[1].note.as_deref(), Some("warned"));
+    assert_eq!(trail[1].from_status, Some(ReportStatus::Open));
+
+    // Resolved: the reporter may report the target again; reopening the old one then
+    // would make two open reports, and is refused.
+    let again = repo
+        .create(new_report(me, room, T0 + Duration::minutes(10)), vec![])
+        .await
+        .expect("a new report");
+    let reopen = ReportChange {
+        status: ReportStatus::Open,
+        assignee: None,
+        resolution_note: None,
+        event: ReportEvent {
+            actor: other,
+            action: "reopen".into(),
+            from_status: Some(ReportStatus::Resolved),
+            to_status: ReportStatus::Open,
+            note: None,
+            at: T0 + Duration::minutes(11),
+        },
+    };
+    assert_eq!(
+        repo.update(r.id, ReportStatus::Resolved, reopen, vec![])
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Listing: filters, newest first, pages and totals.
+    let page = |n, s| Page::parse(Some(n), Some(s)).unwrap();
+    let (mine, total) = repo
+        .list(
+            ReportFilter {
+                reporter: Some(me),
+                ..ReportFilter::default()
+            },
+            page(0, 10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(total, 2);
+    assert_eq!(
+        mine.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![again.id, r.id],
+        "newest first"
+    );
+    let (first, total) = repo
+        .list(
+            ReportFilter {
+                reporter: Some(me),
+                ..ReportFilter::default()
+            },
+            page(0, 1),
+        )
+        .await
+        .unwrap();
+    assert_eq!((first.len(), total), (1, 2));
+    let (second, _) = repo
+        .list(
+            ReportFilter {
+                reporter: Some(me),
+                ..ReportFilter::default()
+            },
+            page(1, 1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(second[0].id, r.id);
+    let (open_on_room, _) = repo
+        .list(
+            ReportFilter {
+                status: Some(ReportStatus::Open),
+                target_type: Some("chat_room".into()),
+                target_id: Some(room.id()),
+                ..ReportFilter::default()
+            },
+            page(0, 10),
+        )
+        .await
+        .unwrap();
+    let ids: Vec<_> = open_on_room.iter().map(|r| r.id).collect();
+    assert!(
+        ids.contains(&theirs.id) && ids.contains(&again.id) && !ids.contains(&r.id),
+        "{ids:?}"
+    );
+    let (by_category, _) = repo
+        .list(
+            ReportFilter {
+                category: Some(ReportCategoryId::new(6)),
+                reporter: Some(me),
+                ..ReportFilter::default()
+            },
+            page(0, 10),
+        )
+        .await
+        .unwrap();
+    assert!(by_category.is_empty());
+
+    assert_eq!(repo.count_since(me, T0).await.unwrap(), 2);
+    assert_eq!(
+        repo.count_since(me, T0 + Duration::minutes(1))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        repo.find(crate::ReportId::new(i64::MAX)).await.unwrap(),
+        None
+    );
 }

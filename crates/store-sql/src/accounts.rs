@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use domain::{
     Account, AccountId, AccountRepository, AccountUpdate, BirthDate, CreateAccountError,
-    DisplayName, Email, Gender, Identity, LinkIdentityError, Locale, NewAccount, ObjectKey,
+    DisplayName, Email, Gender, Identity, LinkIdentityError, Locale, NewAccount, ObjectKey, Phone,
     RepositoryError, Roles, UpdateAccountError,
 };
 use sea_orm::sea_query::Expr;
@@ -47,6 +47,10 @@ fn to_domain(m: accounts::Model) -> Result<Account, RepositoryError> {
             .map_err(corrupt)?,
         locale: opt(m.locale)
             .map(|s| Locale::parse(&s))
+            .transpose()
+            .map_err(corrupt)?,
+        phone: opt(m.phone)
+            .map(|s| Phone::parse(&s))
             .transpose()
             .map_err(corrupt)?,
         roles: Roles::from_csv(&m.roles).map_err(corrupt)?,
@@ -96,6 +100,7 @@ impl AccountRepository for SqlStore {
             gender: Set(new.gender.map(|g| g.as_str().to_owned())),
             birth_date: Set(new.birth_date.map(|d| d.to_string())),
             locale: Set(new.locale.map(|l| l.as_str().to_owned())),
+            phone: Set(None),
             roles: Set(new.roles.to_csv()),
             profile_image_key: Set(None),
             created_at: Set(at),
@@ -222,6 +227,9 @@ impl AccountRepository for SqlStore {
         if let Some(v) = update.locale {
             row.locale = Set(Some(v.as_str().to_owned()));
         }
+        if let Some(v) = update.phone {
+            row.phone = Set(v.map(|p| p.as_str().to_owned()));
+        }
         if let Some(v) = update.roles {
             row.roles = Set(v.to_csv());
         }
@@ -253,6 +261,7 @@ impl AccountRepository for SqlStore {
             .col_expr(accounts::Column::Gender, null())
             .col_expr(accounts::Column::BirthDate, null())
             .col_expr(accounts::Column::Locale, null())
+            .col_expr(accounts::Column::Phone, null())
             .col_expr(accounts::Column::ProfileImageKey, null())
             .col_expr(accounts::Column::UpdatedAt, Expr::value(micros(at)))
             .col_expr(accounts::Column::WithdrawnAt, Expr::value(micros(at)))

@@ -10,6 +10,7 @@ mod entity;
 mod images;
 mod login_state;
 mod outbox;
+mod reports;
 mod sessions;
 
 #[cfg(feature = "testing")]

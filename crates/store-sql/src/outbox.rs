@@ -154,6 +154,22 @@ impl Outbox for SqlStore {
         Ok(())
     }
 
+    async fn skip(&self, id: i64, reason: &str, at: OffsetDateTime) -> Result<(), RepositoryError> {
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::DoneAt, Expr::value(micros(at)))
+            .col_expr(
+                outbox::Column::LockedUntil,
+                Expr::value(Option::<i64>::None),
+            )
+            .col_expr(outbox::Column::LastError, Expr::value(bounded(reason)))
+            .filter(outbox::Column::Id.eq(id))
+            .filter(outbox::Column::DoneAt.is_null())
+            .exec(self.conn())
+            .await
+            .map_err(translate)?;
+        Ok(())
+    }
+
     async fn depth(&self, topic: &str) -> Result<u64, RepositoryError> {
         outbox::Entity::find()
             .filter(outbox::Column::Topic.eq(topic))

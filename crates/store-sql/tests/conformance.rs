@@ -113,6 +113,22 @@ async fn postgres_outbox() {
 }
 
 #[tokio::test]
+async fn sqlite_reports() {
+    let db = sqlite().await;
+    domain::testing::report_repository(&db.store, &db.store, &db.store).await;
+}
+
+#[tokio::test]
+async fn postgres_reports() {
+    let Some((db, store)) = postgres().await else {
+        return;
+    };
+    domain::testing::report_repository(&store, &store, &store).await;
+    store.close().await;
+    db.drop_database().await;
+}
+
+#[tokio::test]
 async fn migrations_are_idempotent_and_survive_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!(

@@ -273,6 +273,7 @@ mod tests {
             gender: None,
             birth_date: None,
             locale: None,
+            phone: None,
             roles: Roles::user(),
             profile_image_key: None,
             created_at: NOW,

@@ -553,6 +553,7 @@ mod tests {
             gender: None,
             birth_date: None,
             locale: None,
+            phone: None,
             roles,
             profile_image_key: None,
             created_at: NOW,

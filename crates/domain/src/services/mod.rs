@@ -4,6 +4,8 @@ pub mod accounts;
 pub mod images;
 pub mod invalidations;
 pub mod login;
+pub mod notifications;
+pub mod reports;
 pub mod sessions;
 
 pub use accounts::{AccountError, Accounts, ProfilePatch};

@@ -11,6 +11,7 @@ pub struct Model {
     pub gender: Option<String>,
     pub birth_date: Option<String>,
     pub locale: Option<String>,
+    pub phone: Option<String>,
     pub roles: String,
     pub profile_image_key: Option<String>,
     pub created_at: i64,

@@ -7,4 +7,7 @@ pub mod images;
 pub mod login_flows;
 pub mod outbox;
 pub mod pending_registrations;
+pub mod report_categories;
+pub mod report_events;
+pub mod reports;
 pub mod sessions;

@@ -694,6 +694,7 @@ async fn a_confirmed_profile_image_replaces_the_old_avatar() {
             gender: None,
             birth_date: None,
             locale: None,
+            phone: None,
             roles: Roles::user(),
             profile_image_key: Some(old_key2.clone()),
             created_at: NOW,

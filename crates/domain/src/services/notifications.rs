@@ -1,0 +1,301 @@
+//! Report notices through the outbox: the report and its notice job are written in one
+//! transaction; this worker delivers with retries and backoff, marks success, skip or final
+//! failure, and never lets a provider failure reach the report. Leases in the outbox keep
+//! two workers (threads or replicas) from sending the same notice.
+
+use std::sync::Arc;
+
+use time::Duration;
+
+use crate::account::{AccountId, AccountRepository};
+use crate::clock::Clock;
+use crate::error::RepositoryError;
+use crate::notify::{Notice, Notifier, NotifyError};
+use crate::outbox::{Outbox, backoff};
+
+pub const TOPIC: &str = "notify.report";
+
+/// What the reporter is told about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportNotice {
+    Received,
+    Resolved,
+    Dismissed,
+}
+
+impl ReportNotice {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::Resolved => "resolved",
+            Self::Dismissed => "dismissed",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "received" => Some(Self::Received),
+            "resolved" => Some(Self::Resolved),
+            "dismissed" => Some(Self::Dismissed),
+            _ => None,
+        }
+    }
+
+    /// The job payload (the repository adds `report_id`).
+    pub fn payload(self, account: AccountId) -> serde_json::Value {
+        serde_json::json!({ "account_id": account.get(), "kind": self.as_str() })
+    }
+
+    fn text(self, report: i64) -> String {
+        match self {
+            Self::Received => format!(
+                "[신고 접수] 신고 #{report}가 접수되었습니다. Your report #{report} was received."
+            ),
+            Self::Resolved => format!(
+                "[신고 처리] 신고 #{report}가 처리되었습니다. Your report #{report} was resolved."
+            ),
+            Self::Dismissed => format!(
+                "[신고 처리] 신고 #{report}가 반려되었습니다. Your report #{report} was dismissed."
+            ),
+        }
+    }
+}
+
+/// Delivers report notices.
+#[derive(Clone)]
+pub struct Notifications {
+    outbox: Arc<dyn Outbox>,
+    accounts: Arc<dyn AccountRepository>,
+    notifier: Arc<dyn Notifier>,
+    clock: Arc<dyn Clock>,
+    max_attempts: u32,
+}
+
+impl std::fmt::Debug for Notifications {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notifications")
+            .field("max_attempts", &self.max_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub delivered: u64,
+    pub skipped: u64,
+    pub retried: u64,
+    pub failed: u64,
+}
+
+impl Notifications {
+    pub fn new(
+        outbox: Arc<dyn Outbox>,
+        accounts: Arc<dyn AccountRepository>,
+        notifier: Arc<dyn Notifier>,
+        clock: Arc<dyn Clock>,
+        max_attempts: u32,
+    ) -> Self {
+        Self {
+            outbox,
+            accounts,
+            notifier,
+            clock,
+            max_attempts: max_attempts.max(1),
+        }
+    }
+
+    /// One pass over due notices.
+    ///
+    /// # Errors
+    /// Only the outbox's and the account store's own failures.
+    pub async fn run_once(&self) -> Result<DeliveryReport, RepositoryError> {
+        let now = self.clock.now();
+        let mut report = DeliveryReport::default();
+        let jobs = self
+            .outbox
+            .claim(TOPIC, now, Duration::minutes(2), 20)
+            .await?;
+        for job in jobs {
+            let account = job.payload["account_id"].as_i64().map(AccountId::new);
+            let kind = job.payload["kind"].as_str().and_then(ReportNotice::parse);
+            let report_id = job.payload["report_id"].as_i64();
+            let (Some(account), Some(kind), Some(report_id)) = (account, kind, report_id) else {
+                self.outbox
+                    .fail(job.id, "malformed notice job", now)
+                    .await?;
+                report.failed += 1;
+                continue;
+            };
+            let phone = match self.accounts.find_by_id(account).await? {
+                Some(a) if !a.is_withdrawn() => a.phone,
+                _ => {
+                    self.outbox.skip(job.id, "the account is gone", now).await?;
+                    report.skipped += 1;
+                    continue;
+                }
+            };
+            let notice = Notice {
+                account,
+                phone,
+                text: kind.text(report_id),
+                idempotency_key: format!("notice-{}", job.id),
+            };
+            match self.notifier.send(&notice).await {
+                Ok(()) => {
+                    self.outbox.complete(job.id, self.clock.now()).await?;
+                    report.delivered += 1;
+                }
+                Err(NotifyError::Skipped(why)) => {
+                    self.outbox.skip(job.id, &why, now).await?;
+                    report.skipped += 1;
+                }
+                Err(NotifyError::Failed(why)) if job.attempts >= self.max_attempts => {
+                    tracing::warn!(job = job.id, error = %why, "giving up on a notice");
+                    self.outbox.fail(job.id, &why, now).await?;
+                    report.failed += 1;
+                }
+                Err(NotifyError::Failed(why)) => {
+                    tracing::info!(job = job.id, error = %why, attempts = job.attempts, "notice failed; will retry");
+                    self.outbox
+                        .retry(job.id, &why, now + backoff(job.attempts))
+                        .await?;
+                    report.retried += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::{Account, MockAccountRepository, Phone, Roles};
+    use crate::clock::MockClock;
+    use crate::notify::MockNotifier;
+    use crate::outbox::{MockOutbox, OutboxJob};
+    use mockall::predicate::*;
+    use time::macros::datetime;
+
+    const NOW: time::OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
+
+    fn clock() -> Arc<dyn Clock> {
+        let mut c = MockClock::new();
+        c.expect_now().return_const(NOW);
+        Arc::new(c)
+    }
+
+    fn job(id: i64, kind: &str, attempts: u32) -> OutboxJob {
+        OutboxJob {
+            id,
+            topic: TOPIC.into(),
+            payload: serde_json::json!({"account_id": 42, "kind": kind, "report_id": 5}),
+            attempts,
+            created_at: NOW,
+        }
+    }
+
+    fn accounts(phone: Option<&str>) -> MockAccountRepository {
+        let phone = phone.map(|p| Phone::parse(p).expect("phone"));
+        let mut a = MockAccountRepository::new();
+        a.expect_find_by_id().returning(move |id| {
+            Ok(Some(Account {
+                id,
+                name: None,
+                email: None,
+                email_verified: false,
+                gender: None,
+                birth_date: None,
+                locale: None,
+                phone: phone.clone(),
+                roles: Roles::user(),
+                profile_image_key: None,
+                created_at: NOW,
+                updated_at: NOW,
+                withdrawn_at: None,
+            }))
+        });
+        a
+    }
+
+    fn outbox(jobs: Vec<OutboxJob>) -> MockOutbox {
+        let mut o = MockOutbox::new();
+        o.expect_claim().return_once(move |_, _, _, _| Ok(jobs));
+        o
+    }
+
+    #[tokio::test]
+    async fn a_delivered_notice_is_completed_once() {
+        let mut o = outbox(vec![job(1, "received", 1)]);
+        o.expect_complete()
+            .with(eq(1), always())
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let mut n = MockNotifier::new();
+        n.expect_send()
+            .withf(|notice| {
+                notice.phone.as_ref().map(Phone::as_str) == Some("01012345678")
+                    && notice.text.contains("#5")
+                    && notice.text.contains("접수")
+                    && notice.idempotency_key == "notice-1"
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        let w = Notifications::new(
+            Arc::new(o),
+            Arc::new(accounts(Some("010-1234-5678"))),
+            Arc::new(n),
+            clock(),
+            5,
+        );
+        assert_eq!(w.run_once().await.expect("ran").delivered, 1);
+    }
+
+    #[tokio::test]
+    async fn provider_failures_are_retried_then_given_up() {
+        let mut o = outbox(vec![job(1, "resolved", 2), job(2, "resolved", 5)]);
+        o.expect_retry()
+            .withf(|id, e, at| *id == 1 && e.contains("-101") && *at == NOW + Duration::seconds(4))
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        o.expect_fail()
+            .withf(|id, _, _| *id == 2)
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        o.expect_complete().never();
+        let mut n = MockNotifier::new();
+        n.expect_send()
+            .returning(|_| Err(NotifyError::Failed("result_code -101".into())));
+        let w = Notifications::new(
+            Arc::new(o),
+            Arc::new(accounts(Some("01012345678"))),
+            Arc::new(n),
+            clock(),
+            5,
+        );
+        let r = w.run_once().await.expect("ran");
+        assert_eq!((r.retried, r.failed), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_skipped_notice_is_recorded_as_such() {
+        let mut o = outbox(vec![job(1, "received", 1)]);
+        o.expect_skip()
+            .withf(|id, why, _| *id == 1 && why.contains("no phone"))
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        o.expect_complete().never();
+        let mut n = MockNotifier::new();
+        n.expect_send()
+            .returning(|_| Err(NotifyError::Skipped("no phone number".into())));
+        let w = Notifications::new(
+            Arc::new(o),
+            Arc::new(accounts(None)),
+            Arc::new(n),
+            clock(),
+            5,
+        );
+        assert_eq!(w.run_once().await.expect("ran").skipped, 1);
+    }
+}

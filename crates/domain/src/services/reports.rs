@@ -1,0 +1,352 @@
+//! Reports (seed 002) and moderation.
+//!
+//! A report names exactly one target (a product, a chat room or a user), a known category,
+//! a reason, and optionally up to ten evidence images, each the reporter's own ready image
+//! of channel `report`. Nobody reports themself, a reporter has at most one open report of
+//! a target, and at most `per_day` reports a day. The report, its audit entry and the
+//! "received" notice are written in one transaction, so no provider failure can fail or
+//! lose it. STAFF and ADMIN list, read, resolve, dismiss, assign and reopen; every change
+//! is recorded (who, when, what) and the reporter is told of resolutions and dismissals.
+
+use std::sync::Arc;
+
+use time::Duration;
+
+use crate::account::AccountId;
+use crate::clock::Clock;
+use crate::error::{ParseError, RepositoryError};
+use crate::image::{Channel, ImageRepository, ImageStatus};
+use crate::login::Actor;
+use crate::report::{
+    CreateReportError, Enqueue, EvidenceKeys, ModerationAction, NewReport, Page, Report,
+    ReportCategory, ReportCategoryId, ReportChange, ReportEvent, ReportFilter, ReportId,
+    ReportReason, ReportRepository, ReportStatus, ReportTarget,
+};
+use crate::services::notifications::{ReportNotice, TOPIC};
+
+/// Limits on reporting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportPolicy {
+    /// Reports one account may file in 24 hours.
+    pub per_day: u64,
+}
+
+impl Default for ReportPolicy {
+    fn default() -> Self {
+        Self { per_day: 20 }
+    }
+}
+
+/// A report as the client sent it (seed 002's fields).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReportRequest {
+    pub category_id: Option<i64>,
+    pub product_id: Option<i64>,
+    pub room_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub reason: Option<String>,
+    pub img_path: Option<serde_json::Value>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("invalid report")]
+    Invalid(Vec<ParseError>),
+    #[error("no such report category")]
+    UnknownCategory,
+    #[error("you cannot report yourself")]
+    SelfReport,
+    /// An evidence key is not the reporter's own ready report image.
+    #[error("invalid evidence: {0}")]
+    InvalidEvidence(String),
+    #[error("you already have an open report of this target")]
+    Duplicate,
+    #[error("too many reports today")]
+    TooMany,
+    #[error("no such report")]
+    NotFound,
+    #[error("not allowed")]
+    Forbidden,
+    /// A moderation action that does not apply to the report's status.
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+/// The reports service.
+#[derive(Clone)]
+pub struct Reports {
+    repo: Arc<dyn ReportRepository>,
+    images: Arc<dyn ImageRepository>,
+    clock: Arc<dyn Clock>,
+    policy: ReportPolicy,
+}
+
+impl std::fmt::Debug for Reports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reports")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+const NOTE_MAX: usize = 1000;
+
+fn parse_note(note: Option<&str>) -> Result<Option<String>, ReportError> {
+    match note.map(str::trim).filter(|n| !n.is_empty()) {
+        None => Ok(None),
+        Some(n) if n.chars().count() > NOTE_MAX => {
+            Err(ReportError::Invalid(vec![ParseError::new(
+                "note",
+                "must be at most 1000 characters",
+            )]))
+        }
+        Some(n) => Ok(Some(n.to_owned())),
+    }
+}
+
+impl Reports {
+    pub fn new(
+        repo: Arc<dyn ReportRepository>,
+        images: Arc<dyn ImageRepository>,
+        clock: Arc<dyn Clock>,
+        policy: ReportPolicy,
+    ) -> Self {
+        Self {
+            repo,
+            images,
+            clock,
+            policy,
+        }
+    }
+
+    /// The categories, for everyone.
+    ///
+    /// # Errors
+    /// `Repository`.
+    pub async fn categories(&self) -> Result<Vec<ReportCategory>, ReportError> {
+        Ok(self.repo.categories().await?)
+    }
+
+    /// Files a report.
+    ///
+    /// # Errors
+    /// `Invalid`, `UnknownCategory`, `SelfReport`, `InvalidEvidence`, `Duplicate`,
+    /// `TooMany`, `Repository`.
+    #[tracing::instrument(skip(self, req), err)]
+    pub async fn submit(
+        &self,
+        reporter: AccountId,
+        req: ReportRequest,
+    ) -> Result<Report, ReportError> {
+        let mut invalid = Vec::new();
+        let category = match req.category_id {
+            Some(id) if id > 0 => Some(ReportCategoryId::new(id)),
+            Some(_) => {
+                invalid.push(ParseError::new(
+                    "report_category_id",
+                    "must be a positive id",
+                ));
+                None
+            }
+            None => {
+                invalid.push(ParseError::new("report_category_id", "is required"));
+                None
+            }
+        };
+        let target = ReportTarget::from_fields(req.product_id, req.room_id, req.user_id)
+            .map_err(|e| invalid.push(e))
+            .ok();
+        let reason = match req.reason.as_deref() {
+            Some(r) => ReportReason::parse(r).map_err(|e| invalid.push(e)).ok(),
+            None => {
+                invalid.push(ParseError::new("report_etc_reason", "is required"));
+                None
+            }
+        };
+        let evidence = EvidenceKeys::parse(req.img_path.as_ref())
+            .map_err(|e| invalid.push(e))
+            .ok();
+        let (Some(category), Some(target), Some(reason), Some(evidence)) =
+            (category, target, reason, evidence)
+        else {
+            return Err(ReportError::Invalid(invalid));
+        };
+        if target == ReportTarget::User(reporter) {
+            return Err(ReportError::SelfReport);
+        }
+        if !self
+            .repo
+            .categories()
+            .await?
+            .iter()
+            .any(|c| c.id == category)
+        {
+            return Err(ReportError::UnknownCategory);
+        }
+        for key in evidence.keys() {
+            let ok = self.images.find_by_key(key).await?.is_some_and(|i| {
+                i.uploader == reporter
+                    && i.channel == Channel::Report
+                    && i.status == ImageStatus::Ready
+            });
+            if !ok {
+                return Err(ReportError::InvalidEvidence(format!(
+                    "{key} is not one of your confirmed report images"
+                )));
+            }
+        }
+        let now = self.clock.now();
+        if self
+            .repo
+            .count_since(reporter, now - Duration::days(1))
+            .await?
+            >= self.policy.per_day
+        {
+            return Err(ReportError::TooMany);
+        }
+        let new = NewReport {
+            reporter,
+            category,
+            target,
+            reason,
+            evidence: evidence.into_keys(),
+            created_at: now,
+        };
+        let notice = Enqueue {
+            topic: TOPIC,
+            payload: ReportNotice::Received.payload(reporter),
+        };
+        match self.repo.create(new, vec![notice]).await {
+            Ok(report) => Ok(report),
+            Err(CreateReportError::DuplicateOpen) => Err(ReportError::Duplicate),
+            Err(CreateReportError::Repository(e)) => Err(e.into()),
+        }
+    }
+
+    /// The reporter's own reports, newest first.
+    ///
+    /// # Errors
+    /// `Repository`.
+    pub async fn mine(
+        &self,
+        reporter: AccountId,
+        page: Page,
+    ) -> Result<(Vec<Report>, u64), ReportError> {
+        let filter = ReportFilter {
+            reporter: Some(reporter),
+            ..ReportFilter::default()
+        };
+        Ok(self.repo.list(filter, page).await?)
+    }
+
+    /// Reports for moderators: STAFF and ADMIN.
+    ///
+    /// # Errors
+    /// `Forbidden`, `Repository`.
+    pub async fn list(
+        &self,
+        actor: &Actor,
+        filter: ReportFilter,
+        page: Page,
+    ) -> Result<(Vec<Report>, u64), ReportError> {
+        if !actor.is_staff() {
+            return Err(ReportError::Forbidden);
+        }
+        Ok(self.repo.list(filter, page).await?)
+    }
+
+    /// One report and its audit trail, for moderators.
+    ///
+    /// # Errors
+    /// `Forbidden`, `NotFound`, `Repository`.
+    pub async fn get(
+        &self,
+        actor: &Actor,
+        id: ReportId,
+    ) -> Result<(Report, Vec<ReportEvent>), ReportError> {
+        if !actor.is_staff() {
+            return Err(ReportError::Forbidden);
+        }
+        let report = self.repo.find(id).await?.ok_or(ReportError::NotFound)?;
+        let events = self.repo.events(id).await?;
+        Ok((report, events))
+    }
+
+    /// Resolves, dismisses, assigns to oneself or reopens a report.
+    ///
+    /// # Errors
+    /// `Forbidden`, `NotFound`, `Invalid` (note), `Conflict` (the action does not apply to
+    /// the report's status, or it changed meanwhile), `Repository`.
+    #[tracing::instrument(skip(self, actor, note), err)]
+    pub async fn moderate(
+        &self,
+        actor: &Actor,
+        id: ReportId,
+        action: ModerationAction,
+        note: Option<&str>,
+    ) -> Result<Report, ReportError> {
+        let (true, Some(moderator)) = (actor.is_staff(), actor.account_id()) else {
+            return Err(ReportError::Forbidden);
+        };
+        let note = parse_note(note)?;
+        let report = self.repo.find(id).await?.ok_or(ReportError::NotFound)?;
+        let from = report.status;
+        let (to, assignee, resolution_note, notice) = match (action, from) {
+            (ModerationAction::Resolve, ReportStatus::Open) => (
+                ReportStatus::Resolved,
+                report.assignee,
+                note.clone(),
+                Some(ReportNotice::Resolved),
+            ),
+            (ModerationAction::Dismiss, ReportStatus::Open) => (
+                ReportStatus::Dismissed,
+                report.assignee,
+                note.clone(),
+                Some(ReportNotice::Dismissed),
+            ),
+            (ModerationAction::Assign, ReportStatus::Open) => {
+                (ReportStatus::Open, Some(moderator), None, None)
+            }
+            (ModerationAction::Reopen, ReportStatus::Resolved | ReportStatus::Dismissed) => {
+                (ReportStatus::Open, report.assignee, None, None)
+            }
+            (action, status) => {
+                return Err(ReportError::Conflict(format!(
+                    "a report that is {status} cannot be {}d",
+                    action.as_str().trim_end_matches('e')
+                )));
+            }
+        };
+        let change = ReportChange {
+            status: to,
+            assignee,
+            resolution_note,
+            event: ReportEvent {
+                actor: moderator,
+                action: action.as_str().to_owned(),
+                from_status: Some(from),
+                to_status: to,
+                note,
+                at: self.clock.now(),
+            },
+        };
+        let enqueue = notice
+            .map(|n| Enqueue {
+                topic: TOPIC,
+                payload: n.payload(report.reporter),
+            })
+            .into_iter()
+            .collect();
+        self.repo
+            .update(id, from, change, enqueue)
+            .await?
+            .ok_or_else(|| {
+                ReportError::Conflict("the report changed meanwhile: read it again".into())
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests;

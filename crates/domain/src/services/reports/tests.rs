@@ -1,0 +1,399 @@
+//! Every reporting and moderation rule, with mocked ports.
+
+use std::sync::Arc;
+
+use mockall::predicate::*;
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+use super::*;
+use crate::account::{Role, Roles};
+use crate::clock::MockClock;
+use crate::image::{Image, ImageId, ImageType, MockImageRepository};
+use crate::report::MockReportRepository;
+use crate::storage::ObjectKey;
+
+const NOW: OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
+const ME: AccountId = AccountId::new(42);
+
+fn clock() -> Arc<dyn Clock> {
+    let mut c = MockClock::new();
+    c.expect_now().return_const(NOW);
+    Arc::new(c)
+}
+
+fn categories() -> Vec<ReportCategory> {
+    vec![ReportCategory {
+        id: ReportCategoryId::new(1),
+        code: "fraud".into(),
+        label_ko: "사기".into(),
+        label_en: "Fraud".into(),
+    }]
+}
+
+fn report(status: ReportStatus) -> Report {
+    Report {
+        id: ReportId::new(5),
+        reporter: ME,
+        category: ReportCategoryId::new(1),
+        target: ReportTarget::ChatRoom(7),
+        reason: ReportReason::parse("욕설").expect("reason"),
+        evidence: vec![],
+        status,
+        assignee: None,
+        resolution_note: None,
+        created_at: NOW,
+        updated_at: NOW,
+    }
+}
+
+fn repo() -> MockReportRepository {
+    let mut r = MockReportRepository::new();
+    r.expect_categories().returning(|| Ok(categories()));
+    r.expect_count_since().returning(|_, _| Ok(0));
+    r
+}
+
+fn evidence_image(key: &str, uploader: AccountId, channel: Channel, status: ImageStatus) -> Image {
+    Image {
+        id: ImageId::new(1),
+        key: ObjectKey::parse(key).expect("key"),
+        channel,
+        status,
+        uploader,
+        content_type: ImageType::Png,
+        declared_length: None,
+        size: Some(10),
+        etag: None,
+        width: Some(1),
+        height: Some(1),
+        metadata: serde_json::Map::new(),
+        original_filename: None,
+        checksum_sha256: None,
+        created_at: NOW,
+        confirmed_at: Some(NOW),
+        expires_at: None,
+    }
+}
+
+fn service(repo: MockReportRepository, images: MockImageRepository) -> Reports {
+    Reports::new(
+        Arc::new(repo),
+        Arc::new(images),
+        clock(),
+        ReportPolicy { per_day: 3 },
+    )
+}
+
+fn chat_room_report() -> ReportRequest {
+    ReportRequest {
+        category_id: Some(1),
+        room_id: Some(7),
+        reason: Some("진짜 판매자분 욕설부터 해서 정말 심각합니다.".into()),
+        ..ReportRequest::default()
+    }
+}
+
+#[tokio::test]
+async fn a_report_and_its_notice_are_written_together() {
+    let mut r = repo();
+    r.expect_create()
+        .withf(|n, q| {
+            n.reporter == ME
+                && n.target == ReportTarget::ChatRoom(7)
+                && n.created_at == NOW
+                && q.len() == 1
+                && q[0].topic == TOPIC
+                && q[0].payload == serde_json::json!({"account_id": 42, "kind": "received"})
+        })
+        .times(1)
+        .returning(|_, _| Ok(report(ReportStatus::Open)));
+    let svc = service(r, MockImageRepository::new());
+    assert_eq!(
+        svc.submit(ME, chat_room_report()).await.expect("filed").id,
+        ReportId::new(5)
+    );
+}
+
+#[tokio::test]
+async fn every_field_problem_is_reported_at_once() {
+    let mut r = MockReportRepository::new();
+    r.expect_create().never();
+    let svc = service(r, MockImageRepository::new());
+    let req = ReportRequest {
+        category_id: None,
+        product_id: Some(3),
+        room_id: Some(7),
+        reason: Some("  ".into()),
+        img_path: Some(serde_json::json!(42)),
+        ..ReportRequest::default()
+    };
+    match svc.submit(ME, req).await {
+        Err(ReportError::Invalid(errors)) => {
+            let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+            assert_eq!(
+                fields,
+                vec![
+                    "report_category_id",
+                    "target",
+                    "report_etc_reason",
+                    "report_img_path"
+                ]
+            );
+        }
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn nobody_reports_themself_and_categories_must_exist() {
+    let mut r = repo();
+    r.expect_create().never();
+    let svc = service(r, MockImageRepository::new());
+    let me = ReportRequest {
+        room_id: None,
+        user_id: Some(42),
+        ..chat_room_report()
+    };
+    assert!(matches!(
+        svc.submit(ME, me).await,
+        Err(ReportError::SelfReport)
+    ));
+    let unknown = ReportRequest {
+        category_id: Some(99),
+        ..chat_room_report()
+    };
+    assert!(matches!(
+        svc.submit(ME, unknown).await,
+        Err(ReportError::UnknownCategory)
+    ));
+}
+
+#[tokio::test]
+async fn evidence_must_be_the_reporters_own_ready_report_images() {
+    for (img, why) in [
+        (
+            evidence_image(
+                "report/a.png",
+                AccountId::new(9),
+                Channel::Report,
+                ImageStatus::Ready,
+            ),
+            "someone else's",
+        ),
+        (
+            evidence_image("report/a.png", ME, Channel::Report, ImageStatus::Pending),
+            "unconfirmed",
+        ),
+        (
+            evidence_image("report/a.png", ME, Channel::Chat, ImageStatus::Ready),
+            "another channel",
+        ),
+    ] {
+        let mut r = repo();
+        r.expect_create().never();
+        let mut images = MockImageRepository::new();
+        images
+            .expect_find_by_key()
+            .returning(move |_| Ok(Some(img.clone())));
+        let svc = service(r, images);
+        let req = ReportRequest {
+            img_path: Some(serde_json::json!("[report/a.png]")),
+            ..chat_room_report()
+        };
+        assert!(
+            matches!(
+                svc.submit(ME, req).await,
+                Err(ReportError::InvalidEvidence(_))
+            ),
+            "{why}"
+        );
+    }
+    let mut r = repo();
+    r.expect_create()
+        .withf(|n, _| n.evidence.len() == 1)
+        .times(1)
+        .returning(|_, _| Ok(report(ReportStatus::Open)));
+    let mut images = MockImageRepository::new();
+    images.expect_find_by_key().returning(|_| {
+        Ok(Some(evidence_image(
+            "report/a.png",
+            ME,
+            Channel::Report,
+            ImageStatus::Ready,
+        )))
+    });
+    let svc = service(r, images);
+    let req = ReportRequest {
+        img_path: Some(serde_json::json!(["report/a.png"])),
+        ..chat_room_report()
+    };
+    svc.submit(ME, req).await.expect("own evidence is fine");
+}
+
+#[tokio::test]
+async fn duplicates_and_the_daily_limit_are_refused() {
+    let mut r = repo();
+    r.expect_create()
+        .returning(|_, _| Err(CreateReportError::DuplicateOpen));
+    let svc = service(r, MockImageRepository::new());
+    assert!(matches!(
+        svc.submit(ME, chat_room_report()).await,
+        Err(ReportError::Duplicate)
+    ));
+
+    let mut r = MockReportRepository::new();
+    r.expect_categories().returning(|| Ok(categories()));
+    r.expect_count_since()
+        .with(eq(ME), eq(NOW - Duration::days(1)))
+        .returning(|_, _| Ok(3));
+    r.expect_create().never();
+    let svc = service(r, MockImageRepository::new());
+    assert!(matches!(
+        svc.submit(ME, chat_room_report()).await,
+        Err(ReportError::TooMany)
+    ));
+}
+
+fn staff(id: i64) -> Actor {
+    Actor::Account {
+        id: AccountId::new(id),
+        roles: Roles::from_iter([Role::User, Role::Staff]),
+    }
+}
+
+#[tokio::test]
+async fn only_staff_moderate() {
+    let mut r = MockReportRepository::new();
+    r.expect_find().never();
+    r.expect_list().never();
+    let svc = service(r, MockImageRepository::new());
+    let user = Actor::Account {
+        id: ME,
+        roles: Roles::user(),
+    };
+    let server = Actor::Service {
+        name: "chat".into(),
+    };
+    for actor in [&user, &server] {
+        assert!(matches!(
+            svc.moderate(actor, ReportId::new(5), ModerationAction::Resolve, None)
+                .await,
+            Err(ReportError::Forbidden)
+        ));
+        assert!(matches!(
+            svc.list(
+                actor,
+                ReportFilter::default(),
+                Page::parse(None, None).expect("page")
+            )
+            .await,
+            Err(ReportError::Forbidden)
+        ));
+        assert!(matches!(
+            svc.get(actor, ReportId::new(5)).await,
+            Err(ReportError::Forbidden)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn resolving_is_audited_and_notifies_the_reporter() {
+    let mut r = MockReportRepository::new();
+    r.expect_find()
+        .returning(|_| Ok(Some(report(ReportStatus::Open))));
+    r.expect_update()
+        .withf(|id, expected, change, q| {
+            *id == ReportId::new(5)
+                && *expected == ReportStatus::Open
+                && change.status == ReportStatus::Resolved
+                && change.resolution_note.as_deref() == Some("경고 조치")
+                && change.event.actor == AccountId::new(8)
+                && change.event.action == "resolve"
+                && change.event.from_status == Some(ReportStatus::Open)
+                && change.event.at == NOW
+                && q.len() == 1
+                && q[0].payload == serde_json::json!({"account_id": 42, "kind": "resolved"})
+        })
+        .times(1)
+        .returning(|_, _, _, _| Ok(Some(report(ReportStatus::Resolved))));
+    let svc = service(r, MockImageRepository::new());
+    svc.moderate(
+        &staff(8),
+        ReportId::new(5),
+        ModerationAction::Resolve,
+        Some(" 경고 조치 "),
+    )
+    .await
+    .expect("resolved");
+}
+
+#[tokio::test]
+async fn assigning_and_reopening_follow_the_status() {
+    let mut r = MockReportRepository::new();
+    r.expect_find()
+        .returning(|_| Ok(Some(report(ReportStatus::Open))));
+    r.expect_update()
+        .withf(|_, _, change, q| {
+            change.assignee == Some(AccountId::new(8))
+                && change.status == ReportStatus::Open
+                && q.is_empty()
+        })
+        .times(1)
+        .returning(|_, _, _, _| Ok(Some(report(ReportStatus::Open))));
+    let svc = service(r, MockImageRepository::new());
+    svc.moderate(&staff(8), ReportId::new(5), ModerationAction::Assign, None)
+        .await
+        .expect("assigned");
+    assert!(matches!(
+        svc.moderate(&staff(8), ReportId::new(5), ModerationAction::Reopen, None)
+            .await,
+        Err(ReportError::Conflict(_))
+    ));
+
+    let mut r = MockReportRepository::new();
+    r.expect_find()
+        .returning(|_| Ok(Some(report(ReportStatus::Dismissed))));
+    r.expect_update()
+        .withf(|_, expected, change, q| {
+            *expected == ReportStatus::Dismissed
+                && change.status == ReportStatus::Open
+                && change.resolution_note.is_none()
+                && q.is_empty()
+        })
+        .times(1)
+        .returning(|_, _, _, _| Ok(Some(report(ReportStatus::Open))));
+    let svc = service(r, MockImageRepository::new());
+    svc.moderate(&staff(8), ReportId::new(5), ModerationAction::Reopen, None)
+        .await
+        .expect("reopened");
+    assert!(matches!(
+        svc.moderate(&staff(8), ReportId::new(5), ModerationAction::Resolve, None)
+            .await,
+        Err(ReportError::Conflict(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_concurrent_change_is_a_conflict_and_long_notes_are_refused() {
+    let mut r = MockReportRepository::new();
+    r.expect_find()
+        .returning(|_| Ok(Some(report(ReportStatus::Open))));
+    r.expect_update().returning(|_, _, _, _| Ok(None));
+    let svc = service(r, MockImageRepository::new());
+    assert!(matches!(
+        svc.moderate(&staff(8), ReportId::new(5), ModerationAction::Dismiss, None)
+            .await,
+        Err(ReportError::Conflict(_))
+    ));
+    assert!(matches!(
+        svc.moderate(
+            &staff(8),
+            ReportId::new(5),
+            ModerationAction::Dismiss,
+            Some(&"x".repeat(1001))
+        )
+        .await,
+        Err(ReportError::Invalid(_))
+    ));
+}
