@@ -319,6 +319,74 @@ pub struct Config {
     /// CloudFront: an endpoint override (emulators only).
     #[arg(long, env = "CLOUDFRONT_ENDPOINT", global = true)]
     pub cloudfront_endpoint: Option<String>,
+
+    /// How reporters are told about their reports: `log` (default), `aligo` (SMS) or
+    /// `webhook`.
+    #[arg(
+        long,
+        env = "NOTIFIER",
+        value_enum,
+        default_value = "log",
+        global = true
+    )]
+    pub notifier: NotifierKind,
+
+    /// Aligo: the API endpoint.
+    #[arg(
+        long,
+        env = "ALIGO_ENDPOINT",
+        default_value = "https://apis.aligo.in/send/",
+        global = true
+    )]
+    pub aligo_endpoint: String,
+
+    /// Aligo: the API key.
+    #[arg(long, env = "ALIGO_KEY", hide_env_values = true, global = true)]
+    pub aligo_key: Option<String>,
+
+    /// Aligo: the account id.
+    #[arg(long, env = "ALIGO_USER_ID", global = true)]
+    pub aligo_user_id: Option<String>,
+
+    /// Aligo: the registered sender number.
+    #[arg(long, env = "ALIGO_SENDER", global = true)]
+    pub aligo_sender: Option<String>,
+
+    /// Aligo: test mode (accepted and answered, nothing sent).
+    #[arg(long, env = "ALIGO_TEST_MODE", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub aligo_test_mode: bool,
+
+    /// Webhook: where notices are POSTed.
+    #[arg(long, env = "WEBHOOK_URL", global = true)]
+    pub webhook_url: Option<String>,
+
+    /// Webhook: the HMAC-SHA256 key signing each body (`X-Signature`).
+    #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true, global = true)]
+    pub webhook_secret: Option<String>,
+
+    /// Seconds one delivery may take.
+    #[arg(long, env = "NOTIFY_TIMEOUT_SECS", default_value_t = 5, global = true)]
+    pub notify_timeout_secs: u64,
+
+    /// Deliveries tried before a notice is marked failed (with backoff in between).
+    #[arg(long, env = "NOTIFY_MAX_ATTEMPTS", default_value_t = 6, global = true)]
+    pub notify_max_attempts: u32,
+
+    /// Seconds between notification worker passes; 0 turns the in-process worker off.
+    #[arg(long, env = "NOTIFY_INTERVAL_SECS", default_value_t = 2, global = true)]
+    pub notify_interval_secs: u64,
+
+    /// Reports one account may file in 24 hours.
+    #[arg(long, env = "REPORTS_PER_DAY", default_value_t = 20, global = true)]
+    pub reports_per_day: u64,
+}
+
+/// Which notifier adapter to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NotifierKind {
+    Log,
+    Aligo,
+    Webhook,
 }
 
 /// Which object-store adapter set to use.
@@ -610,6 +678,23 @@ impl Config {
             if self.s3_access_key_id.is_some() != self.s3_secret_access_key.is_some() {
                 problems.push("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together".to_owned());
             }
+        }
+        match self.notifier {
+            NotifierKind::Aligo
+                if [&self.aligo_key, &self.aligo_user_id, &self.aligo_sender]
+                    .iter()
+                    .any(|v| v.as_deref().is_none_or(str::is_empty)) =>
+            {
+                problems.push(
+                    "NOTIFIER=aligo needs ALIGO_KEY, ALIGO_USER_ID and ALIGO_SENDER".to_owned(),
+                );
+            }
+            NotifierKind::Webhook
+                if self.webhook_url.is_none() || self.webhook_secret.is_none() =>
+            {
+                problems.push("NOTIFIER=webhook needs WEBHOOK_URL and WEBHOOK_SECRET".to_owned());
+            }
+            _ => {}
         }
         if self.image_max_bytes == 0
             || self.upload_url_ttl_secs == 0

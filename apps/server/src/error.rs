@@ -443,6 +443,11 @@ impl From<ImageError> for ApiError {
                 "IMAGE_REJECTED",
                 format!("The upload was rejected and deleted: {reason}."),
             )),
+            ImageError::Protected => image(Self::new(
+                StatusCode::CONFLICT,
+                "IMAGE_PROTECTED",
+                "Report evidence is kept as long as reports; only STAFF may delete it.",
+            )),
             ImageError::TooLarge(limit) => {
                 image(Self::payload_too_large(usize::try_from(limit).ok()))
             }

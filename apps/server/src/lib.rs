@@ -14,6 +14,7 @@ pub mod startup;
 pub mod telemetry;
 
 pub use config::{
-    AccountsCommand, AppEnv, Cli, Command, Config, ServiceTokenCommand, StorageCommand, StorageKind,
+    AccountsCommand, AppEnv, Cli, Command, Config, NotifierKind, ServiceTokenCommand,
+    StorageCommand, StorageKind,
 };
 pub use startup::{AppState, Application};

@@ -4,7 +4,7 @@
 use utoipa::OpenApi;
 
 use crate::error::{Domain, ErrorBody, FieldError};
-use crate::routes::{accounts, dev_login, docs, files, health, images, login};
+use crate::routes::{accounts, dev_login, docs, files, health, images, login, reports};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -50,12 +50,19 @@ use crate::routes::{accounts, dev_login, docs, files, health, images, login};
         files::profile_put_url,
         files::delete_profile_image,
         files::multi_upload,
+        reports::submit,
+        reports::categories,
+        reports::mine,
+        reports::list,
+        reports::get_report,
+        reports::moderate,
     ),
     components(schemas(ErrorBody, FieldError, Domain)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "accounts", description = "Login, registration, sessions and accounts (seed 001)"),
         (name = "images", description = "Uploads, confirmation, delivery and deletion (seeds 000, 001, 002, 003, 004)"),
+        (name = "reports", description = "Reports and moderation (seed 002)"),
         (name = "operations", description = "Probes and documentation"),
     ),
 )]

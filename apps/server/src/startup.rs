@@ -12,6 +12,8 @@ use actix_web::http::{Method, header};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
+use domain::services::notifications::Notifications;
+use domain::services::reports::{ReportPolicy, Reports};
 use domain::services::{Accounts, Images, Login, LoginPolicy, SessionPolicy, Sessions};
 use domain::{Account, Clock, IdentityProvider, ObjectStore, SystemClock};
 use identity_oidc::{DevProvider, OidcProvider};
@@ -31,6 +33,7 @@ pub struct AppState {
     pub sessions: Sessions,
     pub login: Login,
     pub images: Images,
+    pub reports: Reports,
     /// The local store, when STORAGE=local: its upload endpoint and "CDN" need it.
     pub local_store: Option<LocalStore>,
     /// The dev provider, when DEV_LOGIN is on (its login form needs it).
@@ -113,6 +116,36 @@ pub async fn connect_database(config: &Config) -> anyhow::Result<SqlStore> {
     SqlStore::connect(&url, &pool)
         .await
         .context("cannot connect to the database (DATABASE_URL)")
+}
+
+/// The notifier the configuration selects.
+///
+/// # Errors
+/// Its HTTP client cannot be built.
+pub fn notifier(config: &Config) -> anyhow::Result<Arc<dyn domain::Notifier>> {
+    let timeout = Duration::from_secs(config.notify_timeout_secs.max(1));
+    Ok(match config.notifier {
+        crate::config::NotifierKind::Log => Arc::new(notify::LogNotifier),
+        crate::config::NotifierKind::Aligo => Arc::new(
+            notify::AligoSms::new(notify::AligoConfig {
+                endpoint: config.aligo_endpoint.clone(),
+                key: config.aligo_key.clone().unwrap_or_default(),
+                user_id: config.aligo_user_id.clone().unwrap_or_default(),
+                sender: config.aligo_sender.clone().unwrap_or_default(),
+                test_mode: config.aligo_test_mode,
+                timeout,
+            })
+            .map_err(anyhow::Error::msg)?,
+        ),
+        crate::config::NotifierKind::Webhook => Arc::new(
+            notify::Webhook::new(
+                config.webhook_url.as_deref().unwrap_or_default(),
+                config.webhook_secret.clone().unwrap_or_default().as_bytes(),
+                timeout,
+            )
+            .map_err(anyhow::Error::msg)?,
+        ),
+    })
 }
 
 /// The signing key of local upload URLs: configured, or generated once into DATA_DIR.
@@ -304,12 +337,23 @@ impl Application {
         let login = Login::new(
             providers,
             repo.clone(),
-            repo,
+            repo.clone(),
             sessions.clone(),
-            clock,
+            clock.clone(),
             login_policy,
             public_url.clone(),
         );
+        let notifications = (config.notify_interval_secs > 0)
+            .then(|| -> anyhow::Result<Notifications> {
+                Ok(Notifications::new(
+                    repo.clone(),
+                    repo.clone(),
+                    notifier(&config)?,
+                    clock.clone(),
+                    config.notify_max_attempts,
+                ))
+            })
+            .transpose()?;
 
         // The service's own origin is always allowed: browsers send Origin on same-origin
         // POSTs too.
@@ -323,6 +367,14 @@ impl Application {
             sessions,
             login,
             images: images.clone(),
+            reports: Reports::new(
+                repo.clone(),
+                repo.clone(),
+                clock.clone(),
+                ReportPolicy {
+                    per_day: config.reports_per_day,
+                },
+            ),
             local_store,
             dev,
             service_tokens: ServiceTokens::new(config.parsed_service_tokens().unwrap_or_default()),
@@ -427,11 +479,33 @@ impl Application {
             })
         });
 
+        let notify_every = Duration::from_secs(config.notify_interval_secs.max(1));
+        let notifier_task = notifications.map(|worker| {
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(notify_every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    match worker.run_once().await {
+                        Ok(r) if r != Default::default() => tracing::info!(?r, "notices"),
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "notification worker: outbox unavailable")
+                        }
+                    }
+                }
+            })
+        });
+
         Ok(Self {
             port: bound.port(),
             server,
             db,
-            workers: sweeper.into_iter().chain(invalidator).collect(),
+            workers: sweeper
+                .into_iter()
+                .chain(invalidator)
+                .chain(notifier_task)
+                .collect(),
         })
     }
 

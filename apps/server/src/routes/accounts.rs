@@ -42,6 +42,8 @@ pub struct AccountResponse {
     /// BCP 47.
     locale: Option<String>,
     email_verified: bool,
+    /// For SMS notices; set with PATCH.
+    phone: Option<String>,
 }
 
 /// What anyone logged in may see of an account.
@@ -66,6 +68,7 @@ impl AccountResponse {
             profile_img_uri: state.profile_image_url(a),
             locale: a.locale.as_ref().map(|l| l.as_str().to_owned()),
             email_verified: a.email_verified,
+            phone: a.phone.as_ref().map(|p| p.as_str().to_owned()),
         }
     }
 }
@@ -110,6 +113,8 @@ pub struct PatchAccountRequest {
     gender: Option<String>,
     /// `yyyy-MM-dd`.
     birth_date: Option<String>,
+    /// For SMS notices (`010-1234-5678`, `+821012345678`); an empty string removes it.
+    phone: Option<String>,
 }
 
 /// Changes the profile: the owner or an ADMIN.
@@ -137,7 +142,8 @@ pub async fn patch_account(
         b.birth_date.as_deref(),
         state.accounts.today(),
     )
-    .map_err(ApiError::invalid_fields)?;
+    .map_err(ApiError::invalid_fields)?
+    .with_phone(b.phone.as_deref())?;
     let account = state.accounts.update_profile(&who.actor, id, patch).await?;
     Ok(HttpResponse::Ok().json(AccountResponse::new(&account, &state)))
 }

@@ -9,6 +9,7 @@ pub mod files;
 pub mod health;
 pub mod images;
 pub mod login;
+pub mod reports;
 
 use actix_web::Resource;
 use actix_web::http::Method;
@@ -121,6 +122,7 @@ pub fn all() -> Routes {
     accounts::routes(&mut r);
     images::routes(&mut r);
     files::routes(&mut r);
+    reports::routes(&mut r);
     r
 }
 

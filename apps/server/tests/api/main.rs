@@ -11,4 +11,5 @@ mod helpers;
 mod images;
 mod lifecycle;
 mod oidc;
+mod reports;
 mod s3;

@@ -57,10 +57,25 @@ pub struct ProfilePatch {
     pub name: Option<DisplayName>,
     pub gender: Option<Gender>,
     pub birth_date: Option<BirthDate>,
+    /// `Some(None)` clears the phone number.
+    pub phone: Option<Option<crate::account::Phone>>,
 }
 
 impl ProfilePatch {
     pub const NAME_MAX: usize = 20;
+
+    /// Adds a phone number change: an empty string clears it.
+    ///
+    /// # Errors
+    /// A malformed number.
+    pub fn with_phone(mut self, phone: Option<&str>) -> Result<Self, ParseError> {
+        self.phone = match phone.map(str::trim) {
+            None => None,
+            Some("") => Some(None),
+            Some(p) => Some(Some(crate::account::Phone::parse(p)?)),
+        };
+        Ok(self)
+    }
 
     /// Parses every field, reporting every invalid one.
     ///
@@ -101,6 +116,7 @@ impl ProfilePatch {
                 name,
                 gender,
                 birth_date,
+                phone: None,
             })
         } else {
             Err(invalid)
@@ -194,6 +210,7 @@ impl Accounts {
             name: patch.name,
             gender: patch.gender,
             birth_date: patch.birth_date,
+            phone: patch.phone,
             ..AccountUpdate::default()
         };
         Ok(self.accounts.update(id, update, self.clock.now()).await?)

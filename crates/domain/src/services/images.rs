@@ -116,6 +116,9 @@ pub enum ImageError {
     /// The stored object failed verification and was deleted.
     #[error("the upload was rejected: {0}")]
     Rejected(String),
+    /// Report evidence is kept as long as reports: only STAFF and ADMIN delete it.
+    #[error("report evidence is kept with its report")]
+    Protected,
     /// A body larger than allowed (direct uploads).
     #[error("larger than {0} bytes")]
     TooLarge(u64),
@@ -778,6 +781,12 @@ impl Images {
             || !matches!(image.status, ImageStatus::Ready | ImageStatus::Pending)
         {
             return Err(ImageError::NotFound);
+        }
+        if image.channel == Channel::Report
+            && image.status == ImageStatus::Ready
+            && !actor.is_staff()
+        {
+            return Err(ImageError::Protected);
         }
         // Reach the store before changing anything, so an outage changes nothing.
         self.store.check().await?;

@@ -1,0 +1,395 @@
+//! Seed 002's report API, and moderation for STAFF and ADMIN.
+
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::{HttpResponse, web};
+use domain::services::reports::ReportError;
+use domain::services::reports::ReportRequest;
+use domain::{
+    AccountId, ModerationAction, Page, Report, ReportCategoryId, ReportEvent, ReportFilter,
+    ReportId, ReportStatus,
+};
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use utoipa::{IntoParams, ToSchema};
+
+use super::Routes;
+use crate::auth::Authenticated;
+use crate::error::{ApiError, Domain, ErrorBody};
+use crate::startup::AppState;
+
+pub fn routes(r: &mut Routes) {
+    r.add(Method::POST, "/api/report", submit)
+        .add(Method::GET, "/api/report/categories", categories)
+        .add(Method::GET, "/api/reports/mine", mine)
+        .add(Method::GET, "/api/reports", list)
+        .add(Method::GET, "/api/reports/{id}", get_report)
+        .add(Method::PATCH, "/api/reports/{id}", moderate);
+}
+
+impl From<ReportError> for ApiError {
+    fn from(e: ReportError) -> Self {
+        let report = |e: Self| e.in_domain(Domain::Report);
+        match e {
+            ReportError::Invalid(errors) => report(Self::invalid_fields(errors)),
+            ReportError::UnknownCategory => report(Self::bad_request(
+                "UNKNOWN_CATEGORY",
+                "No such report category: see GET /api/report/categories.",
+            )),
+            ReportError::SelfReport => report(Self::bad_request(
+                "SELF_REPORT",
+                "You cannot report yourself.",
+            )),
+            ReportError::InvalidEvidence(why) => report(Self::bad_request(
+                "INVALID_EVIDENCE",
+                format!("{why}: upload evidence with channel report and confirm it first."),
+            )),
+            ReportError::Duplicate => report(Self::new(
+                StatusCode::CONFLICT,
+                "DUPLICATE_REPORT",
+                "You already have an open report of this target.",
+            )),
+            ReportError::TooMany => report(Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_REPORTS",
+                "You have filed as many reports as allowed today.",
+            )),
+            ReportError::NotFound => report(Self::not_found("REPORT_NOT_FOUND", "No such report.")),
+            ReportError::Forbidden => {
+                report(Self::forbidden("Only STAFF and ADMIN moderate reports."))
+            }
+            ReportError::Conflict(why) => {
+                report(Self::new(StatusCode::CONFLICT, "REPORT_CONFLICT", why))
+            }
+            ReportError::Repository(r) => report(Self::from(r)),
+        }
+    }
+}
+
+/// Seed 002's report: exactly one of the three targets.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReportBody {
+    #[schema(example = 1)]
+    report_category_id: Option<i64>,
+    report_product_id: Option<i64>,
+    #[schema(example = 7)]
+    report_room_id: Option<i64>,
+    report_user_id: Option<i64>,
+    /// 1 to 1000 characters.
+    report_etc_reason: Option<String>,
+    /// A JSON array of image keys, or seed 002's string `"[a.jpg, b.jpg]"`; up to 10, each
+    /// the reporter's own confirmed image of channel `report`.
+    #[schema(value_type = Option<Object>, example = json!(["report/2026/11/23/42/Zx9.png"]))]
+    report_img_path: Option<serde_json::Value>,
+}
+
+/// Files a report. Answers seed 002's `Reported successfully` as text; the new report's id
+/// is in the `X-Report-Id` header.
+#[utoipa::path(post, path = "/api/report", tag = "reports",
+    request_body = ReportBody,
+    responses(
+        (status = 200, description = "`Reported successfully`; headers `X-Report-Id`, `Location`", content_type = "text/plain"),
+        (status = 400, description = "`INVALID_INPUT` (no or several targets, empty reason, …), `UNKNOWN_CATEGORY`, `SELF_REPORT`, `INVALID_EVIDENCE`", body = ErrorBody),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 409, description = "`DUPLICATE_REPORT`", body = ErrorBody),
+        (status = 429, description = "`TOO_MANY_REPORTS`", body = ErrorBody),
+    ))]
+pub async fn submit(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    body: web::Json<ReportBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let report = state
+        .reports
+        .submit(
+            who.account()?,
+            ReportRequest {
+                category_id: b.report_category_id,
+                product_id: b.report_product_id,
+                room_id: b.report_room_id,
+                user_id: b.report_user_id,
+                reason: b.report_etc_reason,
+                img_path: b.report_img_path,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .insert_header(("X-Report-Id", report.id.get().to_string()))
+        .insert_header((
+            header::LOCATION,
+            format!("/api/reports/{}", report.id.get()),
+        ))
+        .body("Reported successfully"))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryResponse {
+    id: i64,
+    #[schema(example = "fraud")]
+    code: String,
+    #[schema(example = "사기")]
+    label_ko: String,
+    #[schema(example = "Fraud")]
+    label_en: String,
+}
+
+/// The report categories, for everyone.
+#[utoipa::path(get, path = "/api/report/categories", tag = "reports",
+    responses((status = 200, body = [CategoryResponse])))]
+pub async fn categories(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let cats = state.reports.categories().await?;
+    Ok(HttpResponse::Ok().json(
+        cats.into_iter()
+            .map(|c| CategoryResponse {
+                id: c.id.get(),
+                code: c.code,
+                label_ko: c.label_ko,
+                label_en: c.label_en,
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvidenceResponse {
+    key: String,
+    cdn_url: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportResponse {
+    id: i64,
+    reporter_id: i64,
+    category_id: i64,
+    /// `product`, `chat_room` or `user`.
+    target_type: String,
+    target_id: i64,
+    reason: String,
+    evidence: Vec<EvidenceResponse>,
+    /// `open`, `resolved` or `dismissed`.
+    status: String,
+    assignee_id: Option<i64>,
+    resolution_note: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventResponse {
+    actor_id: i64,
+    /// `create`, `resolve`, `dismiss`, `assign`, `reopen`.
+    action: String,
+    from_status: Option<String>,
+    to_status: String,
+    note: Option<String>,
+    at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportDetail {
+    #[serde(flatten)]
+    report: ReportResponse,
+    /// Who did what, when: oldest first.
+    history: Vec<EventResponse>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportList {
+    items: Vec<ReportResponse>,
+    page: u64,
+    size: u64,
+    total: u64,
+}
+
+fn at(t: time::OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+impl ReportResponse {
+    fn new(r: &Report, state: &AppState) -> Self {
+        Self {
+            id: r.id.get(),
+            reporter_id: r.reporter.get(),
+            category_id: r.category.get(),
+            target_type: r.target.kind().to_owned(),
+            target_id: r.target.id(),
+            reason: r.reason.as_str().to_owned(),
+            evidence: r
+                .evidence
+                .iter()
+                .map(|k| EvidenceResponse {
+                    key: k.to_string(),
+                    cdn_url: state.images.cdn_url(k),
+                })
+                .collect(),
+            status: r.status.as_str().to_owned(),
+            assignee_id: r.assignee.map(AccountId::get),
+            resolution_note: r.resolution_note.clone(),
+            created_at: at(r.created_at),
+            updated_at: at(r.updated_at),
+        }
+    }
+}
+
+fn event(e: ReportEvent) -> EventResponse {
+    EventResponse {
+        actor_id: e.actor.get(),
+        action: e.action,
+        from_status: e.from_status.map(|s| s.as_str().to_owned()),
+        to_status: e.to_status.as_str().to_owned(),
+        note: e.note,
+        at: at(e.at),
+    }
+}
+
+fn page_of(items: Vec<Report>, total: u64, page: Page, state: &AppState) -> ReportList {
+    ReportList {
+        items: items
+            .iter()
+            .map(|r| ReportResponse::new(r, state))
+            .collect(),
+        page: page.number,
+        size: page.size,
+        total,
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Zero-based (default 0).
+    page: Option<u64>,
+    /// 1 to 100 (default 20).
+    size: Option<u64>,
+}
+
+/// The caller's own reports and their status, newest first.
+#[utoipa::path(get, path = "/api/reports/mine", tag = "reports",
+    params(PageQuery),
+    responses(
+        (status = 200, body = ReportList),
+        (status = 400, description = "Bad paging", body = ErrorBody),
+        (status = 401, description = "No valid session", body = ErrorBody),
+    ))]
+pub async fn mine(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = Page::parse(query.page, query.size)?;
+    let (items, total) = state.reports.mine(who.account()?, page).await?;
+    Ok(HttpResponse::Ok().json(page_of(items, total, page, &state)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// `open`, `resolved` or `dismissed`.
+    status: Option<String>,
+    /// `product`, `chat_room` or `user`.
+    target_type: Option<String>,
+    target_id: Option<i64>,
+    category_id: Option<i64>,
+    reporter_id: Option<i64>,
+    page: Option<u64>,
+    size: Option<u64>,
+}
+
+/// Reports for moderation, newest first, filtered.
+#[utoipa::path(get, path = "/api/reports", tag = "reports",
+    params(ListQuery),
+    responses(
+        (status = 200, body = ReportList),
+        (status = 400, description = "Bad filter or paging", body = ErrorBody),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "Not STAFF or ADMIN", body = ErrorBody),
+    ))]
+pub async fn list(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let page = Page::parse(q.page, q.size)?;
+    let status = q
+        .status
+        .as_deref()
+        .map(str::parse::<ReportStatus>)
+        .transpose()?;
+    if let Some(t) = &q.target_type
+        && !matches!(t.as_str(), "product" | "chat_room" | "user")
+    {
+        return Err(
+            domain::ParseError::new("target_type", "must be product, chat_room or user").into(),
+        );
+    }
+    let filter = ReportFilter {
+        status,
+        target_type: q.target_type,
+        target_id: q.target_id,
+        category: q.category_id.map(ReportCategoryId::new),
+        reporter: q.reporter_id.map(AccountId::new),
+    };
+    let (items, total) = state.reports.list(&who.actor, filter, page).await?;
+    Ok(HttpResponse::Ok().json(page_of(items, total, page, &state)))
+}
+
+/// One report with its evidence's CDN URLs and its history.
+#[utoipa::path(get, path = "/api/reports/{id}", tag = "reports",
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, body = ReportDetail),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "Not STAFF or ADMIN", body = ErrorBody),
+        (status = 404, description = "`REPORT_NOT_FOUND`", body = ErrorBody),
+    ))]
+pub async fn get_report(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let (report, events) = state.reports.get(&who.actor, ReportId::new(*id)).await?;
+    Ok(HttpResponse::Ok().json(ReportDetail {
+        report: ReportResponse::new(&report, &state),
+        history: events.into_iter().map(event).collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModerateRequest {
+    /// `resolve`, `dismiss` (from open), `assign` (to yourself, while open), `reopen`.
+    #[schema(example = "resolve")]
+    action: String,
+    /// Up to 1000 characters; kept with resolutions and in the history.
+    note: Option<String>,
+}
+
+/// Resolves, dismisses, assigns to oneself or reopens a report. Resolving and dismissing
+/// notify the reporter.
+#[utoipa::path(patch, path = "/api/reports/{id}", tag = "reports",
+    params(("id" = i64, Path)),
+    request_body = ModerateRequest,
+    responses(
+        (status = 200, body = ReportResponse),
+        (status = 400, description = "Unknown action or a note too long", body = ErrorBody),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "Not STAFF or ADMIN", body = ErrorBody),
+        (status = 404, description = "`REPORT_NOT_FOUND`", body = ErrorBody),
+        (status = 409, description = "`REPORT_CONFLICT`: the action does not apply to the report's status", body = ErrorBody),
+    ))]
+pub async fn moderate(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    id: web::Path<i64>,
+    body: web::Json<ModerateRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let action: ModerationAction = b.action.parse()?;
+    let report = state
+        .reports
+        .moderate(&who.actor, ReportId::new(*id), action, b.note.as_deref())
+        .await?;
+    Ok(HttpResponse::Ok().json(ReportResponse::new(&report, &state)))
+}
