@@ -443,6 +443,9 @@ impl From<ImageError> for ApiError {
                 "IMAGE_REJECTED",
                 format!("The upload was rejected and deleted: {reason}."),
             )),
+            ImageError::Forbidden => {
+                image(Self::forbidden("You may not do this for this account."))
+            }
             ImageError::Protected => image(Self::new(
                 StatusCode::CONFLICT,
                 "IMAGE_PROTECTED",

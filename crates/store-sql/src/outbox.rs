@@ -26,6 +26,34 @@ fn bounded(error: &str) -> String {
     error.chars().take(1000).collect()
 }
 
+impl SqlStore {
+    /// Ends a job's lease, setting `columns` and the last error, unless it is already done.
+    async fn settle(
+        &self,
+        id: i64,
+        columns: Vec<(outbox::Column, sea_orm::sea_query::SimpleExpr)>,
+        error: Option<&str>,
+    ) -> Result<(), RepositoryError> {
+        let mut update = outbox::Entity::update_many().col_expr(
+            outbox::Column::LockedUntil,
+            Expr::value(Option::<i64>::None),
+        );
+        for (column, value) in columns {
+            update = update.col_expr(column, value);
+        }
+        if let Some(e) = error {
+            update = update.col_expr(outbox::Column::LastError, Expr::value(bounded(e)));
+        }
+        update
+            .filter(outbox::Column::Id.eq(id))
+            .filter(outbox::Column::DoneAt.is_null())
+            .exec(self.conn())
+            .await
+            .map_err(translate)?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Outbox for SqlStore {
     async fn enqueue(
@@ -101,17 +129,12 @@ impl Outbox for SqlStore {
     }
 
     async fn complete(&self, id: i64, at: OffsetDateTime) -> Result<(), RepositoryError> {
-        outbox::Entity::update_many()
-            .col_expr(outbox::Column::DoneAt, Expr::value(micros(at)))
-            .col_expr(
-                outbox::Column::LockedUntil,
-                Expr::value(Option::<i64>::None),
-            )
-            .filter(outbox::Column::Id.eq(id))
-            .exec(self.conn())
-            .await
-            .map_err(translate)?;
-        Ok(())
+        self.settle(
+            id,
+            vec![(outbox::Column::DoneAt, Expr::value(micros(at)))],
+            None,
+        )
+        .await
     }
 
     async fn retry(
@@ -120,54 +143,21 @@ impl Outbox for SqlStore {
         error: &str,
         next_attempt_at: OffsetDateTime,
     ) -> Result<(), RepositoryError> {
-        outbox::Entity::update_many()
-            .col_expr(
-                outbox::Column::NextAttemptAt,
-                Expr::value(micros(next_attempt_at)),
-            )
-            .col_expr(
-                outbox::Column::LockedUntil,
-                Expr::value(Option::<i64>::None),
-            )
-            .col_expr(outbox::Column::LastError, Expr::value(bounded(error)))
-            .filter(outbox::Column::Id.eq(id))
-            .filter(outbox::Column::DoneAt.is_null())
-            .exec(self.conn())
-            .await
-            .map_err(translate)?;
-        Ok(())
+        let next = (
+            outbox::Column::NextAttemptAt,
+            Expr::value(micros(next_attempt_at)),
+        );
+        self.settle(id, vec![next], Some(error)).await
     }
 
     async fn fail(&self, id: i64, error: &str, at: OffsetDateTime) -> Result<(), RepositoryError> {
-        outbox::Entity::update_many()
-            .col_expr(outbox::Column::FailedAt, Expr::value(micros(at)))
-            .col_expr(
-                outbox::Column::LockedUntil,
-                Expr::value(Option::<i64>::None),
-            )
-            .col_expr(outbox::Column::LastError, Expr::value(bounded(error)))
-            .filter(outbox::Column::Id.eq(id))
-            .filter(outbox::Column::DoneAt.is_null())
-            .exec(self.conn())
-            .await
-            .map_err(translate)?;
-        Ok(())
+        let failed = (outbox::Column::FailedAt, Expr::value(micros(at)));
+        self.settle(id, vec![failed], Some(error)).await
     }
 
     async fn skip(&self, id: i64, reason: &str, at: OffsetDateTime) -> Result<(), RepositoryError> {
-        outbox::Entity::update_many()
-            .col_expr(outbox::Column::DoneAt, Expr::value(micros(at)))
-            .col_expr(
-                outbox::Column::LockedUntil,
-                Expr::value(Option::<i64>::None),
-            )
-            .col_expr(outbox::Column::LastError, Expr::value(bounded(reason)))
-            .filter(outbox::Column::Id.eq(id))
-            .filter(outbox::Column::DoneAt.is_null())
-            .exec(self.conn())
-            .await
-            .map_err(translate)?;
-        Ok(())
+        let done = (outbox::Column::DoneAt, Expr::value(micros(at)));
+        self.settle(id, vec![done], Some(reason)).await
     }
 
     async fn depth(&self, topic: &str) -> Result<u64, RepositoryError> {

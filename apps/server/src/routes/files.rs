@@ -120,7 +120,7 @@ pub async fn delete_avatar(
 ) -> Result<HttpResponse, ApiError> {
     state
         .images
-        .delete_avatar(who.account()?)
+        .delete_avatar(&who.actor, who.account()?)
         .await
         .map_err(file_not_found)?;
     Ok(HttpResponse::NoContent().finish())
@@ -187,12 +187,6 @@ pub async fn profile_put_url(
     query: web::Query<SignedPutQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = AccountId::new(*id);
-    if !who.actor.is(id) {
-        return Err(
-            ApiError::forbidden("Only the owner may upload a profile image.")
-                .in_domain(Domain::Account),
-        );
-    }
     let filename = query
         .into_inner()
         .filename
@@ -217,7 +211,10 @@ pub async fn profile_put_url(
         content_type: None,
         ..UploadRequest::default()
     };
-    let issued = state.images.issue(id, Channel::Profile, &req).await?;
+    let issued = state
+        .images
+        .issue_for(&who.actor, id, Channel::Profile, &req)
+        .await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .body(issued.upload_url))
@@ -239,15 +236,9 @@ pub async fn delete_profile_image(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = AccountId::new(*id);
-    if !(who.actor.is(id) || who.actor.has(domain::Role::Admin)) {
-        return Err(
-            ApiError::forbidden("Only the owner or an ADMIN may do this.")
-                .in_domain(Domain::Account),
-        );
-    }
     state
         .images
-        .delete_avatar(id)
+        .delete_avatar(&who.actor, id)
         .await
         .map_err(file_not_found)?;
     Ok(HttpResponse::NoContent().finish())

@@ -10,9 +10,10 @@ use storage_s3::testing::{Garage, Moto};
 use crate::helpers::{TestApp, assert_envelope, spawn_with};
 use crate::images::PNG;
 
-async fn s3_app(garage: &Garage, cloudfront: Option<(&Moto, &str)>) -> TestApp {
+/// The app on Garage; `cloudfront` is (endpoint, distribution id).
+async fn s3_app(garage: &Garage, cloudfront: Option<(String, String)>) -> TestApp {
     let s3 = garage.config();
-    let cf = cloudfront.map(|(m, id)| (m.endpoint.clone(), id.to_owned()));
+    let cf = cloudfront;
     spawn_with(move |c| {
         c.storage = server::StorageKind::S3;
         c.s3_bucket = Some(s3.bucket.clone());
@@ -38,7 +39,7 @@ async fn the_whole_flow_on_s3_with_cloudfront_invalidation() {
     };
     let Some(moto) = Moto::start() else { return };
     let distribution = moto.distribution().await;
-    let app = s3_app(&garage, Some((&moto, &distribution))).await;
+    let app = s3_app(&garage, Some((moto.endpoint.clone(), distribution.clone()))).await;
     let store = garage.store().await;
     let user = app.login("s3@example.com").await;
 
@@ -296,23 +297,7 @@ async fn a_cloudfront_outage_never_fails_a_delete_and_the_invalidation_waits() {
     let distribution = moto.distribution().await;
     let moto_endpoint = moto.endpoint.clone();
     drop(moto); // CloudFront is down from here on.
-    let app = {
-        let s3 = garage.config();
-        spawn_with(move |c| {
-            c.storage = server::StorageKind::S3;
-            c.s3_bucket = Some(s3.bucket.clone());
-            c.s3_region = s3.region.clone();
-            c.s3_endpoint = s3.endpoint.clone();
-            c.s3_path_style = true;
-            c.s3_access_key_id = s3.access_key_id.clone();
-            c.s3_secret_access_key = s3.secret_access_key.clone();
-            c.cdn_base_url = Some("https://cdn.example.com".into());
-            c.cloudfront_endpoint = Some(moto_endpoint);
-            c.cloudfront_distribution_id = Some(distribution);
-            c.storage_timeout_secs = 2;
-        })
-        .await
-    };
+    let app = s3_app(&garage, Some((moto_endpoint, distribution))).await;
     let user = app.login("cfdown@example.com").await;
     let image = app.upload_png(&user, "chat").await;
     let key = image["key"].as_str().unwrap();

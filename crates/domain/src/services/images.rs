@@ -116,6 +116,9 @@ pub enum ImageError {
     /// The stored object failed verification and was deleted.
     #[error("the upload was rejected: {0}")]
     Rejected(String),
+    /// The caller may not act for this account.
+    #[error("not allowed")]
+    Forbidden,
     /// Report evidence is kept as long as reports: only STAFF and ADMIN delete it.
     #[error("report evidence is kept with its report")]
     Protected,
@@ -430,6 +433,24 @@ impl Images {
                 Err(e.into())
             }
         }
+    }
+
+    /// Issues an upload for `account`'s own images (seed 001's profile image URL): only the
+    /// account itself may.
+    ///
+    /// # Errors
+    /// `Forbidden` for anyone else; otherwise as `issue`.
+    pub async fn issue_for(
+        &self,
+        actor: &Actor,
+        account: AccountId,
+        channel: Channel,
+        req: &UploadRequest,
+    ) -> Result<IssuedUpload, ImageError> {
+        if !actor.is(account) {
+            return Err(ImageError::Forbidden);
+        }
+        self.issue(account, channel, req).await
     }
 
     /// Uploads through the service (seed 002's multipart route): the body streams to the
@@ -817,11 +838,15 @@ impl Images {
         Ok(())
     }
 
-    /// Deletes an account's profile image (seeds 000 and 001).
+    /// Deletes an account's profile image (seeds 000 and 001): the account itself or an
+    /// ADMIN.
     ///
     /// # Errors
-    /// `NotFound` when it has none (`FILE_NOT_FOUND`), `StorageUnavailable`.
-    pub async fn delete_avatar(&self, account: AccountId) -> Result<(), ImageError> {
+    /// `Forbidden`, `NotFound` when it has none (`FILE_NOT_FOUND`), `StorageUnavailable`.
+    pub async fn delete_avatar(&self, actor: &Actor, account: AccountId) -> Result<(), ImageError> {
+        if !(actor.is(account) || actor.has(crate::account::Role::Admin)) {
+            return Err(ImageError::Forbidden);
+        }
         let key = self
             .accounts
             .find_by_id(account)

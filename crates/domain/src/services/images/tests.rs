@@ -885,3 +885,23 @@ async fn the_sweeper_expires_applies_retention_and_reconciles() {
         }
     );
 }
+
+#[tokio::test]
+async fn only_the_account_issues_for_itself_and_only_it_or_an_admin_drops_its_avatar() {
+    let mut repo = MockImageRepository::new();
+    repo.expect_insert().never();
+    let mut accounts = MockAccountRepository::new();
+    accounts.expect_find_by_id().never();
+    let svc = service(repo, MockObjectStore::new(), cdn(), accounts);
+    assert!(matches!(
+        svc.issue_for(&someone_else(), ME, Channel::Profile, &request("image/png"))
+            .await,
+        Err(ImageError::Forbidden)
+    ));
+    for actor in [someone_else(), staff()] {
+        assert!(matches!(
+            svc.delete_avatar(&actor, ME).await,
+            Err(ImageError::Forbidden)
+        ));
+    }
+}
