@@ -376,6 +376,10 @@ pub struct Config {
     #[arg(long, env = "NOTIFY_INTERVAL_SECS", default_value_t = 2, global = true)]
     pub notify_interval_secs: u64,
 
+    /// When set, `/metrics` requires `Authorization: Bearer <this token>`.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
+    pub metrics_token: Option<String>,
+
     /// Reports one account may file in 24 hours.
     #[arg(long, env = "REPORTS_PER_DAY", default_value_t = 20, global = true)]
     pub reports_per_day: u64,

@@ -130,6 +130,17 @@ pub async fn request_context(
         .request()
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
+    if let Some(state) = res
+        .request()
+        .app_data::<actix_web::web::Data<crate::AppState>>()
+    {
+        state.metrics.http(
+            &route,
+            res.request().method().as_str(),
+            res.status().as_u16(),
+            start.elapsed().as_secs_f64(),
+        );
+    }
     let _enter = span.enter();
     tracing::info!(
         target: "http",

@@ -4,7 +4,7 @@
 use utoipa::OpenApi;
 
 use crate::error::{Domain, ErrorBody, FieldError};
-use crate::routes::{accounts, dev_login, docs, files, health, images, login, reports};
+use crate::routes::{accounts, dev_login, docs, files, health, images, login, metrics, reports};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -56,6 +56,7 @@ use crate::routes::{accounts, dev_login, docs, files, health, images, login, rep
         reports::list,
         reports::get_report,
         reports::moderate,
+        metrics::metrics,
     ),
     components(schemas(ErrorBody, FieldError, Domain)),
     modifiers(&SecuritySchemes),

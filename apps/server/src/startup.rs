@@ -34,6 +34,9 @@ pub struct AppState {
     pub login: Login,
     pub images: Images,
     pub reports: Reports,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Required as a bearer token on `/metrics` when set.
+    pub metrics_token: Option<String>,
     /// The local store, when STORAGE=local: its upload endpoint and "CDN" need it.
     pub local_store: Option<LocalStore>,
     /// The dev provider, when DEV_LOGIN is on (its login form needs it).
@@ -303,6 +306,7 @@ impl Application {
         };
         let sessions = Sessions::new(repo.clone(), clock.clone(), session_policy);
         let accounts = Accounts::new(repo.clone(), repo.clone(), clock.clone());
+        let metrics = Arc::new(crate::metrics::Metrics::new().context("metrics registry")?);
         let images = Images::new(
             repo.clone(),
             objects.clone(),
@@ -310,7 +314,8 @@ impl Application {
             repo.clone(),
             clock.clone(),
             config.image_policy(),
-        );
+        )
+        .with_observer(metrics.clone());
 
         let mut providers: Vec<Arc<dyn IdentityProvider>> = Vec::new();
         for c in &config.oidc {
@@ -367,6 +372,8 @@ impl Application {
             sessions,
             login,
             images: images.clone(),
+            metrics: metrics.clone(),
+            metrics_token: config.metrics_token.clone(),
             reports: Reports::new(
                 repo.clone(),
                 repo.clone(),
@@ -436,6 +443,7 @@ impl Application {
         }
         let server = server.run();
 
+        let sweep_metrics = metrics.clone();
         let sweeper = (config.sweep_interval_secs > 0).then(|| {
             let every = Duration::from_secs(config.sweep_interval_secs);
             tokio::spawn(async move {
@@ -444,8 +452,11 @@ impl Application {
                 tick.tick().await;
                 loop {
                     tick.tick().await;
-                    if let Err(e) = images.sweep().await {
-                        tracing::warn!(error = %e, "sweep failed; retrying at the next interval");
+                    match images.sweep().await {
+                        Ok(report) => sweep_metrics.sweep(&report),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "sweep failed; retrying at the next interval");
+                        }
                     }
                 }
             })
@@ -458,6 +469,7 @@ impl Application {
             database = ?db.backend(),
             "listening"
         );
+        let invalidation_metrics = metrics.clone();
         let invalidator = storage.invalidations.map(|worker| {
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(Duration::from_secs(5));
@@ -468,7 +480,11 @@ impl Application {
                     loop {
                         match worker.run_once().await {
                             Ok(0) => break,
-                            Ok(_) => {}
+                            Ok(n) => invalidation_metrics.deliveries(
+                                domain::services::invalidations::TOPIC,
+                                "delivered",
+                                n,
+                            ),
                             Err(e) => {
                                 tracing::warn!(error = %e, "invalidation worker: outbox unavailable");
                                 break;
@@ -479,6 +495,7 @@ impl Application {
             })
         });
 
+        let notify_metrics = metrics.clone();
         let notify_every = Duration::from_secs(config.notify_interval_secs.max(1));
         let notifier_task = notifications.map(|worker| {
             tokio::spawn(async move {
@@ -487,8 +504,16 @@ impl Application {
                 loop {
                     tick.tick().await;
                     match worker.run_once().await {
-                        Ok(r) if r != Default::default() => tracing::info!(?r, "notices"),
-                        Ok(_) => {}
+                        Ok(r) => {
+                            let topic = domain::services::notifications::TOPIC;
+                            notify_metrics.deliveries(topic, "delivered", r.delivered);
+                            notify_metrics.deliveries(topic, "skipped", r.skipped);
+                            notify_metrics.deliveries(topic, "retried", r.retried);
+                            notify_metrics.deliveries(topic, "failed", r.failed);
+                            if r != Default::default() {
+                                tracing::info!(?r, "notices");
+                            }
+                        }
                         Err(e) => {
                             tracing::warn!(error = %e, "notification worker: outbox unavailable")
                         }

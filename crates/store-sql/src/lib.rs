@@ -107,6 +107,20 @@ impl SqlStore {
         })
     }
 
+    /// Connections open in the pool and, of those, idle: for metrics.
+    pub fn pool_stats(&self) -> (u32, usize) {
+        match self.backend() {
+            Backend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            Backend::Sqlite => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+        }
+    }
+
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(self) {
         let _ = self.db.close().await;

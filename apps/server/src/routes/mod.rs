@@ -9,6 +9,7 @@ pub mod files;
 pub mod health;
 pub mod images;
 pub mod login;
+pub mod metrics;
 pub mod reports;
 
 use actix_web::Resource;
@@ -123,6 +124,7 @@ pub fn all() -> Routes {
     images::routes(&mut r);
     files::routes(&mut r);
     reports::routes(&mut r);
+    metrics::routes(&mut r);
     r
 }
 

@@ -10,6 +10,7 @@ mod health;
 mod helpers;
 mod images;
 mod lifecycle;
+mod metrics;
 mod oidc;
 mod reports;
 mod s3;

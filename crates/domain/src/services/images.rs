@@ -87,6 +87,45 @@ pub struct Confirmation {
     pub checksum: Option<String>,
 }
 
+/// Why confirmation rejected an upload, coarsely: for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectKind {
+    TooLarge,
+    LengthMismatch,
+    EtagMismatch,
+    ChecksumMismatch,
+    NotAnImage,
+    TypeMismatch,
+    TooManyPixels,
+    Changed,
+}
+
+impl RejectKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::TooLarge => "too_large",
+            Self::LengthMismatch => "length_mismatch",
+            Self::EtagMismatch => "etag_mismatch",
+            Self::ChecksumMismatch => "checksum_mismatch",
+            Self::NotAnImage => "not_an_image",
+            Self::TypeMismatch => "type_mismatch",
+            Self::TooManyPixels => "too_many_pixels",
+            Self::Changed => "changed",
+        }
+    }
+}
+
+/// Hears what happens to uploads (for metrics); the default hears nothing.
+pub trait ImageObserver: Send + Sync {
+    fn issued(&self, _channel: Channel) {}
+    fn confirmed(&self, _channel: Channel) {}
+    fn rejected(&self, _kind: RejectKind) {}
+}
+
+struct Deaf;
+
+impl ImageObserver for Deaf {}
+
 /// What a sweep did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SweepReport {
@@ -152,6 +191,7 @@ pub struct Images {
     accounts: Arc<dyn AccountRepository>,
     clock: Arc<dyn Clock>,
     policy: ImagePolicy,
+    observer: Arc<dyn ImageObserver>,
 }
 
 impl std::fmt::Debug for Images {
@@ -244,7 +284,15 @@ impl Images {
             accounts,
             clock,
             policy,
+            observer: Arc::new(Deaf),
         }
+    }
+
+    /// Reports upload events to `observer`.
+    #[must_use]
+    pub fn with_observer(mut self, observer: Arc<dyn ImageObserver>) -> Self {
+        self.observer = observer;
+        self
     }
 
     pub fn policy(&self) -> &ImagePolicy {
@@ -413,13 +461,16 @@ impl Images {
             .presign_put(&staging_key(&image.key), &conditions)
             .await
         {
-            Ok(put) => Ok(IssuedUpload {
-                cdn_url: self.cdn.public_url(&image.key),
-                upload_url: put.url,
-                required_headers: put.headers,
-                expires_in: self.policy.presign_ttl.as_secs(),
-                image,
-            }),
+            Ok(put) => {
+                self.observer.issued(channel);
+                Ok(IssuedUpload {
+                    cdn_url: self.cdn.public_url(&image.key),
+                    upload_url: put.url,
+                    required_headers: put.headers,
+                    expires_in: self.policy.presign_ttl.as_secs(),
+                    image,
+                })
+            }
             Err(e) => {
                 // No record may point at an upload that cannot happen.
                 self.repo
@@ -524,8 +575,15 @@ impl Images {
         }
     }
 
-    async fn reject(&self, image: &Image, source: &ObjectKey, reason: String) -> ImageError {
-        tracing::info!(key = %image.key, %reason, "upload rejected");
+    async fn reject(
+        &self,
+        image: &Image,
+        source: &ObjectKey,
+        kind: RejectKind,
+        reason: String,
+    ) -> ImageError {
+        tracing::info!(key = %image.key, %reason, kind = kind.as_str(), "upload rejected");
+        self.observer.rejected(kind);
         if let Err(e) = self
             .repo
             .transition(
@@ -565,6 +623,7 @@ impl Images {
                 .reject(
                     &image,
                     &source,
+                    RejectKind::TooLarge,
                     format!("larger than {} bytes", self.policy.max_size),
                 )
                 .await);
@@ -580,6 +639,7 @@ impl Images {
                     .reject(
                         &image,
                         &source,
+                        RejectKind::LengthMismatch,
                         format!("{} bytes stored, {n} {what}", head.size),
                     )
                     .await);
@@ -589,14 +649,24 @@ impl Images {
             && etag != head.etag
         {
             return Err(self
-                .reject(&image, &source, "the ETag does not match".into())
+                .reject(
+                    &image,
+                    &source,
+                    RejectKind::EtagMismatch,
+                    "the ETag does not match".into(),
+                )
                 .await);
         }
         if let (Some(declared), Some(reported)) = (&image.checksum_sha256, c.checksum.as_deref())
             && parse_checksum(reported).ok().as_ref() != Some(declared)
         {
             return Err(self
-                .reject(&image, &source, "the checksum does not match".into())
+                .reject(
+                    &image,
+                    &source,
+                    RejectKind::ChecksumMismatch,
+                    "the checksum does not match".into(),
+                )
                 .await);
         }
         let bytes = match self.store.read_range(&source, 0, SNIFF_LEN).await {
@@ -607,13 +677,18 @@ impl Images {
         };
         let sniffed = match sniff(&bytes) {
             Ok(s) => s,
-            Err(e) => return Err(self.reject(&image, &source, e.to_string()).await),
+            Err(e) => {
+                return Err(self
+                    .reject(&image, &source, RejectKind::NotAnImage, e.to_string())
+                    .await);
+            }
         };
         if sniffed.kind != image.content_type {
             return Err(self
                 .reject(
                     &image,
                     &source,
+                    RejectKind::TypeMismatch,
                     format!(
                         "declared {} but the bytes are {}",
                         image.content_type.mime(),
@@ -627,6 +702,7 @@ impl Images {
                 .reject(
                     &image,
                     &source,
+                    RejectKind::TooManyPixels,
                     format!(
                         "{}×{} is more than {} pixels",
                         sniffed.width, sniffed.height, self.policy.max_pixels
@@ -642,6 +718,7 @@ impl Images {
                         .reject(
                             &image,
                             &staged,
+                            RejectKind::Changed,
                             "the object changed during verification".into(),
                         )
                         .await);
@@ -665,6 +742,7 @@ impl Images {
         if !self.repo.mark_ready(image.id, ready).await? {
             return self.settled(&image).await;
         }
+        self.observer.confirmed(image.channel);
         if image.channel == Channel::Profile {
             self.set_avatar(image.uploader, &image.key).await?;
         }

@@ -10,7 +10,8 @@ pub mod sessions;
 
 pub use accounts::{AccountError, Accounts, ProfilePatch};
 pub use images::{
-    Confirmation, ImageError, ImagePolicy, Images, IssuedUpload, SweepReport, UploadRequest,
+    Confirmation, ImageError, ImageObserver, ImagePolicy, Images, IssuedUpload, RejectKind,
+    SweepReport, UploadRequest,
 };
 pub use login::{
     Callback, LoggedIn, Login, LoginError, LoginOutcome, LoginPolicy, RegisterError,
