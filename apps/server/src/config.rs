@@ -380,6 +380,10 @@ pub struct Config {
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
     pub metrics_token: Option<String>,
 
+    /// The demo page at `/`. Default: on in dev, off in production.
+    #[arg(long, env = "DEMO_PAGE", action = clap::ArgAction::Set, global = true)]
+    pub demo_page: Option<bool>,
+
     /// Reports one account may file in 24 hours.
     #[arg(long, env = "REPORTS_PER_DAY", default_value_t = 20, global = true)]
     pub reports_per_day: u64,

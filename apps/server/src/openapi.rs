@@ -4,7 +4,9 @@
 use utoipa::OpenApi;
 
 use crate::error::{Domain, ErrorBody, FieldError};
-use crate::routes::{accounts, dev_login, docs, files, health, images, login, metrics, reports};
+use crate::routes::{
+    accounts, demo, dev_login, docs, files, health, images, login, metrics, reports,
+};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -57,6 +59,8 @@ use crate::routes::{accounts, dev_login, docs, files, health, images, login, met
         reports::get_report,
         reports::moderate,
         metrics::metrics,
+        demo::index,
+        demo::asset,
     ),
     components(schemas(ErrorBody, FieldError, Domain)),
     modifiers(&SecuritySchemes),

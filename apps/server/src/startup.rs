@@ -37,6 +37,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Required as a bearer token on `/metrics` when set.
     pub metrics_token: Option<String>,
+    /// Serve the demo page at `/`.
+    pub demo_page: bool,
     /// The local store, when STORAGE=local: its upload endpoint and "CDN" need it.
     pub local_store: Option<LocalStore>,
     /// The dev provider, when DEV_LOGIN is on (its login form needs it).
@@ -374,6 +376,7 @@ impl Application {
             images: images.clone(),
             metrics: metrics.clone(),
             metrics_token: config.metrics_token.clone(),
+            demo_page: config.demo_page.unwrap_or(config.app_env == AppEnv::Dev),
             reports: Reports::new(
                 repo.clone(),
                 repo.clone(),

@@ -3,6 +3,7 @@
 //! walks the same list, so no route can ship undocumented or without a decision.
 
 pub mod accounts;
+pub mod demo;
 pub mod dev_login;
 pub mod docs;
 pub mod files;
@@ -125,6 +126,7 @@ pub fn all() -> Routes {
     files::routes(&mut r);
     reports::routes(&mut r);
     metrics::routes(&mut r);
+    demo::routes(&mut r);
     r
 }
 

@@ -4,7 +4,6 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::{assert_envelope, spawn_with};
-use crate::images::PNG;
 
 /// The value of the first sample whose line starts with `series` (name and labels).
 fn sample(text: &str, series: &str) -> Option<f64> {
@@ -44,7 +43,6 @@ async fn series_move_with_traffic() {
         )
         .await;
     assert_eq!(res.status(), 200);
-    let _ = PNG;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
 
     let res = app.get("/metrics").await;

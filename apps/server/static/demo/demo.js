@@ -1,0 +1,158 @@
+// The demo's front end: plain JavaScript over the service's API. Also the reference for
+// seed 003's upload flow: presign, PUT with exactly `required_headers`, callback.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let me = null;
+
+/** JSON request with the session cookie; throws the error envelope's message. */
+async function api(method, path, body) {
+  const res = await fetch(path, {
+    method,
+    credentials: "same-origin",
+    headers: body === undefined ? {} : { "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const type = res.headers.get("Content-Type") || "";
+  const data = type.includes("json") ? await res.json() : await res.text();
+  if (!res.ok) throw new Error(data.message || `HTTP ${res.status}`);
+  return { res, data };
+}
+
+function say(id, text, error = false) {
+  $(id).textContent = text;
+  $(id).classList.toggle("error", error);
+}
+
+/** PUT the file with exactly the headers the presign answer requires, reporting progress. */
+function put(url, headers, file) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("PUT", url);
+    for (const [name, value] of Object.entries(headers)) {
+      // Browsers set Content-Length themselves.
+      if (name.toLowerCase() !== "content-length") xhr.setRequestHeader(name, value);
+    }
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) $("progress").value = (100 * e.loaded) / e.total; };
+    xhr.onload = () => (xhr.status < 300 ? resolve(xhr.getResponseHeader("ETag") || "") : reject(new Error(`upload failed: HTTP ${xhr.status}`)));
+    xhr.onerror = () => reject(new Error("upload failed"));
+    xhr.send(file);
+  });
+}
+
+/** The whole flow for one channel; returns the confirmed image. */
+async function upload(channel) {
+  const file = $("file").files[0];
+  if (!file) throw new Error("choose an image first");
+  $("progress").value = 0;
+  const { data: init } = await api("POST", `/api/v1/images/${channel}`, {
+    filename: file.name, content_type: file.type || "application/octet-stream",
+    uploader_id: String(me.userId), metadata: { source: "demo" },
+  });
+  const etag = await put(init.upload_url, init.required_headers, file);
+  const { data: image } = await api("POST", `/api/v1/images/${channel}/callback`, {
+    key: init.key, etag, content_length: file.size,
+  });
+  return image;
+}
+
+async function refreshReports() {
+  const { data } = await api("GET", "/api/reports/mine");
+  $("my-reports").replaceChildren(...data.items.map((r) => {
+    const li = document.createElement("li");
+    li.textContent = `#${r.id} ${r.target_type} ${r.target_id}: ${r.status}`;
+    li.dataset.reportId = r.id;
+    return li;
+  }));
+}
+
+function loggedIn(user) {
+  me = user;
+  say("who", `Logged in as ${user.name} (#${user.userId}, ${user.roles.join(", ")})`);
+  $("logout").hidden = false;
+  for (const id of ["uploads", "report"]) $(id).hidden = false;
+  $("moderation").hidden = !user.roles.some((r) => r === "STAFF" || r === "ADMIN");
+  if (user.profileImageUri) { $("avatar").src = user.profileImageUri; $("avatar").hidden = false; }
+  refreshReports().catch(() => {});
+}
+
+$("login-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const q = new URLSearchParams({ login_hint: $("email").value });
+  if ($("name").value) q.set("name", $("name").value);
+  try {
+    // The redirects (provider, callback) stay on this origin: fetch follows them and the
+    // browser keeps the cookies each sets.
+    const { data } = await api("GET", `/account/login/oauth2/authorization/dev?${q}`);
+    loggedIn(data);
+  } catch (err) { say("who", err.message, true); }
+});
+
+$("logout").addEventListener("click", async () => {
+  await api("POST", "/account/logout").catch(() => {});
+  location.reload();
+});
+
+$("upload-avatar").addEventListener("click", async () => {
+  try {
+    const image = await upload("profile");
+    $("avatar").src = image.cdn_url; $("avatar").hidden = false;
+    say("upload-status", `Avatar ready: ${image.width}×${image.height}`);
+  } catch (err) { say("upload-status", err.message, true); }
+});
+
+$("upload-chat").addEventListener("click", async () => {
+  try {
+    const image = await upload("chat");
+    $("chat").src = image.cdn_url; $("chat").hidden = false; $("chat").dataset.key = image.key;
+    $("delete-chat").hidden = false;
+    say("upload-status", `Chat image ready: ${image.width}×${image.height}`);
+  } catch (err) { say("upload-status", err.message, true); }
+});
+
+$("delete-chat").addEventListener("click", async () => {
+  try {
+    await api("DELETE", `/images/${$("chat").dataset.key}`);
+    $("chat").hidden = true; $("delete-chat").hidden = true;
+    say("upload-status", "Chat image deleted");
+  } catch (err) { say("upload-status", err.message, true); }
+});
+
+$("report-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    const evidence = await upload("report");
+    const { res } = await api("POST", "/api/report", {
+      report_category_id: Number($("category").value), report_room_id: Number($("room").value),
+      report_etc_reason: $("reason").value, report_img_path: [evidence.key],
+    });
+    say("report-status", `Report #${res.headers.get("X-Report-Id")} filed`);
+    await refreshReports();
+  } catch (err) { say("report-status", err.message, true); }
+});
+
+$("load-reports").addEventListener("click", async () => {
+  try {
+    const { data } = await api("GET", "/api/reports?status=open");
+    $("open-reports").replaceChildren(...data.items.map((r) => {
+      const li = document.createElement("li");
+      li.textContent = `#${r.id} ${r.target_type} ${r.target_id}: ${r.reason} (${r.evidence.length} image) `;
+      const resolve = document.createElement("button");
+      resolve.textContent = "Resolve";
+      resolve.dataset.reportId = r.id;
+      resolve.addEventListener("click", async () => {
+        try {
+          await api("PATCH", `/api/reports/${r.id}`, { action: "resolve", note: "handled in the demo" });
+          li.textContent = `#${r.id}: resolved`;
+        } catch (err) { say("moderation-status", err.message, true); }
+      });
+      li.append(resolve);
+      return li;
+    }));
+    say("moderation-status", `${data.total} open`);
+  } catch (err) { say("moderation-status", err.message, true); }
+});
+
+api("GET", "/api/report/categories").then(({ data }) => {
+  $("category").replaceChildren(...data.map((c) => new Option(`${c.label_en} / ${c.label_ko}`, c.id)));
+});
