@@ -22,3 +22,7 @@ migrate:
 # Print the OpenAPI document.
 openapi:
     cargo run -q -p server -- openapi
+
+# Benchmarks: every hot route against this machine's ceilings (see bench/run).
+bench:
+    ./bench/run

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Turns bench/run's result rows into the table it prints, latest.json and latest.png.
+
+    report.py ROWS.jsonl OUT.json OUT.png DURATION CONNECTIONS
+"""
+import datetime
+import json
+import os
+import platform
+import sys
+
+rows_path, out_json, out_png, duration, connections = sys.argv[1:6]
+rows = [json.loads(line) for line in open(rows_path) if line.strip()]
+
+# Which ceiling bounds each route, and the target ratio to it (issue 7).
+TARGETS = {
+    "POST /api/v1/images/chat": ("ceiling-db", 0.6),
+    "GET /images/{key}/metadata": ("ceiling-http", 0.5),
+    "GET /accounts/{id}/summary": ("ceiling-http", 0.5),
+    "PUT /storage/{key} (1 MB)": ("ceiling-disk", 0.7),
+}
+
+
+def rate(result):
+    if "tps" in result:
+        return result["tps"]
+    if "per_second" in result:
+        return result["per_second"]
+    return result["requests"] / (result["duration_us"] / 1e6)
+
+
+def find(backend, route, kind):
+    for r in rows:
+        if r["route"] == route and r["kind"] == kind and r["backend"] in (backend, "any"):
+            return r["result"]
+    return None
+
+
+def cpu():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+machine = f"{cpu()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+report = {
+    "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    "machine": machine,
+    "duration_s": int(duration),
+    "connections": int(connections),
+    "backends": {},
+}
+print(f"\n{machine}; wrk -t1 -c{connections}, {duration} s per route\n")
+for backend in dict.fromkeys(r["backend"] for r in rows if r["backend"] != "any"):
+    b = {"routes": [], "ceilings": {}}
+    http = find(backend, "GET /healthz", "ceiling-http")
+    start = find(backend, "start", "cold-start")
+    rss = find(backend, "service", "peak-rss")
+    b["ready_ms"] = start and start["ready_ms"]
+    b["peak_rss_mb"] = rss and round(rss["kb"] / 1024, 1)
+    print(f"{backend}: cold start {b['ready_ms']} ms, peak RSS {b['peak_rss_mb']} MB")
+    print(f"  {'route':36} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}  {'ceiling':>22}  ratio (target)")
+    for r in rows:
+        if r["backend"] != backend or r["kind"] not in ("route", "ceiling-http"):
+            continue
+        res, route = r["result"], r["route"]
+        errors = sum(res["errors"].values())
+        line = {"route": route, "rps": round(rate(res), 1), "p50_ms": res["p50_us"] / 1000,
+                "p99_ms": res["p99_us"] / 1000, "errors": errors, "note": res.get("note")}
+        kind, target = TARGETS.get(route, ("ceiling-http", None))
+        ceiling = find(backend, route, kind) if kind != "ceiling-http" else http
+        if r["kind"] == "ceiling-http":
+            ceiling, target = None, None
+        if ceiling is not None:
+            line["ceiling"] = {"kind": kind, "rate": round(rate(ceiling), 1)}
+            line["ratio"] = round(line["rps"] / rate(ceiling), 3)
+            line["target"] = target
+        b["routes"].append(line)
+        ceil_text = f"{kind.split('-')[1]} {line['ceiling']['rate']:.0f}/s" if "ceiling" in line else "—"
+        ratio = f"{line['ratio']:.2f}" if "ratio" in line else ""
+        if target and "ratio" in line:
+            ratio += f" (≥ {target}) {'ok' if line['ratio'] >= target else 'MISSED'}"
+        print(f"  {route:36} {line['rps']:9.0f} {line['p50_ms']:8.2f} {line['p99_ms']:8.2f} {errors:7d}  {ceil_text:>22}  {ratio}")
+    report["backends"][backend] = b
+    print()
+
+with open(out_json, "w") as f:
+    json.dump(report, f, indent=2)
+
+import matplotlib  # noqa: E402
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+fig, axes = plt.subplots(1, len(report["backends"]) or 1, figsize=(7 * max(1, len(report["backends"])), 5))
+if not isinstance(axes, (list, tuple)) and not hasattr(axes, "__len__"):
+    axes = [axes]
+for ax, (backend, b) in zip(axes, report["backends"].items()):
+    names = [r["route"].replace(" ", "\n", 1) for r in b["routes"]]
+    ax.barh(names, [r["rps"] for r in b["routes"]], label="service")
+    ax.barh(names, [r.get("ceiling", {}).get("rate", 0) for r in b["routes"]], alpha=0.25, label="ceiling")
+    ax.set_xscale("log")
+    ax.set_xlabel("requests per second (log)")
+    ax.set_title(f"{backend}: peak RSS {b['peak_rss_mb']} MB, ready in {b['ready_ms']} ms")
+    ax.invert_yaxis()
+    ax.legend()
+fig.suptitle(f"{report['date']} · {machine}", fontsize=9)
+fig.tight_layout()
+fig.savefig(out_png, dpi=90)
+print(f"wrote {out_json} and {out_png}")
