@@ -307,11 +307,7 @@ async fn every_account_route_answers_each_caller_as_the_contract_says() {
         ("STAFF", staff.token.as_str(), 403),
         ("SERVER", token.as_str(), 403),
     ] {
-        let res = app
-            .as_user(Method::DELETE, &target(victim.id), tok)
-            .send()
-            .await
-            .unwrap();
+        let res = app.send_as(Method::DELETE, &target(victim.id), tok).await;
         assert_eq!(res.status().as_u16(), expected, "DELETE as {who}");
     }
     let res = app
@@ -322,24 +318,18 @@ async fn every_account_route_answers_each_caller_as_the_contract_says() {
         .unwrap();
     assert_eq!(res.status(), 401);
     let res = app
-        .as_user(Method::DELETE, &target(victim.id), &admin.token)
-        .send()
-        .await
-        .unwrap();
+        .send_as(Method::DELETE, &target(victim.id), &admin.token)
+        .await;
     assert_eq!(res.status(), 204, "ADMIN withdraws anyone");
     let res = app
-        .as_user(Method::DELETE, &target(owner.id), &owner.token)
-        .send()
-        .await
-        .unwrap();
+        .send_as(Method::DELETE, &target(owner.id), &owner.token)
+        .await;
     assert_eq!(res.status(), 204, "the owner withdraws themself");
 
     // The admin's roles came from ADMIN_EMAILS.
     let me: serde_json::Value = app
-        .as_user(Method::GET, &target(admin.id), &admin.token)
-        .send()
+        .send_as(Method::GET, &target(admin.id), &admin.token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -358,35 +348,27 @@ async fn withdrawal_revokes_every_session_and_erases_the_account() {
     assert_eq!(first.id, second.id);
 
     let res = app
-        .as_user(
+        .send_as(
             Method::DELETE,
             &format!("/accounts/{}", first.id),
             &first.token,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(res.status(), 204);
     let cleared = set_cookie(&res, "s_access").expect("cookie cleared");
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
 
     for token in [&first.token, &second.token] {
-        let res = app
-            .as_user(Method::GET, "/account/sessions", token)
-            .send()
-            .await
-            .unwrap();
+        let res = app.send_as(Method::GET, "/account/sessions", token).await;
         assert_envelope(res, 401, "UNAUTHENTICATED").await;
     }
     let res = app
-        .as_user(
+        .send_as(
             Method::GET,
             &format!("/accounts/{}/summary", first.id),
             &watcher.token,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_envelope(res, 404, "USER_NOT_FOUND").await;
 
     // Logging in again makes a new account: ids are never reused.
@@ -399,42 +381,30 @@ async fn revoked_and_expired_sessions_are_401() {
     let app = spawn_with(|c| c.session_idle_ttl_secs = 1).await;
     let user = app.login("short@example.com").await;
     assert_eq!(
-        app.as_user(Method::GET, "/account/sessions", &user.token)
-            .send()
+        app.send_as(Method::GET, "/account/sessions", &user.token)
             .await
-            .unwrap()
             .status(),
         200
     );
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     let res = app
-        .as_user(Method::GET, "/account/sessions", &user.token)
-        .send()
-        .await
-        .unwrap();
+        .send_as(Method::GET, "/account/sessions", &user.token)
+        .await;
     assert_envelope(res, 401, "UNAUTHENTICATED").await;
 
     let app = spawn_app().await;
     let user = app.login("leaving@example.com").await;
     let res = app
-        .as_user(Method::POST, "/account/logout", &user.token)
-        .send()
-        .await
-        .unwrap();
+        .send_as(Method::POST, "/account/logout", &user.token)
+        .await;
     assert_eq!(res.status(), 204);
     let res = app
-        .as_user(Method::GET, "/account/sessions", &user.token)
-        .send()
-        .await
-        .unwrap();
+        .send_as(Method::GET, "/account/sessions", &user.token)
+        .await;
     assert_envelope(res, 401, "UNAUTHENTICATED").await;
     // Garbage tokens and service-looking tokens nobody configured are 401 too.
     for bad in ["not-a-token", "svc_unknown", &"A".repeat(43)] {
-        let res = app
-            .as_user(Method::GET, "/account/sessions", bad)
-            .send()
-            .await
-            .unwrap();
+        let res = app.send_as(Method::GET, "/account/sessions", bad).await;
         assert_envelope(res, 401, "UNAUTHENTICATED").await;
     }
 }
@@ -447,10 +417,8 @@ async fn a_user_lists_and_revokes_their_own_sessions_only() {
     let stranger = app.login("stranger@example.com").await;
 
     let list: serde_json::Value = app
-        .as_user(Method::GET, "/account/sessions", &laptop.token)
-        .send()
+        .send_as(Method::GET, "/account/sessions", &laptop.token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -470,37 +438,29 @@ async fn a_user_lists_and_revokes_their_own_sessions_only() {
 
     // Someone else cannot revoke it (and cannot tell it exists).
     let res = app
-        .as_user(
+        .send_as(
             Method::DELETE,
             &format!("/account/sessions/{phone_id}"),
             &stranger.token,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_envelope(res, 404, "SESSION_NOT_FOUND").await;
 
     let res = app
-        .as_user(
+        .send_as(
             Method::DELETE,
             &format!("/account/sessions/{phone_id}"),
             &laptop.token,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(res.status(), 204);
     let res = app
-        .as_user(Method::GET, "/account/sessions", &phone.token)
-        .send()
-        .await
-        .unwrap();
+        .send_as(Method::GET, "/account/sessions", &phone.token)
+        .await;
     assert_envelope(res, 401, "UNAUTHENTICATED").await;
     let res = app
-        .as_user(Method::DELETE, "/account/sessions/not-an-id", &laptop.token)
-        .send()
-        .await
-        .unwrap();
+        .send_as(Method::DELETE, "/account/sessions/not-an-id", &laptop.token)
+        .await;
     assert_envelope(res, 404, "SESSION_NOT_FOUND").await;
 }
 
@@ -590,17 +550,9 @@ async fn patch_validates_every_field_and_reports_each() {
         .await
         .unwrap();
     assert_envelope(res, 400, "MALFORMED_JSON").await;
-    let res = app
-        .as_user(Method::GET, "/accounts/abc", &user.token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.send_as(Method::GET, "/accounts/abc", &user.token).await;
     assert_envelope(res, 400, "INVALID_INPUT").await;
-    let res = app
-        .as_user(Method::GET, "/accounts/0", &user.token)
-        .send()
-        .await
-        .unwrap();
+    let res = app.send_as(Method::GET, "/accounts/0", &user.token).await;
     assert_envelope(res, 403, "FORBIDDEN").await;
 }
 
@@ -610,20 +562,16 @@ async fn internal_profiles_answer_user_not_found_for_services() {
     let app = spawn_with(|c| c.service_tokens = vec![entry]).await;
     let user = app.login("profiled@example.com").await;
     let ok: serde_json::Value = app
-        .as_user(Method::GET, &format!("/users/{}/profile", user.id), &token)
-        .send()
+        .send_as(Method::GET, &format!("/users/{}/profile", user.id), &token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(ok["userId"], user.id);
     assert_eq!(ok["name"], "Test User");
     let res = app
-        .as_user(Method::GET, "/users/999999/profile", &token)
-        .send()
-        .await
-        .unwrap();
+        .send_as(Method::GET, "/users/999999/profile", &token)
+        .await;
     let body = assert_envelope(res, 404, "USER_NOT_FOUND").await;
     assert_eq!(body["message"], "User Not Found");
     // Seed 000's bare Authorization header works for services too.

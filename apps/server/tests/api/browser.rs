@@ -109,14 +109,12 @@ async fn the_demo_page_works_in_a_browser() {
     let report = result["report"].as_i64().expect("report id");
     let moderator = app.login("moderator@example.com").await;
     let res = app
-        .as_user(
+        .send_as(
             reqwest::Method::GET,
             &format!("/api/reports/{report}"),
             &moderator.token,
         )
-        .send()
-        .await
-        .expect("request");
+        .await;
     assert_eq!(res.status(), 200);
     let body: serde_json::Value = res.json().await.expect("json");
     assert_eq!(body["status"], "resolved", "{body}");

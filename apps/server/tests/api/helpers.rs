@@ -213,6 +213,19 @@ impl TestApp {
             .bearer_auth(token)
     }
 
+    /// Sends a body-less request with a bearer token.
+    pub async fn send_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::Response {
+        self.as_user(method, path, token)
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// Grants a role through the operator's command line, as an operator would.
     pub fn grant(&self, email: &str, role: &str) {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_server"))

@@ -68,6 +68,16 @@ impl TestApp {
         }
     }
 
+    /// Presigns a plain PNG upload (`x.png`, `image/png`) on `channel`.
+    pub async fn issue_png(&self, user: &User, channel: &str) -> Issued {
+        self.issue_ok(
+            user,
+            channel,
+            json!({"filename": "x.png", "content_type": "image/png"}),
+        )
+        .await
+    }
+
     /// PUTs `bytes` to an upload URL with exactly its required headers.
     pub async fn put(&self, issued: &Issued, bytes: Vec<u8>) -> reqwest::Response {
         let mut req = self.client.put(&issued.upload_url);
@@ -99,13 +109,7 @@ impl TestApp {
 
     /// The whole flow for a PNG; returns the ready image's JSON.
     pub async fn upload_png(&self, user: &User, channel: &str) -> serde_json::Value {
-        let issued = self
-            .issue_ok(
-                user,
-                channel,
-                json!({"filename": "p.png", "content_type": "image/png"}),
-            )
-            .await;
+        let issued = self.issue_png(user, channel).await;
         let put = self.put(&issued, PNG.to_vec()).await;
         assert_eq!(put.status(), 200);
         let etag = put.headers()["etag"].to_str().unwrap().to_owned();
@@ -199,10 +203,8 @@ async fn every_channel_goes_presign_put_callback_cdn() {
     }
     // The last profile upload is the avatar.
     let me: serde_json::Value = app
-        .as_user(Method::GET, &format!("/accounts/{}", user.id), &user.token)
-        .send()
+        .send_as(Method::GET, &format!("/accounts/{}", user.id), &user.token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -222,14 +224,12 @@ async fn the_legacy_routes_answer_the_seed_shapes_and_avatars_need_no_callback()
 
     // Seed 000: avatar without a callback.
     let res = app
-        .as_user(
+        .send_as(
             Method::GET,
             "/users/profiles/avatars?filename=me.png&contentType=image/png",
             &user.token,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(res.status(), 200);
     let v: serde_json::Value = res.json().await.unwrap();
     assert!(v["avatarId"].as_i64().unwrap() > 0);
@@ -244,10 +244,8 @@ async fn the_legacy_routes_answer_the_seed_shapes_and_avatars_need_no_callback()
         .unwrap();
     assert_eq!(put.status(), 200);
     let me: serde_json::Value = app
-        .as_user(Method::GET, &format!("/accounts/{}", user.id), &user.token)
-        .send()
+        .send_as(Method::GET, &format!("/accounts/{}", user.id), &user.token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -271,10 +269,8 @@ async fn the_legacy_routes_answer_the_seed_shapes_and_avatars_need_no_callback()
 
     // A second avatar replaces the first, whose object goes.
     let res: serde_json::Value = app
-        .as_user(Method::GET, "/users/profiles/avatars", &user.token)
-        .send()
+        .send_as(Method::GET, "/users/profiles/avatars", &user.token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -288,14 +284,12 @@ async fn the_legacy_routes_answer_the_seed_shapes_and_avatars_need_no_callback()
         .unwrap();
     assert_eq!(put.status(), 200, "the default content type is image/png");
     let summary: serde_json::Value = app
-        .as_user(
+        .send_as(
             Method::GET,
             &format!("/accounts/{}/summary", user.id),
             &user.token,
         )
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -313,25 +307,19 @@ async fn the_legacy_routes_answer_the_seed_shapes_and_avatars_need_no_callback()
 
     // Seed 000: delete it; then there is none.
     let res = app
-        .as_user(Method::DELETE, "/users/profiles/avatars", &user.token)
-        .send()
-        .await
-        .unwrap();
+        .send_as(Method::DELETE, "/users/profiles/avatars", &user.token)
+        .await;
     assert_eq!(res.status(), 204);
     let res = app
-        .as_user(Method::DELETE, "/users/profiles/avatars", &user.token)
-        .send()
-        .await
-        .unwrap();
+        .send_as(Method::DELETE, "/users/profiles/avatars", &user.token)
+        .await;
     let body = assert_envelope(res, 404, "FILE_NOT_FOUND").await;
     assert_eq!(body["message"], "FILE_NOT_FOUND");
 
     // Seed 000: a post file.
     let v: serde_json::Value = app
-        .as_user(Method::GET, "/files?filename=a.jpg", &user.token)
-        .send()
+        .send_as(Method::GET, "/files?filename=a.jpg", &user.token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -346,14 +334,12 @@ async fn the_legacy_routes_answer_the_seed_shapes_and_avatars_need_no_callback()
     // Seed 001: text/plain URL, owner only, png/jpg/jpeg/gif only.
     let path = format!("/accounts/{}/profile/image/signed-put-url", user.id);
     let res = app
-        .as_user(
+        .send_as(
             Method::GET,
             &format!("{path}?filename=face.gif"),
             &user.token,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(res.status(), 200);
     assert!(
         res.headers()["content-type"]
@@ -363,39 +349,30 @@ async fn the_legacy_routes_answer_the_seed_shapes_and_avatars_need_no_callback()
     );
     assert!(res.text().await.unwrap().starts_with("http://"));
     assert_envelope(
-        app.as_user(Method::GET, &path, &user.token)
-            .send()
-            .await
-            .unwrap(),
+        app.send_as(Method::GET, &path, &user.token).await,
         400,
         "INVALID_INPUT",
     )
     .await;
     assert_envelope(
-        app.as_user(Method::GET, &format!("{path}?filename=x.webp"), &user.token)
-            .send()
-            .await
-            .unwrap(),
+        app.send_as(Method::GET, &format!("{path}?filename=x.webp"), &user.token)
+            .await,
         400,
         "UNSUPPORTED_CONTENT_TYPE",
     )
     .await;
     let other = app.login("other@example.com").await;
     let res = app
-        .as_user(Method::GET, &format!("{path}?filename=x.png"), &other.token)
-        .send()
-        .await
-        .unwrap();
+        .send_as(Method::GET, &format!("{path}?filename=x.png"), &other.token)
+        .await;
     assert_envelope(res, 403, "FORBIDDEN").await;
     let res = app
-        .as_user(
+        .send_as(
             Method::DELETE,
             &format!("/accounts/{}/profile/image", user.id),
             &user.token,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_envelope(res, 404, "FILE_NOT_FOUND").await;
 }
 
@@ -453,10 +430,7 @@ async fn seed_004_presign_then_metadata_confirms_and_delete_invalidates() {
     let key = v["key"].as_str().unwrap().to_owned();
     let meta_path = format!("/images/{key}/metadata");
     assert_envelope(
-        app.as_user(Method::GET, &meta_path, &user.token)
-            .send()
-            .await
-            .unwrap(),
+        app.send_as(Method::GET, &meta_path, &user.token).await,
         404,
         "IMAGE_NOT_FOUND",
     )
@@ -471,10 +445,8 @@ async fn seed_004_presign_then_metadata_confirms_and_delete_invalidates() {
         .unwrap();
     assert_eq!(put.status(), 200, "{:?}", put.text().await);
     let meta: serde_json::Value = app
-        .as_user(Method::GET, &meta_path, &user.token)
-        .send()
+        .send_as(Method::GET, &meta_path, &user.token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -483,28 +455,21 @@ async fn seed_004_presign_then_metadata_confirms_and_delete_invalidates() {
         "the uploader's read confirms: {meta}"
     );
     assert_envelope(
-        app.as_user(Method::GET, &meta_path, &other.token)
-            .send()
-            .await
-            .unwrap(),
+        app.send_as(Method::GET, &meta_path, &other.token).await,
         404,
         "IMAGE_NOT_FOUND",
     )
     .await;
     assert_envelope(
-        app.as_user(Method::DELETE, &format!("/images/{key}"), &other.token)
-            .send()
-            .await
-            .unwrap(),
+        app.send_as(Method::DELETE, &format!("/images/{key}"), &other.token)
+            .await,
         404,
         "IMAGE_NOT_FOUND",
     )
     .await;
     let res = app
-        .as_user(Method::DELETE, &format!("/images/{key}"), &user.token)
-        .send()
-        .await
-        .unwrap();
+        .send_as(Method::DELETE, &format!("/images/{key}"), &user.token)
+        .await;
     assert_eq!(res.status(), 204);
     assert_eq!(
         app.client
@@ -516,10 +481,7 @@ async fn seed_004_presign_then_metadata_confirms_and_delete_invalidates() {
         404
     );
     assert_envelope(
-        app.as_user(Method::GET, &meta_path, &user.token)
-            .send()
-            .await
-            .unwrap(),
+        app.send_as(Method::GET, &meta_path, &user.token).await,
         404,
         "IMAGE_NOT_FOUND",
     )
@@ -604,13 +566,7 @@ async fn the_upload_url_binds_type_length_and_checksum_and_expires() {
     let user = app.login("bind@example.com").await;
 
     // Another Content-Type than signed.
-    let issued = app
-        .issue_ok(
-            &user,
-            "chat",
-            json!({"filename": "x.png", "content_type": "image/png"}),
-        )
-        .await;
+    let issued = app.issue_png(&user, "chat").await;
     let res = app
         .client
         .put(&issued.upload_url)
@@ -663,13 +619,7 @@ async fn the_upload_url_binds_type_length_and_checksum_and_expires() {
     assert_envelope(app.put(&issued, PNG.to_vec()).await, 400, "UPLOAD_MISMATCH").await;
 
     // A forged signature, and a URL pointing at a final key.
-    let issued = app
-        .issue_ok(
-            &user,
-            "chat",
-            json!({"filename": "x.png", "content_type": "image/png"}),
-        )
-        .await;
+    let issued = app.issue_png(&user, "chat").await;
     let forged = issued.upload_url.replace("sig=", "sig=00");
     let res = app
         .client
@@ -706,13 +656,7 @@ async fn callbacks_check_the_uploader_the_channel_and_the_key() {
     let app = spawn_app().await;
     let alice = app.login("alice@example.com").await;
     let mallory = app.login("mallory@example.com").await;
-    let issued = app
-        .issue_ok(
-            &alice,
-            "chat",
-            json!({"filename": "x.png", "content_type": "image/png"}),
-        )
-        .await;
+    let issued = app.issue_png(&alice, "chat").await;
     app.put(&issued, PNG.to_vec()).await;
     assert_envelope(
         app.callback(&mallory, "chat", &issued.key, "").await,
@@ -805,13 +749,7 @@ async fn callbacks_check_the_uploader_the_channel_and_the_key() {
         .unwrap();
     assert_envelope(res, 401, "UNAUTHENTICATED").await;
     // Before the bytes arrive.
-    let pending = app
-        .issue_ok(
-            &alice,
-            "chat",
-            json!({"filename": "x.png", "content_type": "image/png"}),
-        )
-        .await;
+    let pending = app.issue_png(&alice, "chat").await;
     assert_envelope(
         app.callback(&alice, "chat", &pending.key, "").await,
         404,
@@ -824,13 +762,7 @@ async fn callbacks_check_the_uploader_the_channel_and_the_key() {
 async fn a_reused_upload_url_never_replaces_a_ready_image() {
     let app = spawn_app().await;
     let user = app.login("reuse@example.com").await;
-    let issued = app
-        .issue_ok(
-            &user,
-            "chat",
-            json!({"filename": "x.png", "content_type": "image/png"}),
-        )
-        .await;
+    let issued = app.issue_png(&user, "chat").await;
     app.put(&issued, PNG.to_vec()).await;
     assert_eq!(
         app.callback(&user, "chat", &issued.key, "").await.status(),
@@ -880,13 +812,7 @@ async fn a_reused_upload_url_never_replaces_a_ready_image() {
 async fn decompression_bombs_and_oversized_images_are_rejected() {
     let app = spawn_with(|c| c.image_max_bytes = 4096).await;
     let user = app.login("bomb@example.com").await;
-    let issued = app
-        .issue_ok(
-            &user,
-            "chat",
-            json!({"filename": "x.png", "content_type": "image/png"}),
-        )
-        .await;
+    let issued = app.issue_png(&user, "chat").await;
     app.put(&issued, png_of(20000, 20000, 100)).await;
     let body = assert_envelope(
         app.callback(&user, "chat", &issued.key, "").await,
@@ -899,13 +825,7 @@ async fn decompression_bombs_and_oversized_images_are_rejected() {
         "{body}"
     );
 
-    let issued = app
-        .issue_ok(
-            &user,
-            "chat",
-            json!({"filename": "x.png", "content_type": "image/png"}),
-        )
-        .await;
+    let issued = app.issue_png(&user, "chat").await;
     let res = app.put(&issued, png_of(10, 10, 5000)).await;
     assert_envelope(res, 413, "PAYLOAD_TOO_LARGE").await;
 }
@@ -946,10 +866,8 @@ async fn the_multipart_route_stores_verified_images_and_refuses_11_mb() {
     for key in &keys {
         assert!(key.starts_with("report/"), "{key}");
         let meta: serde_json::Value = app
-            .as_user(Method::GET, &format!("/images/{key}/metadata"), &user.token)
-            .send()
+            .send_as(Method::GET, &format!("/images/{key}/metadata"), &user.token)
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -995,13 +913,7 @@ async fn the_multipart_route_stores_verified_images_and_refuses_11_mb() {
 async fn the_sweeper_expires_pending_uploads_and_withdrawal_deletes_private_images() {
     let app = spawn_with(|c| c.pending_upload_ttl_secs = 1).await;
     let user = app.login("sweep@example.com").await;
-    let issued = app
-        .issue_ok(
-            &user,
-            "chat",
-            json!({"filename": "x.png", "content_type": "image/png"}),
-        )
-        .await;
+    let issued = app.issue_png(&user, "chat").await;
     app.put(&issued, PNG.to_vec()).await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
@@ -1033,14 +945,12 @@ async fn the_sweeper_expires_pending_uploads_and_withdrawal_deletes_private_imag
     let avatar = app.upload_png(&user, "profile").await;
     let chat = app.upload_png(&user, "chat").await;
     let res = app
-        .as_user(
+        .send_as(
             Method::DELETE,
             &format!("/accounts/{}", user.id),
             &user.token,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(res.status(), 204);
     for gone in [&mine, &avatar] {
         let url = gone["cdn_url"].as_str().unwrap();
@@ -1105,13 +1015,7 @@ async fn the_seed_003_typescript_example_works_unchanged() {
 async fn concurrent_callbacks_agree_on_one_ready_image() {
     let app = spawn_app().await;
     let user = app.login("race@example.com").await;
-    let issued = app
-        .issue_ok(
-            &user,
-            "chat",
-            json!({"filename": "x.png", "content_type": "image/png"}),
-        )
-        .await;
+    let issued = app.issue_png(&user, "chat").await;
     app.put(&issued, PNG.to_vec()).await;
     let calls = (0..6).map(|_| app.callback(&user, "chat", &issued.key, ""));
     let answers = futures_util::future::join_all(calls).await;

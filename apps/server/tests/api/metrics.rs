@@ -22,18 +22,10 @@ async fn series_move_with_traffic() {
     .await;
     let user = app.login("m@example.com").await;
     app.get("/healthz").await;
-    app.as_user(Method::GET, &format!("/accounts/{}", user.id), &user.token)
-        .send()
-        .await
-        .unwrap();
-    app.upload_png(&user, "chat").await;
-    let bad = app
-        .issue_ok(
-            &user,
-            "chat",
-            json!({"filename": "x.png", "content_type": "image/png"}),
-        )
+    app.send_as(Method::GET, &format!("/accounts/{}", user.id), &user.token)
         .await;
+    app.upload_png(&user, "chat").await;
+    let bad = app.issue_png(&user, "chat").await;
     app.put(&bad, b"<html>".to_vec()).await;
     app.callback(&user, "chat", &bad.key, "").await;
     let res = app

@@ -79,10 +79,8 @@ async fn the_seed_examples_are_accepted_and_moderation_works_end_to_end() {
 
     // The reporter sees both, newest first.
     let mine: serde_json::Value = app
-        .as_user(Method::GET, "/api/reports/mine", &alice.token)
-        .send()
+        .send_as(Method::GET, "/api/reports/mine", &alice.token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -93,24 +91,20 @@ async fn the_seed_examples_are_accepted_and_moderation_works_end_to_end() {
 
     // STAFF list, read with evidence URLs, assign, resolve; the history says who and when.
     let open: serde_json::Value = app
-        .as_user(
+        .send_as(
             Method::GET,
             "/api/reports?status=open&target_type=product",
             &staff.token,
         )
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(open["total"], 1);
     let path = format!("/api/reports/{product_report}");
     let detail: serde_json::Value = app
-        .as_user(Method::GET, &path, &staff.token)
-        .send()
+        .send_as(Method::GET, &path, &staff.token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -169,10 +163,8 @@ async fn the_seed_examples_are_accepted_and_moderation_works_end_to_end() {
         .unwrap();
     assert_eq!(r["status"], "open");
     let detail: serde_json::Value = app
-        .as_user(Method::GET, &path, &staff.token)
-        .send()
+        .send_as(Method::GET, &path, &staff.token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -188,14 +180,12 @@ async fn the_seed_examples_are_accepted_and_moderation_works_end_to_end() {
 
     // Evidence is kept as long as reports.
     let res = app
-        .as_user(
+        .send_as(
             Method::DELETE,
             &format!("/images/{}", keys[0]),
             &alice.token,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_envelope(res, 409, "IMAGE_PROTECTED").await;
 }
 
@@ -270,13 +260,7 @@ async fn every_bad_report_gets_a_clear_4xx() {
         .report(&alice, with(json!({"report_img_path": [bobs[0]]})))
         .await;
     assert_envelope(res, 400, "INVALID_EVIDENCE").await;
-    let pending = app
-        .issue_ok(
-            &alice,
-            "report",
-            json!({"filename": "x.png", "content_type": "image/png"}),
-        )
-        .await;
+    let pending = app.issue_png(&alice, "report").await;
     let res = app
         .report(&alice, with(json!({"report_img_path": [pending.key]})))
         .await;
@@ -406,28 +390,22 @@ async fn report_routes_answer_each_role_as_they_should() {
         );
     }
     assert_envelope(
-        app.as_user(Method::GET, "/api/reports/999999", &staff.token)
-            .send()
-            .await
-            .unwrap(),
+        app.send_as(Method::GET, "/api/reports/999999", &staff.token)
+            .await,
         404,
         "REPORT_NOT_FOUND",
     )
     .await;
     assert_envelope(
-        app.as_user(Method::GET, "/api/reports?size=500", &staff.token)
-            .send()
-            .await
-            .unwrap(),
+        app.send_as(Method::GET, "/api/reports?size=500", &staff.token)
+            .await,
         400,
         "INVALID_INPUT",
     )
     .await;
     assert_envelope(
-        app.as_user(Method::GET, "/api/reports?status=closed", &staff.token)
-            .send()
-            .await
-            .unwrap(),
+        app.send_as(Method::GET, "/api/reports?status=closed", &staff.token)
+            .await,
         400,
         "INVALID_INPUT",
     )

@@ -88,14 +88,12 @@ async fn the_whole_flow_on_s3_with_cloudfront_invalidation() {
 
     // Delete: the object goes and CloudFront is told, through the outbox.
     let res = app
-        .as_user(
+        .send_as(
             Method::DELETE,
             &format!("/images/{}", issued.key),
             &user.token,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(res.status(), 204);
     assert_eq!(store.head(&key).await.unwrap(), None);
     let want = format!("/{}", issued.key);
@@ -146,13 +144,7 @@ async fn s3_itself_refuses_what_the_url_does_not_allow_and_markup_is_rejected() 
     longer.push(0);
     assert!(app.put(&issued, longer).await.status().is_client_error());
 
-    let issued = app
-        .issue_ok(
-            &user,
-            "chat",
-            json!({"filename": "x.png", "content_type": "image/png"}),
-        )
-        .await;
+    let issued = app.issue_png(&user, "chat").await;
     assert_eq!(
         app.put(&issued, b"<html><script>alert(1)</script></html>".to_vec())
             .await
@@ -181,13 +173,7 @@ async fn the_store_stopped_mid_flow_is_409_and_leaves_nothing_dangling() {
     let app = s3_app(&garage, None).await;
     let user = app.login("s3down@example.com").await;
     let ready = app.upload_png(&user, "my").await;
-    let issued = app
-        .issue_ok(
-            &user,
-            "chat",
-            json!({"filename": "x.png", "content_type": "image/png"}),
-        )
-        .await;
+    let issued = app.issue_png(&user, "chat").await;
     app.put(&issued, PNG.to_vec()).await;
 
     garage.stop();
@@ -208,19 +194,15 @@ async fn the_store_stopped_mid_flow_is_409_and_leaves_nothing_dangling() {
     );
     let ready_key = ready["key"].as_str().unwrap();
     assert_envelope(
-        app.as_user(Method::DELETE, &format!("/images/{ready_key}"), &user.token)
-            .send()
-            .await
-            .unwrap(),
+        app.send_as(Method::DELETE, &format!("/images/{ready_key}"), &user.token)
+            .await,
         409,
         "CAN_NOT_ACCESS_S3",
     )
     .await;
     assert_envelope(
-        app.as_user(Method::DELETE, "/users/profiles/avatars", &user.token)
-            .send()
-            .await
-            .unwrap(),
+        app.send_as(Method::DELETE, "/users/profiles/avatars", &user.token)
+            .await,
         404,
         "FILE_NOT_FOUND",
     )
@@ -230,14 +212,12 @@ async fn the_store_stopped_mid_flow_is_409_and_leaves_nothing_dangling() {
     // Nothing changed: the ready image is still ready, the pending one still pending (it
     // expires in time; no record claims bytes that are not there).
     let meta: serde_json::Value = app
-        .as_user(
+        .send_as(
             Method::GET,
             &format!("/images/{ready_key}/metadata"),
             &user.token,
         )
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -302,10 +282,8 @@ async fn a_cloudfront_outage_never_fails_a_delete_and_the_invalidation_waits() {
     let image = app.upload_png(&user, "chat").await;
     let key = image["key"].as_str().unwrap();
     let res = app
-        .as_user(Method::DELETE, &format!("/images/{key}"), &user.token)
-        .send()
-        .await
-        .unwrap();
+        .send_as(Method::DELETE, &format!("/images/{key}"), &user.token)
+        .await;
     assert_eq!(
         res.status(),
         204,
