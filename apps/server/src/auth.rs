@@ -12,7 +12,6 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, web};
-use domain::services::AccountError;
 use domain::{Actor, SessionId, SessionToken, TokenHash};
 
 use crate::error::{ApiError, Domain};
@@ -194,16 +193,11 @@ async fn resolve(req: HttpRequest) -> Result<Option<Authenticated>, ApiError> {
         }));
     }
     let token = SessionToken::parse(&token).map_err(|_| ApiError::unauthenticated())?;
-    let session = state
+    let domain::Principal { session, account } = state
         .sessions
         .authenticate(&token)
         .await?
         .ok_or_else(ApiError::unauthenticated)?;
-    let account = match state.accounts.get(session.account_id).await {
-        Ok(a) => a,
-        Err(AccountError::NotFound) => return Err(ApiError::unauthenticated()),
-        Err(e) => return Err(e.into()),
-    };
     if via_cookie && is_unsafe(req.method()) {
         check_origin(&req, &state)?;
     }

@@ -195,6 +195,18 @@ pub struct Config {
     #[arg(long, env = "SESSION_ABSOLUTE_TTL_SECS", default_value_t = 30 * 24 * 3600, global = true)]
     pub session_absolute_ttl_secs: u64,
 
+    /// How long a resolved session may be answered from memory. A logout, revocation or
+    /// role change made through another replica (or `server accounts grant`) reaches this
+    /// one within it; changes made here take effect at once. 0 turns the cache off.
+    #[arg(long, env = "SESSION_CACHE_SECS", default_value_t = 2, global = true)]
+    pub session_cache_secs: u64,
+
+    /// How long account summaries and ready images' metadata may be answered from memory.
+    /// Changes made through another replica reach this one within it; changes made here
+    /// take effect at once. 0 turns the cache off.
+    #[arg(long, env = "READ_CACHE_SECS", default_value_t = 30, global = true)]
+    pub read_cache_secs: u64,
+
     /// Login, callback and registration requests allowed per client address per minute.
     #[arg(
         long,
@@ -567,6 +579,15 @@ impl Config {
     }
 
     /// The image policy these settings describe.
+    pub fn cache_policy(&self) -> domain::CachePolicy {
+        let secs = |s: u64| time::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX));
+        domain::CachePolicy {
+            session_ttl: secs(self.session_cache_secs),
+            read_ttl: secs(self.read_cache_secs),
+            ..domain::CachePolicy::default()
+        }
+    }
+
     pub fn image_policy(&self) -> domain::services::ImagePolicy {
         let secs = |n: u64| time::Duration::seconds(i64::try_from(n).unwrap_or(i64::MAX));
         domain::services::ImagePolicy {

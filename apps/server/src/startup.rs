@@ -15,7 +15,9 @@ use anyhow::Context as _;
 use domain::services::notifications::Notifications;
 use domain::services::reports::{ReportPolicy, Reports};
 use domain::services::{Accounts, Images, Login, LoginPolicy, SessionPolicy, Sessions};
-use domain::{Account, Clock, IdentityProvider, ObjectStore, SystemClock};
+use domain::{
+    Account, Clock, IdentityProvider, Invalidating, ObjectStore, ReadCaches, SystemClock,
+};
 use identity_oidc::{DevProvider, OidcProvider};
 use storage_local::{LocalCdn, LocalStore, UrlSigner};
 use store_sql::{PoolConfig, SqlStore};
@@ -297,6 +299,10 @@ impl Application {
 
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let repo = Arc::new(db.clone());
+        // Accounts, sessions and images go through the read caches' invalidating wrapper,
+        // so that every write made here drops what the caches hold about it.
+        let caches = ReadCaches::new(config.cache_policy());
+        let cached = Arc::new(Invalidating::new(db.clone(), caches.clone()));
         let session_policy = SessionPolicy {
             idle_ttl: time::Duration::seconds(
                 i64::try_from(config.session_idle_ttl_secs).unwrap_or(i64::MAX),
@@ -306,18 +312,21 @@ impl Application {
             ),
             ..SessionPolicy::default()
         };
-        let sessions = Sessions::new(repo.clone(), clock.clone(), session_policy);
-        let accounts = Accounts::new(repo.clone(), repo.clone(), clock.clone());
+        let sessions = Sessions::new(cached.clone(), clock.clone(), session_policy)
+            .with_caches(caches.clone());
+        let accounts = Accounts::new(cached.clone(), cached.clone(), clock.clone())
+            .with_caches(caches.clone());
         let metrics = Arc::new(crate::metrics::Metrics::new().context("metrics registry")?);
         let images = Images::new(
-            repo.clone(),
+            cached.clone(),
             objects.clone(),
             cdn,
-            repo.clone(),
+            cached.clone(),
             clock.clone(),
             config.image_policy(),
         )
-        .with_observer(metrics.clone());
+        .with_observer(metrics.clone())
+        .with_caches(caches);
 
         let mut providers: Vec<Arc<dyn IdentityProvider>> = Vec::new();
         for c in &config.oidc {
@@ -343,7 +352,7 @@ impl Application {
             Duration::try_from(login_policy.registration_ttl).unwrap_or(Duration::from_secs(1800));
         let login = Login::new(
             providers,
-            repo.clone(),
+            cached.clone(),
             repo.clone(),
             sessions.clone(),
             clock.clone(),

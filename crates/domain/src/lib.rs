@@ -7,6 +7,7 @@
 //! into the port's error enums.
 
 pub mod account;
+pub mod cache;
 pub mod clock;
 pub mod error;
 pub mod image;
@@ -26,6 +27,7 @@ pub use account::{
     Account, AccountId, AccountRepository, AccountUpdate, BirthDate, DisplayName, Email, Gender,
     Identity, Locale, NewAccount, Phone, Role, Roles,
 };
+pub use cache::{CachePolicy, Invalidating, Principal, ReadCaches};
 pub use clock::{Clock, SystemClock};
 pub use error::{
     CreateAccountError, LinkIdentityError, ParseError, RepositoryError, UpdateAccountError,

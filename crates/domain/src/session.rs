@@ -11,7 +11,7 @@ use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::account::AccountId;
+use crate::account::{Account, AccountId};
 use crate::error::{ParseError, RepositoryError};
 
 /// A session's public id: what a user sees in their session list and revokes by. It is not
@@ -165,8 +165,10 @@ pub trait SessionRepository: Send + Sync {
     /// reported as `Unexpected`).
     async fn insert(&self, new: NewSession) -> Result<Session, RepositoryError>;
 
-    /// The session with this token hash if it is active at `now`: not revoked, and `now` is
-    /// before both expiries. Inactive sessions are `None`, exactly like unknown ones.
+    /// The session with this token hash, with its account as stored (withdrawn or not), if
+    /// the session is active at `now`: not revoked, and `now` is before both expiries.
+    /// Inactive sessions are `None`, exactly like unknown ones. One round trip: this runs
+    /// for every authenticated request that misses the cache.
     ///
     /// # Errors
     /// `RepositoryError` on infrastructure failure only.
@@ -174,7 +176,7 @@ pub trait SessionRepository: Send + Sync {
         &self,
         hash: &TokenHash,
         now: OffsetDateTime,
-    ) -> Result<Option<Session>, RepositoryError>;
+    ) -> Result<Option<(Session, Account)>, RepositoryError>;
 
     /// Records activity: sets `last_seen_at` to `now` and the idle expiry to
     /// `idle_expires_at`. Does nothing for an unknown or revoked session.

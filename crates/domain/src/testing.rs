@@ -410,8 +410,11 @@ async fn sessions_round_trip(repo: &dyn SessionRepository, account: crate::Accou
     let found = repo
         .find_active_by_token_hash(&token.hash(), T0 + Duration::seconds(1))
         .await
-        .expect("find");
-    assert_eq!(found, Some(stored));
+        .expect("find")
+        .expect("the session is active");
+    assert_eq!(found.0, stored);
+    assert_eq!(found.1.id, account, "the session comes with its account");
+    assert_eq!(found.1.roles, crate::Roles::user());
     let stranger = SessionToken::generate();
     assert_eq!(
         repo.find_active_by_token_hash(&stranger.hash(), T0)
@@ -478,7 +481,8 @@ async fn sessions_touch(repo: &dyn SessionRepository, account: crate::AccountId)
         .find_active_by_token_hash(&token.hash(), after_old_idle)
         .await
         .unwrap()
-        .expect("a touched session lives past its old idle expiry");
+        .expect("a touched session lives past its old idle expiry")
+        .0;
     assert_eq!(found.last_seen_at, later);
     assert_eq!(found.idle_expires_at, new_idle);
 

@@ -17,7 +17,7 @@ use crate::codec::{corrupt, instant, micros};
 use crate::entity::{account_identities as ids, accounts};
 use crate::{SqlStore, is_unique_violation, translate};
 
-fn to_domain(m: accounts::Model) -> Result<Account, RepositoryError> {
+pub(crate) fn to_domain(m: accounts::Model) -> Result<Account, RepositoryError> {
     let opt = |v: Option<String>| v.filter(|s| !s.is_empty());
     Ok(Account {
         id: AccountId::new(m.id),

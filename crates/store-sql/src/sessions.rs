@@ -2,7 +2,8 @@
 
 use async_trait::async_trait;
 use domain::{
-    AccountId, NewSession, RepositoryError, Session, SessionId, SessionRepository, TokenHash,
+    Account, AccountId, NewSession, RepositoryError, Session, SessionId, SessionRepository,
+    TokenHash,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -12,7 +13,7 @@ use sea_orm::{
 use time::OffsetDateTime;
 
 use crate::codec::{corrupt, instant, micros};
-use crate::entity::sessions;
+use crate::entity::{accounts, sessions};
 use crate::{SqlStore, translate};
 
 /// A user with more live sessions than this sees the most recent ones.
@@ -66,15 +67,25 @@ impl SessionRepository for SqlStore {
         &self,
         hash: &TokenHash,
         now: OffsetDateTime,
-    ) -> Result<Option<Session>, RepositoryError> {
-        sessions::Entity::find()
+    ) -> Result<Option<(Session, Account)>, RepositoryError> {
+        let found = sessions::Entity::find()
+            .find_also_related(accounts::Entity)
             .filter(sessions::Column::TokenHash.eq(hash.to_hex()))
             .filter(active_at(now))
             .one(self.conn())
             .await
-            .map_err(translate)?
-            .map(to_domain)
-            .transpose()
+            .map_err(translate)?;
+        match found {
+            None => Ok(None),
+            Some((session, Some(account))) => Ok(Some((
+                to_domain(session)?,
+                crate::accounts::to_domain(account)?,
+            ))),
+            // The foreign key makes this impossible; a dangling session lets nobody in.
+            Some((_, None)) => Err(RepositoryError::Unexpected(
+                "a session without its account".into(),
+            )),
+        }
     }
 
     async fn touch(

@@ -189,8 +189,14 @@ pub async fn summary(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = AccountId::new(*id);
-    state.settle_avatar(id).await;
-    let account = state.accounts.get(id).await?;
+    // Settling an avatar upload is only worth it when the summary is read fresh.
+    let account = match state.accounts.cached_summary(id) {
+        Some(account) => account,
+        None => {
+            state.settle_avatar(id).await;
+            state.accounts.summary(id).await?
+        }
+    };
     Ok(HttpResponse::Ok().json(SummaryResponse::new(&account, &state)))
 }
 

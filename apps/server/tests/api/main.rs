@@ -4,6 +4,7 @@
 
 mod accounts;
 mod browser;
+mod caches;
 mod cors;
 mod docs;
 mod errors;

@@ -19,6 +19,7 @@ use crate::account::{
     Account, AccountId, AccountRepository, AccountUpdate, BirthDate, DisplayName, Email, Gender,
     Role,
 };
+use crate::cache::ReadCaches;
 use crate::clock::Clock;
 use crate::error::{ParseError, RepositoryError, UpdateAccountError};
 use crate::login::Actor;
@@ -130,6 +131,7 @@ pub struct Accounts {
     accounts: Arc<dyn AccountRepository>,
     sessions: Arc<dyn SessionRepository>,
     clock: Arc<dyn Clock>,
+    caches: ReadCaches,
 }
 
 impl std::fmt::Debug for Accounts {
@@ -148,7 +150,16 @@ impl Accounts {
             accounts,
             sessions,
             clock,
+            caches: ReadCaches::default(),
         }
+    }
+
+    /// Answers [`Accounts::summary`] from `caches.summaries` when fresh. Give it the caches
+    /// that the [`crate::Invalidating`] repositories invalidate.
+    #[must_use]
+    pub fn with_caches(mut self, caches: ReadCaches) -> Self {
+        self.caches = caches;
+        self
     }
 
     pub fn today(&self) -> Date {
@@ -164,6 +175,29 @@ impl Accounts {
             Some(a) if !a.is_withdrawn() => Ok(a),
             _ => Err(AccountError::NotFound),
         }
+    }
+
+    /// The live account as [`Accounts::summary`] last cached it, if that is fresh: callers
+    /// that have work to do before a fresh read (settling an avatar) skip it on a hit.
+    pub fn cached_summary(&self, id: AccountId) -> Option<Account> {
+        self.caches.summaries.get(&id, self.clock.now())
+    }
+
+    /// A live account for its public summary (name, picture), whoever asks: cached for the
+    /// read TTL, dropped at once by any change made in this process.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown or withdrawn account.
+    pub async fn summary(&self, id: AccountId) -> Result<Account, AccountError> {
+        if let Some(a) = self.cached_summary(id) {
+            return Ok(a);
+        }
+        let ticket = self.caches.summaries.ticket();
+        let account = self.get(id).await?;
+        self.caches
+            .summaries
+            .insert(ticket, id, account.clone(), self.clock.now());
+        Ok(account)
     }
 
     /// The full account, for its owner, STAFF, ADMIN and SERVER.

@@ -16,6 +16,7 @@ use rand::RngCore as _;
 use time::{Duration, OffsetDateTime};
 
 use crate::account::{AccountId, AccountRepository, AccountUpdate};
+use crate::cache::ReadCaches;
 use crate::clock::Clock;
 use crate::error::{ParseError, RepositoryError};
 use crate::image::{
@@ -192,6 +193,7 @@ pub struct Images {
     clock: Arc<dyn Clock>,
     policy: ImagePolicy,
     observer: Arc<dyn ImageObserver>,
+    caches: ReadCaches,
 }
 
 impl std::fmt::Debug for Images {
@@ -285,7 +287,16 @@ impl Images {
             clock,
             policy,
             observer: Arc::new(Deaf),
+            caches: ReadCaches::default(),
         }
+    }
+
+    /// Answers [`Images::metadata`] for ready images from `caches.images` when fresh. Give
+    /// it the caches that the [`crate::Invalidating`] repositories invalidate.
+    #[must_use]
+    pub fn with_caches(mut self, caches: ReadCaches) -> Self {
+        self.caches = caches;
+        self
     }
 
     /// Reports upload events to `observer`.
@@ -837,11 +848,25 @@ impl Images {
     /// `NotFound`.
     pub async fn metadata(&self, actor: &Actor, key: &str) -> Result<Image, ImageError> {
         let key = ObjectKey::parse(key).map_err(|_| ImageError::NotFound)?;
-        let image = self
-            .repo
-            .find_by_key(&key)
-            .await?
-            .ok_or(ImageError::NotFound)?;
+        // A ready image's record changes only when it stops being ready, and every such
+        // change made here drops it from the cache.
+        let image = match self.caches.images.get(&key, self.clock.now()) {
+            Some(image) => image,
+            None => {
+                let ticket = self.caches.images.ticket();
+                let image = self
+                    .repo
+                    .find_by_key(&key)
+                    .await?
+                    .ok_or(ImageError::NotFound)?;
+                if image.status == ImageStatus::Ready {
+                    self.caches
+                        .images
+                        .insert(ticket, key, image.clone(), self.clock.now());
+                }
+                image
+            }
+        };
         let visible = Self::may_manage(actor, &image) || actor.has(crate::account::Role::Server);
         if !visible {
             return Err(ImageError::NotFound);

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use time::Duration;
 
 use crate::account::AccountId;
+use crate::cache::{Principal, ReadCaches};
 use crate::clock::Clock;
 use crate::error::RepositoryError;
 use crate::session::{NewSession, Session, SessionId, SessionRepository, SessionToken};
@@ -67,6 +68,7 @@ pub struct Sessions {
     repo: Arc<dyn SessionRepository>,
     clock: Arc<dyn Clock>,
     policy: SessionPolicy,
+    caches: ReadCaches,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -87,7 +89,16 @@ impl Sessions {
             repo,
             clock,
             policy,
+            caches: ReadCaches::default(),
         }
+    }
+
+    /// Resolves tokens through `caches.principals` first. Give it the caches that the
+    /// [`crate::Invalidating`] repositories invalidate, or revocations will not be seen.
+    #[must_use]
+    pub fn with_caches(mut self, caches: ReadCaches) -> Self {
+        self.caches = caches;
+        self
     }
 
     pub fn policy(&self) -> SessionPolicy {
@@ -123,26 +134,36 @@ impl Sessions {
         Ok(StartedSession { token, session })
     }
 
-    /// The active session this token belongs to, if any. Extends the idle expiry (never past
-    /// the absolute one) when the session was last seen more than `touch_interval` ago.
+    /// The active session this token belongs to and its live account, if any. Extends the
+    /// idle expiry (never past the absolute one) when the session was last seen more than
+    /// `touch_interval` ago.
+    ///
+    /// A principal resolved less than the session cache's TTL ago is answered from memory
+    /// (still checked against both expiries); revocations and account changes made in this
+    /// process drop it at once (see [`crate::cache`]).
     ///
     /// # Errors
     /// `RepositoryError` when the store fails.
     pub async fn authenticate(
         &self,
         token: &SessionToken,
-    ) -> Result<Option<Session>, RepositoryError> {
+    ) -> Result<Option<Principal>, RepositoryError> {
         let now = self.clock.now();
-        let Some(mut session) = self
-            .repo
-            .find_active_by_token_hash(&token.hash(), now)
-            .await?
+        let hash = token.hash();
+        if let Some(p) = self.caches.principals.get(&hash, now)
+            && p.session.is_active(now)
+            && now - p.session.last_seen_at < self.policy.touch_interval
+        {
+            return Ok(Some(p));
+        }
+        let ticket = self.caches.principals.ticket();
+        let Some((mut session, account)) = self.repo.find_active_by_token_hash(&hash, now).await?
         else {
             return Ok(None);
         };
         // The adapter promised only active sessions; an adapter bug must not let a revoked
         // or expired session in, so check again here where the rule lives.
-        if !session.is_active(now) {
+        if !session.is_active(now) || account.is_withdrawn() || account.id != session.account_id {
             return Ok(None);
         }
         if now - session.last_seen_at >= self.policy.touch_interval {
@@ -151,7 +172,11 @@ impl Sessions {
             session.last_seen_at = now;
             session.idle_expires_at = idle;
         }
-        Ok(Some(session))
+        let principal = Principal { session, account };
+        self.caches
+            .principals
+            .insert(ticket, hash, principal.clone(), now);
+        Ok(Some(principal))
     }
 
     /// Revokes one of `account`'s sessions; `false` when it has no such unrevoked session.
@@ -182,6 +207,8 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::account::{Account, Roles};
+    use crate::cache::{CachePolicy, Invalidating};
     use crate::clock::MockClock;
     use crate::session::MockSessionRepository;
     use mockall::predicate::*;
@@ -207,6 +234,29 @@ mod tests {
             user_agent: None,
             ip: None,
         }
+    }
+
+    fn account(id: i64, withdrawn: bool) -> Account {
+        Account {
+            id: AccountId::new(id),
+            name: None,
+            email: None,
+            email_verified: false,
+            gender: None,
+            birth_date: None,
+            locale: None,
+            phone: None,
+            roles: Roles::user(),
+            profile_image_key: None,
+            created_at: NOW,
+            updated_at: NOW,
+            withdrawn_at: withdrawn.then_some(NOW),
+        }
+    }
+
+    fn with_account(s: Session) -> Option<(Session, Account)> {
+        let a = account(s.account_id.get(), false);
+        Some((s, a))
     }
 
     #[tokio::test]
@@ -275,12 +325,13 @@ mod tests {
         repo.expect_find_active_by_token_hash()
             .with(eq(hash), eq(NOW))
             .times(1)
-            .returning(move |_, _| Ok(Some(session.clone())));
+            .returning(move |_, _| Ok(with_account(session.clone())));
         repo.expect_touch().never();
         let sessions = Sessions::new(Arc::new(repo), clock_at(NOW), SessionPolicy::default());
+        let got = sessions.authenticate(&token).await.expect("ok");
         assert_eq!(
-            sessions.authenticate(&token).await.expect("ok"),
-            Some(expected)
+            got.map(|p| (p.session, p.account.id)),
+            Some((expected, AccountId::new(7)))
         );
     }
 
@@ -292,7 +343,7 @@ mod tests {
         let absolute = session.absolute_expires_at;
         let mut repo = MockSessionRepository::new();
         repo.expect_find_active_by_token_hash()
-            .returning(move |_, _| Ok(Some(session.clone())));
+            .returning(move |_, _| Ok(with_account(session.clone())));
         // idle_ttl of 7 days would pass the absolute expiry 2 days out: capped there.
         repo.expect_touch()
             .with(eq(id), eq(NOW), eq(absolute))
@@ -303,21 +354,30 @@ mod tests {
             .authenticate(&token)
             .await
             .expect("ok")
-            .expect("some");
+            .expect("some")
+            .session;
         assert_eq!(got.last_seen_at, NOW);
         assert_eq!(got.idle_expires_at, absolute);
     }
 
     #[tokio::test]
-    async fn authenticate_refuses_an_inactive_session_even_if_the_adapter_returns_it() {
+    async fn authenticate_refuses_inactive_sessions_and_withdrawn_or_mismatched_accounts() {
         let token = SessionToken::generate();
         let mut revoked = stored(NOW, NOW + Duration::hours(1));
         revoked.revoked_at = Some(NOW - Duration::seconds(1));
         let expired = stored(NOW - Duration::hours(2), NOW);
-        for s in [revoked, expired] {
+        let live = stored(NOW, NOW + Duration::hours(1));
+        let withdrawn = Some((live.clone(), account(7, true)));
+        let someone_else = Some((live, account(8, false)));
+        for found in [
+            with_account(revoked),
+            with_account(expired),
+            withdrawn,
+            someone_else,
+        ] {
             let mut repo = MockSessionRepository::new();
             repo.expect_find_active_by_token_hash()
-                .returning(move |_, _| Ok(Some(s.clone())));
+                .returning(move |_, _| Ok(found.clone()));
             repo.expect_touch().never();
             let sessions = Sessions::new(Arc::new(repo), clock_at(NOW), SessionPolicy::default());
             assert_eq!(sessions.authenticate(&token).await.expect("ok"), None);
@@ -341,7 +401,7 @@ mod tests {
         let session = stored(NOW - Duration::hours(1), NOW + Duration::hours(1));
         let mut repo = MockSessionRepository::new();
         repo.expect_find_active_by_token_hash()
-            .returning(move |_, _| Ok(Some(session.clone())));
+            .returning(move |_, _| Ok(with_account(session.clone())));
         repo.expect_touch()
             .returning(|_, _, _| Err(RepositoryError::Unavailable("down".into())));
         let sessions = Sessions::new(Arc::new(repo), clock_at(NOW), SessionPolicy::default());
@@ -368,6 +428,65 @@ mod tests {
         let sessions = Sessions::new(Arc::new(repo), clock_at(NOW), SessionPolicy::default());
         assert!(sessions.revoke(AccountId::new(7), id).await.expect("ok"));
         assert_eq!(sessions.revoke_all(AccountId::new(7)).await.expect("ok"), 3);
+    }
+
+    /// Sessions over `repo` wrapped the way the service wires it: invalidating caches.
+    fn cached(repo: MockSessionRepository) -> Sessions {
+        let caches = ReadCaches::new(CachePolicy::default());
+        let repo = Arc::new(Invalidating::new(repo, caches.clone()));
+        Sessions::new(repo, clock_at(NOW), SessionPolicy::default()).with_caches(caches)
+    }
+
+    #[tokio::test]
+    async fn a_resolved_token_is_answered_from_the_cache_until_its_session_is_revoked() {
+        let token = SessionToken::generate();
+        let session = stored(NOW - Duration::seconds(5), NOW + Duration::hours(1));
+        let id = session.id;
+        let mut repo = MockSessionRepository::new();
+        let mut seq = mockall::Sequence::new();
+        // Three authentications, two lookups: the second is a hit, the third follows the
+        // revocation.
+        repo.expect_find_active_by_token_hash()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(move |_, _| Ok(with_account(session.clone())));
+        repo.expect_revoke()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _| Ok(true));
+        repo.expect_find_active_by_token_hash()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(None));
+        let sessions = cached(repo);
+        assert!(sessions.authenticate(&token).await.unwrap().is_some());
+        assert!(sessions.authenticate(&token).await.unwrap().is_some());
+        assert!(sessions.revoke(AccountId::new(7), id).await.unwrap());
+        assert_eq!(sessions.authenticate(&token).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn revoking_all_of_an_accounts_sessions_empties_its_cached_principals() {
+        let token = SessionToken::generate();
+        let session = stored(NOW - Duration::seconds(5), NOW + Duration::hours(1));
+        let mut repo = MockSessionRepository::new();
+        let mut seq = mockall::Sequence::new();
+        repo.expect_find_active_by_token_hash()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(move |_, _| Ok(with_account(session.clone())));
+        repo.expect_revoke_all()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(1));
+        repo.expect_find_active_by_token_hash()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(None));
+        let sessions = cached(repo);
+        assert!(sessions.authenticate(&token).await.unwrap().is_some());
+        sessions.revoke_all(AccountId::new(7)).await.unwrap();
+        assert_eq!(sessions.authenticate(&token).await.unwrap(), None);
     }
 
     #[test]
