@@ -326,7 +326,7 @@ impl Application {
             config.image_policy(),
         )
         .with_observer(metrics.clone())
-        .with_caches(caches);
+        .with_caches(caches.clone());
 
         let mut providers: Vec<Arc<dyn IdentityProvider>> = Vec::new();
         for c in &config.oidc {
@@ -393,7 +393,8 @@ impl Application {
                 ReportPolicy {
                     per_day: config.reports_per_day,
                 },
-            ),
+            )
+            .with_caches(caches.clone()),
             local_store,
             dev,
             service_tokens: ServiceTokens::new(config.parsed_service_tokens().unwrap_or_default()),

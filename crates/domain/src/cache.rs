@@ -4,7 +4,8 @@
 //! Three things are read far more often than they change: who a session token belongs to
 //! (every authenticated request), an account's summary, and a ready image's record (which
 //! does not change until the image is deleted). [`ReadCaches`] keeps each for a bounded
-//! time. Correctness rests on two rules:
+//! time (and report categories, which only migrations change). Correctness rests on two
+//! rules:
 //!
 //! - **Every write in this process invalidates.** The repositories the services use are
 //!   wrapped in [`Invalidating`], which drops the affected entries whenever a session is
@@ -29,6 +30,7 @@ use crate::error::{CreateAccountError, LinkIdentityError, RepositoryError, Updat
 use crate::image::{
     Image, ImageFilter, ImageId, ImageRepository, ImageStatus, NewImage, ReadyImage,
 };
+use crate::report::ReportCategory;
 use crate::session::{NewSession, Session, SessionId, SessionRepository, TokenHash};
 use crate::storage::ObjectKey;
 
@@ -207,6 +209,8 @@ pub struct ReadCaches {
     pub principals: TtlCache<TokenHash, Principal>,
     pub summaries: TtlCache<AccountId, Account>,
     pub images: TtlCache<ObjectKey, Image>,
+    /// Report categories: reference data that only migrations change.
+    pub categories: TtlCache<(), Vec<ReportCategory>>,
 }
 
 impl std::fmt::Debug for ReadCaches {
@@ -231,6 +235,7 @@ impl ReadCaches {
             principals: TtlCache::new(policy.session_ttl, policy.capacity),
             summaries: TtlCache::new(policy.read_ttl, policy.capacity),
             images: TtlCache::new(policy.read_ttl, policy.capacity),
+            categories: TtlCache::new(policy.read_ttl, policy.capacity),
         }
     }
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use time::Duration;
 
 use crate::account::AccountId;
+use crate::cache::ReadCaches;
 use crate::clock::Clock;
 use crate::error::{ParseError, RepositoryError};
 use crate::image::{Channel, ImageRepository, ImageStatus};
@@ -81,6 +82,7 @@ pub struct Reports {
     images: Arc<dyn ImageRepository>,
     clock: Arc<dyn Clock>,
     policy: ReportPolicy,
+    caches: ReadCaches,
 }
 
 impl std::fmt::Debug for Reports {
@@ -118,15 +120,31 @@ impl Reports {
             images,
             clock,
             policy,
+            caches: ReadCaches::default(),
         }
     }
 
-    /// The categories, for everyone.
+    /// Keeps the categories in `caches.categories` for the read TTL.
+    #[must_use]
+    pub fn with_caches(mut self, caches: ReadCaches) -> Self {
+        self.caches = caches;
+        self
+    }
+
+    /// The categories, for everyone. Only migrations change them: cached for the read TTL.
     ///
     /// # Errors
     /// `Repository`.
     pub async fn categories(&self) -> Result<Vec<ReportCategory>, ReportError> {
-        Ok(self.repo.categories().await?)
+        if let Some(c) = self.caches.categories.get(&(), self.clock.now()) {
+            return Ok(c);
+        }
+        let ticket = self.caches.categories.ticket();
+        let c = self.repo.categories().await?;
+        self.caches
+            .categories
+            .insert(ticket, (), c.clone(), self.clock.now());
+        Ok(c)
     }
 
     /// Files a report.
@@ -176,13 +194,7 @@ impl Reports {
         if target == ReportTarget::User(reporter) {
             return Err(ReportError::SelfReport);
         }
-        if !self
-            .repo
-            .categories()
-            .await?
-            .iter()
-            .any(|c| c.id == category)
-        {
+        if !self.categories().await?.iter().any(|c| c.id == category) {
             return Err(ReportError::UnknownCategory);
         }
         for key in evidence.keys() {
