@@ -14,6 +14,8 @@ pub mod image;
 pub mod login;
 pub mod notify;
 pub mod outbox;
+#[cfg(test)]
+mod properties;
 pub mod report;
 pub mod services;
 pub mod session;

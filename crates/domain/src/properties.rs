@@ -1,0 +1,136 @@
+//! Property tests for every parser of untrusted input in the domain: object keys (and so
+//! evidence keys and the legacy `report_img_path` string), session tokens, the image
+//! sniffer and its dimension reader, and pagination. Each must never panic, accept only
+//! what its rule allows, and read back what was written.
+
+use proptest::prelude::*;
+use serde_json::Value;
+
+use crate::report::{EvidenceKeys, Page};
+use crate::session::SessionToken;
+use crate::sniff::sniff;
+use crate::storage::ObjectKey;
+
+/// A valid key segment: letters, digits, '.', '_' and '-', not starting with '.'.
+const SEGMENT: &str = "[A-Za-z0-9_-][A-Za-z0-9._-]{0,15}";
+
+fn key() -> impl Strategy<Value = String> {
+    prop::collection::vec(SEGMENT, 1..5).prop_map(|s| s.join("/"))
+}
+
+fn png_header(width: u32, height: u32) -> Vec<u8> {
+    let mut b = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR".to_vec();
+    b.extend_from_slice(&width.to_be_bytes());
+    b.extend_from_slice(&height.to_be_bytes());
+    b.extend_from_slice(&[8, 6, 0, 0, 0]);
+    b
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_string_parses_as_a_key_only_when_it_cannot_escape_a_directory(s in "\\PC{0,80}|[./a-z]{0,12}") {
+        if let Ok(k) = ObjectKey::parse(&s) {
+            prop_assert_eq!(k.as_str(), s.as_str());
+            prop_assert!(k.as_str().len() <= ObjectKey::MAX_LEN);
+            prop_assert!(!k.as_str().starts_with('/') && !k.as_str().ends_with('/'));
+            for seg in k.segments() {
+                prop_assert!(!seg.is_empty() && !seg.starts_with('.'), "segment {seg:?}");
+                prop_assert!(seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)));
+            }
+        }
+    }
+
+    #[test]
+    fn well_formed_keys_are_accepted_and_read_back(k in key()) {
+        let parsed = ObjectKey::parse(&k).expect("a well-formed key");
+        prop_assert_eq!(parsed.as_str(), k.as_str());
+    }
+
+    #[test]
+    fn the_legacy_evidence_string_reads_back_its_keys_however_it_is_punctuated(
+        keys in prop::collection::vec(key(), 0..=10),
+        seps in prop::collection::vec(prop::sample::select(vec![", ", ",", " ", ",  ", " , "]), 10),
+        quote in prop::sample::select(vec!["", "\"", "'"]),
+        brackets in any::<bool>(),
+    ) {
+        let mut s = String::new();
+        for (i, k) in keys.iter().enumerate() {
+            if i > 0 {
+                s.push_str(seps[i % seps.len()]);
+            }
+            s.push_str(&format!("{quote}{k}{quote}"));
+        }
+        if brackets {
+            s = format!("[{s}]");
+        }
+        let parsed = EvidenceKeys::parse(Some(&Value::String(s))).expect("valid evidence");
+        let mut want: Vec<&str> = Vec::new();
+        for k in &keys {
+            if !want.contains(&k.as_str()) {
+                want.push(k);
+            }
+        }
+        let got: Vec<&str> = parsed.keys().iter().map(ObjectKey::as_str).collect();
+        prop_assert_eq!(got, want);
+    }
+
+    #[test]
+    fn evidence_of_any_shape_never_panics_and_stays_bounded(s in "\\PC{0,300}", n in 0usize..30) {
+        for v in [
+            Value::String(s.clone()),
+            Value::Array(vec![Value::String(s.clone()); n]),
+            Value::Array((0..n).map(|i| Value::String(format!("report/{i}.png"))).collect()),
+            serde_json::json!({"k": s}),
+            Value::from(n),
+        ] {
+            if let Ok(e) = EvidenceKeys::parse(Some(&v)) {
+                prop_assert!(e.keys().len() <= EvidenceKeys::MAX);
+            }
+        }
+    }
+
+    #[test]
+    fn session_tokens_are_exactly_43_base64url_characters(s in "\\PC{0,60}|[A-Za-z0-9_-]{43}") {
+        let ok = s.len() == 43 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        prop_assert_eq!(SessionToken::parse(&s).is_ok(), ok);
+    }
+
+    #[test]
+    fn the_sniffer_never_panics_on_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let _ = sniff(&bytes);
+        for magic in [&b"\x89PNG\r\n\x1a\n"[..], b"\xff\xd8\xff", b"GIF89a", b"RIFF\0\0\0\0WEBPVP8X"] {
+            let mut b = magic.to_vec();
+            b.extend_from_slice(&bytes);
+            let _ = sniff(&b);
+        }
+    }
+
+    #[test]
+    fn png_dimensions_are_read_from_the_header_and_zero_is_refused(w in any::<u32>(), h in any::<u32>()) {
+        let got = sniff(&png_header(w, h));
+        if w == 0 || h == 0 {
+            prop_assert!(got.is_err());
+        } else {
+            let s = got.expect("a PNG header");
+            prop_assert_eq!((s.width, s.height), (w, h));
+        }
+        // Truncated anywhere inside IHDR's dimensions: refused, not misread.
+        let full = png_header(w.max(1), h.max(1));
+        for cut in 8..24 {
+            prop_assert!(sniff(&full[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn pages_accept_sizes_1_to_100_and_bounded_page_numbers(page in proptest::option::of(any::<u64>()), size in proptest::option::of(any::<u64>())) {
+        let ok = size.is_none_or(|s| (1..=Page::MAX_SIZE).contains(&s)) && page.is_none_or(|p| p <= 1_000_000);
+        let got = Page::parse(page, size);
+        prop_assert_eq!(got.is_ok(), ok);
+        if let Ok(p) = got {
+            prop_assert_eq!(p.size, size.unwrap_or(20));
+            prop_assert_eq!(p.number, page.unwrap_or(0));
+        }
+    }
+}
