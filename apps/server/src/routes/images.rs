@@ -323,13 +323,14 @@ pub async fn metadata(
     Ok(HttpResponse::Ok().json(ImageResponse::new(&image, &state)))
 }
 
-/// Deletes an image: its uploader, STAFF or ADMIN. The object is removed and its CDN path
+/// Deletes an image: its uploader, STAFF or ADMIN (a service token gets 403). The object is removed and its CDN path
 /// invalidated.
 #[utoipa::path(delete, path = "/images/{key}", tag = "images",
     params(("key" = String, Path, description = "The image key; may contain `/`")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`: a service token (services never delete images)", body = ErrorBody),
         (status = 404, description = "`IMAGE_NOT_FOUND` (also for someone else's image)", body = ErrorBody),
         (status = 409, description = "`CAN_NOT_ACCESS_S3`: nothing was changed", body = ErrorBody),
     ))]

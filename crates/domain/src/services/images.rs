@@ -891,10 +891,14 @@ impl Images {
     /// invalidated, and a profile image stops being the account's avatar.
     ///
     /// # Errors
-    /// `NotFound` (also for images the caller may not manage), `StorageUnavailable` (and
-    /// then nothing has changed).
+    /// `Forbidden` for services, `NotFound` (also for images the caller may not manage),
+    /// `StorageUnavailable` (and then nothing has changed).
     #[tracing::instrument(skip(self, actor), err)]
     pub async fn delete(&self, actor: &Actor, key: &str) -> Result<(), ImageError> {
+        // Services read images; they never delete one (and may see every image exists).
+        if matches!(actor, Actor::Service { .. }) {
+            return Err(ImageError::Forbidden);
+        }
         let key = ObjectKey::parse(key).map_err(|_| ImageError::NotFound)?;
         let image = self
             .repo

@@ -741,6 +741,15 @@ async fn other_users_images_do_not_exist_for_them() {
     ));
     assert!(svc.metadata(&me(), &k).await.is_ok());
     assert!(svc.metadata(&staff(), &k).await.is_ok());
+    // Services read every image and delete none.
+    let service_actor = Actor::Service {
+        name: "chat".into(),
+    };
+    assert!(svc.metadata(&service_actor, &k).await.is_ok());
+    assert!(matches!(
+        svc.delete(&service_actor, &k).await,
+        Err(ImageError::Forbidden)
+    ));
     // A pending upload with no bytes yet has no metadata, even for its uploader; STAFF
     // reading it never confirms it.
     let mut store = MockObjectStore::new();
