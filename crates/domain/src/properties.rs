@@ -6,9 +6,10 @@
 use proptest::prelude::*;
 use serde_json::Value;
 
+use crate::image::ImageType;
 use crate::report::{EvidenceKeys, Page};
 use crate::session::SessionToken;
-use crate::sniff::sniff;
+use crate::sniff::{check_complete, sniff};
 use crate::storage::ObjectKey;
 
 /// A valid key segment: letters, digits, '.', '_' and '-', not starting with '.'.
@@ -104,7 +105,21 @@ proptest! {
             let mut b = magic.to_vec();
             b.extend_from_slice(&bytes);
             let _ = sniff(&b);
+            if let Ok(found) = sniff(&b) {
+                let _ = check_complete(found.kind, &b, &b, b.len() as u64);
+            }
         }
+    }
+
+    #[test]
+    fn a_png_is_whole_only_when_it_ends_with_iend(body in prop::collection::vec(any::<u8>(), 0..64), cut in 1usize..12) {
+        let mut whole = png_header(1, 1);
+        whole.extend_from_slice(&body);
+        whole.extend_from_slice(b"\x00\x00\x00\x00IEND\xAE\x42\x60\x82");
+        let n = whole.len();
+        prop_assert!(check_complete(ImageType::Png, &whole, &whole, n as u64).is_ok());
+        let short = &whole[..n - cut];
+        prop_assert!(check_complete(ImageType::Png, short, short, short.len() as u64).is_err());
     }
 
     #[test]

@@ -23,6 +23,53 @@ pub enum SniffError {
     UnknownType,
     #[error("the {0} header is truncated or malformed")]
     Malformed(&'static str),
+    #[error("the {0} file does not end where its format says (cut short, or data appended)")]
+    Truncated(&'static str),
+}
+
+/// How many trailing bytes [`check_complete`] needs.
+pub const TAIL_LEN: u64 = 16;
+
+/// Whether a file of `size` bytes whose first bytes are `head` and last bytes `tail` is
+/// whole, not cut short: a PNG ends with its `IEND` chunk, a GIF with its trailer byte, a
+/// WebP's RIFF header counts every byte. A JPEG is only required to hold its whole frame
+/// header ([`sniff`] checks that): cameras append data after the end-of-image marker
+/// (motion photos), so its last bytes prove nothing.
+///
+/// # Errors
+/// `Truncated` with the format's name.
+pub fn check_complete(
+    kind: ImageType,
+    head: &[u8],
+    tail: &[u8],
+    size: u64,
+) -> Result<(), SniffError> {
+    const IEND: &[u8] = b"\x00\x00\x00\x00IEND\xAE\x42\x60\x82";
+    let whole = match kind {
+        ImageType::Png => tail.ends_with(IEND),
+        ImageType::Gif => tail.last() == Some(&0x3B),
+        ImageType::Webp => {
+            le16(head, 4)
+                .zip(le16(head, 6))
+                .map(|(lo, hi)| u64::from(lo | hi << 16) + 8)
+                == Some(size)
+        }
+        ImageType::Jpeg => true,
+    };
+    if whole {
+        Ok(())
+    } else {
+        Err(SniffError::Truncated(kind_name(kind)))
+    }
+}
+
+fn kind_name(kind: ImageType) -> &'static str {
+    match kind {
+        ImageType::Png => "PNG",
+        ImageType::Gif => "GIF",
+        ImageType::Webp => "WebP",
+        ImageType::Jpeg => "JPEG",
+    }
 }
 
 fn be16(b: &[u8], at: usize) -> Option<u32> {
@@ -76,12 +123,7 @@ pub fn sniff(bytes: &[u8]) -> Result<Sniffed, SniffError> {
     };
     let (width, height) = dims;
     if width == 0 || height == 0 {
-        return Err(SniffError::Malformed(match kind {
-            ImageType::Png => "PNG",
-            ImageType::Gif => "GIF",
-            ImageType::Webp => "WebP",
-            ImageType::Jpeg => "JPEG",
-        }));
+        return Err(SniffError::Malformed(kind_name(kind)));
     }
     Ok(Sniffed {
         kind,
@@ -137,6 +179,8 @@ fn jpeg_dims(b: &[u8]) -> Option<(u32, u32)> {
         }
         let is_sof = matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
         if is_sof {
+            // The whole frame header must be there, not just its first bytes.
+            b.get(i..i + len)?;
             // length, precision, height, width
             return Some((be16(b, i + 5)?, be16(b, i + 3)?));
         }
@@ -216,7 +260,7 @@ mod tests {
         // SOI, an APP0 segment, then SOF0 with height 300 and width 400.
         let jpeg = [
             0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0x4A, 0x46, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0x01,
-            0x2C, 0x01, 0x90, 0x03,
+            0x2C, 0x01, 0x90, 0x03, 0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01,
         ];
         assert_eq!(
             sniff(&jpeg),
@@ -262,6 +306,49 @@ mod tests {
             sniff(b"RIFF\x00\x00\x00\x00WEBPVP8 "),
             Err(SniffError::Malformed("WebP"))
         );
+    }
+
+    #[test]
+    fn files_cut_short_are_told_from_whole_ones() {
+        let iend = b"\x00\x00\x00\x00IEND\xAE\x42\x60\x82";
+        let mut whole = png(1, 1);
+        whole.extend(iend);
+        let n = whole.len() as u64;
+        assert_eq!(check_complete(ImageType::Png, &whole, &whole, n), Ok(()));
+        let cut = &whole[..whole.len() - 1];
+        assert_eq!(
+            check_complete(ImageType::Png, cut, cut, n - 1),
+            Err(SniffError::Truncated("PNG"))
+        );
+        assert_eq!(
+            check_complete(ImageType::Png, &png(1, 1), &png(1, 1), 33),
+            Err(SniffError::Truncated("PNG"))
+        );
+        assert_eq!(
+            check_complete(ImageType::Gif, b"GIF89a", b"\x00;", 100),
+            Ok(())
+        );
+        assert_eq!(
+            check_complete(ImageType::Gif, b"GIF89a", b"\x00\x00", 100),
+            Err(SniffError::Truncated("GIF"))
+        );
+        // RIFF counts the bytes after its first eight.
+        let webp = b"RIFF\x2A\x01\x00\x00WEBP";
+        assert_eq!(
+            check_complete(ImageType::Webp, webp, b"", 0x12A + 8),
+            Ok(())
+        );
+        assert_eq!(
+            check_complete(ImageType::Webp, webp, b"", 0x12A),
+            Err(SniffError::Truncated("WebP"))
+        );
+        // JPEG: anything may follow the image (motion photos), but not a partial frame
+        // header.
+        assert_eq!(check_complete(ImageType::Jpeg, b"", b"mp4", 9), Ok(()));
+        let jpeg = [
+            0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0x00, 0x10, 0x00, 0x20, 0x03,
+        ];
+        assert_eq!(sniff(&jpeg), Err(SniffError::Malformed("JPEG")));
     }
 
     #[test]

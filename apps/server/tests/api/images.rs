@@ -16,13 +16,16 @@ pub const PNG: &[u8] = &[
     0x42, 0x60, 0x82,
 ];
 
-/// A PNG header of the given size, padded to `len` bytes (the service reads headers only).
+/// A PNG header of the given size, padded to `len` bytes and ending with `IEND` (the
+/// service reads the header and checks the end; it never decodes pixels).
 pub fn png_of(width: u32, height: u32, len: usize) -> Vec<u8> {
+    const IEND: &[u8] = b"\x00\x00\x00\x00IEND\xAE\x42\x60\x82";
     let mut v = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR".to_vec();
     v.extend(width.to_be_bytes());
     v.extend(height.to_be_bytes());
     v.extend([8, 6, 0, 0, 0]);
-    v.resize(len.max(v.len()), 0);
+    v.resize(len.max(v.len() + IEND.len()) - IEND.len(), 0);
+    v.extend(IEND);
     v
 }
 

@@ -24,7 +24,7 @@ use crate::image::{
     ReadyImage, staging_key, staging_prefix,
 };
 use crate::login::Actor;
-use crate::sniff::{SNIFF_LEN, sniff};
+use crate::sniff::{SNIFF_LEN, TAIL_LEN, check_complete, sniff};
 use crate::storage::{ByteStream, KeyPrefix, ObjectKey, ObjectStore, PutConditions, StorageError};
 
 /// Limits and lifetimes of uploads.
@@ -211,14 +211,21 @@ fn random_part() -> String {
     URL_SAFE_NO_PAD.encode(b)
 }
 
-/// A filename for display: 1 to 255 characters, no path separators, no control
-/// characters, not hidden, with an extension.
+/// Control characters, and the invisible marks that reorder text: shown to a person,
+/// `photo\u{202E}gnp.exe` reads as `photoexe.png`.
+fn is_unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A filename for display: 1 to 255 characters, no path separators, no control or
+/// bidirectional-override characters, not hidden, with an extension.
 fn parse_filename(name: &str) -> Result<String, ParseError> {
     let bad = |why: &str| ParseError::new("filename", why.to_owned());
     if name.is_empty() || name.chars().count() > 255 {
         return Err(bad("must be 1 to 255 characters"));
     }
-    if name.contains(['/', '\\']) || name.chars().any(char::is_control) {
+    if name.contains(['/', '\\']) || name.chars().any(is_unprintable) {
         return Err(bad(
             "must be a bare file name, without paths or control characters",
         ));
@@ -359,7 +366,7 @@ impl Images {
         };
         if metadata
             .keys()
-            .any(|k| k.is_empty() || k.chars().count() > 64 || k.chars().any(char::is_control))
+            .any(|k| k.is_empty() || k.chars().count() > 64 || k.chars().any(is_unprintable))
         {
             invalid.push(ParseError::new(
                 "metadata",
@@ -719,6 +726,25 @@ impl Images {
                         sniffed.width, sniffed.height, self.policy.max_pixels
                     ),
                 )
+                .await);
+        }
+        // A file cut short is no image, whatever its header says.
+        let tail = if head.size <= bytes.len() as u64 {
+            bytes.clone()
+        } else {
+            match self
+                .store
+                .read_range(&source, head.size - TAIL_LEN, TAIL_LEN)
+                .await
+            {
+                Ok(b) => b,
+                Err(StorageError::NotFound) => return self.settled(&image).await,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        if let Err(e) = check_complete(sniffed.kind, &bytes, &tail, head.size) {
+            return Err(self
+                .reject(&image, &source, RejectKind::NotAnImage, e.to_string())
                 .await);
         }
         let meta = if source == staged {

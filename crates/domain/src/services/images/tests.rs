@@ -209,6 +209,9 @@ async fn issuing_refuses_bad_requests_before_writing_anything() {
         "noext",
         ".png",
         "x\u{0}.png",
+        "a\nb.png",
+        "photo\u{202E}gnp.exe",
+        "x\u{2066}y.png",
     ] {
         let r = UploadRequest {
             filename: Some(name.into()),
