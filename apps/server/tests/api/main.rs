@@ -10,6 +10,7 @@ mod caches;
 mod cors;
 mod docs;
 mod errors;
+mod faults;
 mod health;
 mod helpers;
 mod images;
