@@ -388,6 +388,12 @@ pub struct Config {
     #[arg(long, env = "NOTIFY_INTERVAL_SECS", default_value_t = 2, global = true)]
     pub notify_interval_secs: u64,
 
+    /// Seconds a worker holds the outbox jobs it claimed (notices, CDN invalidations): a
+    /// replica that dies holding some leaves them to another after this. Keep it longer
+    /// than a batch takes (20 notices × NOTIFY_TIMEOUT_SECS).
+    #[arg(long, env = "OUTBOX_LEASE_SECS", default_value_t = 300, global = true)]
+    pub outbox_lease_secs: u64,
+
     /// When set, `/metrics` requires `Authorization: Bearer <this token>`.
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
     pub metrics_token: Option<String>,
@@ -678,6 +684,9 @@ impl Config {
         }
         if self.login_rate_limit_per_minute == 0 {
             problems.push("LOGIN_RATE_LIMIT_PER_MINUTE must be positive".to_owned());
+        }
+        if self.outbox_lease_secs == 0 {
+            problems.push("OUTBOX_LEASE_SECS must be positive".to_owned());
         }
         if let Some(u) = &self.login_success_redirect
             && public_origin(u).is_none()

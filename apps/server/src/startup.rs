@@ -200,6 +200,11 @@ impl std::fmt::Debug for Storage {
     }
 }
 
+/// How long an outbox worker holds what it claimed (`OUTBOX_LEASE_SECS`).
+fn outbox_lease(config: &Config) -> time::Duration {
+    time::Duration::seconds(i64::try_from(config.outbox_lease_secs).unwrap_or(i64::MAX))
+}
+
 pub async fn open_storage(
     config: &Config,
     public_url: &str,
@@ -249,11 +254,14 @@ pub async fn open_storage(
                                 outbox.clone(),
                                 clock.clone(),
                             )),
-                            Some(domain::services::invalidations::Invalidations::new(
-                                outbox,
-                                Arc::new(cf),
-                                clock,
-                            )),
+                            Some(
+                                domain::services::invalidations::Invalidations::new(
+                                    outbox,
+                                    Arc::new(cf),
+                                    clock,
+                                )
+                                .with_lease(outbox_lease(config)),
+                            ),
                         )
                     }
                     None => (Arc::new(LocalCdn::new(&cdn_base)), None),
@@ -367,7 +375,8 @@ impl Application {
                     notifier(&config)?,
                     clock.clone(),
                     config.notify_max_attempts,
-                ))
+                )
+                .with_lease(outbox_lease(&config)))
             })
             .transpose()?;
 

@@ -7,7 +7,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub dir: tempfile::TempDir,
-    handle: ServerHandle,
+    /// `None` for a service running as its own process.
+    handle: Option<ServerHandle>,
 }
 
 impl TestApp {
@@ -24,8 +25,27 @@ impl TestApp {
     }
 
     pub async fn stop(&self) {
-        self.handle.stop(true).await;
+        if let Some(handle) = &self.handle {
+            handle.stop(true).await;
+        }
     }
+
+    /// A service already running at `address` (a process of its own).
+    pub fn at(address: String, dir: tempfile::TempDir) -> Self {
+        Self {
+            address,
+            client: client(),
+            dir,
+            handle: None,
+        }
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
 }
 
 /// The embedded defaults (SQLite, local store), in a temporary directory.
@@ -45,12 +65,9 @@ pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
+        client: client(),
         dir,
-        handle,
+        handle: Some(handle),
     }
 }
 

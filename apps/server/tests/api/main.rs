@@ -9,6 +9,7 @@ mod browser;
 mod caches;
 mod cors;
 mod docs;
+mod durability;
 mod errors;
 mod faults;
 mod health;

@@ -840,6 +840,14 @@ impl Images {
     /// Deletes an image's record and object and invalidates its CDN path.
     async fn remove(&self, image: &Image) -> Result<(), ImageError> {
         let at = self.clock.now();
+        // The CDN's copy is queued for invalidation before the record stops being ready:
+        // a crash between the two then costs one needless invalidation at worst, never a
+        // deleted image served from the CDN's cache. (The queue's worker sends it seconds
+        // later, after the object below is gone.)
+        if image.status == ImageStatus::Ready {
+            // Not queued: stop here, nothing has changed.
+            self.cdn.invalidate(vec![image.key.clone()]).await?;
+        }
         if !self
             .repo
             .transition(image.id, image.status, ImageStatus::Deleted, at)
@@ -854,11 +862,6 @@ impl Images {
         };
         if let Err(e) = self.store.delete(&key).await {
             tracing::warn!(%key, error = %e, "object left for reconciliation");
-        }
-        if image.status == ImageStatus::Ready
-            && let Err(e) = self.cdn.invalidate(vec![image.key.clone()]).await
-        {
-            tracing::warn!(key = %image.key, error = %e, "CDN invalidation failed");
         }
         Ok(())
     }

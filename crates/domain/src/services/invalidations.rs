@@ -81,6 +81,7 @@ pub struct Invalidations {
     outbox: Arc<dyn Outbox>,
     invalidator: Arc<dyn Invalidator>,
     clock: Arc<dyn Clock>,
+    lease: Duration,
 }
 
 impl std::fmt::Debug for Invalidations {
@@ -99,7 +100,16 @@ impl Invalidations {
             outbox,
             invalidator,
             clock,
+            lease: Duration::minutes(5),
         }
+    }
+
+    /// How long a claimed batch is this worker's (default 5 minutes): a worker that dies
+    /// holding it leaves it to be taken again after that.
+    #[must_use]
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
     }
 
     /// One batch: claims due paths, sends them in one invalidation, and records the
@@ -109,10 +119,7 @@ impl Invalidations {
     /// Only the outbox's own failures; a CDN failure is recorded for retry.
     pub async fn run_once(&self) -> Result<u64, RepositoryError> {
         let now = self.clock.now();
-        let jobs = self
-            .outbox
-            .claim(TOPIC, now, Duration::minutes(5), BATCH)
-            .await?;
+        let jobs = self.outbox.claim(TOPIC, now, self.lease, BATCH).await?;
         if jobs.is_empty() {
             return Ok(0);
         }

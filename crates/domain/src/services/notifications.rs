@@ -69,6 +69,7 @@ pub struct Notifications {
     notifier: Arc<dyn Notifier>,
     clock: Arc<dyn Clock>,
     max_attempts: u32,
+    lease: Duration,
 }
 
 impl std::fmt::Debug for Notifications {
@@ -102,7 +103,17 @@ impl Notifications {
             notifier,
             clock,
             max_attempts: max_attempts.max(1),
+            lease: Duration::minutes(5),
         }
+    }
+
+    /// How long claimed notices are this worker's (default 5 minutes, longer than a batch
+    /// of 20 slow deliveries): a worker that dies holding them leaves them to be taken
+    /// again after that.
+    #[must_use]
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
     }
 
     /// One pass over due notices.
@@ -112,10 +123,7 @@ impl Notifications {
     pub async fn run_once(&self) -> Result<DeliveryReport, RepositoryError> {
         let now = self.clock.now();
         let mut report = DeliveryReport::default();
-        let jobs = self
-            .outbox
-            .claim(TOPIC, now, Duration::minutes(2), 20)
-            .await?;
+        let jobs = self.outbox.claim(TOPIC, now, self.lease, 20).await?;
         for job in jobs {
             let account = job.payload["account_id"].as_i64().map(AccountId::new);
             let kind = job.payload["kind"].as_str().and_then(ReportNotice::parse);
