@@ -63,7 +63,7 @@ use crate::routes::{
         demo::asset,
     ),
     components(schemas(ErrorBody, FieldError, Domain)),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &CommonResponses),
     tags(
         (name = "accounts", description = "Login, registration, sessions and accounts (seed 001)"),
         (name = "images", description = "Uploads, confirmation, delivery and deletion (seeds 000, 001, 002, 003, 004)"),
@@ -101,5 +101,79 @@ impl utoipa::Modify for SecuritySchemes {
                     .build(),
             ),
         );
+    }
+}
+
+/// The answers any operation can give besides its own, so the document lists every status
+/// and body a client can see (schemathesis checks each response against it):
+///
+/// - with a request body: 400 `MALFORMED_JSON`/`INVALID_INPUT` (a body that does not parse),
+///   413 (larger than the JSON limit) and 415 (another Content-Type);
+/// - with path or query parameters: 400 when one does not parse (an id out of range, a
+///   required one missing);
+/// - every 4xx and 5xx answer carries the envelope, as JSON, even where the operation
+///   documents another body for its own refusals (the dev login form's 400 is HTML, a
+///   form that does not parse is the envelope).
+#[derive(Debug)]
+struct CommonResponses;
+
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let envelope = || {
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build()
+        };
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content("application/json", envelope())
+                    .build(),
+            )
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let has_body = op.request_body.is_some();
+                let has_params = op
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .any(|p| matches!(p.parameter_in, ParameterIn::Path | ParameterIn::Query));
+                let responses = &mut op.responses.responses;
+                if has_body || has_params {
+                    responses
+                        .entry("400".to_owned())
+                        .or_insert_with(|| error("A parameter or the body does not parse"));
+                }
+                if has_body {
+                    responses.entry("413".to_owned()).or_insert_with(|| {
+                        error("`PAYLOAD_TOO_LARGE`: the body is larger than allowed")
+                    });
+                    responses.entry("415".to_owned()).or_insert_with(|| {
+                        error("`UNSUPPORTED_MEDIA_TYPE`: the body is not of the documented type")
+                    });
+                }
+                for (status, response) in responses.iter_mut() {
+                    let is_error = status.starts_with('4') || status.starts_with('5');
+                    if let (true, RefOr::T(r)) = (is_error, response) {
+                        r.content
+                            .entry("application/json".to_owned())
+                            .or_insert_with(envelope);
+                    }
+                }
+            }
+        }
     }
 }

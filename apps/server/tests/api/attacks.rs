@@ -288,6 +288,13 @@ async fn truncated_images_of_every_type_are_rejected_and_removed() {
         assert_eq!(app.served(&issued).await.0, 404, "{declared} {bytes:?}");
     }
     assert_eq!(app.objects_on_disk(), 0, "no rejected bytes are left");
+
+    // Bytes that arrived but are not confirmed are never served, at either key.
+    let staged = app.issue_png(&user, "chat").await;
+    assert_eq!(app.put(&staged, PNG.to_vec()).await.status(), 200);
+    assert_eq!(app.served(&staged).await.0, 404);
+    let res = app.get(&format!("/cdn/uploads/{}", staged.key)).await;
+    assert_eq!(res.status(), 404, "the staging key is not served");
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ mod docs;
 mod durability;
 mod errors;
 mod faults;
+mod fuzz;
 mod health;
 mod helpers;
 mod images;
