@@ -7,7 +7,8 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 use crate::image::ImageType;
-use crate::report::{EvidenceKeys, Page};
+use crate::report::{EvidenceKeys, Page, ReportFilter, ReportStatus};
+use crate::services::images::parse_filename;
 use crate::session::SessionToken;
 use crate::sniff::{check_complete, sniff};
 use crate::storage::ObjectKey;
@@ -146,6 +147,41 @@ proptest! {
         if let Ok(p) = got {
             prop_assert_eq!(p.size, size.unwrap_or(20));
             prop_assert_eq!(p.number, page.unwrap_or(0));
+        }
+    }
+
+    #[test]
+    fn filenames_are_accepted_only_when_bare_printable_and_with_an_extension(name in "\\PC{0,40}|[a-z]{1,8}\\.[a-z]{1,4}|.{0,300}") {
+        let got = parse_filename(&name);
+        let printable = !name.chars().any(|c| {
+            c.is_control() || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        });
+        let ok = (1..=255).contains(&name.chars().count())
+            && !name.contains(['/', '\\'])
+            && printable
+            && !name.starts_with('.')
+            && name.contains('.')
+            && !name.ends_with('.');
+        prop_assert_eq!(got.is_ok(), ok, "{:?}", name);
+        if let Ok(kept) = got {
+            prop_assert_eq!(kept, name, "kept verbatim");
+        }
+    }
+
+    #[test]
+    fn report_filters_accept_only_their_values(
+        status in proptest::option::of("open|resolved|dismissed|\\PC{0,12}"),
+        target in proptest::option::of("product|chat_room|user|\\PC{0,12}"),
+        ids in (proptest::option::of(any::<i64>()), proptest::option::of(any::<i64>()), proptest::option::of(any::<i64>())),
+    ) {
+        let got = ReportFilter::parse(status.as_deref(), target.as_deref(), ids.0, ids.1, ids.2);
+        let status_ok = status.as_deref().is_none_or(|s| s.parse::<ReportStatus>().is_ok());
+        let target_ok = target.as_deref().is_none_or(|t| matches!(t, "product" | "chat_room" | "user"));
+        prop_assert_eq!(got.is_ok(), status_ok && target_ok);
+        if let Ok(f) = got {
+            prop_assert_eq!(f.target_type.as_deref(), target.as_deref());
+            prop_assert_eq!(f.target_id, ids.0);
+            prop_assert_eq!(f.status.map(ReportStatus::as_str), status.as_deref());
         }
     }
 }

@@ -352,6 +352,39 @@ pub struct ReportFilter {
     pub reporter: Option<AccountId>,
 }
 
+impl ReportFilter {
+    /// Parses a moderation list's filters from the query: `status` is `open`, `resolved`
+    /// or `dismissed`, `target_type` `product`, `chat_room` or `user`; ids pass as given
+    /// (an id that matches nothing lists nothing).
+    ///
+    /// # Errors
+    /// The first filter that is none of its allowed values.
+    pub fn parse(
+        status: Option<&str>,
+        target_type: Option<&str>,
+        target_id: Option<i64>,
+        category: Option<i64>,
+        reporter: Option<i64>,
+    ) -> Result<Self, ParseError> {
+        let status = status.map(str::parse::<ReportStatus>).transpose()?;
+        if let Some(t) = target_type
+            && !matches!(t, "product" | "chat_room" | "user")
+        {
+            return Err(ParseError::new(
+                "target_type",
+                "must be product, chat_room or user",
+            ));
+        }
+        Ok(Self {
+            status,
+            target_type: target_type.map(str::to_owned),
+            target_id,
+            category: category.map(ReportCategoryId::new),
+            reporter: reporter.map(AccountId::new),
+        })
+    }
+}
+
 /// A page of a list, newest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {

@@ -4,10 +4,7 @@ use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpResponse, web};
 use domain::services::reports::ReportError;
 use domain::services::reports::ReportRequest;
-use domain::{
-    AccountId, ModerationAction, Page, Report, ReportCategoryId, ReportEvent, ReportFilter,
-    ReportId, ReportStatus,
-};
+use domain::{AccountId, ModerationAction, Page, Report, ReportEvent, ReportFilter, ReportId};
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
@@ -312,25 +309,13 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let page = Page::parse(q.page, q.size)?;
-    let status = q
-        .status
-        .as_deref()
-        .map(str::parse::<ReportStatus>)
-        .transpose()?;
-    if let Some(t) = &q.target_type
-        && !matches!(t.as_str(), "product" | "chat_room" | "user")
-    {
-        return Err(
-            domain::ParseError::new("target_type", "must be product, chat_room or user").into(),
-        );
-    }
-    let filter = ReportFilter {
-        status,
-        target_type: q.target_type,
-        target_id: q.target_id,
-        category: q.category_id.map(ReportCategoryId::new),
-        reporter: q.reporter_id.map(AccountId::new),
-    };
+    let filter = ReportFilter::parse(
+        q.status.as_deref(),
+        q.target_type.as_deref(),
+        q.target_id,
+        q.category_id,
+        q.reporter_id,
+    )?;
     let (items, total) = state.reports.list(&who.actor, filter, page).await?;
     Ok(HttpResponse::Ok().json(page_of(items, total, page, &state)))
 }

@@ -220,7 +220,7 @@ fn is_unprintable(c: char) -> bool {
 
 /// A filename for display: 1 to 255 characters, no path separators, no control or
 /// bidirectional-override characters, not hidden, with an extension.
-fn parse_filename(name: &str) -> Result<String, ParseError> {
+pub(crate) fn parse_filename(name: &str) -> Result<String, ParseError> {
     let bad = |why: &str| ParseError::new("filename", why.to_owned());
     if name.is_empty() || name.chars().count() > 255 {
         return Err(bad("must be 1 to 255 characters"));
