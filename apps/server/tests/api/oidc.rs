@@ -43,7 +43,13 @@ async fn to_callback(app: &TestApp, b: &reqwest::Client, hint: &str) -> String {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 302);
+    if res.status() != 302 {
+        panic!(
+            "login start: {} {}",
+            res.status(),
+            res.text().await.unwrap_or_default()
+        );
+    }
     assert!(set_cookie(&res, "s_login").is_some());
     let to_provider = res.headers()["location"].to_str().unwrap().to_owned();
     let q = query(&to_provider);
