@@ -135,10 +135,13 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve => {
             telemetry::init(cli.config.log_format());
+            // Listen for the stop signals before the port opens: a signal that arrives as
+            // soon as the port answers still stops gracefully.
+            let stop = shutdown_signal()?;
             let app = Application::build(cli.config).await?;
             let handle = app.handle();
             tokio::spawn(async move {
-                shutdown_signal().await;
+                stop.await;
                 tracing::info!("shutting down: finishing in-flight requests");
                 handle.stop(true).await;
             });
@@ -149,25 +152,25 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// SIGTERM (Kubernetes, systemd) or SIGINT (Ctrl-C): both stop gracefully.
-async fn shutdown_signal() {
+/// SIGTERM (Kubernetes, systemd) or SIGINT (Ctrl-C): both stop gracefully. The handlers
+/// are installed when this is called; the future completes on the first signal.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }

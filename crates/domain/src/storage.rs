@@ -191,6 +191,18 @@ pub trait ObjectStore: Send + Sync {
         len: u64,
     ) -> Result<Bytes, StorageError>;
 
+    /// The object's metadata and its first `len` bytes (all of it when shorter), in one
+    /// request where the store allows: what confirmation reads. `None` when there is no
+    /// object.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Unexpected` only.
+    async fn read_head(
+        &self,
+        key: &ObjectKey,
+        len: u64,
+    ) -> Result<Option<(ObjectMeta, Bytes)>, StorageError>;
+
     /// Deletes the object; deleting a missing object succeeds.
     ///
     /// # Errors

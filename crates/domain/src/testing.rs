@@ -638,6 +638,37 @@ pub async fn object_store(store: &dyn ObjectStore) {
         store.read_range(&a, 11, 5).await.unwrap().is_empty(),
         "past the end is empty"
     );
+    // Metadata and the first bytes at once.
+    let (m, first) = store.read_head(&a, 5).await.unwrap().expect("exists");
+    assert_eq!(
+        (m.size, &m.etag),
+        (11, &meta.etag),
+        "the whole object's size"
+    );
+    assert_eq!(m.content_type.as_deref(), Some("image/png"));
+    assert_eq!(first, Bytes::from_static(b"hello"));
+    let (m, all) = store.read_head(&a, 1000).await.unwrap().expect("exists");
+    assert_eq!((m.size, all), (11, Bytes::from_static(b"hello world")));
+    assert!(
+        store
+            .read_head(&key("a/none.png"), 10)
+            .await
+            .unwrap()
+            .is_none(),
+        "no object: None"
+    );
+    let empty = key("a/empty.png");
+    store
+        .put(&empty, body(&[]), "image/png", 1024)
+        .await
+        .expect("put an empty object");
+    let (m, none) = store.read_head(&empty, 10).await.unwrap().expect("exists");
+    assert_eq!(
+        (m.size, none.len()),
+        (0, 0),
+        "an empty object reads as empty"
+    );
+    store.delete(&empty).await.unwrap();
 
     // Replace.
     let replaced = store

@@ -329,6 +329,44 @@ impl ObjectStore for LocalStore {
         }))
     }
 
+    async fn read_head(
+        &self,
+        key: &ObjectKey,
+        len: u64,
+    ) -> Result<Option<(ObjectMeta, Bytes)>, StorageError> {
+        // One open file: the size and the bytes belong to the same version of the object.
+        let file = match tokio::fs::File::open(self.path_of(key)).await {
+            Ok(f) => f,
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(io_err(e)),
+        };
+        let m = file.metadata().await.map_err(io_err)?;
+        if !m.is_file() {
+            return Ok(None);
+        }
+        let want = len.min(m.len());
+        let mut buf = Vec::with_capacity(usize::try_from(want).unwrap_or(usize::MAX));
+        file.take(want)
+            .read_to_end(&mut buf)
+            .await
+            .map_err(io_err)?;
+        let sidecar = self.read_sidecar(key).await.filter(|s| s.size == m.len());
+        Ok(Some((
+            ObjectMeta {
+                key: key.clone(),
+                size: m.len(),
+                etag: sidecar
+                    .as_ref()
+                    .map_or_else(|| fallback_etag(&m), |s| s.etag.clone()),
+                content_type: sidecar.map(|s| s.content_type),
+                last_modified: modified(&m),
+            },
+            Bytes::from(buf),
+        )))
+    }
+
     async fn read_range(
         &self,
         key: &ObjectKey,

@@ -297,6 +297,63 @@ impl ObjectStore for S3Store {
         }
     }
 
+    async fn read_head(
+        &self,
+        key: &ObjectKey,
+        len: u64,
+    ) -> Result<Option<(ObjectMeta, Bytes)>, StorageError> {
+        if len == 0 {
+            return Ok(self.head(key).await?.map(|m| (m, Bytes::new())));
+        }
+        // One ranged GET: its Content-Range names the whole object's size, its ETag the
+        // version the bytes come from.
+        let result = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key.as_str())
+            .range(format!("bytes=0-{}", len - 1))
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let size = out
+                    .content_range()
+                    .and_then(|r| r.rsplit('/').next())
+                    .and_then(|t| t.parse::<u64>().ok())
+                    .or_else(|| out.content_length().and_then(|l| u64::try_from(l).ok()))
+                    .unwrap_or(0);
+                let meta = ObjectMeta {
+                    key: key.clone(),
+                    size,
+                    etag: bare(out.e_tag()),
+                    content_type: out.content_type().map(str::to_owned),
+                    last_modified: to_time(out.last_modified()),
+                };
+                let bytes = out
+                    .body
+                    .collect()
+                    .await
+                    .map(|b| b.into_bytes())
+                    .map_err(|e| StorageError::Unavailable(Box::new(e)))?;
+                Ok(Some((meta, bytes)))
+            }
+            Err(e) => {
+                let code = e
+                    .as_service_error()
+                    .and_then(|s| s.code().map(str::to_owned));
+                if code.as_deref() == Some("InvalidRange") {
+                    // An empty object has no first byte to range over.
+                    return Ok(self.head(key).await?.map(|m| (m, Bytes::new())));
+                }
+                match translate(e) {
+                    StorageError::NotFound => Ok(None),
+                    other => Err(other),
+                }
+            }
+        }
+    }
+
     async fn read_range(
         &self,
         key: &ObjectKey,

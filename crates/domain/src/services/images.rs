@@ -627,12 +627,13 @@ impl Images {
         c: &Confirmation,
     ) -> Result<Image, ImageError> {
         let staged = staging_key(&image.key);
-        // After a crash between promotion and the record update, the bytes are already at
-        // the final key (only verified bytes ever get there): finish from there.
-        let (source, head) = match self.store.head(&staged).await? {
-            Some(h) => (staged.clone(), h),
-            None => match self.store.head(&image.key).await? {
-                Some(h) => (image.key.clone(), h),
+        // The object's metadata and first bytes in one request. After a crash between
+        // promotion and the record update, the bytes are already at the final key (only
+        // verified bytes ever get there): finish from there.
+        let (source, head, bytes) = match self.store.read_head(&staged, SNIFF_LEN).await? {
+            Some((h, b)) => (staged.clone(), h, b),
+            None => match self.store.read_head(&image.key, SNIFF_LEN).await? {
+                Some((h, b)) => (image.key.clone(), h, b),
                 None => return Err(ImageError::NotUploaded),
             },
         };
@@ -687,12 +688,6 @@ impl Images {
                 )
                 .await);
         }
-        let bytes = match self.store.read_range(&source, 0, SNIFF_LEN).await {
-            Ok(b) => b,
-            // Another confirmation claimed the staged object between our HEAD and read.
-            Err(StorageError::NotFound) => return self.settled(&image).await,
-            Err(e) => return Err(e.into()),
-        };
         let sniffed = match sniff(&bytes) {
             Ok(s) => s,
             Err(e) => {

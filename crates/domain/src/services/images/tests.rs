@@ -370,7 +370,7 @@ async fn confirming_checks_channel_and_uploader_and_is_idempotent() {
     let mut ready = image(ImageStatus::Ready, Channel::Chat);
     ready.size = Some(10);
     let mut store = MockObjectStore::new();
-    store.expect_head().never();
+    store.expect_read_head().never();
     let svc = service(
         repo_with(ready.clone()),
         store,
@@ -402,7 +402,7 @@ async fn nothing_uploaded_yet_keeps_the_upload_pending() {
     let mut repo = repo_with(image(ImageStatus::Pending, Channel::Chat));
     repo.expect_transition().never();
     let mut store = MockObjectStore::new();
-    store.expect_head().returning(|_| Ok(None));
+    store.expect_read_head().returning(|_, _| Ok(None));
     let svc = service(repo, store, cdn(), MockAccountRepository::new());
     assert!(matches!(
         svc.confirm(
@@ -420,15 +420,17 @@ async fn nothing_uploaded_yet_keeps_the_upload_pending() {
 fn staged_store(bytes: &'static [u8]) -> MockObjectStore {
     let mut store = MockObjectStore::new();
     let size = bytes.len() as u64;
-    store.expect_head().returning(move |k| {
-        Ok(k.as_str()
-            .starts_with("uploads/")
-            .then(|| meta(k, size, "e1")))
-    });
+    // Metadata and the first bytes in one read; the files here are shorter than the sniff
+    // window, so nothing else is read.
     store
-        .expect_read_range()
-        .withf(|k, off, len| k.as_str().starts_with("uploads/") && *off == 0 && *len == SNIFF_LEN)
-        .returning(move |_, _, _| Ok(Bytes::from_static(bytes)));
+        .expect_read_head()
+        .withf(|_, len| *len == SNIFF_LEN)
+        .returning(move |k, _| {
+            Ok(k.as_str()
+                .starts_with("uploads/")
+                .then(|| (meta(k, size, "e1"), Bytes::from_static(bytes))))
+        });
+    store.expect_read_range().never();
     store
 }
 
@@ -531,12 +533,51 @@ async fn decompression_bombs_are_rejected_by_pixel_area() {
 }
 
 #[tokio::test]
-async fn a_larger_object_than_allowed_is_rejected_without_being_read() {
+async fn a_large_object_is_checked_at_both_ends_and_never_read_in_between() {
+    // 1 MB: the first bytes are a real PNG header, the last 16 are read on their own and
+    // lack IEND (cut short): rejected, and nothing else was read.
+    const SIZE: u64 = 1024 * 1024;
     let mut repo = repo_with(image(ImageStatus::Pending, Channel::Chat));
     let mut store = MockObjectStore::new();
     store
-        .expect_head()
-        .returning(|k| Ok(Some(meta(k, 10 * 1024 * 1024 + 1, "e1"))));
+        .expect_read_head()
+        .withf(|_, len| *len == SNIFF_LEN)
+        .returning(|k, _| {
+            Ok(Some((
+                meta(k, SIZE, "e1"),
+                Bytes::from_static(&PNG_1X1[..33]),
+            )))
+        });
+    store
+        .expect_read_range()
+        .withf(|k, off, len| k.as_str().starts_with("uploads/") && *off == SIZE - 16 && *len == 16)
+        .times(1)
+        .returning(|_, _, _| Ok(Bytes::from_static(&[0u8; 16])));
+    expect_rejection(&mut repo, &mut store);
+    let svc = service(repo, store, cdn(), MockAccountRepository::new());
+    assert!(matches!(
+        svc.confirm(
+            &me(),
+            Channel::Chat,
+            &key().to_string(),
+            &Confirmation::default()
+        )
+        .await,
+        Err(ImageError::Rejected(reason)) if reason.contains("does not end")
+    ));
+}
+
+#[tokio::test]
+async fn a_larger_object_than_allowed_is_rejected_without_being_read() {
+    let mut repo = repo_with(image(ImageStatus::Pending, Channel::Chat));
+    let mut store = MockObjectStore::new();
+    // Only the first bytes are ever read, never the rest of it.
+    store.expect_read_head().returning(|k, _| {
+        Ok(Some((
+            meta(k, 10 * 1024 * 1024 + 1, "e1"),
+            Bytes::from_static(PNG_1X1),
+        )))
+    });
     store.expect_read_range().never();
     expect_rejection(&mut repo, &mut store);
     let svc = service(repo, store, cdn(), MockAccountRepository::new());
@@ -624,8 +665,8 @@ async fn an_unreachable_store_changes_nothing() {
     repo.expect_mark_ready().never();
     let mut store = MockObjectStore::new();
     store
-        .expect_head()
-        .returning(|_| Err(StorageError::Unavailable("timeout".into())));
+        .expect_read_head()
+        .returning(|_, _| Err(StorageError::Unavailable("timeout".into())));
     let svc = service(repo, store, cdn(), MockAccountRepository::new());
     assert!(matches!(
         svc.confirm(
@@ -756,7 +797,7 @@ async fn other_users_images_do_not_exist_for_them() {
     // A pending upload with no bytes yet has no metadata, even for its uploader; STAFF
     // reading it never confirms it.
     let mut store = MockObjectStore::new();
-    store.expect_head().times(2).returning(|_| Ok(None));
+    store.expect_read_head().times(2).returning(|_, _| Ok(None));
     let svc = service(
         repo_with(image(ImageStatus::Pending, Channel::Chat)),
         store,
