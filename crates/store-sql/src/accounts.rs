@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use crate::codec::{corrupt, instant, micros};
 use crate::entity::{account_identities as ids, accounts};
-use crate::{SqlStore, is_unique_violation, translate};
+use crate::{SqlStore, finish, is_unique_violation, translate};
 
 pub(crate) fn to_domain(m: accounts::Model) -> Result<Account, RepositoryError> {
     let opt = |v: Option<String>| v.filter(|s| !s.is_empty());
@@ -93,35 +93,40 @@ impl AccountRepository for SqlStore {
     async fn create(&self, new: NewAccount) -> Result<Account, CreateAccountError> {
         let at = micros(new.created_at);
         let txn = self.conn().begin().await.map_err(translate)?;
-        let row = accounts::ActiveModel {
-            name: Set(new.name.map(|n| n.as_str().to_owned())),
-            email: Set(new.email.map(|e| e.as_str().to_owned())),
-            email_verified: Set(new.email_verified),
-            gender: Set(new.gender.map(|g| g.as_str().to_owned())),
-            birth_date: Set(new.birth_date.map(|d| d.to_string())),
-            locale: Set(new.locale.map(|l| l.as_str().to_owned())),
-            phone: Set(None),
-            roles: Set(new.roles.to_csv()),
-            profile_image_key: Set(None),
-            created_at: Set(at),
-            updated_at: Set(at),
-            withdrawn_at: Set(None),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await
-        .map_err(translate)?;
-        match identity_row(row.id, &new.identity, new.created_at)
+        let out: Result<Account, CreateAccountError> = async {
+            let row = accounts::ActiveModel {
+                name: Set(new.name.map(|n| n.as_str().to_owned())),
+                email: Set(new.email.map(|e| e.as_str().to_owned())),
+                email_verified: Set(new.email_verified),
+                gender: Set(new.gender.map(|g| g.as_str().to_owned())),
+                birth_date: Set(new.birth_date.map(|d| d.to_string())),
+                locale: Set(new.locale.map(|l| l.as_str().to_owned())),
+                phone: Set(None),
+                roles: Set(new.roles.to_csv()),
+                profile_image_key: Set(None),
+                created_at: Set(at),
+                updated_at: Set(at),
+                withdrawn_at: Set(None),
+                ..Default::default()
+            }
             .insert(&txn)
             .await
-        {
-            Ok(_) => {}
-            // Dropping the transaction rolls the account row back.
-            Err(e) if is_unique_violation(&e) => return Err(CreateAccountError::DuplicateIdentity),
-            Err(e) => return Err(translate(e).into()),
+            .map_err(translate)?;
+            match identity_row(row.id, &new.identity, new.created_at)
+                .insert(&txn)
+                .await
+            {
+                Ok(_) => {}
+                // `finish` rolls the account row back.
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(CreateAccountError::DuplicateIdentity);
+                }
+                Err(e) => return Err(translate(e).into()),
+            }
+            Ok(to_domain(row)?)
         }
-        txn.commit().await.map_err(translate)?;
-        Ok(to_domain(row)?)
+        .await;
+        finish(txn, out).await
     }
 
     async fn find_by_id(&self, id: AccountId) -> Result<Option<Account>, RepositoryError> {
@@ -173,21 +178,26 @@ impl AccountRepository for SqlStore {
         at: OffsetDateTime,
     ) -> Result<(), LinkIdentityError> {
         let txn = self.conn().begin().await.map_err(translate)?;
-        let live = accounts::Entity::find_by_id(id.get())
-            .filter(accounts::Column::WithdrawnAt.is_null())
-            .one(&txn)
-            .await
-            .map_err(translate)?;
-        if live.is_none() {
-            return Err(LinkIdentityError::NotFound);
+        let out: Result<(), LinkIdentityError> = async {
+            let live = accounts::Entity::find_by_id(id.get())
+                .filter(accounts::Column::WithdrawnAt.is_null())
+                .one(&txn)
+                .await
+                .map_err(translate)?;
+            if live.is_none() {
+                return Err(LinkIdentityError::NotFound);
+            }
+            match identity_row(id.get(), &identity, at).insert(&txn).await {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(LinkIdentityError::DuplicateIdentity);
+                }
+                Err(e) => return Err(translate(e).into()),
+            }
+            Ok(())
         }
-        match identity_row(id.get(), &identity, at).insert(&txn).await {
-            Ok(_) => {}
-            Err(e) if is_unique_violation(&e) => return Err(LinkIdentityError::DuplicateIdentity),
-            Err(e) => return Err(translate(e).into()),
-        }
-        txn.commit().await.map_err(translate)?;
-        Ok(())
+        .await;
+        finish(txn, out).await
     }
 
     #[tracing::instrument(skip(self, update), err)]
@@ -253,32 +263,35 @@ impl AccountRepository for SqlStore {
     #[tracing::instrument(skip(self), err)]
     async fn withdraw(&self, id: AccountId, at: OffsetDateTime) -> Result<(), UpdateAccountError> {
         let txn = self.conn().begin().await.map_err(translate)?;
-        let null = || Expr::value(Option::<String>::None);
-        let erased = accounts::Entity::update_many()
-            .col_expr(accounts::Column::Name, null())
-            .col_expr(accounts::Column::Email, null())
-            .col_expr(accounts::Column::EmailVerified, Expr::value(false))
-            .col_expr(accounts::Column::Gender, null())
-            .col_expr(accounts::Column::BirthDate, null())
-            .col_expr(accounts::Column::Locale, null())
-            .col_expr(accounts::Column::Phone, null())
-            .col_expr(accounts::Column::ProfileImageKey, null())
-            .col_expr(accounts::Column::UpdatedAt, Expr::value(micros(at)))
-            .col_expr(accounts::Column::WithdrawnAt, Expr::value(micros(at)))
-            .filter(accounts::Column::Id.eq(id.get()))
-            .filter(accounts::Column::WithdrawnAt.is_null())
-            .exec(&txn)
-            .await
-            .map_err(translate)?;
-        if erased.rows_affected == 0 {
-            return Err(UpdateAccountError::NotFound);
+        let out: Result<(), UpdateAccountError> = async {
+            let null = || Expr::value(Option::<String>::None);
+            let erased = accounts::Entity::update_many()
+                .col_expr(accounts::Column::Name, null())
+                .col_expr(accounts::Column::Email, null())
+                .col_expr(accounts::Column::EmailVerified, Expr::value(false))
+                .col_expr(accounts::Column::Gender, null())
+                .col_expr(accounts::Column::BirthDate, null())
+                .col_expr(accounts::Column::Locale, null())
+                .col_expr(accounts::Column::Phone, null())
+                .col_expr(accounts::Column::ProfileImageKey, null())
+                .col_expr(accounts::Column::UpdatedAt, Expr::value(micros(at)))
+                .col_expr(accounts::Column::WithdrawnAt, Expr::value(micros(at)))
+                .filter(accounts::Column::Id.eq(id.get()))
+                .filter(accounts::Column::WithdrawnAt.is_null())
+                .exec(&txn)
+                .await
+                .map_err(translate)?;
+            if erased.rows_affected == 0 {
+                return Err(UpdateAccountError::NotFound);
+            }
+            ids::Entity::delete_many()
+                .filter(ids::Column::AccountId.eq(id.get()))
+                .exec(&txn)
+                .await
+                .map_err(translate)?;
+            Ok(())
         }
-        ids::Entity::delete_many()
-            .filter(ids::Column::AccountId.eq(id.get()))
-            .exec(&txn)
-            .await
-            .map_err(translate)?;
-        txn.commit().await.map_err(translate)?;
-        Ok(())
+        .await;
+        finish(txn, out).await
     }
 }

@@ -131,6 +131,26 @@ impl SqlStore {
     }
 }
 
+/// Ends a transaction by what its work returned: commits on `Ok`; on `Err` rolls back and
+/// waits for it, so the connection goes back to the pool clean. (A dropped transaction
+/// only queues its rollback: on SQLite the connection would keep its write lock until
+/// reused, and another connection's next write would fail busy.)
+pub(crate) async fn finish<T, E: From<RepositoryError>>(
+    txn: sea_orm::DatabaseTransaction,
+    out: Result<T, E>,
+) -> Result<T, E> {
+    match out {
+        Ok(v) => {
+            txn.commit().await.map_err(|e| E::from(translate(e)))?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = txn.rollback().await;
+            Err(e)
+        }
+    }
+}
+
 /// Whether a database error is a unique-constraint violation.
 pub(crate) fn is_unique_violation(e: &DbErr) -> bool {
     matches!(

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use crate::codec::{corrupt, instant, micros};
 use crate::entity::{outbox, report_categories as categories, report_events as events, reports};
-use crate::{SqlStore, is_unique_violation, translate};
+use crate::{SqlStore, finish, is_unique_violation, translate};
 
 fn to_domain(m: reports::Model) -> Result<Report, RepositoryError> {
     let keys: Vec<String> = serde_json::from_str(&m.evidence).map_err(corrupt)?;
@@ -109,43 +109,46 @@ impl ReportRepository for SqlStore {
         let at = micros(new.created_at);
         let evidence: Vec<&str> = new.evidence.iter().map(ObjectKey::as_str).collect();
         let txn = self.conn().begin().await.map_err(translate)?;
-        let inserted = reports::ActiveModel {
-            reporter_id: Set(new.reporter.get()),
-            category_id: Set(new.category.get()),
-            target_type: Set(new.target.kind().to_owned()),
-            target_id: Set(new.target.id()),
-            reason: Set(new.reason.as_str().to_owned()),
-            evidence: Set(serde_json::json!(evidence).to_string()),
-            status: Set(ReportStatus::Open.as_str().to_owned()),
-            assignee_id: Set(None),
-            resolution_note: Set(None),
-            created_at: Set(at),
-            updated_at: Set(at),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await;
-        let row = match inserted {
-            Ok(row) => row,
-            // Dropping the transaction rolls everything back.
-            Err(e) if is_unique_violation(&e) => return Err(CreateReportError::DuplicateOpen),
-            Err(e) => return Err(translate(e).into()),
-        };
-        let created = ReportEvent {
-            actor: new.reporter,
-            action: "create".into(),
-            from_status: None,
-            to_status: ReportStatus::Open,
-            note: None,
-            at: new.created_at,
-        };
-        event_row(row.id, &created)
+        let out: Result<Report, CreateReportError> = async {
+            let inserted = reports::ActiveModel {
+                reporter_id: Set(new.reporter.get()),
+                category_id: Set(new.category.get()),
+                target_type: Set(new.target.kind().to_owned()),
+                target_id: Set(new.target.id()),
+                reason: Set(new.reason.as_str().to_owned()),
+                evidence: Set(serde_json::json!(evidence).to_string()),
+                status: Set(ReportStatus::Open.as_str().to_owned()),
+                assignee_id: Set(None),
+                resolution_note: Set(None),
+                created_at: Set(at),
+                updated_at: Set(at),
+                ..Default::default()
+            }
             .insert(&txn)
-            .await
-            .map_err(translate)?;
-        enqueue(&txn, row.id, jobs, new.created_at).await?;
-        txn.commit().await.map_err(translate)?;
-        Ok(to_domain(row)?)
+            .await;
+            let row = match inserted {
+                Ok(row) => row,
+                // `finish` rolls everything back.
+                Err(e) if is_unique_violation(&e) => return Err(CreateReportError::DuplicateOpen),
+                Err(e) => return Err(translate(e).into()),
+            };
+            let created = ReportEvent {
+                actor: new.reporter,
+                action: "create".into(),
+                from_status: None,
+                to_status: ReportStatus::Open,
+                note: None,
+                at: new.created_at,
+            };
+            event_row(row.id, &created)
+                .insert(&txn)
+                .await
+                .map_err(translate)?;
+            enqueue(&txn, row.id, jobs, new.created_at).await?;
+            Ok(to_domain(row)?)
+        }
+        .await;
+        finish(txn, out).await
     }
 
     async fn find(&self, id: ReportId) -> Result<Option<Report>, RepositoryError> {
@@ -215,41 +218,44 @@ impl ReportRepository for SqlStore {
         use sea_orm::sea_query::Expr;
         let at = change.event.at;
         let txn = self.conn().begin().await.map_err(translate)?;
-        let res = reports::Entity::update_many()
-            .col_expr(reports::Column::Status, Expr::value(change.status.as_str()))
-            .col_expr(
-                reports::Column::AssigneeId,
-                Expr::value(change.assignee.map(AccountId::get)),
-            )
-            .col_expr(
-                reports::Column::ResolutionNote,
-                Expr::value(change.resolution_note.clone()),
-            )
-            .col_expr(reports::Column::UpdatedAt, Expr::value(micros(at)))
-            .filter(reports::Column::Id.eq(id.get()))
-            .filter(reports::Column::Status.eq(expected.as_str()))
-            .exec(&txn)
-            .await;
-        let res = match res {
-            Ok(r) => r,
-            // Reopening onto a target the reporter reported again meanwhile.
-            Err(e) if is_unique_violation(&e) => return Ok(None),
-            Err(e) => return Err(translate(e)),
-        };
-        if res.rows_affected != 1 {
-            return Ok(None);
+        let out: Result<Option<Report>, RepositoryError> = async {
+            let res = reports::Entity::update_many()
+                .col_expr(reports::Column::Status, Expr::value(change.status.as_str()))
+                .col_expr(
+                    reports::Column::AssigneeId,
+                    Expr::value(change.assignee.map(AccountId::get)),
+                )
+                .col_expr(
+                    reports::Column::ResolutionNote,
+                    Expr::value(change.resolution_note.clone()),
+                )
+                .col_expr(reports::Column::UpdatedAt, Expr::value(micros(at)))
+                .filter(reports::Column::Id.eq(id.get()))
+                .filter(reports::Column::Status.eq(expected.as_str()))
+                .exec(&txn)
+                .await;
+            let res = match res {
+                Ok(r) => r,
+                // Reopening onto a target the reporter reported again meanwhile.
+                Err(e) if is_unique_violation(&e) => return Ok(None),
+                Err(e) => return Err(translate(e)),
+            };
+            if res.rows_affected != 1 {
+                return Ok(None);
+            }
+            event_row(id.get(), &change.event)
+                .insert(&txn)
+                .await
+                .map_err(translate)?;
+            enqueue(&txn, id.get(), jobs, at).await?;
+            let row = reports::Entity::find_by_id(id.get())
+                .one(&txn)
+                .await
+                .map_err(translate)?;
+            row.map(to_domain).transpose()
         }
-        event_row(id.get(), &change.event)
-            .insert(&txn)
-            .await
-            .map_err(translate)?;
-        enqueue(&txn, id.get(), jobs, at).await?;
-        let row = reports::Entity::find_by_id(id.get())
-            .one(&txn)
-            .await
-            .map_err(translate)?;
-        txn.commit().await.map_err(translate)?;
-        row.map(to_domain).transpose()
+        .await;
+        finish(txn, out).await
     }
 
     async fn events(&self, id: ReportId) -> Result<Vec<ReportEvent>, RepositoryError> {
