@@ -15,6 +15,7 @@ mod m20261123_000002_login_state;
 mod m20261123_000003_images;
 mod m20261123_000004_outbox;
 mod m20261123_000005_reports;
+mod m20261123_000006_outbox_batch;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_images::Migration),
             Box::new(m20261123_000004_outbox::Migration),
             Box::new(m20261123_000005_reports::Migration),
+            Box::new(m20261123_000006_outbox_batch::Migration),
         ]
     }
 }

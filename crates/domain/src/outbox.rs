@@ -16,6 +16,8 @@ pub struct OutboxJob {
     /// Deliveries tried so far, this one included.
     pub attempts: u32,
     pub created_at: OffsetDateTime,
+    /// The reference it was last sent under ([`Outbox::stamp`]), if any.
+    pub batch: Option<String>,
 }
 
 /// Where jobs wait.
@@ -46,6 +48,13 @@ pub trait Outbox: Send + Sync {
         lease: Duration,
         limit: u32,
     ) -> Result<Vec<OutboxJob>, RepositoryError>;
+
+    /// Records the reference `ids` are about to be sent under, before they are sent: a
+    /// worker that takes them again after a crash sends them under the same one.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn stamp(&self, ids: &[i64], batch: &str) -> Result<(), RepositoryError>;
 
     /// Marks a job delivered: it is never taken again.
     ///

@@ -1170,6 +1170,8 @@ pub async fn outbox(repo: &dyn Outbox) {
     assert_eq!(jobs[0].payload, serde_json::json!({"key": "a.png", "n": 1}));
     assert_eq!(jobs[0].attempts, 1);
     assert_eq!(jobs[0].topic, topic);
+    assert_eq!(jobs[0].batch, None, "not sent yet");
+    repo.stamp(&[a, b], "batch-1").await.expect("stamp");
     assert!(
         repo.claim(&topic, T0 + Duration::minutes(1), lease, 10)
             .await
@@ -1187,6 +1189,11 @@ pub async fn outbox(repo: &dyn Outbox) {
     assert_eq!(
         again.iter().map(|j| (j.id, j.attempts)).collect::<Vec<_>>(),
         vec![(b, 2)]
+    );
+    assert_eq!(
+        again[0].batch.as_deref(),
+        Some("batch-1"),
+        "taken again, it keeps the batch it was sent in"
     );
 
     // Retry waits for its time; fail stops for good.

@@ -545,7 +545,7 @@ impl CloudFront {
 
 #[async_trait]
 impl domain::services::invalidations::Invalidator for CloudFront {
-    async fn invalidate(&self, paths: Vec<String>) -> Result<(), StorageError> {
+    async fn invalidate(&self, reference: &str, paths: Vec<String>) -> Result<(), StorageError> {
         use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
         let quantity = i32::try_from(paths.len()).unwrap_or(i32::MAX);
         let batch = InvalidationBatch::builder()
@@ -556,7 +556,9 @@ impl domain::services::invalidations::Invalidator for CloudFront {
                     .build()
                     .map_err(|e| StorageError::Unexpected(Box::new(e)))?,
             )
-            .caller_reference(uuid::Uuid::new_v4().to_string())
+            // CloudFront answers a repeated reference with the same paths by returning the
+            // first invalidation: a batch sent again after a crash is not a second one.
+            .caller_reference(reference)
             .build()
             .map_err(|e| StorageError::Unexpected(Box::new(e)))?;
         self.client

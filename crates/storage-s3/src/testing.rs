@@ -244,37 +244,56 @@ impl Moto {
         out.distribution().unwrap().id().to_owned()
     }
 
-    /// The paths of every invalidation of `distribution`, oldest first.
+    /// The paths of every invalidation of `distribution`.
     pub async fn invalidated_paths(&self, distribution: &str) -> Vec<String> {
-        let client = cloudfront_client(&self.endpoint).await;
-        let list = client
-            .list_invalidations()
-            .distribution_id(distribution)
-            .send()
+        self.invalidations(distribution)
             .await
-            .unwrap();
-        let mut paths = Vec::new();
-        for item in list
-            .invalidation_list()
-            .map(|l| l.items().to_vec())
-            .unwrap_or_default()
-        {
-            let inv = client
-                .get_invalidation()
+            .into_iter()
+            .flat_map(|(_, paths)| paths)
+            .collect()
+    }
+
+    /// Every invalidation of `distribution`: its caller reference and its paths.
+    pub async fn invalidations(&self, distribution: &str) -> Vec<(String, Vec<String>)> {
+        let client = cloudfront_client(&self.endpoint).await;
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let list = client
+                .list_invalidations()
                 .distribution_id(distribution)
-                .id(item.id())
+                .set_marker(marker.clone())
+                .max_items(1000)
                 .send()
                 .await
                 .unwrap();
-            if let Some(items) = inv
-                .invalidation()
-                .and_then(|i| i.invalidation_batch())
-                .and_then(|b| b.paths())
-            {
-                paths.extend(items.items().iter().cloned());
+            let Some(page) = list.invalidation_list() else {
+                break;
+            };
+            for item in page.items() {
+                let inv = client
+                    .get_invalidation()
+                    .distribution_id(distribution)
+                    .id(item.id())
+                    .send()
+                    .await
+                    .unwrap();
+                if let Some(batch) = inv.invalidation().and_then(|i| i.invalidation_batch()) {
+                    out.push((
+                        batch.caller_reference().to_owned(),
+                        batch
+                            .paths()
+                            .map(|p| p.items().to_vec())
+                            .unwrap_or_default(),
+                    ));
+                }
+            }
+            match page.next_marker() {
+                Some(m) if page.is_truncated() && !m.is_empty() => marker = Some(m.to_owned()),
+                _ => break,
             }
         }
-        paths
+        out
     }
 }
 

@@ -183,15 +183,20 @@ async fn cloudfront_invalidations_reach_the_distribution() {
         Duration::from_secs(5),
     )
     .await;
-    cf.invalidate(vec!["/chat/a.png".into(), "/profiles/1/b.png".into()])
-        .await
-        .expect("invalidated");
+    cf.invalidate(
+        "outbox-1-2-abc",
+        vec!["/chat/a.png".into(), "/profiles/1/b.png".into()],
+    )
+    .await
+    .expect("invalidated");
 
-    let paths = moto.invalidated_paths(&id).await;
     assert_eq!(
-        paths,
-        vec!["/chat/a.png".to_owned(), "/profiles/1/b.png".to_owned()],
-        "one batch, both paths"
+        moto.invalidations(&id).await,
+        vec![(
+            "outbox-1-2-abc".to_owned(),
+            vec!["/chat/a.png".to_owned(), "/profiles/1/b.png".to_owned()]
+        )],
+        "one batch, both paths, under the caller's reference"
     );
 
     // An unknown distribution is refused, not retried forever.
@@ -203,7 +208,7 @@ async fn cloudfront_invalidations_reach_the_distribution() {
         Duration::from_secs(5),
     )
     .await;
-    assert!(wrong.invalidate(vec!["/x".into()]).await.is_err());
+    assert!(wrong.invalidate("r", vec!["/x".into()]).await.is_err());
 }
 
 #[tokio::test]
@@ -217,7 +222,7 @@ async fn cloudfront_down_is_unavailable() {
     )
     .await;
     assert!(matches!(
-        cf.invalidate(vec!["/a".into()]).await,
+        cf.invalidate("r", vec!["/a".into()]).await,
         Err(StorageError::Unavailable(_))
     ));
 }

@@ -122,10 +122,21 @@ impl Outbox for SqlStore {
                     payload: serde_json::from_str(&c.payload).map_err(corrupt)?,
                     attempts: u32::try_from(c.attempts + 1).map_err(corrupt)?,
                     created_at: instant(c.created_at)?,
+                    batch: c.batch,
                 });
             }
         }
         Ok(claimed)
+    }
+
+    async fn stamp(&self, ids: &[i64], batch: &str) -> Result<(), RepositoryError> {
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::Batch, Expr::value(batch))
+            .filter(outbox::Column::Id.is_in(ids.iter().copied()))
+            .exec(self.conn())
+            .await
+            .map_err(translate)?;
+        Ok(())
     }
 
     async fn complete(&self, id: i64, at: OffsetDateTime) -> Result<(), RepositoryError> {

@@ -2,15 +2,17 @@
 //! path; a worker sends them in batches, retrying with backoff while the CDN is down, so a
 //! CDN outage never fails a delete and no invalidation is lost.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use sha2::{Digest as _, Sha256};
 use time::Duration;
 
 use crate::clock::Clock;
 use crate::error::RepositoryError;
 use crate::image::Cdn;
-use crate::outbox::{Outbox, backoff};
+use crate::outbox::{Outbox, OutboxJob, backoff};
 use crate::storage::{ObjectKey, StorageError};
 
 pub const TOPIC: &str = "cdn.invalidate";
@@ -24,11 +26,13 @@ const BATCH: u32 = 100;
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait Invalidator: Send + Sync {
-    /// Invalidates `paths` (`/key`).
+    /// Invalidates `paths` (`/key`) under `reference`: the same reference with the same
+    /// paths is the same request (CloudFront's `CallerReference`), so sending it again is
+    /// not a second invalidation.
     ///
     /// # Errors
     /// `Unavailable` when the CDN cannot be reached, `Unexpected` when it refuses.
-    async fn invalidate(&self, paths: Vec<String>) -> Result<(), StorageError>;
+    async fn invalidate(&self, reference: &str, paths: Vec<String>) -> Result<(), StorageError>;
 }
 
 /// A `Cdn` whose invalidations go through the outbox.
@@ -123,13 +127,50 @@ impl Invalidations {
         if jobs.is_empty() {
             return Ok(0);
         }
-        let paths: Vec<String> = jobs
+        // Jobs sent before (by a worker that died before recording the outcome, or in a
+        // call that failed) go again together, under their batch; the others form a new
+        // batch, stamped before anything is sent.
+        let mut batches: BTreeMap<String, Vec<OutboxJob>> = BTreeMap::new();
+        let mut fresh = Vec::new();
+        for job in jobs {
+            match job.batch.clone() {
+                Some(batch) => batches.entry(batch).or_default().push(job),
+                None => fresh.push(job),
+            }
+        }
+        if let Some(first) = fresh.first() {
+            // Unique: a job id is, and a job is stamped only once.
+            let batch = format!("outbox-{}-{}", first.id, fresh.len());
+            let ids: Vec<i64> = fresh.iter().map(|j| j.id).collect();
+            self.outbox.stamp(&ids, &batch).await?;
+            batches.insert(batch, fresh);
+        }
+        let mut delivered = 0;
+        for (batch, jobs) in batches {
+            delivered += self.send(&batch, &jobs, now).await?;
+        }
+        Ok(delivered)
+    }
+
+    /// Sends one batch and records the outcome on each of its jobs.
+    async fn send(
+        &self,
+        batch: &str,
+        jobs: &[OutboxJob],
+        now: time::OffsetDateTime,
+    ) -> Result<u64, RepositoryError> {
+        let mut paths: Vec<String> = jobs
             .iter()
             .filter_map(|j| j.payload["key"].as_str().map(|k| format!("/{k}")))
             .collect();
-        match self.invalidator.invalidate(paths).await {
+        paths.sort();
+        // The reference names the batch and exactly these paths: the whole batch again is
+        // the same request; a part of it (some jobs settled meanwhile) is a new one.
+        let digest = Sha256::digest(paths.join("\n").as_bytes());
+        let reference = format!("{batch}-{}", hex::encode(&digest[..8]));
+        match self.invalidator.invalidate(&reference, paths).await {
             Ok(()) => {
-                for job in &jobs {
+                for job in jobs {
                     self.outbox.complete(job.id, now).await?;
                 }
                 Ok(jobs.len() as u64)
@@ -137,7 +178,7 @@ impl Invalidations {
             Err(e) => {
                 let error = e.to_string();
                 tracing::warn!(%error, jobs = jobs.len(), "CDN invalidation failed; will retry");
-                for job in &jobs {
+                for job in jobs {
                     if job.attempts >= MAX_ATTEMPTS {
                         self.outbox.fail(job.id, &error, now).await?;
                     } else {
@@ -175,6 +216,7 @@ mod tests {
             payload: serde_json::json!({ "key": key }),
             attempts,
             created_at: NOW,
+            batch: None,
         }
     }
 
@@ -206,15 +248,77 @@ mod tests {
         outbox
             .expect_claim()
             .returning(|_, _, _, _| Ok(vec![job(1, "a.png", 1), job(2, "b/c.png", 1)]));
+        // Stamped before anything is sent.
+        outbox
+            .expect_stamp()
+            .withf(|ids, batch| ids == [1, 2] && batch == "outbox-1-2")
+            .times(1)
+            .returning(|_, _| Ok(()));
         outbox.expect_complete().times(2).returning(|_, _| Ok(()));
         outbox.expect_retry().never();
         let mut inv = MockInvalidator::new();
         inv.expect_invalidate()
-            .with(eq(vec!["/a.png".to_owned(), "/b/c.png".to_owned()]))
+            .withf(|reference, paths| {
+                reference.starts_with("outbox-1-2-") && *paths == ["/a.png", "/b/c.png"]
+            })
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(()));
         let w = Invalidations::new(Arc::new(outbox), Arc::new(inv), clock());
         assert_eq!(w.run_once().await.expect("ran"), 2);
+    }
+
+    #[tokio::test]
+    async fn a_batch_sent_again_after_a_crash_goes_under_its_first_reference() {
+        use std::sync::Mutex;
+        let sent = Arc::new(Mutex::new(Vec::<String>::new()));
+        let worker = |jobs: Vec<OutboxJob>, stamps: usize| {
+            let mut outbox = MockOutbox::new();
+            outbox
+                .expect_claim()
+                .return_once(move |_, _, _, _| Ok(jobs));
+            outbox.expect_stamp().times(stamps).returning(|_, _| Ok(()));
+            outbox.expect_complete().returning(|_, _| Ok(()));
+            let mut inv = MockInvalidator::new();
+            let sent = sent.clone();
+            inv.expect_invalidate().returning(move |reference, _| {
+                sent.lock().expect("lock").push(reference.to_owned());
+                Ok(())
+            });
+            Invalidations::new(Arc::new(outbox), Arc::new(inv), clock())
+        };
+        // First sent, then (the worker died before recording it) taken again, stamped.
+        let first = vec![job(7, "a.png", 1), job(8, "b.png", 1)];
+        worker(first.clone(), 1).run_once().await.expect("ran");
+        let again = first
+            .into_iter()
+            .map(|j| OutboxJob {
+                batch: Some("outbox-7-2".into()),
+                attempts: 2,
+                ..j
+            })
+            .collect();
+        worker(again, 0).run_once().await.expect("ran");
+        // A newer job claimed alongside goes in a batch of its own.
+        let mixed = vec![
+            OutboxJob {
+                batch: Some("outbox-7-2".into()),
+                ..job(7, "a.png", 3)
+            },
+            OutboxJob {
+                batch: Some("outbox-7-2".into()),
+                ..job(8, "b.png", 3)
+            },
+            job(9, "c.png", 1),
+        ];
+        worker(mixed, 1).run_once().await.expect("ran");
+        let sent = sent.lock().expect("lock");
+        assert_eq!(sent.len(), 4);
+        assert_eq!(
+            sent[0], sent[1],
+            "the same request: CloudFront keeps the first"
+        );
+        assert!(sent[2..].contains(&sent[0]));
+        assert!(sent[2..].iter().any(|r| r.starts_with("outbox-9-1-")));
     }
 
     #[tokio::test]
@@ -233,10 +337,11 @@ mod tests {
             .withf(|id, e, _| *id == 2 && e.contains("unavailable"))
             .times(1)
             .returning(|_, _, _| Ok(()));
+        outbox.expect_stamp().returning(|_, _| Ok(()));
         outbox.expect_complete().never();
         let mut inv = MockInvalidator::new();
         inv.expect_invalidate()
-            .returning(|_| Err(StorageError::Unavailable("down".into())));
+            .returning(|_, _| Err(StorageError::Unavailable("down".into())));
         let w = Invalidations::new(Arc::new(outbox), Arc::new(inv), clock());
         assert_eq!(w.run_once().await.expect("ran"), 0);
     }

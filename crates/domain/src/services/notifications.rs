@@ -201,6 +201,7 @@ mod tests {
             payload: serde_json::json!({"account_id": 42, "kind": kind, "report_id": 5}),
             attempts,
             created_at: NOW,
+            batch: None,
         }
     }
 

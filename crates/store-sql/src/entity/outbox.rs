@@ -14,6 +14,7 @@ pub struct Model {
     pub failed_at: Option<i64>,
     pub last_error: Option<String>,
     pub created_at: i64,
+    pub batch: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
