@@ -1,0 +1,79 @@
+"""The database ceiling on SQLite: pgbench's job for the embedded defaults.
+
+    python3 bench/sqlite_ceiling.py DB_FILE SQL_FILE CONNECTIONS SECONDS [NAME=VALUE ...]
+
+Runs the statements of a pgbench script (bench/sql/*.sql) in a loop on CONNECTIONS
+connections (one thread each, each its own connection, with the service's settings: WAL,
+synchronous=NORMAL, a 5 s busy timeout) for SECONDS, and prints one JSON line:
+{"tps": transactions per second, "latency_avg_ms": ...}. A transaction is one pass over
+the script, as in pgbench. `:name` variables take the values given (text is quoted, numbers
+are not); `\\set` lines set numbers; PostgreSQL's random text becomes SQLite's.
+
+Python's sqlite3 releases the GIL while SQLite works, so the threads run in parallel
+where SQLite lets them (readers in WAL mode; one writer at a time, as in the service).
+"""
+
+import json
+import re
+import sqlite3
+import sys
+import threading
+import time
+
+db_file, sql_file, connections, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+values = dict(arg.split("=", 1) for arg in sys.argv[5:])
+
+statements = []
+for line in open(sql_file, encoding="utf-8"):
+    line = line.strip()
+    if not line or line.startswith("--"):
+        continue
+    if line.startswith("\\set "):
+        _, name, value = line.split(None, 2)
+        values[name] = value
+        continue
+    statements.append(line.rstrip(";"))
+
+
+def literal(value):
+    return value if re.fullmatch(r"-?\d+", value) else "'" + value.replace("'", "''") + "'"
+
+
+def adapt(sql):
+    sql = sql.replace("md5(random()::text || clock_timestamp()::text)", "lower(hex(randomblob(16)))")
+    return re.sub(r"(?<!:):([a-z_]+)", lambda m: literal(values[m.group(1)]), sql)
+
+
+script = [adapt(s) for s in statements]
+done = []
+lock = threading.Lock()
+deadline = 0.0
+
+
+def worker():
+    conn = sqlite3.connect(db_file, timeout=5, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    n, spent = 0, 0.0
+    while time.perf_counter() < deadline:
+        t = time.perf_counter()
+        for sql in script:
+            conn.execute(sql).fetchall()
+        spent += time.perf_counter() - t
+        n += 1
+    conn.close()
+    with lock:
+        done.append((n, spent))
+
+
+deadline = time.perf_counter() + seconds
+start = time.perf_counter()
+threads = [threading.Thread(target=worker) for _ in range(connections)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+elapsed = time.perf_counter() - start
+total = sum(n for n, _ in done)
+latency = sum(s for _, s in done) / total * 1000 if total else 0.0
+print(json.dumps({"tps": round(total / elapsed, 1), "latency_avg_ms": round(latency, 3)}))
