@@ -151,6 +151,21 @@ impl LocalStore {
         serde_json::from_slice(&raw).ok()
     }
 
+    /// An object's metadata from its file's: the ETag and type from its sidecar, unless the
+    /// sidecar's size disagrees with the file (then it belongs to another version of it).
+    async fn meta_of(&self, key: &ObjectKey, m: &std::fs::Metadata) -> ObjectMeta {
+        let sidecar = self.read_sidecar(key).await.filter(|s| s.size == m.len());
+        ObjectMeta {
+            key: key.clone(),
+            size: m.len(),
+            etag: sidecar
+                .as_ref()
+                .map_or_else(|| fallback_etag(m), |s| s.etag.clone()),
+            content_type: sidecar.map(|s| s.content_type),
+            last_modified: modified(m),
+        }
+    }
+
     /// Streams `body` into a new temporary file; returns its path, size and MD5.
     async fn spool(
         &self,
@@ -316,17 +331,7 @@ impl ObjectStore for LocalStore {
             }
             Err(e) => return Err(io_err(e)),
         };
-        // A sidecar whose size disagrees with the file belongs to another version of it.
-        let sidecar = self.read_sidecar(key).await.filter(|s| s.size == m.len());
-        Ok(Some(ObjectMeta {
-            key: key.clone(),
-            size: m.len(),
-            etag: sidecar
-                .as_ref()
-                .map_or_else(|| fallback_etag(&m), |s| s.etag.clone()),
-            content_type: sidecar.map(|s| s.content_type),
-            last_modified: modified(&m),
-        }))
+        Ok(Some(self.meta_of(key, &m).await))
     }
 
     async fn read_head(
@@ -352,19 +357,7 @@ impl ObjectStore for LocalStore {
             .read_to_end(&mut buf)
             .await
             .map_err(io_err)?;
-        let sidecar = self.read_sidecar(key).await.filter(|s| s.size == m.len());
-        Ok(Some((
-            ObjectMeta {
-                key: key.clone(),
-                size: m.len(),
-                etag: sidecar
-                    .as_ref()
-                    .map_or_else(|| fallback_etag(&m), |s| s.etag.clone()),
-                content_type: sidecar.map(|s| s.content_type),
-                last_modified: modified(&m),
-            },
-            Bytes::from(buf),
-        )))
+        Ok(Some((self.meta_of(key, &m).await, Bytes::from(buf))))
     }
 
     async fn read_range(

@@ -117,14 +117,7 @@ impl Stack {
         let s3 = self.garage.config();
         spawn_with(move |c| {
             c.database_url = Some(env["DATABASE_URL"].clone());
-            c.storage = server::StorageKind::S3;
-            c.s3_bucket = Some(s3.bucket.clone());
-            c.s3_region = s3.region.clone();
-            c.s3_endpoint = s3.endpoint.clone();
-            c.s3_path_style = true;
-            c.s3_access_key_id = s3.access_key_id.clone();
-            c.s3_secret_access_key = s3.secret_access_key.clone();
-            c.cdn_base_url = Some(env["CDN_BASE_URL"].clone());
+            crate::s3::use_s3(c, &s3, None);
             c.cloudfront_endpoint = Some(env["CLOUDFRONT_ENDPOINT"].clone());
             c.cloudfront_distribution_id = Some(env["CLOUDFRONT_DISTRIBUTION_ID"].clone());
             assert!(env["NOTIFIER"] == "aligo", "in-process: SMS only");

@@ -200,14 +200,7 @@ async fn a_slow_store_is_waited_for_up_to_its_timeout_and_no_longer() {
     let proxy = DelayProxy::start(target).await;
     let endpoint = format!("http://{}", proxy.address);
     let app = spawn_with(move |c| {
-        c.storage = server::StorageKind::S3;
-        c.s3_bucket = Some(s3.bucket.clone());
-        c.s3_region = s3.region.clone();
-        c.s3_endpoint = Some(endpoint);
-        c.s3_path_style = true;
-        c.s3_access_key_id = s3.access_key_id.clone();
-        c.s3_secret_access_key = s3.secret_access_key.clone();
-        c.cdn_base_url = Some("https://cdn.example.com".into());
+        crate::s3::use_s3(c, &s3, Some(endpoint));
         c.storage_timeout_secs = 2;
     })
     .await;
