@@ -452,6 +452,26 @@ pub struct Account {
 }
 
 impl Account {
+    /// For tests: a USER created at `at` with nothing else known about them.
+    #[cfg(test)]
+    pub(crate) fn bare(id: i64, at: OffsetDateTime) -> Self {
+        Self {
+            id: AccountId::new(id),
+            name: None,
+            email: None,
+            email_verified: false,
+            gender: None,
+            birth_date: None,
+            locale: None,
+            phone: None,
+            roles: Roles::user(),
+            profile_image_key: None,
+            created_at: at,
+            updated_at: at,
+            withdrawn_at: None,
+        }
+    }
+
     pub fn is_withdrawn(&self) -> bool {
         self.withdrawn_at.is_some()
     }

@@ -482,24 +482,9 @@ mod tests {
 
     #[test]
     fn forgetting_an_account_drops_its_sessions_and_summary_only() {
-        use crate::account::Roles;
         use crate::session::SessionId;
         let caches = ReadCaches::new(CachePolicy::default());
-        let account = |id: i64| Account {
-            id: AccountId::new(id),
-            name: None,
-            email: None,
-            email_verified: false,
-            gender: None,
-            birth_date: None,
-            locale: None,
-            phone: None,
-            roles: Roles::user(),
-            profile_image_key: None,
-            created_at: T0,
-            updated_at: T0,
-            withdrawn_at: None,
-        };
+        let account = |id: i64| Account::bare(id, T0);
         let principal = |id: i64| Principal {
             session: Session {
                 id: SessionId::random(),

@@ -317,19 +317,8 @@ mod tests {
 
     fn account(id: i64, withdrawn: bool) -> Account {
         Account {
-            id: AccountId::new(id),
-            name: None,
-            email: None,
-            email_verified: false,
-            gender: None,
-            birth_date: None,
-            locale: None,
-            phone: None,
-            roles: Roles::user(),
-            profile_image_key: None,
-            created_at: NOW,
-            updated_at: NOW,
             withdrawn_at: withdrawn.then_some(NOW),
+            ..Account::bare(id, NOW)
         }
     }
 

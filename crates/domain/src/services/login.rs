@@ -546,19 +546,11 @@ mod tests {
 
     fn account(id: i64, roles: Roles) -> Account {
         Account {
-            id: AccountId::new(id),
             name: Some(DisplayName::parse("Alice").expect("name")),
             email: Some(Email::parse("alice@example.com").expect("email")),
             email_verified: true,
-            gender: None,
-            birth_date: None,
-            locale: None,
-            phone: None,
             roles,
-            profile_image_key: None,
-            created_at: NOW,
-            updated_at: NOW,
-            withdrawn_at: None,
+            ..Account::bare(id, NOW)
         }
     }
 

@@ -207,7 +207,7 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::{Account, Roles};
+    use crate::account::Account;
     use crate::cache::{CachePolicy, Invalidating};
     use crate::clock::MockClock;
     use crate::session::MockSessionRepository;
@@ -238,19 +238,8 @@ mod tests {
 
     fn account(id: i64, withdrawn: bool) -> Account {
         Account {
-            id: AccountId::new(id),
-            name: None,
-            email: None,
-            email_verified: false,
-            gender: None,
-            birth_date: None,
-            locale: None,
-            phone: None,
-            roles: Roles::user(),
-            profile_image_key: None,
-            created_at: NOW,
-            updated_at: NOW,
             withdrawn_at: withdrawn.then_some(NOW),
+            ..Account::bare(id, NOW)
         }
     }
 

@@ -731,19 +731,8 @@ async fn a_confirmed_profile_image_replaces_the_old_avatar() {
     let old_key2 = old_key.clone();
     accounts.expect_find_by_id().returning(move |id| {
         Ok(Some(Account {
-            id,
-            name: None,
-            email: None,
-            email_verified: false,
-            gender: None,
-            birth_date: None,
-            locale: None,
-            phone: None,
-            roles: Roles::user(),
             profile_image_key: Some(old_key2.clone()),
-            created_at: NOW,
-            updated_at: NOW,
-            withdrawn_at: None,
+            ..Account::bare(id.get(), NOW)
         }))
     });
     let nk = new_key.clone();
