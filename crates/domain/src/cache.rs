@@ -268,6 +268,20 @@ impl<R> Invalidating<R> {
     pub fn new(inner: R, caches: ReadCaches) -> Self {
         Self { inner, caches }
     }
+
+    /// Runs a write with `forget` applied before and after it: a read racing the write can
+    /// only store a value taken after the write (the ticket check covers reads that
+    /// started before it).
+    async fn around<T>(
+        &self,
+        forget: impl Fn(&ReadCaches) + Send,
+        write: impl std::future::Future<Output = T> + Send,
+    ) -> T {
+        forget(&self.caches);
+        let r = write.await;
+        forget(&self.caches);
+        r
+    }
 }
 
 #[async_trait]
@@ -309,19 +323,13 @@ impl<R: AccountRepository> AccountRepository for Invalidating<R> {
         update: AccountUpdate,
         at: OffsetDateTime,
     ) -> Result<Account, UpdateAccountError> {
-        // Forget before and after: a read racing the write can only store a value taken
-        // after the write (the ticket check covers reads that started before it).
-        self.caches.forget_account(id);
-        let r = self.inner.update(id, update, at).await;
-        self.caches.forget_account(id);
-        r
+        self.around(|c| c.forget_account(id), self.inner.update(id, update, at))
+            .await
     }
 
     async fn withdraw(&self, id: AccountId, at: OffsetDateTime) -> Result<(), UpdateAccountError> {
-        self.caches.forget_account(id);
-        let r = self.inner.withdraw(id, at).await;
-        self.caches.forget_account(id);
-        r
+        self.around(|c| c.forget_account(id), self.inner.withdraw(id, at))
+            .await
     }
 }
 
@@ -354,10 +362,8 @@ impl<R: SessionRepository> SessionRepository for Invalidating<R> {
         id: SessionId,
         at: OffsetDateTime,
     ) -> Result<bool, RepositoryError> {
-        self.caches.forget_session(id);
-        let r = self.inner.revoke(account, id, at).await;
-        self.caches.forget_session(id);
-        r
+        self.around(|c| c.forget_session(id), self.inner.revoke(account, id, at))
+            .await
     }
 
     async fn revoke_all(
@@ -365,10 +371,11 @@ impl<R: SessionRepository> SessionRepository for Invalidating<R> {
         account: AccountId,
         at: OffsetDateTime,
     ) -> Result<u64, RepositoryError> {
-        self.caches.forget_account(account);
-        let r = self.inner.revoke_all(account, at).await;
-        self.caches.forget_account(account);
-        r
+        self.around(
+            |c| c.forget_account(account),
+            self.inner.revoke_all(account, at),
+        )
+        .await
     }
 
     async fn list_active(
@@ -391,10 +398,8 @@ impl<R: ImageRepository> ImageRepository for Invalidating<R> {
     }
 
     async fn mark_ready(&self, id: ImageId, ready: ReadyImage) -> Result<bool, RepositoryError> {
-        self.caches.forget_image(id);
-        let r = self.inner.mark_ready(id, ready).await;
-        self.caches.forget_image(id);
-        r
+        self.around(|c| c.forget_image(id), self.inner.mark_ready(id, ready))
+            .await
     }
 
     async fn transition(
@@ -404,10 +409,11 @@ impl<R: ImageRepository> ImageRepository for Invalidating<R> {
         to: ImageStatus,
         at: OffsetDateTime,
     ) -> Result<bool, RepositoryError> {
-        self.caches.forget_image(id);
-        let r = self.inner.transition(id, from, to, at).await;
-        self.caches.forget_image(id);
-        r
+        self.around(
+            |c| c.forget_image(id),
+            self.inner.transition(id, from, to, at),
+        )
+        .await
     }
 
     async fn list(&self, filter: ImageFilter, limit: u64) -> Result<Vec<Image>, RepositoryError> {
