@@ -310,7 +310,7 @@ fn fallback_etag(m: &std::fs::Metadata) -> String {
 
 #[async_trait]
 impl ObjectStore for LocalStore {
-    #[tracing::instrument(skip(self, body), fields(key = %key), err)]
+    #[tracing::instrument(skip(self, body), fields(key = %key), err(level = "info"))]
     async fn put(
         &self,
         key: &ObjectKey,

@@ -89,7 +89,7 @@ impl SqlStore {
 
 #[async_trait]
 impl AccountRepository for SqlStore {
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "info"))]
     async fn create(&self, new: NewAccount) -> Result<Account, CreateAccountError> {
         let at = micros(new.created_at);
         let txn = self.conn().begin().await.map_err(translate)?;
@@ -170,7 +170,7 @@ impl AccountRepository for SqlStore {
             .transpose()
     }
 
-    #[tracing::instrument(skip(self, identity), err)]
+    #[tracing::instrument(skip(self, identity), err(level = "info"))]
     async fn link_identity(
         &self,
         id: AccountId,
@@ -200,7 +200,7 @@ impl AccountRepository for SqlStore {
         finish(txn, out).await
     }
 
-    #[tracing::instrument(skip(self, update), err)]
+    #[tracing::instrument(skip(self, update), err(level = "info"))]
     async fn update(
         &self,
         id: AccountId,
@@ -260,7 +260,7 @@ impl AccountRepository for SqlStore {
         }
     }
 
-    #[tracing::instrument(skip(self), err)]
+    #[tracing::instrument(skip(self), err(level = "info"))]
     async fn withdraw(&self, id: AccountId, at: OffsetDateTime) -> Result<(), UpdateAccountError> {
         let txn = self.conn().begin().await.map_err(translate)?;
         let out: Result<(), UpdateAccountError> = async {

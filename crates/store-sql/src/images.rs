@@ -50,7 +50,7 @@ fn signed(n: u64) -> Result<i64, RepositoryError> {
 
 #[async_trait]
 impl ImageRepository for SqlStore {
-    #[tracing::instrument(skip_all, fields(key = %new.key), err)]
+    #[tracing::instrument(skip_all, fields(key = %new.key), err(level = "info"))]
     async fn insert(&self, new: NewImage) -> Result<Image, RepositoryError> {
         let row = images::ActiveModel {
             key: Set(new.key.as_str().to_owned()),

@@ -100,7 +100,7 @@ impl ReportRepository for SqlStore {
             .collect())
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "info"))]
     async fn create(
         &self,
         new: NewReport,
@@ -207,7 +207,7 @@ impl ReportRepository for SqlStore {
             .map_err(translate)
     }
 
-    #[tracing::instrument(skip(self, change, jobs), err)]
+    #[tracing::instrument(skip(self, change, jobs), err(level = "info"))]
     async fn update(
         &self,
         id: ReportId,

@@ -43,7 +43,7 @@ fn active_at(now: OffsetDateTime) -> sea_orm::Condition {
 
 #[async_trait]
 impl SessionRepository for SqlStore {
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "info"))]
     async fn insert(&self, new: NewSession) -> Result<Session, RepositoryError> {
         let row = sessions::ActiveModel {
             id: Set(new.id.to_string()),

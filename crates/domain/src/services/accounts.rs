@@ -230,7 +230,7 @@ impl Accounts {
     ///
     /// # Errors
     /// `Forbidden`, `NotFound`.
-    #[tracing::instrument(skip(self, patch), err)]
+    #[tracing::instrument(skip(self, patch), err(level = "info"))]
     pub async fn update_profile(
         &self,
         actor: &Actor,
@@ -267,7 +267,7 @@ impl Accounts {
     ///
     /// # Errors
     /// `Forbidden`; `NotFound` for an unknown or already withdrawn account.
-    #[tracing::instrument(skip(self), err)]
+    #[tracing::instrument(skip(self), err(level = "info"))]
     pub async fn withdraw(&self, actor: &Actor, id: AccountId) -> Result<(), AccountError> {
         if !(actor.is(id) || actor.has(Role::Admin)) {
             return Err(AccountError::Forbidden);

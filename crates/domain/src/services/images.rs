@@ -458,7 +458,7 @@ impl Images {
     ///
     /// # Errors
     /// `Invalid`, `UnsupportedContentType`, `UploaderMismatch`, `StorageUnavailable`.
-    #[tracing::instrument(skip(self, req), fields(channel = %channel), err)]
+    #[tracing::instrument(skip(self, req), fields(channel = %channel), err(level = "info"))]
     pub async fn issue(
         &self,
         uploader: AccountId,
@@ -527,7 +527,7 @@ impl Images {
     ///
     /// # Errors
     /// As `issue` and `confirm`, and `TooLarge`.
-    #[tracing::instrument(skip(self, req, body), fields(channel = %channel), err)]
+    #[tracing::instrument(skip(self, req, body), fields(channel = %channel), err(level = "info"))]
     pub async fn upload(
         &self,
         uploader: AccountId,
@@ -566,7 +566,7 @@ impl Images {
     /// `Invalid` (malformed key), `NotFound` (no such upload, expired or deleted),
     /// `ChannelMismatch`, `UploaderMismatch`, `NotUploaded`, `Rejected`,
     /// `StorageUnavailable`.
-    #[tracing::instrument(skip(self, actor, c), fields(channel = %channel), err)]
+    #[tracing::instrument(skip(self, actor, c), fields(channel = %channel), err(level = "info"))]
     pub async fn confirm(
         &self,
         actor: &Actor,
@@ -917,7 +917,7 @@ impl Images {
     /// # Errors
     /// `Forbidden` for services, `NotFound` (also for images the caller may not manage),
     /// `StorageUnavailable` (and then nothing has changed).
-    #[tracing::instrument(skip(self, actor), err)]
+    #[tracing::instrument(skip(self, actor), err(level = "info"))]
     pub async fn delete(&self, actor: &Actor, key: &str) -> Result<(), ImageError> {
         // Services read images; they never delete one (and may see every image exists).
         if matches!(actor, Actor::Service { .. }) {
@@ -1061,7 +1061,7 @@ impl Images {
     ///
     /// # Errors
     /// `StorageUnavailable`, `Repository`.
-    #[tracing::instrument(skip(self), err)]
+    #[tracing::instrument(skip(self), err(level = "info"))]
     pub async fn sweep(&self) -> Result<SweepReport, ImageError> {
         const BATCH: u64 = 500;
         let now = self.clock.now();

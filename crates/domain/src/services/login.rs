@@ -217,7 +217,7 @@ impl Login {
     ///
     /// # Errors
     /// `UnknownProvider`, `ProviderUnavailable`, `Repository`.
-    #[tracing::instrument(skip(self, hints), err)]
+    #[tracing::instrument(skip(self, hints), err(level = "info"))]
     pub async fn begin(
         &self,
         id: &str,
@@ -250,7 +250,7 @@ impl Login {
     /// # Errors
     /// `UnknownProvider`, `InvalidState`, `ProviderMismatch`, `ProviderDenied`,
     /// `ProviderUnavailable`, `Rejected`, `Repository`.
-    #[tracing::instrument(skip_all, fields(provider = id), err)]
+    #[tracing::instrument(skip_all, fields(provider = id), err(level = "info"))]
     pub async fn complete(
         &self,
         id: &str,
@@ -456,7 +456,7 @@ impl Login {
     /// # Errors
     /// `NoPendingRegistration`, `Insufficient` (the pending registration is kept, so the
     /// user can try again), `Repository`.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "info"))]
     pub async fn register(
         &self,
         token: &str,

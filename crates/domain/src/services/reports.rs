@@ -152,7 +152,7 @@ impl Reports {
     /// # Errors
     /// `Invalid`, `UnknownCategory`, `SelfReport`, `InvalidEvidence`, `Duplicate`,
     /// `TooMany`, `Repository`.
-    #[tracing::instrument(skip(self, req), err)]
+    #[tracing::instrument(skip(self, req), err(level = "info"))]
     pub async fn submit(
         &self,
         reporter: AccountId,
@@ -291,7 +291,7 @@ impl Reports {
     /// # Errors
     /// `Forbidden`, `NotFound`, `Invalid` (note), `Conflict` (the action does not apply to
     /// the report's status, or it changed meanwhile), `Repository`.
-    #[tracing::instrument(skip(self, actor, note), err)]
+    #[tracing::instrument(skip(self, actor, note), err(level = "info"))]
     pub async fn moderate(
         &self,
         actor: &Actor,

@@ -109,7 +109,7 @@ impl Sessions {
     ///
     /// # Errors
     /// `RepositoryError` when the session cannot be stored.
-    #[tracing::instrument(skip(self, meta), err)]
+    #[tracing::instrument(skip(self, meta), err(level = "info"))]
     pub async fn start(
         &self,
         account: AccountId,
