@@ -443,9 +443,9 @@ impl From<ImageError> for ApiError {
                 "IMAGE_REJECTED",
                 format!("The upload was rejected and deleted: {reason}."),
             )),
-            ImageError::Forbidden => {
-                image(Self::forbidden("You may not do this for this account."))
-            }
+            ImageError::Forbidden => image(Self::forbidden(
+                "You are not allowed to do this with this image or account.",
+            )),
             ImageError::Protected => image(Self::new(
                 StatusCode::CONFLICT,
                 "IMAGE_PROTECTED",
