@@ -31,7 +31,7 @@ use domain::{
 use futures_util::StreamExt as _;
 use md5::{Digest as _, Md5};
 use time::OffsetDateTime;
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
 /// Temporary files older than this at start-up are left-overs of a crash.
 const STALE_TMP: Duration = Duration::from_secs(3600);
@@ -166,7 +166,9 @@ impl LocalStore {
         }
     }
 
-    /// Streams `body` into a new temporary file; returns its path, size and MD5.
+    /// Streams `body` into a new temporary file; returns its path, size and MD5. One
+    /// blocking thread writes the whole file (chunks reach it through a short channel), so
+    /// a body costs one hand-off to the blocking pool, not one per chunk.
     async fn spool(
         &self,
         mut body: ByteStream,
@@ -174,8 +176,24 @@ impl LocalStore {
         with_sha256: bool,
     ) -> Result<(PathBuf, u64, String, Option<[u8; 32]>), StorageError> {
         use sha2::Digest as _;
+        use std::io::Write as _;
         let path = self.tmp.join(uuid::Uuid::new_v4().simple().to_string());
-        let mut file = tokio::fs::File::create(&path).await.map_err(io_err)?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+        let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (path, failed) = (path.clone(), failed.clone());
+            tokio::task::spawn_blocking(move || -> io::Result<()> {
+                let mut file = std::fs::File::create(&path)?;
+                while let Some(chunk) = rx.blocking_recv() {
+                    file.write_all(&chunk)?;
+                }
+                // A body that failed is deleted: no point making it durable.
+                if failed.load(std::sync::atomic::Ordering::Acquire) {
+                    return Ok(());
+                }
+                file.sync_all()
+            })
+        };
         let result = async {
             let mut size = 0u64;
             let mut md5 = Md5::new();
@@ -190,9 +208,11 @@ impl LocalStore {
                 if let Some(sha) = sha.as_mut() {
                     sha.update(&chunk);
                 }
-                file.write_all(&chunk).await.map_err(io_err)?;
+                if tx.send(chunk).await.is_err() {
+                    // The writer stopped: its error is the one to report.
+                    break;
+                }
             }
-            file.sync_all().await.map_err(io_err)?;
             Ok((
                 size,
                 hex::encode(md5.finalize()),
@@ -200,7 +220,13 @@ impl LocalStore {
             ))
         }
         .await;
-        drop(file);
+        failed.store(result.is_err(), std::sync::atomic::Ordering::Release);
+        drop(tx);
+        let written = writer
+            .await
+            .map_err(|e| StorageError::Unexpected(Box::new(e)))
+            .and_then(|r| r.map_err(io_err));
+        let result = result.and_then(|r| written.map(|()| r));
         match result {
             Ok((size, etag, sha)) => Ok((path, size, etag, sha)),
             Err(e) => {
