@@ -11,6 +11,10 @@
 //! outside it. A body goes to a temporary file first and is renamed over the final path when
 //! complete, so readers see the old object or the new one, never a partial one.
 //!
+//! File-system calls block, so each operation runs as one closure on tokio's blocking pool
+//! (`Dirs`' synchronous methods): a confirmation's dozen calls cost one hand-off between
+//! threads, not a dozen (each hand-off is two thread wake-ups).
+//!
 //! One limit of a file system that S3 does not have: a key cannot be both an object and the
 //! "directory" of other keys (`a` and `a/b`). The service's own keys never do that.
 
@@ -18,8 +22,10 @@ mod signing;
 
 pub use signing::{PutPermit, PutRefusal, SignedQuery, UrlSigner};
 
-use std::io::{self, ErrorKind};
+use std::fs::File;
+use std::io::{self, ErrorKind, Read as _, Seek as _};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -31,7 +37,6 @@ use domain::{
 use futures_util::StreamExt as _;
 use md5::{Digest as _, Md5};
 use time::OffsetDateTime;
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
 /// Temporary files older than this at start-up are left-overs of a crash.
 const STALE_TMP: Duration = Duration::from_secs(3600);
@@ -39,10 +44,17 @@ const STALE_TMP: Duration = Duration::from_secs(3600);
 /// An object store in a directory.
 #[derive(Debug, Clone)]
 pub struct LocalStore {
+    dirs: Arc<Dirs>,
+    signer: Option<UrlSigner>,
+}
+
+/// The store's three directories, and every file-system operation on them (synchronous:
+/// called on the blocking pool).
+#[derive(Debug)]
+struct Dirs {
     objects: PathBuf,
     meta: PathBuf,
     tmp: PathBuf,
-    signer: Option<UrlSigner>,
 }
 
 /// What a PUT must satisfy besides its size limit (the presigned URL's bound headers).
@@ -61,6 +73,14 @@ struct Sidecar {
     content_type: String,
 }
 
+/// A complete body in a temporary file, not yet published.
+struct Spooled {
+    path: PathBuf,
+    size: u64,
+    etag: String,
+    sha256: Option<[u8; 32]>,
+}
+
 impl LocalStore {
     /// Opens (creating when needed) a store rooted at `root`, removing temporary files a
     /// crash left behind.
@@ -69,16 +89,15 @@ impl LocalStore {
     /// The directories cannot be created.
     pub async fn open(root: impl AsRef<Path>) -> io::Result<Self> {
         let root = root.as_ref();
-        let store = Self {
+        let dirs = Dirs {
             objects: root.join("objects"),
             meta: root.join("meta"),
             tmp: root.join("tmp"),
-            signer: None,
         };
-        for dir in [&store.objects, &store.meta, &store.tmp] {
+        for dir in [&dirs.objects, &dirs.meta, &dirs.tmp] {
             tokio::fs::create_dir_all(dir).await?;
         }
-        let mut entries = tokio::fs::read_dir(&store.tmp).await?;
+        let mut entries = tokio::fs::read_dir(&dirs.tmp).await?;
         while let Some(entry) = entries.next_entry().await? {
             let stale = entry
                 .metadata()
@@ -91,7 +110,10 @@ impl LocalStore {
                 let _ = tokio::fs::remove_file(entry.path()).await;
             }
         }
-        Ok(store)
+        Ok(Self {
+            dirs: Arc::new(dirs),
+            signer: None,
+        })
     }
 
     /// Signs upload URLs with `signer` (the service serves them at `/storage/{key}`).
@@ -120,70 +142,55 @@ impl LocalStore {
         checks: &BodyChecks,
     ) -> Result<ObjectMeta, StorageError> {
         let limit = checks.exact_len.map_or(max_size, |l| l.min(max_size));
-        let (tmp, size, etag, sha) = self.spool(body, limit, checks.sha256.is_some()).await?;
-        let length_ok = checks.exact_len.is_none_or(|l| l == size);
-        let sha_ok = checks.sha256.is_none_or(|want| sha == Some(want));
+        let spooled = self.spool(body, limit, checks.sha256.is_some()).await?;
+        let length_ok = checks.exact_len.is_none_or(|l| l == spooled.size);
+        let sha_ok = checks
+            .sha256
+            .is_none_or(|want| spooled.sha256 == Some(want));
         if !(length_ok && sha_ok) {
-            let _ = tokio::fs::remove_file(&tmp).await;
+            let _ = tokio::fs::remove_file(&spooled.path).await;
             return Err(StorageError::PreconditionFailed);
         }
-        self.publish(key, &tmp, size, etag, content_type).await
+        self.publish(key, spooled, content_type).await
     }
 
     /// The file holding `key`'s bytes (for serving them).
     pub fn path_of(&self, key: &ObjectKey) -> PathBuf {
-        let mut p = self.objects.clone();
-        p.extend(key.segments());
-        p
+        self.dirs.path_of(key)
     }
 
-    fn sidecar_path(&self, key: &ObjectKey) -> PathBuf {
-        let mut p = self.meta.clone();
-        p.extend(key.segments());
-        let mut name = p.file_name().unwrap_or_default().to_os_string();
-        name.push(".json");
-        p.set_file_name(name);
-        p
+    /// Runs `op` on the blocking pool: one hand-off for a whole operation.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Dirs) -> Result<T, StorageError> + Send + 'static,
+    ) -> Result<T, StorageError> {
+        let dirs = self.dirs.clone();
+        tokio::task::spawn_blocking(move || op(&dirs))
+            .await
+            .map_err(|e| StorageError::Unexpected(Box::new(e)))?
     }
 
-    async fn read_sidecar(&self, key: &ObjectKey) -> Option<Sidecar> {
-        let raw = tokio::fs::read(self.sidecar_path(key)).await.ok()?;
-        serde_json::from_slice(&raw).ok()
-    }
-
-    /// An object's metadata from its file's: the ETag and type from its sidecar, unless the
-    /// sidecar's size disagrees with the file (then it belongs to another version of it).
-    async fn meta_of(&self, key: &ObjectKey, m: &std::fs::Metadata) -> ObjectMeta {
-        let sidecar = self.read_sidecar(key).await.filter(|s| s.size == m.len());
-        ObjectMeta {
-            key: key.clone(),
-            size: m.len(),
-            etag: sidecar
-                .as_ref()
-                .map_or_else(|| fallback_etag(m), |s| s.etag.clone()),
-            content_type: sidecar.map(|s| s.content_type),
-            last_modified: modified(m),
-        }
-    }
-
-    /// Streams `body` into a new temporary file; returns its path, size and MD5. One
-    /// blocking thread writes the whole file (chunks reach it through a short channel), so
-    /// a body costs one hand-off to the blocking pool, not one per chunk.
+    /// Streams `body` into a new temporary file, fsynced. One blocking thread writes the
+    /// whole file (chunks reach it through a short channel), so a body costs one hand-off
+    /// to the blocking pool, not one per chunk.
     async fn spool(
         &self,
         mut body: ByteStream,
         max_size: u64,
         with_sha256: bool,
-    ) -> Result<(PathBuf, u64, String, Option<[u8; 32]>), StorageError> {
+    ) -> Result<Spooled, StorageError> {
         use sha2::Digest as _;
         use std::io::Write as _;
-        let path = self.tmp.join(uuid::Uuid::new_v4().simple().to_string());
+        let path = self
+            .dirs
+            .tmp
+            .join(uuid::Uuid::new_v4().simple().to_string());
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
-        let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writer = {
             let (path, failed) = (path.clone(), failed.clone());
             tokio::task::spawn_blocking(move || -> io::Result<()> {
-                let mut file = std::fs::File::create(&path)?;
+                let mut file = File::create(&path)?;
                 while let Some(chunk) = rx.blocking_recv() {
                     file.write_all(&chunk)?;
                 }
@@ -226,9 +233,13 @@ impl LocalStore {
             .await
             .map_err(|e| StorageError::Unexpected(Box::new(e)))
             .and_then(|r| r.map_err(io_err));
-        let result = result.and_then(|r| written.map(|()| r));
-        match result {
-            Ok((size, etag, sha)) => Ok((path, size, etag, sha)),
+        match result.and_then(|r| written.map(|()| r)) {
+            Ok((size, etag, sha256)) => Ok(Spooled {
+                path,
+                size,
+                etag,
+                sha256,
+            }),
             Err(e) => {
                 let _ = tokio::fs::remove_file(&path).await;
                 Err(e)
@@ -236,8 +247,121 @@ impl LocalStore {
         }
     }
 
-    /// Moves a complete temporary file to `key` and writes its sidecar.
     async fn publish(
+        &self,
+        key: &ObjectKey,
+        spooled: Spooled,
+        content_type: &str,
+    ) -> Result<ObjectMeta, StorageError> {
+        let (key, content_type) = (key.clone(), content_type.to_owned());
+        self.blocking(move |d| {
+            d.publish(
+                &key,
+                &spooled.path,
+                spooled.size,
+                spooled.etag,
+                &content_type,
+            )
+        })
+        .await
+    }
+}
+
+impl Dirs {
+    fn path_of(&self, key: &ObjectKey) -> PathBuf {
+        let mut p = self.objects.clone();
+        p.extend(key.segments());
+        p
+    }
+
+    fn sidecar_path(&self, key: &ObjectKey) -> PathBuf {
+        let mut p = self.meta.clone();
+        p.extend(key.segments());
+        let mut name = p.file_name().unwrap_or_default().to_os_string();
+        name.push(".json");
+        p.set_file_name(name);
+        p
+    }
+
+    fn read_sidecar(&self, key: &ObjectKey) -> Option<Sidecar> {
+        let raw = std::fs::read(self.sidecar_path(key)).ok()?;
+        serde_json::from_slice(&raw).ok()
+    }
+
+    /// An object's metadata from its file's: the ETag and type from its sidecar, unless the
+    /// sidecar's size disagrees with the file (then it belongs to another version of it).
+    fn meta_of(&self, key: &ObjectKey, m: &std::fs::Metadata) -> ObjectMeta {
+        let sidecar = self.read_sidecar(key).filter(|s| s.size == m.len());
+        ObjectMeta {
+            key: key.clone(),
+            size: m.len(),
+            etag: sidecar
+                .as_ref()
+                .map_or_else(|| fallback_etag(m), |s| s.etag.clone()),
+            content_type: sidecar.map(|s| s.content_type),
+            last_modified: modified(m),
+        }
+    }
+
+    /// `key`'s file, open, with its metadata; `None` when there is no such object.
+    fn open(&self, key: &ObjectKey) -> Result<Option<(File, std::fs::Metadata)>, StorageError> {
+        let file = match File::open(self.path_of(key)) {
+            Ok(f) => f,
+            Err(e) if is_absent(&e) => return Ok(None),
+            Err(e) => return Err(io_err(e)),
+        };
+        let m = file.metadata().map_err(io_err)?;
+        Ok(m.is_file().then_some((file, m)))
+    }
+
+    fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StorageError> {
+        match std::fs::metadata(self.path_of(key)) {
+            Ok(m) if m.is_file() => Ok(Some(self.meta_of(key, &m))),
+            Ok(_) => Ok(None),
+            Err(e) if is_absent(&e) => Ok(None),
+            Err(e) => Err(io_err(e)),
+        }
+    }
+
+    fn read_head(
+        &self,
+        key: &ObjectKey,
+        len: u64,
+    ) -> Result<Option<(ObjectMeta, Bytes)>, StorageError> {
+        // One open file: the size and the bytes belong to the same version of the object.
+        let Some((file, m)) = self.open(key)? else {
+            return Ok(None);
+        };
+        let bytes = read_at_most(file, len.min(m.len()))?;
+        Ok(Some((self.meta_of(key, &m), bytes)))
+    }
+
+    fn read_range(&self, key: &ObjectKey, offset: u64, len: u64) -> Result<Bytes, StorageError> {
+        let (mut file, m) = self.open(key)?.ok_or(StorageError::NotFound)?;
+        let want = len.min(m.len().saturating_sub(offset));
+        if want == 0 {
+            return Ok(Bytes::new());
+        }
+        file.seek(io::SeekFrom::Start(offset)).map_err(io_err)?;
+        read_at_most(file, want)
+    }
+
+    fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
+        let target = self.path_of(key);
+        match std::fs::remove_file(&target) {
+            Ok(()) => {}
+            Err(e) if is_absent(&e) => {}
+            Err(e) => return Err(io_err(e)),
+        }
+        let sidecar = self.sidecar_path(key);
+        let _ = std::fs::remove_file(&sidecar);
+        prune_empty_dirs(&target, &self.objects);
+        prune_empty_dirs(&sidecar, &self.meta);
+        Ok(())
+    }
+
+    /// Moves a complete temporary file to `key` and writes its sidecar.
+    fn publish(
         &self,
         key: &ObjectKey,
         tmp: &Path,
@@ -247,13 +371,13 @@ impl LocalStore {
     ) -> Result<ObjectMeta, StorageError> {
         let target = self.path_of(key);
         let sidecar = self.sidecar_path(key);
-        let result = async {
+        let result = (|| {
             for p in [&target, &sidecar] {
                 if let Some(parent) = p.parent() {
-                    tokio::fs::create_dir_all(parent).await.map_err(io_err)?;
+                    std::fs::create_dir_all(parent).map_err(io_err)?;
                 }
             }
-            tokio::fs::rename(tmp, &target).await.map_err(io_err)?;
+            std::fs::rename(tmp, &target).map_err(io_err)?;
             let meta = serde_json::to_vec(&Sidecar {
                 size,
                 etag: etag.clone(),
@@ -263,16 +387,14 @@ impl LocalStore {
             let meta_tmp = self
                 .tmp
                 .join(format!("{}.json", uuid::Uuid::new_v4().simple()));
-            tokio::fs::write(&meta_tmp, meta).await.map_err(io_err)?;
-            tokio::fs::rename(&meta_tmp, &sidecar).await.map_err(io_err)
-        }
-        .await;
+            std::fs::write(&meta_tmp, meta).map_err(io_err)?;
+            std::fs::rename(&meta_tmp, &sidecar).map_err(io_err)
+        })();
         if let Err(e) = result {
-            let _ = tokio::fs::remove_file(tmp).await;
+            let _ = std::fs::remove_file(tmp);
             return Err(e);
         }
-        let last_modified = tokio::fs::metadata(&target)
-            .await
+        let last_modified = std::fs::metadata(&target)
             .map(|m| modified(&m))
             .map_err(io_err)?;
         Ok(ObjectMeta {
@@ -284,26 +406,73 @@ impl LocalStore {
         })
     }
 
-    /// Removes empty directories from `path`'s parent up to (not including) `stop`.
-    async fn prune_empty_dirs(path: &Path, stop: &Path) {
-        let mut dir = path.parent();
-        while let Some(d) = dir {
-            if d == stop || !d.starts_with(stop) || tokio::fs::remove_dir(d).await.is_err() {
-                break;
-            }
-            dir = d.parent();
+    fn promote(
+        &self,
+        from: &ObjectKey,
+        to: &ObjectKey,
+        etag: &str,
+    ) -> Result<ObjectMeta, StorageError> {
+        // Claim the staged bytes with a hard link: a PUT racing with us replaces the file
+        // at `from` (a rename) and cannot change the bytes we check and promote, and the
+        // staged object stays visible until the final one exists, so a concurrent
+        // confirmation never sees neither.
+        let source = self.path_of(from);
+        let claimed = self
+            .tmp
+            .join(format!("claim-{}", uuid::Uuid::new_v4().simple()));
+        match std::fs::hard_link(&source, &claimed) {
+            Ok(()) => {}
+            Err(e) if is_absent(&e) => return Err(StorageError::NotFound),
+            Err(e) => return Err(io_err(e)),
         }
+        let content_type = self
+            .read_sidecar(from)
+            .map_or_else(|| "application/octet-stream".to_owned(), |s| s.content_type);
+        let (size, actual) = match md5_of(&claimed) {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = std::fs::remove_file(&claimed);
+                return Err(io_err(e));
+            }
+        };
+        if actual != etag {
+            let _ = std::fs::remove_file(&claimed);
+            return Err(StorageError::PreconditionFailed);
+        }
+        let meta = self.publish(to, &claimed, size, actual, &content_type)?;
+        // Only now does the staged copy go (a concurrent confirmation may have removed it).
+        let _ = std::fs::remove_file(&source);
+        let _ = std::fs::remove_file(self.sidecar_path(from));
+        prune_empty_dirs(&source, &self.objects);
+        Ok(meta)
+    }
+
+    fn list(
+        &self,
+        prefix: &KeyPrefix,
+        after: Option<&ObjectKey>,
+        limit: usize,
+    ) -> Result<Vec<ObjectMeta>, StorageError> {
+        let keys = self.walk(prefix, after, limit).map_err(io_err)?;
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            // An object deleted between the walk and here is simply not listed.
+            if let Some(meta) = self.head(&key)? {
+                out.push(meta);
+            }
+        }
+        Ok(out)
     }
 }
 
 /// Size and MD5 of a file, read in chunks.
-async fn md5_of(path: &Path) -> io::Result<(u64, String)> {
-    let mut file = tokio::fs::File::open(path).await?;
+fn md5_of(path: &Path) -> io::Result<(u64, String)> {
+    let mut file = File::open(path)?;
     let mut md5 = Md5::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut size = 0u64;
     loop {
-        let n = file.read(&mut buf).await?;
+        let n = file.read(&mut buf)?;
         if n == 0 {
             break;
         }
@@ -311,6 +480,29 @@ async fn md5_of(path: &Path) -> io::Result<(u64, String)> {
         md5.update(&buf[..n]);
     }
     Ok((size, hex::encode(md5.finalize())))
+}
+
+/// Up to `len` bytes from `file`'s current position.
+fn read_at_most(file: File, len: u64) -> Result<Bytes, StorageError> {
+    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(usize::MAX));
+    file.take(len).read_to_end(&mut buf).map_err(io_err)?;
+    Ok(Bytes::from(buf))
+}
+
+/// Removes empty directories from `path`'s parent up to (not including) `stop`.
+fn prune_empty_dirs(path: &Path, stop: &Path) {
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if d == stop || !d.starts_with(stop) || std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+}
+
+/// No such file, or a file where the path needed a directory: the object does not exist.
+fn is_absent(e: &io::Error) -> bool {
+    matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory)
 }
 
 fn io_err(e: io::Error) -> StorageError {
@@ -344,20 +536,13 @@ impl ObjectStore for LocalStore {
         content_type: &str,
         max_size: u64,
     ) -> Result<ObjectMeta, StorageError> {
-        let (tmp, size, etag, _) = self.spool(body, max_size, false).await?;
-        self.publish(key, &tmp, size, etag, content_type).await
+        let spooled = self.spool(body, max_size, false).await?;
+        self.publish(key, spooled, content_type).await
     }
 
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StorageError> {
-        let m = match tokio::fs::metadata(self.path_of(key)).await {
-            Ok(m) if m.is_file() => m,
-            Ok(_) => return Ok(None),
-            Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => {
-                return Ok(None);
-            }
-            Err(e) => return Err(io_err(e)),
-        };
-        Ok(Some(self.meta_of(key, &m).await))
+        let key = key.clone();
+        self.blocking(move |d| d.head(&key)).await
     }
 
     async fn read_head(
@@ -365,25 +550,8 @@ impl ObjectStore for LocalStore {
         key: &ObjectKey,
         len: u64,
     ) -> Result<Option<(ObjectMeta, Bytes)>, StorageError> {
-        // One open file: the size and the bytes belong to the same version of the object.
-        let file = match tokio::fs::File::open(self.path_of(key)).await {
-            Ok(f) => f,
-            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
-                return Ok(None);
-            }
-            Err(e) => return Err(io_err(e)),
-        };
-        let m = file.metadata().await.map_err(io_err)?;
-        if !m.is_file() {
-            return Ok(None);
-        }
-        let want = len.min(m.len());
-        let mut buf = Vec::with_capacity(usize::try_from(want).unwrap_or(usize::MAX));
-        file.take(want)
-            .read_to_end(&mut buf)
-            .await
-            .map_err(io_err)?;
-        Ok(Some((self.meta_of(key, &m).await, Bytes::from(buf))))
+        let key = key.clone();
+        self.blocking(move |d| d.read_head(&key, len)).await
     }
 
     async fn read_range(
@@ -392,45 +560,14 @@ impl ObjectStore for LocalStore {
         offset: u64,
         len: u64,
     ) -> Result<Bytes, StorageError> {
-        let mut file = match tokio::fs::File::open(self.path_of(key)).await {
-            Ok(f) => f,
-            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
-                return Err(StorageError::NotFound);
-            }
-            Err(e) => return Err(io_err(e)),
-        };
-        let m = file.metadata().await.map_err(io_err)?;
-        if !m.is_file() {
-            return Err(StorageError::NotFound);
-        }
-        let size = m.len();
-        let want = len.min(size.saturating_sub(offset));
-        if want == 0 {
-            return Ok(Bytes::new());
-        }
-        file.seek(io::SeekFrom::Start(offset))
+        let key = key.clone();
+        self.blocking(move |d| d.read_range(&key, offset, len))
             .await
-            .map_err(io_err)?;
-        let mut buf = Vec::with_capacity(usize::try_from(want).unwrap_or(usize::MAX));
-        file.take(want)
-            .read_to_end(&mut buf)
-            .await
-            .map_err(io_err)?;
-        Ok(Bytes::from(buf))
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
-        let target = self.path_of(key);
-        match tokio::fs::remove_file(&target).await {
-            Ok(()) => {}
-            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {}
-            Err(e) => return Err(io_err(e)),
-        }
-        let sidecar = self.sidecar_path(key);
-        let _ = tokio::fs::remove_file(&sidecar).await;
-        Self::prune_empty_dirs(&target, &self.objects).await;
-        Self::prune_empty_dirs(&sidecar, &self.meta).await;
-        Ok(())
+        let key = key.clone();
+        self.blocking(move |d| d.delete(&key)).await
     }
 
     async fn list(
@@ -439,20 +576,9 @@ impl ObjectStore for LocalStore {
         after: Option<ObjectKey>,
         limit: usize,
     ) -> Result<Vec<ObjectMeta>, StorageError> {
-        let this = self.clone();
         let prefix = prefix.clone();
-        let keys = tokio::task::spawn_blocking(move || this.walk(&prefix, after.as_ref(), limit))
+        self.blocking(move |d| d.list(&prefix, after.as_ref(), limit))
             .await
-            .map_err(|e| StorageError::Unexpected(Box::new(e)))?
-            .map_err(io_err)?;
-        let mut out = Vec::with_capacity(keys.len());
-        for key in keys {
-            // An object deleted between the walk and here is simply not listed.
-            if let Some(meta) = self.head(&key).await? {
-                out.push(meta);
-            }
-        }
-        Ok(out)
     }
 
     async fn presign_put(
@@ -474,48 +600,12 @@ impl ObjectStore for LocalStore {
         to: &ObjectKey,
         etag: &str,
     ) -> Result<ObjectMeta, StorageError> {
-        // Claim the staged bytes with a hard link: a PUT racing with us replaces the file
-        // at `from` (a rename) and cannot change the bytes we check and promote, and the
-        // staged object stays visible until the final one exists, so a concurrent
-        // confirmation never sees neither.
-        let source = self.path_of(from);
-        let claimed = self
-            .tmp
-            .join(format!("claim-{}", uuid::Uuid::new_v4().simple()));
-        match tokio::fs::hard_link(&source, &claimed).await {
-            Ok(()) => {}
-            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => {
-                return Err(StorageError::NotFound);
-            }
-            Err(e) => return Err(io_err(e)),
-        }
-        let content_type = self
-            .read_sidecar(from)
-            .await
-            .map_or_else(|| "application/octet-stream".to_owned(), |s| s.content_type);
-        let (size, actual) = match md5_of(&claimed).await {
-            Ok(v) => v,
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&claimed).await;
-                return Err(io_err(e));
-            }
-        };
-        if actual != etag {
-            let _ = tokio::fs::remove_file(&claimed).await;
-            return Err(StorageError::PreconditionFailed);
-        }
-        let meta = self
-            .publish(to, &claimed, size, actual, &content_type)
-            .await?;
-        // Only now does the staged copy go (a concurrent confirmation may have removed it).
-        let _ = tokio::fs::remove_file(&source).await;
-        let _ = tokio::fs::remove_file(self.sidecar_path(from)).await;
-        Self::prune_empty_dirs(&source, &self.objects).await;
-        Ok(meta)
+        let (from, to, etag) = (from.clone(), to.clone(), etag.to_owned());
+        self.blocking(move |d| d.promote(&from, &to, &etag)).await
     }
 
     async fn check(&self) -> Result<(), StorageError> {
-        match tokio::fs::metadata(&self.objects).await {
+        match tokio::fs::metadata(&self.dirs.objects).await {
             Ok(m) if m.is_dir() => Ok(()),
             Ok(_) => Err(StorageError::Unavailable(
                 "the object directory is not a directory".into(),
@@ -525,7 +615,7 @@ impl ObjectStore for LocalStore {
     }
 }
 
-impl LocalStore {
+impl Dirs {
     /// Keys under `prefix`, in byte order of the whole key, after `after`, at most `limit`.
     ///
     /// A directory's entries are visited in the order of `name` for files and `name/` for
