@@ -23,6 +23,9 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
 
+/// A pooled connection idle this long is pinged before it is handed out.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(10);
+
 /// Pool settings.
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
@@ -69,6 +72,10 @@ impl SqlStore {
             .min_connections(pool.min_connections)
             .acquire_timeout(pool.acquire_timeout)
             .connect_timeout(pool.connect_timeout)
+            // A ping on every checkout is a round trip per statement; a connection that sat
+            // idle is the one likely to be dead. One that broke while busy fails its next
+            // statement (Unavailable) and is closed, not returned to the pool.
+            .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(|o| {
                 o.create_if_missing(true)
