@@ -397,7 +397,11 @@ impl<R: ImageRepository> ImageRepository for Invalidating<R> {
         self.inner.find_by_key(key).await
     }
 
-    async fn mark_ready(&self, id: ImageId, ready: ReadyImage) -> Result<bool, RepositoryError> {
+    async fn mark_ready(
+        &self,
+        id: ImageId,
+        ready: ReadyImage,
+    ) -> Result<Option<Image>, RepositoryError> {
         self.around(|c| c.forget_image(id), self.inner.mark_ready(id, ready))
             .await
     }

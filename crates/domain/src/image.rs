@@ -323,12 +323,16 @@ pub trait ImageRepository: Send + Sync {
     /// `RepositoryError` on infrastructure failure.
     async fn find_by_key(&self, key: &ObjectKey) -> Result<Option<Image>, RepositoryError>;
 
-    /// Marks a pending image ready with what was verified; `false` when it was not pending
-    /// (another confirmation won, or it expired).
+    /// Marks a pending image ready with what was verified and returns the record as
+    /// updated; `None` when it was not pending (another confirmation won, or it expired).
     ///
     /// # Errors
     /// `RepositoryError` on infrastructure failure.
-    async fn mark_ready(&self, id: ImageId, ready: ReadyImage) -> Result<bool, RepositoryError>;
+    async fn mark_ready(
+        &self,
+        id: ImageId,
+        ready: ReadyImage,
+    ) -> Result<Option<Image>, RepositoryError>;
 
     /// Moves an image from `from` to `to` at `at`; `false` when it was not in `from`.
     /// Concurrent callers (replicas, sweeps) make each transition happen once.

@@ -1035,16 +1035,20 @@ pub async fn image_repository(accounts: &dyn AccountRepository, repo: &dyn Image
         confirmed_at: T0 + Duration::seconds(30),
         expires_at: Some(T0 + Duration::days(7)),
     };
+    let marked = repo
+        .mark_ready(img.id, ready.clone())
+        .await
+        .expect("mark_ready")
+        .expect("it was pending");
     assert!(
         repo.mark_ready(img.id, ready.clone())
             .await
-            .expect("mark_ready")
-    );
-    assert!(
-        !repo.mark_ready(img.id, ready.clone()).await.unwrap(),
+            .unwrap()
+            .is_none(),
         "only once"
     );
     let got = repo.find_by_key(&n.key).await.unwrap().unwrap();
+    assert_eq!(marked, got, "the record as updated is the one stored");
     assert_eq!(got.status, ImageStatus::Ready);
     assert_eq!(
         (got.size, got.width, got.height),

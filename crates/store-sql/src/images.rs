@@ -88,8 +88,13 @@ impl ImageRepository for SqlStore {
             .transpose()
     }
 
-    async fn mark_ready(&self, id: ImageId, r: ReadyImage) -> Result<bool, RepositoryError> {
-        let res = images::Entity::update_many()
+    async fn mark_ready(
+        &self,
+        id: ImageId,
+        r: ReadyImage,
+    ) -> Result<Option<Image>, RepositoryError> {
+        // The updated row comes back with the update (RETURNING): no second read.
+        let rows = images::Entity::update_many()
             .col_expr(
                 images::Column::Status,
                 Expr::value(ImageStatus::Ready.as_str()),
@@ -112,10 +117,10 @@ impl ImageRepository for SqlStore {
             )
             .filter(images::Column::Id.eq(id.get()))
             .filter(images::Column::Status.eq(ImageStatus::Pending.as_str()))
-            .exec(self.conn())
+            .exec_with_returning(self.conn())
             .await
             .map_err(translate)?;
-        Ok(res.rows_affected == 1)
+        rows.into_iter().next().map(to_domain).transpose()
     }
 
     async fn transition(

@@ -771,17 +771,14 @@ impl Images {
             confirmed_at: now,
             expires_at: image.channel.retention().map(|r| now + r),
         };
-        if !self.repo.mark_ready(image.id, ready).await? {
+        let Some(confirmed) = self.repo.mark_ready(image.id, ready).await? else {
             return self.settled(&image).await;
-        }
+        };
         self.observer.confirmed(image.channel);
         if image.channel == Channel::Profile {
             self.set_avatar(image.uploader, &image.key).await?;
         }
-        self.repo
-            .find_by_key(&image.key)
-            .await?
-            .ok_or(ImageError::NotFound)
+        Ok(confirmed)
     }
 
     /// After losing a race to a concurrent confirmation: waits (briefly) for the winner

@@ -596,12 +596,13 @@ async fn a_larger_object_than_allowed_is_rejected_without_being_read() {
 #[tokio::test]
 async fn verified_bytes_are_promoted_on_their_etag_and_marked_ready() {
     let mut repo = MockImageRepository::new();
-    let mut found = vec![image(ImageStatus::Pending, Channel::Chat)];
     let mut after = image(ImageStatus::Ready, Channel::Chat);
     after.size = Some(PNG_1X1.len() as u64);
-    let after2 = after.clone();
+    // One read: the answer is the record the update returned.
     repo.expect_find_by_key()
-        .returning(move |_| Ok(Some(found.pop().unwrap_or_else(|| after2.clone()))));
+        .times(1)
+        .returning(|_| Ok(Some(image(ImageStatus::Pending, Channel::Chat))));
+    let answer = after.clone();
     repo.expect_mark_ready()
         .withf(|id, r| {
             *id == ImageId::new(1)
@@ -611,7 +612,7 @@ async fn verified_bytes_are_promoted_on_their_etag_and_marked_ready() {
                 && r.expires_at == Some(NOW + Duration::days(7))
         })
         .times(1)
-        .returning(|_, _| Ok(true));
+        .returning(move |_, _| Ok(Some(answer.clone())));
     let mut store = staged_store(PNG_1X1);
     store
         .expect_promote()
@@ -630,7 +631,7 @@ async fn verified_bytes_are_promoted_on_their_etag_and_marked_ready() {
         .confirm(&me(), Channel::Chat, &key().to_string(), &c)
         .await
         .expect("ready");
-    assert_eq!(got.status, ImageStatus::Ready);
+    assert_eq!(got, after);
 }
 
 #[tokio::test]
@@ -691,6 +692,7 @@ async fn a_confirmed_profile_image_replaces_the_old_avatar() {
     let new_key = pending.key.clone();
     let mut ready = pending.clone();
     ready.status = ImageStatus::Ready;
+    let marked = ready.clone();
     let mut calls = 0;
     repo.expect_find_by_key().returning(move |k| {
         if k.as_str().ends_with("old.png") {
@@ -703,7 +705,8 @@ async fn a_confirmed_profile_image_replaces_the_old_avatar() {
             ready.clone()
         }))
     });
-    repo.expect_mark_ready().returning(|_, _| Ok(true));
+    repo.expect_mark_ready()
+        .returning(move |_, _| Ok(Some(marked.clone())));
     repo.expect_transition()
         .with(
             eq(ImageId::new(9)),
