@@ -78,7 +78,7 @@ def main():
         put(issued, small)
         return issued["key"]
 
-    with ThreadPoolExecutor(8) as pool:
+    with ThreadPoolExecutor(16) as pool:
         keys = list(pool.map(pending, range(PENDING)))
 
     big = png(64, 64, 1 << 20)

@@ -7,13 +7,15 @@ connections (one thread each, each its own connection, with the service's settin
 synchronous=NORMAL, a 5 s busy timeout) for SECONDS, and prints one JSON line:
 {"tps": transactions per second, "latency_avg_ms": ...}. A transaction is one pass over
 the script, as in pgbench. `:name` variables take the values given (text is quoted, numbers
-are not); `\\set` lines set numbers; PostgreSQL's random text becomes SQLite's.
+are not); `\\set` lines set numbers, or draw one per transaction with `random(lo, hi)` (bounds
+numbers or variables), as pgbench does; PostgreSQL's random text becomes SQLite's.
 
 Python's sqlite3 releases the GIL while SQLite works, so the threads run in parallel
 where SQLite lets them (readers in WAL mode; one writer at a time, as in the service).
 """
 
 import json
+import random
 import re
 import sqlite3
 import sys
@@ -24,13 +26,18 @@ db_file, sql_file, connections, seconds = sys.argv[1], sys.argv[2], int(sys.argv
 values = dict(arg.split("=", 1) for arg in sys.argv[5:])
 
 statements = []
+randoms = {}
 for line in open(sql_file, encoding="utf-8"):
     line = line.strip()
     if not line or line.startswith("--"):
         continue
     if line.startswith("\\set "):
         _, name, value = line.split(None, 2)
-        values[name] = value
+        drawn = re.fullmatch(r"random\(\s*(\S+?)\s*,\s*(\S+?)\s*\)", value)
+        if drawn:
+            randoms[name] = drawn.groups()
+        else:
+            values[name] = value
         continue
     statements.append(line.rstrip(";"))
 
@@ -39,9 +46,18 @@ def literal(value):
     return value if re.fullmatch(r"-?\d+", value) else "'" + value.replace("'", "''") + "'"
 
 
+def bound(v):
+    return int(values[v[1:]]) if v.startswith(":") else int(v)
+
+
+# Drawn variables stay SQLite parameters (`:name`), bound per transaction.
+ranges = {name: (bound(lo), bound(hi)) for name, (lo, hi) in randoms.items()}
+
+
 def adapt(sql):
     sql = sql.replace("md5(random()::text || clock_timestamp()::text)", "lower(hex(randomblob(16)))")
-    return re.sub(r"(?<!:):([a-z_]+)", lambda m: literal(values[m.group(1)]), sql)
+    return re.sub(r"(?<!:):([a-z_]+)",
+                  lambda m: m.group(0) if m.group(1) in ranges else literal(values[m.group(1)]), sql)
 
 
 script = [adapt(s) for s in statements]
@@ -57,8 +73,9 @@ def worker():
     n, spent = 0, 0.0
     while time.perf_counter() < deadline:
         t = time.perf_counter()
+        drawn = {name: random.randint(lo, hi) for name, (lo, hi) in ranges.items()}
         for sql in script:
-            conn.execute(sql).fetchall()
+            conn.execute(sql, drawn).fetchall()
         spent += time.perf_counter() - t
         n += 1
     conn.close()

@@ -1,6 +1,7 @@
--- POST /api/v1/images/chat/callback for the next uploaded-but-unconfirmed key in KEYS_FILE;
--- once every key is used, keys repeat (answered from the ready record) and the summary
--- says so.
+-- POST /api/v1/images/chat/callback for the next uploaded-but-unconfirmed key in KEYS_FILE:
+-- every request confirms a new upload while keys last. Should the keys run out, they repeat
+-- (answered from the ready record, a much cheaper path) and the summary counts the repeats
+-- (`repeats=`): raise BENCH_PENDING until it says 0.
 dofile(os.getenv("BENCH_DIR") .. "/wrk/common.lua")
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -15,5 +16,5 @@ end
 local base_done = done
 done = function(summary, latency, requests)
   base_done(summary, latency, requests)
-  io.write(string.format('NOTE keys=%d\n', #keys))
+  io.write(string.format('NOTE keys=%d repeats=%d\n', #keys, math.max(0, summary.requests - #keys)))
 end
