@@ -372,12 +372,7 @@ impl Dirs {
         let target = self.path_of(key);
         let sidecar = self.sidecar_path(key);
         let result = (|| {
-            for p in [&target, &sidecar] {
-                if let Some(parent) = p.parent() {
-                    std::fs::create_dir_all(parent).map_err(io_err)?;
-                }
-            }
-            std::fs::rename(tmp, &target).map_err(io_err)?;
+            rename_into(tmp, &target).map_err(io_err)?;
             let meta = serde_json::to_vec(&Sidecar {
                 size,
                 etag: etag.clone(),
@@ -388,7 +383,10 @@ impl Dirs {
                 .tmp
                 .join(format!("{}.json", uuid::Uuid::new_v4().simple()));
             std::fs::write(&meta_tmp, meta).map_err(io_err)?;
-            std::fs::rename(&meta_tmp, &sidecar).map_err(io_err)
+            rename_into(&meta_tmp, &sidecar).map_err(|e| {
+                let _ = std::fs::remove_file(&meta_tmp);
+                io_err(e)
+            })
         })();
         if let Err(e) = result {
             let _ = std::fs::remove_file(tmp);
@@ -487,6 +485,20 @@ fn read_at_most(file: File, len: u64) -> Result<Bytes, StorageError> {
     let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(usize::MAX));
     file.take(len).read_to_end(&mut buf).map_err(io_err)?;
     Ok(Bytes::from(buf))
+}
+
+/// Renames `from` to `to`, creating `to`'s directories only when the rename says they are
+/// missing: they usually exist, and creating them anyway costs a `mkdir` and a `stat` each.
+fn rename_into(from: &Path, to: &Path) -> io::Result<()> {
+    match std::fs::rename(from, to) {
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::rename(from, to)
+        }
+        other => other,
+    }
 }
 
 /// Removes empty directories from `path`'s parent up to (not including) `stop`.
