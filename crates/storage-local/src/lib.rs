@@ -440,8 +440,10 @@ impl Dirs {
         let meta = self.publish(to, &claimed, size, actual, &content_type)?;
         // Only now does the staged copy go (a concurrent confirmation may have removed it).
         let _ = std::fs::remove_file(&source);
-        let _ = std::fs::remove_file(self.sidecar_path(from));
+        let staged_sidecar = self.sidecar_path(from);
+        let _ = std::fs::remove_file(&staged_sidecar);
         prune_empty_dirs(&source, &self.objects);
+        prune_empty_dirs(&staged_sidecar, &self.meta);
         Ok(meta)
     }
 
@@ -801,6 +803,25 @@ mod tests {
                 .count(),
             0
         );
+    }
+
+    #[tokio::test]
+    async fn promoting_leaves_no_empty_staging_directories() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::open(dir.path()).await.expect("open");
+        let staged = ObjectKey::parse("uploads/a/b.png").expect("key");
+        let meta = store
+            .put(&staged, body(b"abc"), "image/png", 10)
+            .await
+            .expect("put");
+        let key = ObjectKey::parse("a/b.png").expect("key");
+        store
+            .promote(&staged, &key, &meta.etag)
+            .await
+            .expect("promote");
+        assert!(!dir.path().join("objects/uploads").exists());
+        assert!(!dir.path().join("meta/uploads").exists());
+        assert!(dir.path().join("meta/a/b.png.json").exists());
     }
 
     #[tokio::test]
