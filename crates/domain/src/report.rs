@@ -459,7 +459,9 @@ pub trait ReportRepository: Send + Sync {
         page: Page,
     ) -> Result<(Vec<Report>, u64), RepositoryError>;
 
-    /// How many reports `reporter` filed at or after `since`.
+    /// How many reports `reporter` filed at or after `since`, counting no further than
+    /// `at_most` (a limit check needs no more, and its cost stays bounded by the limit
+    /// however many reports the reporter has).
     ///
     /// # Errors
     /// `RepositoryError` on infrastructure failure.
@@ -467,6 +469,7 @@ pub trait ReportRepository: Send + Sync {
         &self,
         reporter: AccountId,
         since: OffsetDateTime,
+        at_most: u64,
     ) -> Result<u64, RepositoryError>;
 
     /// Applies `change` to report `id` if its status is still `expected`, records its audit

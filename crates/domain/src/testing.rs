@@ -1500,13 +1500,16 @@ pub async fn report_repository(
         .unwrap();
     assert!(by_category.is_empty());
 
-    assert_eq!(repo.count_since(me, T0).await.unwrap(), 2);
+    assert_eq!(repo.count_since(me, T0, 20).await.unwrap(), 2);
     assert_eq!(
-        repo.count_since(me, T0 + Duration::minutes(1))
+        repo.count_since(me, T0 + Duration::minutes(1), 20)
             .await
             .unwrap(),
         1
     );
+    // Counting stops at the bound.
+    assert_eq!(repo.count_since(me, T0, 1).await.unwrap(), 1);
+    assert_eq!(repo.count_since(me, T0, 0).await.unwrap(), 0);
     assert_eq!(
         repo.find(crate::ReportId::new(i64::MAX)).await.unwrap(),
         None

@@ -198,13 +198,30 @@ impl ReportRepository for SqlStore {
         &self,
         reporter: AccountId,
         since: OffsetDateTime,
+        at_most: u64,
     ) -> Result<u64, RepositoryError> {
-        reports::Entity::find()
-            .filter(reports::Column::ReporterId.eq(reporter.get()))
-            .filter(reports::Column::CreatedAt.gte(micros(since)))
-            .count(self.conn())
+        use sea_orm::sea_query::{Alias, Expr, Query};
+        // SELECT COUNT(*) FROM (SELECT 1 … LIMIT at_most): the index scan stops at the
+        // bound instead of visiting every report of the day.
+        let recent = Query::select()
+            .expr(Expr::val(1))
+            .from(reports::Entity)
+            .and_where(reports::Column::ReporterId.eq(reporter.get()))
+            .and_where(reports::Column::CreatedAt.gte(micros(since)))
+            .limit(at_most)
+            .to_owned();
+        let count = Query::select()
+            .expr(Expr::cust("COUNT(*)"))
+            .from_subquery(recent, Alias::new("recent"))
+            .to_owned();
+        let row = self
+            .conn()
+            .query_one(&count)
             .await
-            .map_err(translate)
+            .map_err(translate)?
+            .ok_or_else(|| corrupt("COUNT(*) returned no row"))?;
+        let n: i64 = row.try_get_by_index(0).map_err(translate)?;
+        u64::try_from(n).map_err(corrupt)
     }
 
     #[tracing::instrument(skip(self, change, jobs), err(level = "info"))]

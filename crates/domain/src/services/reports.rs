@@ -212,7 +212,7 @@ impl Reports {
         let now = self.clock.now();
         if self
             .repo
-            .count_since(reporter, now - Duration::days(1))
+            .count_since(reporter, now - Duration::days(1), self.policy.per_day)
             .await?
             >= self.policy.per_day
         {

@@ -50,7 +50,7 @@ fn report(status: ReportStatus) -> Report {
 fn repo() -> MockReportRepository {
     let mut r = MockReportRepository::new();
     r.expect_categories().returning(|| Ok(categories()));
-    r.expect_count_since().returning(|_, _| Ok(0));
+    r.expect_count_since().returning(|_, _, _| Ok(0));
     r
 }
 
@@ -245,8 +245,8 @@ async fn duplicates_and_the_daily_limit_are_refused() {
     let mut r = MockReportRepository::new();
     r.expect_categories().returning(|| Ok(categories()));
     r.expect_count_since()
-        .with(eq(ME), eq(NOW - Duration::days(1)))
-        .returning(|_, _| Ok(3));
+        .with(eq(ME), eq(NOW - Duration::days(1)), eq(3))
+        .returning(|_, _, _| Ok(3));
     r.expect_create().never();
     let svc = service(r, MockImageRepository::new());
     assert!(matches!(
