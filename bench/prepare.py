@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Creates what the load needs on a running service and prints it as JSON.
 
-    prepare.py BASE_URL PENDING
+    prepare.py BASE_URL PENDING BIG_PNG_OUT REPORTERS [HUGE_PNG_OUT]
 
-Logs in USERS accounts with the dev provider, uploads and confirms one chat image (for the
+Logs in two accounts with the dev provider, uploads and confirms one chat image (for the
 metadata route), issues PENDING chat uploads and PUTs their bytes (for the callback route),
-and issues one upload URL for a 1 MB PUT (for the store route). Standard library only.
+logs in REPORTERS more accounts (the report route's load spreads over them, as reports from
+many users do: one account filing thousands a second is not a load the daily limit allows),
+and issues one upload URL for a 1 MB PUT (for the store route) and one for an 8 MB PUT (the
+same route with bodies 8 times larger: memory must not grow with them). Standard library only.
 """
 import http.cookiejar
 import json
@@ -17,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 BASE = sys.argv[1]
 PENDING = int(sys.argv[2])
+REPORTERS = int(sys.argv[4])
 
 
 def png(width, height, size):
@@ -81,14 +85,24 @@ def main():
     with ThreadPoolExecutor(16) as pool:
         keys = list(pool.map(pending, range(PENDING)))
 
+    with ThreadPoolExecutor(16) as pool:
+        reporters = list(pool.map(lambda i: login(f"bench-reporter-{i}@example.com"), range(REPORTERS)))
+
     big = png(64, 64, 1 << 20)
     store = issue(token, len(big))
     with open(sys.argv[3], "wb") as f:
         f.write(big)
+    huge = png(64, 64, 8 << 20)
+    huge_store = issue(token, len(huge))
+    with open(sys.argv[5] if len(sys.argv) > 5 else sys.argv[3] + ".8m", "wb") as f:
+        f.write(huge)
     print(json.dumps({
         "user_id": user_id, "token": token, "other_token": other_token,
         "ready_key": ready["key"], "pending_keys": keys,
+        "reporter_tokens": [t for _, t in reporters],
+        "reporter_ids": f"{min(i for i, _ in reporters)} {max(i for i, _ in reporters)}",
         "put_url": store["upload_url"], "put_headers": store["required_headers"],
+        "put8_url": huge_store["upload_url"], "put8_headers": huge_store["required_headers"],
     }))
 
 

@@ -5,10 +5,11 @@
 Runs the statements of a pgbench script (bench/sql/*.sql) in a loop on CONNECTIONS
 connections (one thread each, each its own connection, with the service's settings: WAL,
 synchronous=NORMAL, a 5 s busy timeout) for SECONDS, and prints one JSON line:
-{"tps": transactions per second, "latency_avg_ms": ...}. A transaction is one pass over
+{"tps": transactions per second, "latency_avg_ms", "p50_ms", "p99_ms": ...}. A transaction is one pass over
 the script, as in pgbench. `:name` variables take the values given (text is quoted, numbers
 are not); `\\set` lines set numbers, or draw one per transaction with `random(lo, hi)` (bounds
-numbers or variables), as pgbench does; PostgreSQL's random text becomes SQLite's.
+numbers or variables), as pgbench does; PostgreSQL's random text becomes SQLite's, and `currval` of the reports' sequence
+`last_insert_rowid()`.
 
 Python's sqlite3 releases the GIL while SQLite works, so the threads run in parallel
 where SQLite lets them (readers in WAL mode; one writer at a time, as in the service).
@@ -56,6 +57,7 @@ ranges = {name: (bound(lo), bound(hi)) for name, (lo, hi) in randoms.items()}
 
 def adapt(sql):
     sql = sql.replace("md5(random()::text || clock_timestamp()::text)", "lower(hex(randomblob(16)))")
+    sql = sql.replace("currval(pg_get_serial_sequence('reports', 'id'))", "last_insert_rowid()")
     return re.sub(r"(?<!:):([a-z_]+)",
                   lambda m: m.group(0) if m.group(1) in ranges else literal(values[m.group(1)]), sql)
 
@@ -70,17 +72,16 @@ def worker():
     conn = sqlite3.connect(db_file, timeout=5, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    n, spent = 0, 0.0
+    times = []
     while time.perf_counter() < deadline:
         t = time.perf_counter()
         drawn = {name: random.randint(lo, hi) for name, (lo, hi) in ranges.items()}
         for sql in script:
             conn.execute(sql, drawn).fetchall()
-        spent += time.perf_counter() - t
-        n += 1
+        times.append(time.perf_counter() - t)
     conn.close()
     with lock:
-        done.append((n, spent))
+        done.extend(times)
 
 
 deadline = time.perf_counter() + seconds
@@ -91,6 +92,14 @@ for t in threads:
 for t in threads:
     t.join()
 elapsed = time.perf_counter() - start
-total = sum(n for n, _ in done)
-latency = sum(s for _, s in done) / total * 1000 if total else 0.0
-print(json.dumps({"tps": round(total / elapsed, 1), "latency_avg_ms": round(latency, 3)}))
+total = len(done)
+done.sort()
+latency = sum(done) / total * 1000 if total else 0.0
+
+
+def pct(q):
+    return round(done[min(total - 1, int(q * total))] * 1000, 3) if total else None
+
+
+print(json.dumps({"tps": round(total / elapsed, 1), "latency_avg_ms": round(latency, 3),
+                  "p50_ms": pct(0.5), "p99_ms": pct(0.99)}))
