@@ -4,12 +4,12 @@
 
 Runs the statements of a pgbench script (bench/sql/*.sql) in a loop on CONNECTIONS
 connections (one thread each, each its own connection, with the service's settings: WAL,
-synchronous=NORMAL, a 5 s busy timeout) for SECONDS, and prints one JSON line:
-{"tps": transactions per second, "latency_avg_ms", "p50_ms", "p99_ms": ...}. A transaction is one pass over
-the script, as in pgbench. `:name` variables take the values given (text is quoted, numbers
-are not); `\\set` lines set numbers, or draw one per transaction with `random(lo, hi)` (bounds
-numbers or variables), as pgbench does; PostgreSQL's random text becomes SQLite's, and `currval` of the reports' sequence
-`last_insert_rowid()`.
+synchronous=NORMAL, a 5 s busy timeout) for SECONDS, and prints one JSON line: "tps"
+(transactions per second), "latency_avg_ms", "p50_ms" and "p99_ms". A transaction is one
+pass over the script, as in pgbench. `:name` variables take the values given (text is
+quoted, numbers are not); `\\set` lines set numbers, or draw one per transaction with
+`random(lo, hi)` (bounds numbers or variables), as pgbench does; PostgreSQL's random text
+becomes SQLite's, and `currval` of the reports' sequence `last_insert_rowid()`.
 
 Python's sqlite3 releases the GIL while SQLite works, so the threads run in parallel
 where SQLite lets them (readers in WAL mode; one writer at a time, as in the service).

@@ -1510,6 +1510,7 @@ pub async fn report_repository(
     // Counting stops at the bound.
     assert_eq!(repo.count_since(me, T0, 1).await.unwrap(), 1);
     assert_eq!(repo.count_since(me, T0, 0).await.unwrap(), 0);
+    assert_eq!(repo.count_since(me, T0, u64::MAX).await.unwrap(), 2);
     assert_eq!(
         repo.find(crate::ReportId::new(i64::MAX)).await.unwrap(),
         None

@@ -208,7 +208,8 @@ impl ReportRepository for SqlStore {
             .from(reports::Entity)
             .and_where(reports::Column::ReporterId.eq(reporter.get()))
             .and_where(reports::Column::CreatedAt.gte(micros(since)))
-            .limit(at_most)
+            // SQL's LIMIT is a signed 64-bit integer.
+            .limit(at_most.min(i64::MAX.unsigned_abs()))
             .to_owned();
         let count = Query::select()
             .expr(Expr::cust("COUNT(*)"))
