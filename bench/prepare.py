@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Creates what the load needs on a running service and prints it as JSON.
 
-    prepare.py BASE_URL PENDING BIG_PNG_OUT REPORTERS [HUGE_PNG_OUT]
+    prepare.py BASE_URL PENDING BIG_PNG_OUT REPORTERS HUGE_PNG_OUT
 
 Logs in two accounts with the dev provider, uploads and confirms one chat image (for the
 metadata route), issues PENDING chat uploads and PUTs their bytes (for the callback route),
@@ -94,7 +94,7 @@ def main():
         f.write(big)
     huge = png(64, 64, 8 << 20)
     huge_store = issue(token, len(huge))
-    with open(sys.argv[5] if len(sys.argv) > 5 else sys.argv[3] + ".8m", "wb") as f:
+    with open(sys.argv[5], "wb") as f:
         f.write(huge)
     print(json.dumps({
         "user_id": user_id, "token": token, "other_token": other_token,

@@ -7,7 +7,7 @@
 -- A new target each time, as the load does (a second open report of one target is refused).
 \set room random(1, 2000000000)
 \set a random(:lo, :hi)
-SELECT COUNT(*) FROM (SELECT 1 FROM reports WHERE reporter_id = :a AND created_at >= :now - 86400000000 LIMIT 100) AS recent;
+SELECT COUNT(*) AS num_items FROM (SELECT "reports"."reporter_id" FROM "reports" WHERE "reports"."reporter_id" = :a AND "reports"."created_at" >= :now - 86400000000 LIMIT 100) AS "sub_query";
 BEGIN;
 INSERT INTO reports (reporter_id, category_id, target_type, target_id, reason, evidence, status, assignee_id, resolution_note, created_at, updated_at) VALUES (:a, 5, 'chat_room', :room, 'bench', '[]', 'open', NULL, NULL, :now, :now) ON CONFLICT DO NOTHING RETURNING id, reporter_id, category_id, target_type, target_id, reason, evidence, status, assignee_id, resolution_note, created_at, updated_at;
 INSERT INTO report_events (report_id, actor_id, action, from_status, to_status, note, created_at) VALUES (currval(pg_get_serial_sequence('reports', 'id')), :a, 'create', NULL, 'open', NULL, :now) RETURNING id, report_id, actor_id, action, from_status, to_status, note, created_at;

@@ -200,29 +200,19 @@ impl ReportRepository for SqlStore {
         since: OffsetDateTime,
         at_most: u64,
     ) -> Result<u64, RepositoryError> {
-        use sea_orm::sea_query::{Alias, Expr, Query};
-        // SELECT COUNT(*) FROM (SELECT 1 … LIMIT at_most): the index scan stops at the
-        // bound instead of visiting every report of the day.
-        let recent = Query::select()
-            .expr(Expr::val(1))
-            .from(reports::Entity)
-            .and_where(reports::Column::ReporterId.eq(reporter.get()))
-            .and_where(reports::Column::CreatedAt.gte(micros(since)))
+        // `count` wraps the query, limit included: SELECT COUNT(*) FROM (SELECT … LIMIT
+        // at_most), so the index scan stops at the bound instead of visiting every report
+        // of the day.
+        reports::Entity::find()
+            .select_only()
+            .column(reports::Column::ReporterId)
+            .filter(reports::Column::ReporterId.eq(reporter.get()))
+            .filter(reports::Column::CreatedAt.gte(micros(since)))
             // SQL's LIMIT is a signed 64-bit integer.
             .limit(at_most.min(i64::MAX.unsigned_abs()))
-            .to_owned();
-        let count = Query::select()
-            .expr(Expr::cust("COUNT(*)"))
-            .from_subquery(recent, Alias::new("recent"))
-            .to_owned();
-        let row = self
-            .conn()
-            .query_one(&count)
+            .count(self.conn())
             .await
-            .map_err(translate)?
-            .ok_or_else(|| corrupt("COUNT(*) returned no row"))?;
-        let n: i64 = row.try_get_by_index(0).map_err(translate)?;
-        u64::try_from(n).map_err(corrupt)
+            .map_err(translate)
     }
 
     #[tracing::instrument(skip(self, change, jobs), err(level = "info"))]
