@@ -1,7 +1,9 @@
-//! Request bodies into the object-store port. actix's payload and multipart fields live on
-//! one worker thread (`!Send`) while the port takes a `Send` stream, so a task on the
-//! worker forwards chunks through a small bounded channel: the store pulls at its own pace
-//! (backpressure), and memory stays a few chunks deep whatever the body's size.
+//! Request bodies into the object-store port (the multipart file route's fields). actix's
+//! payload and multipart fields live on one worker thread (`!Send`) while the port takes a
+//! `Send` stream, so a task on the worker forwards chunks through a small bounded channel:
+//! the store pulls at its own pace (backpressure), and memory stays a few chunks deep
+//! whatever the body's size. The local store's presigned PUT needs no such stage: its
+//! `put_checked` takes the request body as it is.
 
 use bytes::Bytes;
 use domain::ByteStream;

@@ -16,8 +16,14 @@ pub struct MockProvider {
     child: Child,
 }
 
+/// The provider's script, in the workspace's `test-support/oidc`. The package's directory
+/// is read when the test runs (cargo and nextest set `CARGO_MANIFEST_DIR`; both this crate
+/// and `apps/server` are two levels below the root), so a build reused from another
+/// checkout of the same sources still finds this checkout's files.
 fn script_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../test-support/oidc")
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("../../test-support/oidc")
 }
 
 impl MockProvider {

@@ -3,15 +3,15 @@
 //! `/metrics` must show the traffic it made. Screenshots land in
 //! `$ARTIFACTS_DIR/browser` (default `target/artifacts/browser`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::helpers::{TestApp, assert_envelope, spawn_with};
+use crate::helpers::{TestApp, assert_envelope, spawn_with, workspace_path};
 use crate::images::PNG;
 
 fn script_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-support/browser")
+    workspace_path("test-support/browser")
 }
 
 fn chromium() -> PathBuf {
@@ -20,10 +20,7 @@ fn chromium() -> PathBuf {
 
 fn artifacts() -> PathBuf {
     std::env::var_os("ARTIFACTS_DIR")
-        .map_or_else(
-            || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/artifacts"),
-            PathBuf::from,
-        )
+        .map_or_else(|| workspace_path("target/artifacts"), PathBuf::from)
         .join("browser")
 }
 

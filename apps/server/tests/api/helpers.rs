@@ -258,3 +258,17 @@ impl TestApp {
         );
     }
 }
+
+/// `rel`, a path from the workspace's root (`test-support/…`). The package's directory is
+/// read when the test runs (cargo and nextest set `CARGO_MANIFEST_DIR` for it), not only
+/// when it was built: a build reused from another checkout of the same sources (one
+/// `CARGO_TARGET_DIR` for several clones) still finds this checkout's files.
+pub fn workspace_path(rel: &str) -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(
+            || std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            std::path::PathBuf::from,
+        )
+        .join("../..")
+        .join(rel)
+}

@@ -977,8 +977,7 @@ async fn the_sweeper_expires_pending_uploads_and_withdrawal_deletes_private_imag
 async fn the_seed_003_typescript_example_works_unchanged() {
     let app = spawn_app().await;
     let user = app.login("ts@example.com").await;
-    let dir =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../test-support/seed003");
+    let dir = crate::helpers::workspace_path("test-support/seed003");
     assert!(
         dir.join("node_modules/typescript").is_dir(),
         "TypeScript is not installed: run ./scripts/test"
