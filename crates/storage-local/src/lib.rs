@@ -801,6 +801,30 @@ mod tests {
             .put(&key, body(b"far too long"), "image/png", 3)
             .await
             .expect_err("too large");
+        // Bodies that fail after some of their bytes were written leave no file behind.
+        let chunks = |items: Vec<io::Result<&'static [u8]>>| -> ByteStream {
+            Box::pin(stream::iter(
+                items.into_iter().map(|i| i.map(Bytes::from_static)),
+            ))
+        };
+        let _ = store
+            .put(&key, chunks(vec![Ok(b"ab"), Ok(b"cd")]), "image/png", 3)
+            .await
+            .expect_err("too large after the first chunk");
+        let _ = store
+            .put(
+                &key,
+                chunks(vec![Ok(b"ab"), Err(io::Error::other("reset"))]),
+                "image/png",
+                10,
+            )
+            .await
+            .expect_err("interrupted after the first chunk");
+        assert_eq!(
+            std::fs::read(store.path_of(&key)).expect("read"),
+            b"abc",
+            "the object is as it was"
+        );
         store.delete(&key).await.expect("delete");
         assert!(!dir.path().join("objects/x").exists());
         assert!(!dir.path().join("meta/x").exists());
