@@ -1,5 +1,6 @@
 //! The outermost middleware: request ids, the contract's default headers, one access-log
-//! line per request, and a last guarantee that every error leaves in the envelope.
+//! line per request (with the error's code when a handler refused), and a last guarantee
+//! that every error leaves in the envelope.
 
 use std::time::Instant;
 
@@ -141,11 +142,19 @@ pub async fn request_context(
             start.elapsed().as_secs_f64(),
         );
     }
+    // The contract's error code when a handler refused: the operator reads what the client
+    // was told next to the status, without the client's help.
+    let code = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<ApiError>())
+        .map(ApiError::code);
     let _enter = span.enter();
     tracing::info!(
         target: "http",
         route = %route,
         status = res.status().as_u16(),
+        code = code.map(tracing::field::display),
         // Whole microseconds: enough for latency, without float noise in the logs.
         latency_ms = (start.elapsed().as_secs_f64() * 1e6).round() / 1e3,
         "served"
@@ -156,6 +165,64 @@ pub async fn request_context(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Collects what the log subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log buffer").extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[actix_web::test]
+    async fn the_access_line_names_a_refusals_code() {
+        use actix_web::{App, HttpResponse, http::StatusCode, middleware::from_fn, test, web};
+        let logs = Captured::default();
+        let writer = logs.clone();
+        let _guard = tracing::subscriber::set_default(
+            tracing_subscriber::fmt()
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .finish(),
+        );
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(request_context))
+                .route(
+                    "/refused",
+                    web::get().to(|| async {
+                        Err::<HttpResponse, _>(ApiError::new(
+                            StatusCode::BAD_REQUEST,
+                            "UPLOAD_MISMATCH",
+                            "The Content-Type header differs.",
+                        ))
+                    }),
+                )
+                .route("/ok", web::get().to(HttpResponse::Ok)),
+        )
+        .await;
+        for path in ["/refused", "/ok"] {
+            test::call_service(&app, test::TestRequest::get().uri(path).to_request()).await;
+        }
+        let logs = String::from_utf8(logs.0.lock().expect("log buffer").clone()).expect("utf-8");
+        let line = |route: &str| {
+            logs.lines()
+                .find(|l| l.contains("served") && l.contains(&format!("route={route} ")))
+                .unwrap_or_else(|| panic!("no access line for {route} in {logs}"))
+                .to_owned()
+        };
+        assert!(
+            line("/refused").contains("status=400 code=UPLOAD_MISMATCH "),
+            "{logs}"
+        );
+        assert!(!line("/ok").contains("code="), "{logs}");
+    }
 
     #[test]
     fn request_ids_are_accepted_only_when_plain() {
