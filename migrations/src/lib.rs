@@ -16,6 +16,7 @@ mod m20261123_000003_images;
 mod m20261123_000004_outbox;
 mod m20261123_000005_reports;
 mod m20261123_000006_outbox_batch;
+mod m20261201_000007_image_removal;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_outbox::Migration),
             Box::new(m20261123_000005_reports::Migration),
             Box::new(m20261123_000006_outbox_batch::Migration),
+            Box::new(m20261201_000007_image_removal::Migration),
         ]
     }
 }

@@ -28,8 +28,8 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document, then exit.
     Openapi,
-    /// Run the image sweeper once (expire pending uploads, apply retention, remove
-    /// orphans), then exit.
+    /// Run the image sweeper once (expire pending uploads, apply retention, remove the
+    /// objects records name and staged leftovers), then exit.
     Sweep,
     /// Manage the object store.
     #[command(subcommand)]
@@ -284,7 +284,8 @@ pub struct Config {
     #[arg(long, env = "SWEEP_INTERVAL_SECS", default_value_t = 60, global = true)]
     pub sweep_interval_secs: u64,
 
-    /// Objects no record explains are removed once older than this many seconds.
+    /// A staged object whose record no longer waits for it is removed once older than this
+    /// many seconds. Objects no record names are never removed.
     #[arg(long, env = "ORPHAN_GRACE_SECS", default_value_t = 3600, global = true)]
     pub orphan_grace_secs: u64,
 

@@ -107,8 +107,12 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
             );
             let report = images.sweep().await?;
             println!(
-                "expired {} pending uploads, deleted {} images past retention, removed {} orphaned objects",
-                report.expired, report.retention_deleted, report.orphans_removed
+                "expired {} pending uploads, deleted {} images past retention, removed the objects of {} records ({} failed, retried next time) and {} staged leftovers",
+                report.expired,
+                report.retention_deleted,
+                report.objects_removed,
+                report.removals_failed,
+                report.staged_removed
             );
             db.close().await;
             Ok(())

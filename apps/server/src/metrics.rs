@@ -20,6 +20,7 @@ pub struct Metrics {
     pub uploads_rejected: IntCounterVec,
     pub uploads_expired: IntCounter,
     pub sweeper_runs: IntCounter,
+    pub sweeper_removals_failed: IntCounter,
     pub sweeper_removed: IntCounterVec,
     pub outbox_depth: IntGaugeVec,
     pub outbox_deliveries: IntCounterVec,
@@ -68,6 +69,11 @@ impl Metrics {
         r.register(Box::new(uploads_expired.clone()))?;
         let sweeper_runs = IntCounter::new("sweeper_runs_total", "Sweeper passes")?;
         r.register(Box::new(sweeper_runs.clone()))?;
+        let sweeper_removals_failed = IntCounter::new(
+            "sweeper_removals_failed_total",
+            "Removals of a record's objects that failed (retried on the next pass)",
+        )?;
+        r.register(Box::new(sweeper_removals_failed.clone()))?;
         let outbox_depth = IntGaugeVec::new(
             Opts::new(
                 "outbox_depth",
@@ -109,6 +115,7 @@ impl Metrics {
             )?,
             uploads_expired,
             sweeper_runs,
+            sweeper_removals_failed,
             sweeper_removed: counter_vec(
                 &r,
                 "sweeper_objects_removed_total",
@@ -147,8 +154,12 @@ impl Metrics {
             .with_label_values(&["retention"])
             .inc_by(r.retention_deleted);
         self.sweeper_removed
-            .with_label_values(&["orphan"])
-            .inc_by(r.orphans_removed);
+            .with_label_values(&["record"])
+            .inc_by(r.objects_removed);
+        self.sweeper_removed
+            .with_label_values(&["staged_leftover"])
+            .inc_by(r.staged_removed);
+        self.sweeper_removals_failed.inc_by(r.removals_failed);
     }
 
     pub fn deliveries(&self, topic: &str, outcome: &str, n: u64) {

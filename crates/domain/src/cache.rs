@@ -423,6 +423,19 @@ impl<R: ImageRepository> ImageRepository for Invalidating<R> {
     async fn list(&self, filter: ImageFilter, limit: u64) -> Result<Vec<Image>, RepositoryError> {
         self.inner.list(filter, limit).await
     }
+
+    async fn awaiting_removal(&self, limit: u64) -> Result<Vec<Image>, RepositoryError> {
+        self.inner.awaiting_removal(limit).await
+    }
+
+    // Only records no longer ready change here: nothing cached (ready images) is affected.
+    async fn mark_objects_removed(
+        &self,
+        id: ImageId,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepositoryError> {
+        self.inner.mark_objects_removed(id, at).await
+    }
 }
 
 #[cfg(test)]

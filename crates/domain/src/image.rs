@@ -105,6 +105,9 @@ pub enum ImageStatus {
 }
 
 impl ImageStatus {
+    /// The statuses of records that stopped being live: their objects must leave the store.
+    pub const GONE: [Self; 3] = [Self::Deleted, Self::Expired, Self::Rejected];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
@@ -352,6 +355,26 @@ pub trait ImageRepository: Send + Sync {
     /// # Errors
     /// `RepositoryError` on infrastructure failure.
     async fn list(&self, filter: ImageFilter, limit: u64) -> Result<Vec<Image>, RepositoryError>;
+
+    /// Up to `limit` images that stopped being live (deleted, expired or rejected) whose
+    /// objects are not yet known to be gone from the store, oldest first: the only objects
+    /// the sweeper deletes besides staged leftovers of records.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn awaiting_removal(&self, limit: u64) -> Result<Vec<Image>, RepositoryError>;
+
+    /// Records that the objects of `id` (its staged and its final key) are gone from the
+    /// store; `false` when the image is live (pending or ready), unknown, or was already
+    /// recorded.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn mark_objects_removed(
+        &self,
+        id: ImageId,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepositoryError>;
 }
 
 /// The content delivery network in front of the store.

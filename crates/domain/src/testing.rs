@@ -1080,6 +1080,7 @@ pub async fn image_repository(accounts: &dyn AccountRepository, repo: &dyn Image
         repo.find_by_key(&n.key).await.unwrap().unwrap().status,
         ImageStatus::Deleted
     );
+    image_removal_is_recorded_once(repo, me, img.id).await;
 
     // Listing by uploader, channel, status and expiry, oldest first.
     let a = repo
@@ -1140,6 +1141,65 @@ pub async fn image_repository(accounts: &dyn AccountRepository, repo: &dyn Image
         .await
         .unwrap();
     assert_eq!(limited.len(), 1);
+}
+
+/// A record that stopped being live awaits the removal of its objects until that is
+/// recorded, once; a live record never awaits it.
+async fn image_removal_is_recorded_once(
+    repo: &dyn ImageRepository,
+    me: crate::AccountId,
+    deleted: crate::ImageId,
+) {
+    let awaiting = |v: Vec<crate::image::Image>| v.into_iter().map(|i| i.id).collect::<Vec<_>>();
+    let live = repo
+        .insert(new_image(me, Channel::Chat, T0 + Duration::minutes(15)))
+        .await
+        .unwrap();
+    let rejected = repo
+        .insert(new_image(me, Channel::Chat, T0 + Duration::minutes(15)))
+        .await
+        .unwrap();
+    assert!(
+        repo.transition(rejected.id, ImageStatus::Pending, ImageStatus::Rejected, T0)
+            .await
+            .unwrap()
+    );
+    let before = awaiting(repo.awaiting_removal(10_000).await.expect("awaiting"));
+    assert!(
+        before.contains(&deleted) && before.contains(&rejected.id),
+        "{before:?}"
+    );
+    assert!(
+        !before.contains(&live.id),
+        "a pending record's objects stay"
+    );
+    assert!(
+        !repo.mark_objects_removed(live.id, T0).await.unwrap(),
+        "never for a live record"
+    );
+    assert!(repo.mark_objects_removed(deleted, T0).await.unwrap());
+    assert!(
+        !repo.mark_objects_removed(deleted, T0).await.unwrap(),
+        "once"
+    );
+    let after = awaiting(repo.awaiting_removal(10_000).await.unwrap());
+    assert!(
+        !after.contains(&deleted) && after.contains(&rejected.id),
+        "{after:?}"
+    );
+    assert!(repo.mark_objects_removed(rejected.id, T0).await.unwrap());
+    assert!(
+        repo.awaiting_removal(1).await.unwrap().len() <= 1,
+        "limited"
+    );
+    // The live record stops being live (it expires): now its objects await removal.
+    assert!(
+        repo.transition(live.id, ImageStatus::Pending, ImageStatus::Expired, T0)
+            .await
+            .unwrap()
+    );
+    assert!(awaiting(repo.awaiting_removal(10_000).await.unwrap()).contains(&live.id));
+    assert!(repo.mark_objects_removed(live.id, T0).await.unwrap());
 }
 
 /// Runs every outbox case on a fresh topic.

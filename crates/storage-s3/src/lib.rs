@@ -408,22 +408,27 @@ impl ObjectStore for S3Store {
         after: Option<ObjectKey>,
         limit: usize,
     ) -> Result<Vec<ObjectMeta>, StorageError> {
-        let mut req = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .max_keys(i32::try_from(limit).unwrap_or(1000));
-        if !prefix.as_str().is_empty() {
-            req = req.prefix(prefix.as_str());
-        }
-        if let Some(a) = after {
-            req = req.start_after(a.as_str());
-        }
-        let out = req.send().await.map_err(translate)?;
-        Ok(out
-            .contents()
-            .iter()
-            .filter_map(|o| {
+        // Keys that are not object keys of ours (another application's `a b.csv`, a folder
+        // marker `photos/`) are skipped, and the listing goes on past them: a page is short
+        // only where the listing ends.
+        let mut found = Vec::with_capacity(limit.min(1000));
+        let mut token: Option<String> = None;
+        while found.len() < limit {
+            let mut req = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .max_keys(i32::try_from(limit - found.len()).unwrap_or(1000).min(1000));
+            if !prefix.as_str().is_empty() {
+                req = req.prefix(prefix.as_str());
+            }
+            match (&token, &after) {
+                (Some(t), _) => req = req.continuation_token(t),
+                (None, Some(a)) => req = req.start_after(a.as_str()),
+                (None, None) => {}
+            }
+            let out = req.send().await.map_err(translate)?;
+            found.extend(out.contents().iter().filter_map(|o| {
                 Some(ObjectMeta {
                     key: ObjectKey::parse(o.key()?).ok()?,
                     size: o.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
@@ -431,9 +436,14 @@ impl ObjectStore for S3Store {
                     content_type: None,
                     last_modified: to_time(o.last_modified()),
                 })
-            })
-            .take(limit)
-            .collect())
+            }));
+            match out.next_continuation_token() {
+                Some(t) if out.is_truncated() == Some(true) => token = Some(t.to_owned()),
+                _ => break,
+            }
+        }
+        found.truncate(limit);
+        Ok(found)
     }
 
     async fn presign_put(

@@ -154,6 +154,44 @@ impl Garage {
         S3Store::new(&self.config()).await
     }
 
+    /// Puts `body` at `key` as another application would: any key S3 allows, ours or not
+    /// (`exports/a b.csv`, a console's folder marker `photos/`).
+    ///
+    /// # Panics
+    /// When the put fails.
+    pub async fn put_raw(&self, key: &str, body: &[u8]) {
+        let store = self.store().await;
+        store
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(body.to_vec().into())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
+    }
+
+    /// Whether an object is at `key` (any key S3 allows).
+    ///
+    /// # Panics
+    /// When the store cannot answer.
+    pub async fn exists_raw(&self, key: &str) -> bool {
+        let store = self.store().await;
+        match store
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => true,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => false,
+            Err(e) => panic!("head {key}: {e:?}"),
+        }
+    }
+
     /// Stops the server (for fault tests); the store answers `Unavailable` afterwards.
     pub fn stop(&mut self) {
         let _ = self.child.kill();

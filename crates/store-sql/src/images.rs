@@ -70,6 +70,7 @@ impl ImageRepository for SqlStore {
             updated_at: Set(micros(new.created_at)),
             confirmed_at: Set(None),
             expires_at: Set(Some(micros(new.expires_at))),
+            objects_removed_at: Set(None),
             ..Default::default()
         }
         .insert(self.conn())
@@ -163,5 +164,35 @@ impl ImageRepository for SqlStore {
             .into_iter()
             .map(to_domain)
             .collect()
+    }
+
+    async fn awaiting_removal(&self, limit: u64) -> Result<Vec<Image>, RepositoryError> {
+        images::Entity::find()
+            .filter(images::Column::ObjectsRemovedAt.is_null())
+            .filter(images::Column::Status.is_in(ImageStatus::GONE.map(ImageStatus::as_str)))
+            .order_by_asc(images::Column::Id)
+            .limit(limit)
+            .all(self.conn())
+            .await
+            .map_err(translate)?
+            .into_iter()
+            .map(to_domain)
+            .collect()
+    }
+
+    async fn mark_objects_removed(
+        &self,
+        id: ImageId,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepositoryError> {
+        let res = images::Entity::update_many()
+            .col_expr(images::Column::ObjectsRemovedAt, Expr::value(micros(at)))
+            .filter(images::Column::Id.eq(id.get()))
+            .filter(images::Column::ObjectsRemovedAt.is_null())
+            .filter(images::Column::Status.is_in(ImageStatus::GONE.map(ImageStatus::as_str)))
+            .exec(self.conn())
+            .await
+            .map_err(translate)?;
+        Ok(res.rows_affected == 1)
     }
 }

@@ -21,3 +21,4 @@ mod metrics;
 mod oidc;
 mod reports;
 mod s3;
+mod sweeper;

@@ -25,7 +25,7 @@ use crate::image::{
 };
 use crate::login::Actor;
 use crate::sniff::{SNIFF_LEN, TAIL_LEN, check_complete, sniff};
-use crate::storage::{ByteStream, KeyPrefix, ObjectKey, ObjectStore, PutConditions, StorageError};
+use crate::storage::{ByteStream, ObjectKey, ObjectStore, PutConditions, StorageError};
 
 /// Limits and lifetimes of uploads.
 #[derive(Debug, Clone)]
@@ -130,9 +130,17 @@ impl ImageObserver for Deaf {}
 /// What a sweep did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SweepReport {
+    /// Pending uploads past their TTL, now expired.
     pub expired: u64,
+    /// Ready images past their channel's retention, now deleted.
     pub retention_deleted: u64,
-    pub orphans_removed: u64,
+    /// Records that stopped being live whose objects are now gone from the store.
+    pub objects_removed: u64,
+    /// Of those, removals that failed this pass: retried on the next.
+    pub removals_failed: u64,
+    /// Staged objects of records that no longer wait for them (bytes put again after a
+    /// confirmation or a deletion), and staged uploads larger than the size limit.
+    pub staged_removed: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -593,16 +601,16 @@ impl Images {
         }
     }
 
+    /// Records a failed verification and removes what the upload stored. When another
+    /// confirmation decided first (the image became ready meanwhile), its decision stands
+    /// and nothing is deleted: the final key may be a ready image's.
     async fn reject(
         &self,
         image: &Image,
-        source: &ObjectKey,
         kind: RejectKind,
         reason: String,
-    ) -> ImageError {
-        tracing::info!(key = %image.key, %reason, kind = kind.as_str(), "upload rejected");
-        self.observer.rejected(kind);
-        if let Err(e) = self
+    ) -> Result<Image, ImageError> {
+        let rejected = self
             .repo
             .transition(
                 image.id,
@@ -610,15 +618,14 @@ impl Images {
                 ImageStatus::Rejected,
                 self.clock.now(),
             )
-            .await
-        {
-            return e.into();
+            .await?;
+        if !rejected {
+            return self.settled(image).await;
         }
-        if let Err(e) = self.store.delete(source).await {
-            // The sweeper's reconciliation removes it later.
-            tracing::warn!(key = %source, error = %e, "could not delete a rejected object");
-        }
-        ImageError::Rejected(reason)
+        tracing::info!(key = %image.key, %reason, kind = kind.as_str(), "upload rejected");
+        self.observer.rejected(kind);
+        self.purge_or_leave(image).await;
+        Err(ImageError::Rejected(reason))
     }
 
     async fn verify_and_promote(
@@ -638,14 +645,13 @@ impl Images {
             },
         };
         if head.size > self.policy.max_size {
-            return Err(self
+            return self
                 .reject(
                     &image,
-                    &source,
                     RejectKind::TooLarge,
                     format!("larger than {} bytes", self.policy.max_size),
                 )
-                .await);
+                .await;
         }
         for (what, declared) in [
             ("declared", image.declared_length),
@@ -654,53 +660,49 @@ impl Images {
             if let Some(n) = declared
                 && n != head.size
             {
-                return Err(self
+                return self
                     .reject(
                         &image,
-                        &source,
                         RejectKind::LengthMismatch,
                         format!("{} bytes stored, {n} {what}", head.size),
                     )
-                    .await);
+                    .await;
             }
         }
         if let Some(etag) = c.etag.as_deref().and_then(bare_etag)
             && etag != head.etag
         {
-            return Err(self
+            return self
                 .reject(
                     &image,
-                    &source,
                     RejectKind::EtagMismatch,
                     "the ETag does not match".into(),
                 )
-                .await);
+                .await;
         }
         if let (Some(declared), Some(reported)) = (&image.checksum_sha256, c.checksum.as_deref())
             && parse_checksum(reported).ok().as_ref() != Some(declared)
         {
-            return Err(self
+            return self
                 .reject(
                     &image,
-                    &source,
                     RejectKind::ChecksumMismatch,
                     "the checksum does not match".into(),
                 )
-                .await);
+                .await;
         }
         let sniffed = match sniff(&bytes) {
             Ok(s) => s,
             Err(e) => {
-                return Err(self
-                    .reject(&image, &source, RejectKind::NotAnImage, e.to_string())
-                    .await);
+                return self
+                    .reject(&image, RejectKind::NotAnImage, e.to_string())
+                    .await;
             }
         };
         if sniffed.kind != image.content_type {
-            return Err(self
+            return self
                 .reject(
                     &image,
-                    &source,
                     RejectKind::TypeMismatch,
                     format!(
                         "declared {} but the bytes are {}",
@@ -708,20 +710,19 @@ impl Images {
                         sniffed.kind.mime()
                     ),
                 )
-                .await);
+                .await;
         }
         if u64::from(sniffed.width) * u64::from(sniffed.height) > self.policy.max_pixels {
-            return Err(self
+            return self
                 .reject(
                     &image,
-                    &source,
                     RejectKind::TooManyPixels,
                     format!(
                         "{}×{} is more than {} pixels",
                         sniffed.width, sniffed.height, self.policy.max_pixels
                     ),
                 )
-                .await);
+                .await;
         }
         // A file cut short is no image, whatever its header says.
         let tail = if head.size <= bytes.len() as u64 {
@@ -738,22 +739,21 @@ impl Images {
             }
         };
         if let Err(e) = check_complete(sniffed.kind, &bytes, &tail, head.size) {
-            return Err(self
-                .reject(&image, &source, RejectKind::NotAnImage, e.to_string())
-                .await);
+            return self
+                .reject(&image, RejectKind::NotAnImage, e.to_string())
+                .await;
         }
         let meta = if source == staged {
             match self.store.promote(&staged, &image.key, &head.etag).await {
                 Ok(m) => m,
                 Err(StorageError::PreconditionFailed) => {
-                    return Err(self
+                    return self
                         .reject(
                             &image,
-                            &staged,
                             RejectKind::Changed,
                             "the object changed during verification".into(),
                         )
-                        .await);
+                        .await;
                 }
                 // A concurrent confirmation promoted it first.
                 Err(StorageError::NotFound) => return self.settled(&image).await,
@@ -840,22 +840,36 @@ impl Images {
             // Not queued: stop here, nothing has changed.
             self.cdn.invalidate(vec![image.key.clone()]).await?;
         }
-        if !self
+        if self
             .repo
             .transition(image.id, image.status, ImageStatus::Deleted, at)
             .await?
         {
-            return Ok(());
-        }
-        let key = if image.status == ImageStatus::Pending {
-            staging_key(&image.key)
-        } else {
-            image.key.clone()
-        };
-        if let Err(e) = self.store.delete(&key).await {
-            tracing::warn!(%key, error = %e, "object left for reconciliation");
+            self.purge_or_leave(image).await;
         }
         Ok(())
+    }
+
+    /// Removes the objects a record that stopped being live names, its staged and its
+    /// final key, and records that they are gone. Nothing else is ever deleted.
+    ///
+    /// # Errors
+    /// `StorageUnavailable`, `Repository`: the record still awaits removal.
+    async fn purge(&self, image: &Image) -> Result<(), ImageError> {
+        self.store.delete(&staging_key(&image.key)).await?;
+        self.store.delete(&image.key).await?;
+        self.repo
+            .mark_objects_removed(image.id, self.clock.now())
+            .await?;
+        Ok(())
+    }
+
+    /// [`Self::purge`] where the caller's answer does not depend on it: a failure leaves
+    /// the record awaiting removal, and the sweeper retries it until it succeeds.
+    async fn purge_or_leave(&self, image: &Image) {
+        if let Err(e) = self.purge(image).await {
+            tracing::warn!(key = %image.key, error = %e, "objects left for the sweeper to remove");
+        }
     }
 
     fn may_manage(actor: &Actor, image: &Image) -> bool {
@@ -1051,10 +1065,20 @@ impl Images {
         Ok(removed)
     }
 
-    /// One pass of the sweeper: expire pending uploads past their TTL (deleting whatever
-    /// was staged), delete ready images past retention, and remove objects older than the
-    /// grace period that no live record explains. Each transition is conditional, so
-    /// several replicas sweeping at once do each piece of work once.
+    /// One pass of the sweeper. It deletes only what a record names:
+    /// 1. pending uploads past their TTL expire;
+    /// 2. ready images past their channel's retention are deleted;
+    /// 3. the objects of records that stopped being live (deleted, expired, rejected) and
+    ///    are not yet known to be gone are removed; a failure is retried on later passes;
+    /// 4. under the staging prefix only, staged objects whose record no longer waits for
+    ///    them are removed once older than the grace period, and staged uploads larger than
+    ///    the size limit at once (their uploads are rejected).
+    ///
+    /// An object no record names is never deleted, whatever its key or age: the store may
+    /// hold other applications' objects. The cost grows with the work to do (records to
+    /// act on, objects under the staging prefix), never with the size of the bucket. Each
+    /// transition is conditional, so several replicas sweeping at once do each piece of
+    /// work once.
     ///
     /// # Errors
     /// `StorageUnavailable`, `Repository`.
@@ -1080,7 +1104,6 @@ impl Images {
                 .transition(image.id, ImageStatus::Pending, ImageStatus::Expired, now)
                 .await?
             {
-                self.store.delete(&staging_key(&image.key)).await?;
                 report.expired += 1;
             }
         }
@@ -1099,46 +1122,60 @@ impl Images {
             self.remove(&image).await?;
             report.retention_deleted += 1;
         }
-        report.orphans_removed = self.reconcile(now).await?;
+        for image in self.repo.awaiting_removal(BATCH).await? {
+            match self.purge(&image).await {
+                Ok(()) => report.objects_removed += 1,
+                // The store is down: the rest would fail too; the next pass retries.
+                Err(e @ ImageError::StorageUnavailable(_)) => return Err(e),
+                Err(e) => {
+                    tracing::warn!(key = %image.key, error = %e, "removal failed; retried next pass");
+                    report.removals_failed += 1;
+                }
+            }
+        }
+        report.staged_removed = self.sweep_staging(now).await?;
         if report != SweepReport::default() {
             tracing::info!(?report, "sweep");
         }
         Ok(report)
     }
 
-    /// Removes objects older than the grace period that no live record explains: a staged
-    /// object needs a pending record, a final one a pending or ready record.
-    async fn reconcile(&self, now: OffsetDateTime) -> Result<u64, ImageError> {
+    /// Step 4 of [`Self::sweep`]: the staging prefix, which only this service's upload
+    /// URLs write to, page by page.
+    async fn sweep_staging(&self, now: OffsetDateTime) -> Result<u64, ImageError> {
         const PAGE: usize = 1000;
         let staging = staging_prefix();
         let mut removed = 0;
         let mut after = None;
         loop {
-            let page = self
-                .store
-                .list(&KeyPrefix::root(), after.clone(), PAGE)
-                .await?;
+            let page = self.store.list(&staging, after.clone(), PAGE).await?;
             let Some(last) = page.last() else { break };
             after = Some(last.key.clone());
             let full = page.len() == PAGE;
             for object in page {
-                if now - object.last_modified < self.policy.orphan_grace {
+                let Some(final_key) = object
+                    .key
+                    .as_str()
+                    .strip_prefix(staging.as_str())
+                    .and_then(|rest| ObjectKey::parse(rest).ok())
+                else {
                     continue;
-                }
-                let (final_key, staged) = match object.key.as_str().strip_prefix(staging.as_str()) {
-                    Some(rest) => match ObjectKey::parse(rest) {
-                        Ok(k) => (k, true),
-                        Err(_) => (object.key.clone(), false),
-                    },
-                    None => (object.key.clone(), false),
                 };
-                let status = self.repo.find_by_key(&final_key).await?.map(|i| i.status);
-                let explained = match status {
-                    Some(ImageStatus::Pending) => true,
-                    Some(ImageStatus::Ready) => !staged,
-                    _ => false,
+                // No record names it: not ours, whatever it looks like.
+                let Some(image) = self.repo.find_by_key(&final_key).await? else {
+                    continue;
                 };
-                if !explained {
+                if image.status == ImageStatus::Pending {
+                    if object.size > self.policy.max_size {
+                        let reason = format!("larger than {} bytes", self.policy.max_size);
+                        if let Err(ImageError::Rejected(_)) =
+                            self.reject(&image, RejectKind::TooLarge, reason).await
+                        {
+                            removed += 1;
+                        }
+                    }
+                } else if now - object.last_modified >= self.policy.orphan_grace {
+                    // Bytes put again after the record was decided: a leftover it names.
                     self.store.delete(&object.key).await?;
                     removed += 1;
                 }

@@ -445,11 +445,16 @@ fn expect_rejection(repo: &mut MockImageRepository, store: &mut MockObjectStore)
         .times(1)
         .returning(|_, _, _, _| Ok(true));
     repo.expect_mark_ready().never();
+    // What the record names goes: the staged key and the final one (empty here).
     store
         .expect_delete()
-        .withf(|k| k.as_str().starts_with("uploads/"))
-        .times(1)
+        .withf(|k| k == &staging_key(&key()) || k == &key())
+        .times(2)
         .returning(|_| Ok(()));
+    repo.expect_mark_objects_removed()
+        .with(eq(ImageId::new(1)), eq(NOW))
+        .times(1)
+        .returning(|_, _| Ok(true));
     store.expect_promote().never();
 }
 
@@ -651,7 +656,10 @@ async fn bytes_swapped_after_verification_are_never_promoted() {
     store
         .expect_promote()
         .returning(|_, _, _| Err(StorageError::PreconditionFailed));
-    store.expect_delete().times(1).returning(|_| Ok(()));
+    store.expect_delete().times(2).returning(|_| Ok(()));
+    repo.expect_mark_objects_removed()
+        .times(1)
+        .returning(|_, _| Ok(true));
     let svc = service(repo, store, cdn(), MockAccountRepository::new());
     assert!(matches!(
         svc.confirm(&me(), Channel::Chat, &key().to_string(), &Confirmation::default()).await,
@@ -722,9 +730,18 @@ async fn a_confirmed_profile_image_replaces_the_old_avatar() {
         .returning(|_, to, _| Ok(meta(to, 67, "e2")));
     store
         .expect_delete()
-        .withf(|k| k.as_str() == "profiles/42/old.png")
-        .times(1)
+        .withf(|k| {
+            matches!(
+                k.as_str(),
+                "profiles/42/old.png" | "uploads/profiles/42/old.png"
+            )
+        })
+        .times(2)
         .returning(|_| Ok(()));
+    repo.expect_mark_objects_removed()
+        .with(eq(ImageId::new(9)), eq(NOW))
+        .times(1)
+        .returning(|_, _| Ok(true));
     let mut cdn = cdn();
     cdn.expect_invalidate()
         .withf(|keys| keys.len() == 1 && keys[0].as_str() == "profiles/42/old.png")
@@ -822,9 +839,12 @@ async fn deleting_removes_the_object_and_invalidates_the_cdn() {
     store.expect_check().returning(|| Ok(()));
     store
         .expect_delete()
-        .with(eq(key()))
-        .times(1)
+        .withf(|k| k == &key() || k == &staging_key(&key()))
+        .times(2)
         .returning(|_| Ok(()));
+    repo.expect_mark_objects_removed()
+        .times(1)
+        .returning(|_, _| Ok(true));
     let mut cdn = cdn();
     cdn.expect_invalidate()
         .with(eq(vec![key()]))
@@ -851,13 +871,36 @@ async fn deleting_while_the_store_is_down_changes_nothing() {
 
 // ---- sweep ----------------------------------------------------------------------------
 
+fn with_key(mut img: Image, id: i64, key: &str) -> Image {
+    img.id = ImageId::new(id);
+    img.key = ObjectKey::parse(key).expect("key");
+    img
+}
+
 #[tokio::test]
-async fn the_sweeper_expires_applies_retention_and_reconciles() {
+async fn the_sweeper_deletes_only_what_records_name() {
     let mut repo = MockImageRepository::new();
     let expired_pending = image(ImageStatus::Pending, Channel::Chat);
-    let mut old_chat = image(ImageStatus::Ready, Channel::Chat);
-    old_chat.id = ImageId::new(2);
-    old_chat.key = ObjectKey::parse("chat/2026/11/01/42/old.png").expect("key");
+    let old_chat = with_key(
+        image(ImageStatus::Ready, Channel::Chat),
+        2,
+        "chat/2026/11/01/42/old.png",
+    );
+    let rejected = with_key(
+        image(ImageStatus::Rejected, Channel::Chat),
+        3,
+        "chat/2026/11/02/42/bad.png",
+    );
+    let ready = with_key(
+        image(ImageStatus::Ready, Channel::Chat),
+        4,
+        "chat/2026/11/23/42/live.png",
+    );
+    let huge = with_key(
+        image(ImageStatus::Pending, Channel::Chat),
+        5,
+        "chat/2026/11/23/42/huge.png",
+    );
     repo.expect_list().returning(move |f, _| {
         Ok(match f.status {
             Some(ImageStatus::Pending) => vec![expired_pending.clone()],
@@ -865,58 +908,88 @@ async fn the_sweeper_expires_applies_retention_and_reconciles() {
             _ => vec![],
         })
     });
-    repo.expect_transition()
-        .with(
-            eq(ImageId::new(1)),
-            eq(ImageStatus::Pending),
-            eq(ImageStatus::Expired),
-            eq(NOW),
-        )
-        .times(1)
-        .returning(|_, _, _, _| Ok(true));
-    repo.expect_transition()
-        .with(
-            eq(ImageId::new(2)),
-            eq(ImageStatus::Ready),
-            eq(ImageStatus::Deleted),
-            eq(NOW),
-        )
-        .times(1)
-        .returning(|_, _, _, _| Ok(true));
-    // Reconciliation: one orphan (no record), one explained ready object, one fresh orphan.
-    repo.expect_find_by_key().returning(|k| {
-        Ok(match k.as_str() {
-            "chat/2026/11/23/42/live.png" => Some(Image {
-                status: ImageStatus::Ready,
-                ..image(ImageStatus::Ready, Channel::Chat)
-            }),
-            _ => None,
+    for (id, from, to) in [
+        (1, ImageStatus::Pending, ImageStatus::Expired),
+        (2, ImageStatus::Ready, ImageStatus::Deleted),
+        (5, ImageStatus::Pending, ImageStatus::Rejected),
+    ] {
+        repo.expect_transition()
+            .with(eq(ImageId::new(id)), eq(from), eq(to), eq(NOW))
+            .times(1)
+            .returning(|_, _, _, _| Ok(true));
+    }
+    // What the records say must go: the expired upload's and the rejected one's objects.
+    let mut expired = image(ImageStatus::Expired, Channel::Chat);
+    expired.id = ImageId::new(1);
+    repo.expect_awaiting_removal()
+        .returning(move |_| Ok(vec![expired.clone(), rejected.clone()]));
+    for id in [1, 2, 3, 5] {
+        repo.expect_mark_objects_removed()
+            .with(eq(ImageId::new(id)), eq(NOW))
+            .times(1)
+            .returning(|_, _| Ok(true));
+    }
+    let (live, huge_key) = (ready.key.clone(), huge.key.clone());
+    repo.expect_find_by_key().returning(move |k| {
+        Ok(if k == &live {
+            Some(ready.clone())
+        } else if k == &huge_key {
+            Some(huge.clone())
+        } else {
+            None
         })
     });
     let mut store = MockObjectStore::new();
-    store.expect_list().returning(|_, after, _| {
-        if after.is_some() {
-            return Ok(vec![]);
-        }
-        let orphan = ObjectKey::parse("chat/2026/11/23/42/orphan.png").expect("key");
-        let live = ObjectKey::parse("chat/2026/11/23/42/live.png").expect("key");
-        let fresh = ObjectKey::parse("uploads/chat/2026/11/23/42/fresh.png").expect("key");
-        let mut fresh_meta = meta(&fresh, 1, "e");
-        fresh_meta.last_modified = NOW - Duration::minutes(5);
-        Ok(vec![meta(&orphan, 1, "e"), meta(&live, 1, "e"), fresh_meta])
-    });
+    // Only the staging prefix is ever listed, never the whole store.
     store
-        .expect_delete()
-        .withf(|k| {
-            matches!(
-                k.as_str(),
-                "uploads/chat/2026/11/23/42/abc.png"
-                    | "chat/2026/11/01/42/old.png"
-                    | "chat/2026/11/23/42/orphan.png"
-            )
-        })
-        .times(3)
-        .returning(|_| Ok(()));
+        .expect_list()
+        .withf(|prefix, _, _| prefix == &staging_prefix())
+        .returning(|_, after, _| {
+            if after.is_some() {
+                return Ok(vec![]);
+            }
+            let staged = |k: &str, size: u64, age: Duration| {
+                let mut m = meta(&ObjectKey::parse(k).expect("key"), size, "e");
+                m.last_modified = NOW - age;
+                m
+            };
+            Ok(vec![
+                // A key in the service's own grammar that no record names.
+                staged(
+                    "uploads/chat/2025/11/27/9/legacy.png",
+                    1,
+                    Duration::days(400),
+                ),
+                // Not in the grammar at all.
+                staged("uploads/x", 1, Duration::days(400)),
+                // Bytes put again after the image became ready: past the grace, and within.
+                staged("uploads/chat/2026/11/23/42/live.png", 1, Duration::hours(2)),
+                // A pending upload larger than the limit goes at once.
+                staged(
+                    "uploads/chat/2026/11/23/42/huge.png",
+                    u64::MAX,
+                    Duration::seconds(1),
+                ),
+            ])
+        });
+    let named = [
+        "uploads/chat/2026/11/23/42/abc.png",
+        "chat/2026/11/23/42/abc.png",
+        "uploads/chat/2026/11/01/42/old.png",
+        "chat/2026/11/01/42/old.png",
+        "uploads/chat/2026/11/02/42/bad.png",
+        "chat/2026/11/02/42/bad.png",
+        "uploads/chat/2026/11/23/42/live.png",
+        "uploads/chat/2026/11/23/42/huge.png",
+        "chat/2026/11/23/42/huge.png",
+    ];
+    for k in named {
+        store
+            .expect_delete()
+            .withf(move |key| key.as_str() == k)
+            .times(1)
+            .returning(|_| Ok(()));
+    }
     let mut cdn = cdn();
     cdn.expect_invalidate().times(1).returning(|_| Ok(()));
     let svc = service(repo, store, cdn, MockAccountRepository::new());
@@ -926,9 +999,87 @@ async fn the_sweeper_expires_applies_retention_and_reconciles() {
         SweepReport {
             expired: 1,
             retention_deleted: 1,
-            orphans_removed: 1
+            objects_removed: 2,
+            removals_failed: 0,
+            staged_removed: 2,
         }
     );
+}
+
+#[tokio::test]
+async fn a_failed_removal_is_retried_until_it_succeeds() {
+    let mut repo = MockImageRepository::new();
+    repo.expect_list().returning(|_, _| Ok(vec![]));
+    let gone = image(ImageStatus::Deleted, Channel::Chat);
+    repo.expect_awaiting_removal()
+        .returning(move |_| Ok(vec![gone.clone()]));
+    // Recorded only after the pass whose deletions all succeeded.
+    repo.expect_mark_objects_removed()
+        .times(1)
+        .returning(|_, _| Ok(true));
+    let mut store = MockObjectStore::new();
+    store.expect_list().returning(|_, _, _| Ok(vec![]));
+    let mut calls = 0;
+    store.expect_delete().times(3).returning(move |_| {
+        calls += 1;
+        if calls == 1 {
+            Err(StorageError::Unexpected("access denied".into()))
+        } else {
+            Ok(())
+        }
+    });
+    let svc = service(repo, store, cdn(), MockAccountRepository::new());
+    let first = svc.sweep().await.expect("sweep");
+    assert_eq!((first.objects_removed, first.removals_failed), (0, 1));
+    let second = svc.sweep().await.expect("sweep");
+    assert_eq!((second.objects_removed, second.removals_failed), (1, 0));
+}
+
+#[tokio::test]
+async fn a_rejection_never_deletes_an_image_that_became_ready_meanwhile() {
+    // The staged object is gone and the final key holds bytes: a concurrent confirmation
+    // promoted them. This one reads the final key, finds the type wrong (say), and loses
+    // the race to record it: the image is ready, so nothing may be deleted.
+    let mut repo = MockImageRepository::new();
+    let pending = image(ImageStatus::Pending, Channel::Chat);
+    let mut ready = pending.clone();
+    ready.status = ImageStatus::Ready;
+    let mut reads = 0;
+    repo.expect_find_by_key().returning(move |_| {
+        reads += 1;
+        Ok(Some(if reads == 1 {
+            pending.clone()
+        } else {
+            ready.clone()
+        }))
+    });
+    repo.expect_transition()
+        .with(
+            always(),
+            eq(ImageStatus::Pending),
+            eq(ImageStatus::Rejected),
+            always(),
+        )
+        .times(1)
+        .returning(|_, _, _, _| Ok(false));
+    repo.expect_mark_objects_removed().never();
+    let mut store = MockObjectStore::new();
+    store.expect_read_head().returning(|k, _| {
+        Ok((!k.as_str().starts_with("uploads/"))
+            .then(|| (meta(k, 3, "e1"), Bytes::from_static(b"GIF"))))
+    });
+    store.expect_delete().never();
+    let svc = service(repo, store, cdn(), MockAccountRepository::new());
+    let got = svc
+        .confirm(
+            &me(),
+            Channel::Chat,
+            &key().to_string(),
+            &Confirmation::default(),
+        )
+        .await
+        .expect("the winner's decision");
+    assert_eq!(got.status, ImageStatus::Ready);
 }
 
 #[tokio::test]
