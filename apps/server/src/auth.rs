@@ -144,17 +144,20 @@ fn credential(req: &HttpRequest) -> Result<Option<(String, bool)>, ApiError> {
 /// browser, which sends `Origin` on every cross-origin unsafe request, and it is let
 /// through; `SameSite=Lax` cookies are a second layer.
 pub fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
-    let claimed = req
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| {
-            req.headers()
-                .get(header::REFERER)
-                .and_then(|v| v.to_str().ok())
+    // A header that is present but cannot be read as an origin claims no allowed origin
+    // (the empty string): it is refused like a foreign one, never let through as absent.
+    let headers = req.headers();
+    let claimed = match (headers.get(header::ORIGIN), headers.get(header::REFERER)) {
+        (Some(origin), _) => Some(origin.to_str().map(str::to_owned).unwrap_or_default()),
+        (None, Some(referer)) => Some(
+            referer
+                .to_str()
+                .ok()
                 .and_then(crate::config::public_origin)
-        });
+                .unwrap_or_default(),
+        ),
+        (None, None) => None,
+    };
     match claimed {
         None => Ok(()),
         Some(origin) => {

@@ -46,6 +46,7 @@ use crate::routes::{
         images::delete_image,
         images::local_put,
         images::local_get,
+        images::local_head,
         files::avatar_url,
         files::delete_avatar,
         files::post_file_url,

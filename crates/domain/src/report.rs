@@ -283,6 +283,16 @@ impl ModerationAction {
             Self::Reopen => "reopen",
         }
     }
+
+    /// The past participle, for messages ("a report that is resolved cannot be dismissed").
+    pub const fn past(self) -> &'static str {
+        match self {
+            Self::Resolve => "resolved",
+            Self::Dismiss => "dismissed",
+            Self::Assign => "assigned",
+            Self::Reopen => "reopened",
+        }
+    }
 }
 
 impl FromStr for ModerationAction {

@@ -98,6 +98,8 @@ pub async fn get_account(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = AccountId::new(*id);
+    // Authorized before any work on the account is done on the caller's behalf.
+    domain::services::Accounts::authorize_read(&who.actor, id)?;
     state.settle_avatar(id).await;
     let account = state.accounts.read(&who.actor, id).await?;
     Ok(HttpResponse::Ok().json(AccountResponse::new(&account, &state)))
@@ -219,6 +221,7 @@ pub async fn internal_profile(
             .in_domain(crate::error::Domain::Account)
     };
     let id = AccountId::new(*id);
+    domain::services::Accounts::authorize_internal(&who.actor)?;
     state.settle_avatar(id).await;
     match state.accounts.internal_profile(&who.actor, id).await {
         Ok(account) => Ok(HttpResponse::Ok().json(SummaryResponse::new(&account, &state))),

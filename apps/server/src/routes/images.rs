@@ -34,7 +34,8 @@ pub fn routes(r: &mut Routes) {
         .add(Method::GET, "/images/{key:.+}/metadata", metadata)
         .add(Method::DELETE, "/images/{key:.+}", delete_image)
         .add(Method::PUT, "/storage/{key:.+}", local_put)
-        .add(Method::GET, "/cdn/{key:.+}", local_get);
+        .add(Method::GET, "/cdn/{key:.+}", local_get)
+        .add(Method::HEAD, "/cdn/{key:.+}", local_head);
 }
 
 pub(crate) fn channel(raw: &str) -> Result<Channel, ApiError> {
@@ -443,13 +444,17 @@ fn upload_url_invalid() -> ApiError {
 
 /// The local adapter set's "CDN": serves confirmed objects with their type, an ETag, a
 /// long cache lifetime (keys are never reused), `nosniff` and a CSP that forbids
-/// everything, so even a hostile file could not run as a page.
+/// everything, so even a hostile file could not run as a page. `HEAD` answers like `GET`
+/// without the body and a `Range` is honoured (206, or 416 past the end), as S3 and
+/// CloudFront do (`actix-files` serves the file).
 #[utoipa::path(get, path = "/cdn/{key}", tag = "images",
     params(("key" = String, Path)),
     responses(
         (status = 200, description = "The image bytes"),
+        (status = 206, description = "The requested byte range (Range)"),
         (status = 304, description = "Not modified (If-None-Match)"),
         (status = 404, description = "No such image", body = ErrorBody),
+        (status = 416, description = "The range starts past the end"),
     ))]
 pub async fn local_get(
     req: HttpRequest,
@@ -463,10 +468,14 @@ pub async fn local_get(
     let not_found =
         || ApiError::not_found("IMAGE_NOT_FOUND", "No such image.").in_domain(Domain::Image);
     let key = ObjectKey::parse(&key).map_err(|_| not_found())?;
-    // Staged bytes are unverified: never served.
+    // Staged bytes are unverified: never served, however the path's case is spelled (a
+    // case-insensitive file system opens `UPLOADS/…` as `uploads/…`).
+    let staging = domain::image::staging_prefix();
     if key
-        .as_str()
-        .starts_with(domain::image::staging_prefix().as_str())
+        .segments()
+        .next()
+        .zip(staging.segments().next())
+        .is_some_and(|(first, staged)| first.eq_ignore_ascii_case(staged))
     {
         return Err(not_found());
     }
@@ -477,29 +486,52 @@ pub async fn local_get(
     let content_type = head
         .content_type
         .filter(|t| domain::ImageType::from_mime(t).is_ok())
-        .unwrap_or_else(|| "application/octet-stream".to_owned());
+        .and_then(|t| t.parse::<actix_web::mime::Mime>().ok())
+        .unwrap_or(actix_web::mime::APPLICATION_OCTET_STREAM);
     let fresh = req
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
     let mut res = if fresh {
-        HttpResponse::NotModified()
+        HttpResponse::NotModified().finish()
     } else {
-        HttpResponse::Ok()
+        actix_files::NamedFile::open_async(store.path_of(&key))
+            .await
+            .map_err(|_| not_found())?
+            .set_content_type(content_type)
+            .disable_content_disposition()
+            // The store's ETag (the bytes' MD5, as S3's) replaces the file's own.
+            .use_etag(false)
+            .use_last_modified(false)
+            .into_response(&req)
     };
-    res.insert_header((header::ETAG, etag))
-        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
-        .insert_header((header::CONTENT_SECURITY_POLICY, "default-src 'none'"))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
-    if fresh {
-        return Ok(res.finish());
+    let headers = res.headers_mut();
+    for (name, value) in [
+        (header::ETAG, etag.as_str()),
+        (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        (header::CONTENT_SECURITY_POLICY, "default-src 'none'"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ] {
+        if let Ok(value) = header::HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
     }
-    let file = tokio::fs::File::open(store.path_of(&key))
-        .await
-        .map_err(|_| not_found())?;
-    Ok(res
-        .content_type(content_type)
-        .no_chunking(head.size)
-        .streaming(tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024)))
+    Ok(res)
+}
+
+/// `HEAD` on the local "CDN": the headers `GET` would answer, without the body.
+#[utoipa::path(head, path = "/cdn/{key}", tag = "images",
+    params(("key" = String, Path)),
+    responses(
+        (status = 200, description = "The headers of the image (Content-Length, Content-Type, ETag)"),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = 404, description = "No such image", body = ErrorBody),
+    ))]
+pub async fn local_head(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    key: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    local_get(req, state, key).await
 }

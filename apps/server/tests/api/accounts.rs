@@ -504,6 +504,26 @@ async fn cross_origin_cookie_writes_are_refused_and_bearer_ones_are_not() {
         .await
         .unwrap();
     assert_envelope(res, 403, "CSRF_ORIGIN_REFUSED").await;
+    // A Referer that is there but names no origin is refused like a foreign one, and so
+    // is an Origin that is not text.
+    for (name, value) in [
+        ("referer", &b"not a url"[..]),
+        ("referer", b"//evil.example.com/page"),
+        ("origin", b"https://evil.\xff.com"),
+    ] {
+        let res = user
+            .browser
+            .patch(app.url(&path))
+            .header(
+                name,
+                reqwest::header::HeaderValue::from_bytes(value).unwrap(),
+            )
+            .json(&json!({"name": "Changed"}))
+            .send()
+            .await
+            .unwrap();
+        assert_envelope(res, 403, "CSRF_ORIGIN_REFUSED").await;
+    }
     // A bearer token is no ambient credential: no origin check.
     let res = app
         .as_user(Method::PATCH, &path, &user.token)
@@ -667,4 +687,53 @@ async fn a_configured_front_end_gets_a_redirect_instead_of_json() {
         url = loc;
     }
     assert_eq!(last.as_deref(), Some("/welcome"));
+}
+
+#[tokio::test]
+async fn reading_an_account_does_no_work_on_it_before_the_caller_is_authorized() {
+    let app = spawn_app().await;
+    let alice = app.login("settle-alice@example.com").await;
+    let mallory = app.login("settle-mallory@example.com").await;
+    // Alice's avatar bytes have arrived; the avatar routes have no callback, so the next
+    // read of her account by someone allowed to read it confirms the upload.
+    let issued = app.issue_png(&alice, "profile").await;
+    assert_eq!(
+        app.put(&issued, crate::images::PNG.to_vec()).await.status(),
+        200
+    );
+    let staged = app
+        .dir
+        .path()
+        .join("objects/objects/uploads")
+        .join(&issued.key);
+    assert!(staged.exists());
+    let res = app
+        .send_as(
+            Method::GET,
+            &format!("/accounts/{}", alice.id),
+            &mallory.token,
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    let res = app
+        .send_as(
+            Method::GET,
+            &format!("/users/{}/profile", alice.id),
+            &mallory.token,
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    assert!(
+        staged.exists(),
+        "nothing was done on Alice's account for Mallory"
+    );
+    let res = app
+        .send_as(
+            Method::GET,
+            &format!("/accounts/{}", alice.id),
+            &alice.token,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(!staged.exists(), "Alice's own read settles her avatar");
 }

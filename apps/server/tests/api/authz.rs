@@ -74,8 +74,9 @@ fn table() -> Vec<(Method, &'static str, [u16; 7], Cells)> {
         // Images: uploads are a user's own; a ready image is its uploader's, STAFF's and
         // ADMIN's (SERVER reads metadata); the upload URL is a capability of its own.
         (M::POST, "/api/v1/images/{channel}",[401, 401, 200, 200, 200, 200, 403], Shared),
+        // Someone else's upload does not exist for the caller (404), whoever they are.
         (M::POST, "/api/v1/images/{channel}/callback",
-                                             [401, 401, 200, 403, 403, 403, 403], Fresh),
+                                             [401, 401, 200, 404, 404, 404, 404], Fresh),
         (M::POST, "/images/presigned-url",   [401, 401, 200, 200, 200, 200, 403], Shared),
         (M::POST, "/images/presigned-url/scan",
                                              [401, 401, 200, 200, 200, 200, 403], Shared),
@@ -85,6 +86,7 @@ fn table() -> Vec<(Method, &'static str, [u16; 7], Cells)> {
         (M::DELETE, "/images/{key:.+}",      [401, 401, 204, 404, 204, 204, 403], Fresh),
         (M::PUT, "/storage/{key:.+}",        [200, 200, 200, 200, 200, 200, 200], Fresh),
         (M::GET, "/cdn/{key:.+}",            [200, 200, 200, 200, 200, 200, 200], Shared),
+        (M::HEAD, "/cdn/{key:.+}",           [200, 200, 200, 200, 200, 200, 200], Shared),
         (M::GET, "/users/profiles/avatars",  [401, 401, 200, 200, 200, 200, 403], Shared),
         // The caller's own avatar: only the owner has one.
         (M::DELETE, "/users/profiles/avatars",

@@ -217,34 +217,101 @@ struct Ledger {
     reports_sent: usize,
     /// Requests answered at all.
     answered: usize,
-    /// Answers that break the contract: 5xx, or a status the step does not allow.
+    /// Answers that break the contract: 5xx, a status the step does not allow, or no
+    /// answer at all (a timeout, a reset, a refused connection) outside a kill.
     wrong: Vec<String>,
+    /// When the run began: failures say when they happened, in seconds from here.
+    began: Option<Instant>,
+    /// When the service was killed (the kill test): a request that fails from then on was
+    /// in flight at the kill or sent after it, and is forgiven. Reset when it restarts.
+    killed_at: Option<Instant>,
+    /// How long each answered request took, by step.
+    latencies: BTreeMap<&'static str, Vec<Duration>>,
+}
+
+impl Ledger {
+    /// The per-step latency table: requests, p50, p99 and maximum.
+    fn latency_table(&self) -> String {
+        let mut out = format!(
+            "{:<12} {:>7} {:>9} {:>9} {:>9}\n",
+            "step", "answers", "p50 ms", "p99 ms", "max ms"
+        );
+        for (step, v) in &self.latencies {
+            let mut v = v.clone();
+            v.sort();
+            let at = |q: f64| {
+                let i = ((v.len() as f64 * q).ceil() as usize).clamp(1, v.len()) - 1;
+                v[i].as_secs_f64() * 1000.0
+            };
+            out += &format!(
+                "{step:<12} {:>7} {:>9.1} {:>9.1} {:>9.1}\n",
+                v.len(),
+                at(0.50),
+                at(0.99),
+                at(1.0)
+            );
+        }
+        out
+    }
 }
 
 type Shared = Arc<Mutex<Ledger>>;
 
-/// The service went away mid-request (the kill test does that on purpose).
+/// A request got no answer; the user stops. Outside a kill that is a failure, recorded
+/// with the step, the key and the time.
 struct Gone;
+
+/// How long the harness waits for any answer: the service's own bounds (the storage
+/// timeout, the database's acquire timeout) are well within it.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Records a request that got no answer: a failure naming the step, its key and when,
+/// unless the service was killed while it was in flight.
+fn unanswered(ledger: &Shared, step: &str, key: &str, sent: Instant, e: &reqwest::Error) -> Gone {
+    let mut l = ledger.lock().unwrap();
+    if l.killed_at.is_some_and(|k| Instant::now() >= k) {
+        return Gone;
+    }
+    let mut why = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        why += &format!(": {cause}");
+        source = cause.source();
+    }
+    let at = l.began.map_or(0.0, |b| (sent - b).as_secs_f64());
+    l.wrong.push(format!(
+        "{step} {key}: no answer (sent at +{at:.1} s, gave up after {:.1} s): {why}",
+        sent.elapsed().as_secs_f64()
+    ));
+    Gone
+}
 
 async fn call(
     ledger: &Shared,
     req: reqwest::RequestBuilder,
-    what: &str,
+    step: &'static str,
+    key: &str,
     allowed: &[u16],
 ) -> Result<(u16, reqwest::header::HeaderMap, Vec<u8>), Gone> {
+    let sent = Instant::now();
     let res = req
-        .timeout(Duration::from_secs(30))
+        .timeout(CLIENT_TIMEOUT)
         .send()
         .await
-        .map_err(|_| Gone)?;
+        .map_err(|e| unanswered(ledger, step, key, sent, &e))?;
     let status = res.status().as_u16();
     let headers = res.headers().clone();
-    let body = res.bytes().await.map_err(|_| Gone)?.to_vec();
+    let body = res
+        .bytes()
+        .await
+        .map_err(|e| unanswered(ledger, step, key, sent, &e))?
+        .to_vec();
     let mut l = ledger.lock().unwrap();
     l.answered += 1;
+    l.latencies.entry(step).or_default().push(sent.elapsed());
     if !allowed.contains(&status) {
         l.wrong.push(format!(
-            "{what}: {status} {}",
+            "{step} {key}: {status} {}",
             String::from_utf8_lossy(&body[..body.len().min(300)])
         ));
     }
@@ -263,13 +330,26 @@ impl Rng {
     }
 }
 
-async fn login(app: &TestApp, email: &str) -> Result<(i64, String), Gone> {
+async fn login(app: &TestApp, ledger: &Shared, email: &str) -> Result<(i64, String), Gone> {
     let browser = crate::helpers::browser();
     let mut url = app.url(&format!(
         "/account/login/oauth2/authorization/dev?login_hint={email}&name=Load%20User"
     ));
     for _ in 0..5 {
-        let res = browser.get(&url).send().await.map_err(|_| Gone)?;
+        let sent = Instant::now();
+        let res = browser
+            .get(&url)
+            .timeout(CLIENT_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| unanswered(ledger, "login", email, sent, &e))?;
+        ledger
+            .lock()
+            .unwrap()
+            .latencies
+            .entry("login")
+            .or_default()
+            .push(sent.elapsed());
         if res.status().is_redirection() {
             let location = res.headers()["location"].to_str().unwrap().to_owned();
             url = reqwest::Url::parse(&url)
@@ -280,6 +360,10 @@ async fn login(app: &TestApp, email: &str) -> Result<(i64, String), Gone> {
             continue;
         }
         if res.status() != 200 {
+            let mut l = ledger.lock().unwrap();
+            if l.killed_at.is_none() {
+                l.wrong.push(format!("login {email}: {}", res.status()));
+            }
             return Err(Gone);
         }
         let token = crate::helpers::set_cookie(&res, "s_access")
@@ -303,19 +387,20 @@ async fn simulate(
     let mut rng =
         Rng(0x9E37_79B9_7F4A_7C15 ^ (n + 1 + (run << 20)).wrapping_mul(0x2545_F491_4F6C_DD1D));
     let email = format!("load-{n}@example.com");
-    let (id, mut token) = login(&app, &email).await?;
+    let (id, mut token) = login(&app, &ledger, &email).await?;
     call(
         &ledger,
         app.as_user(Method::PATCH, &format!("/accounts/{id}"), &token)
             .json(&json!({"phone": "010-1234-5678"})),
         "set a phone",
+        &email,
         &[200],
     )
     .await?;
     let mut mine: Vec<String> = Vec::new();
     while Instant::now() < until {
         match rng.below(100) {
-            0..=4 => token = login(&app, &email).await?.1,
+            0..=4 => token = login(&app, &ledger, &email).await?.1,
             5..=54 => {
                 let channel = ["chat", "post", "my"][usize::try_from(rng.below(3)).unwrap()];
                 ledger.lock().unwrap().presigns_sent += 1;
@@ -324,6 +409,7 @@ async fn simulate(
                     app.as_user(Method::POST, &format!("/api/v1/images/{channel}"), &token)
                         .json(&json!({"filename": "x.png", "content_type": "image/png"})),
                     "presign",
+                    channel,
                     &[200],
                 )
                 .await?;
@@ -341,7 +427,7 @@ async fn simulate(
                     }
                 }
                 let (status, headers, _) =
-                    call(&ledger, put.body(bytes), "PUT to S3", &[200]).await?;
+                    call(&ledger, put.body(bytes), "PUT to S3", &key, &[200]).await?;
                 if status != 200 {
                     continue;
                 }
@@ -359,6 +445,7 @@ async fn simulate(
                     )
                     .json(&json!({"key": key, "etag": etag})),
                     "callback",
+                    &key,
                     &[200],
                 )
                 .await?;
@@ -377,6 +464,7 @@ async fn simulate(
                     &ledger,
                     app.as_user(Method::GET, &format!("/images/{key}/metadata"), &token),
                     "metadata",
+                    key,
                     &[200],
                 )
                 .await?;
@@ -393,6 +481,7 @@ async fn simulate(
                         "report_product_id": 1 + rng.below(1 << 40),
                         "report_etc_reason": "load"})),
                     "report",
+                    &email,
                     &[200],
                 )
                 .await?;
@@ -409,6 +498,7 @@ async fn simulate(
                     &ledger,
                     app.as_user(Method::DELETE, &format!("/images/{key}"), &token),
                     "delete",
+                    &key,
                     &[204],
                 )
                 .await?;
@@ -665,6 +755,7 @@ async fn under_load_every_acknowledged_write_is_kept_and_nothing_else_exists() {
     let app = Arc::new(stack.spawn().await);
     let (users, secs) = (knob("LOAD_USERS", 12), knob("LOAD_SECS", 8));
     let ledger: Shared = Arc::default();
+    ledger.lock().unwrap().began = Some(Instant::now());
     drive(
         app,
         ledger.clone(),
@@ -680,6 +771,10 @@ async fn under_load_every_acknowledged_write_is_kept_and_nothing_else_exists() {
         ledger.ready.len(),
         ledger.deleted.len(),
         ledger.reports.len()
+    );
+    eprintln!(
+        "latency per step (the service's, and Garage's for the PUT):\n{}",
+        ledger.latency_table()
     );
     assert!(
         ledger.wrong.is_empty(),
@@ -735,10 +830,12 @@ async fn kill_9_in_the_middle_of_uploads_and_reports_loses_nothing_acknowledged(
     let rounds = knob("KILL_ROUNDS", 1);
     let users = knob("LOAD_USERS", 12);
     let ledger: Shared = Arc::default();
+    ledger.lock().unwrap().began = Some(Instant::now());
     let mut rng = Rng(0x5EED);
     for round in 0..rounds {
         let dir = tempfile::tempdir().unwrap();
         let (mut child, address) = start_service(&stack, &dir);
+        ledger.lock().unwrap().killed_at = None;
         let app = Arc::new(TestApp::at(address, dir));
         let load = tokio::spawn(drive(
             app.clone(),
@@ -749,6 +846,7 @@ async fn kill_9_in_the_middle_of_uploads_and_reports_loses_nothing_acknowledged(
         ));
         // Mid-flight, at a different moment each round.
         tokio::time::sleep(Duration::from_millis(1500 + rng.below(1500))).await;
+        ledger.lock().unwrap().killed_at = Some(Instant::now());
         child.kill().unwrap(); // SIGKILL: no graceful anything
         child.wait().unwrap();
         load.await.unwrap();
@@ -762,6 +860,7 @@ async fn kill_9_in_the_middle_of_uploads_and_reports_loses_nothing_acknowledged(
     // uploads never confirmed expire, objects no record explains go.
     let dir = tempfile::tempdir().unwrap();
     let (mut child, address) = start_service(&stack, &dir);
+    ledger.lock().unwrap().killed_at = None;
     let app = Arc::new(TestApp::at(address, dir));
     drive(
         app,

@@ -661,12 +661,15 @@ async fn callbacks_check_the_uploader_the_channel_and_the_key() {
     let mallory = app.login("mallory@example.com").await;
     let issued = app.issue_png(&alice, "chat").await;
     app.put(&issued, PNG.to_vec()).await;
-    assert_envelope(
-        app.callback(&mallory, "chat", &issued.key, "").await,
-        403,
-        "UPLOADER_MISMATCH",
-    )
-    .await;
+    // Someone else's upload does not exist for the caller, whatever the channel.
+    for channel in ["chat", "scan", "report"] {
+        assert_envelope(
+            app.callback(&mallory, channel, &issued.key, "").await,
+            404,
+            "IMAGE_NOT_FOUND",
+        )
+        .await;
+    }
     assert_envelope(
         app.callback(&alice, "scan", &issued.key, "").await,
         400,
@@ -1042,4 +1045,85 @@ async fn concurrent_callbacks_agree_on_one_ready_image() {
             .as_ref(),
         PNG
     );
+}
+
+#[tokio::test]
+async fn the_local_cdn_answers_head_and_ranges_as_s3_does() {
+    let app = spawn_app().await;
+    let user = app.login("range@example.com").await;
+    let ready = app.upload_png(&user, "chat").await;
+    let url = ready["cdn_url"].as_str().unwrap();
+    let len = PNG.len();
+    let get = app.client.get(url).send().await.unwrap();
+    assert_eq!(get.status(), 200);
+    assert_eq!(get.headers()["accept-ranges"], "bytes");
+    let etag = get.headers()["etag"].clone();
+
+    let head = app.client.head(url).send().await.unwrap();
+    assert_eq!(head.status(), 200, "HEAD answers like GET");
+    assert_eq!(head.headers()["content-length"], len.to_string().as_str());
+    assert_eq!(head.headers()["content-type"], "image/png");
+    assert_eq!(head.headers()["etag"], etag);
+    assert_eq!(head.headers()["x-content-type-options"], "nosniff");
+    assert!(head.bytes().await.unwrap().is_empty(), "without the body");
+
+    for (range, from, to) in [
+        ("bytes=1-3".to_owned(), 1, 3),
+        ("bytes=-4".to_owned(), len - 4, len - 1),
+        (format!("bytes={}-", len - 2), len - 2, len - 1),
+    ] {
+        let res = app
+            .client
+            .get(url)
+            .header("range", &range)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 206, "{range}");
+        assert_eq!(
+            res.headers()["content-range"],
+            format!("bytes {from}-{to}/{len}").as_str()
+        );
+        assert_eq!(res.headers()["etag"], etag);
+        assert_eq!(res.bytes().await.unwrap().as_ref(), &PNG[from..=to]);
+    }
+    let past = app
+        .client
+        .get(url)
+        .header("range", format!("bytes={len}-"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(past.status(), 416);
+    let fresh = app
+        .client
+        .get(url)
+        .header("if-none-match", etag.to_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fresh.status(), 304);
+}
+
+#[tokio::test]
+async fn staged_bytes_are_never_served_whatever_the_case_of_the_prefix() {
+    let app = spawn_app().await;
+    let user = app.login("case@example.com").await;
+    let issued = app.issue_png(&user, "chat").await;
+    assert_eq!(app.put(&issued, PNG.to_vec()).await.status(), 200);
+    // A case-insensitive file system opens `UPLOADS/…` as `uploads/…`: make this one do so.
+    let root = app.dir.path().join("objects");
+    for area in ["objects", "meta"] {
+        let status = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(root.join(area).join("uploads"))
+            .arg(root.join(area).join("UPLOADS"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    for prefix in ["uploads", "UPLOADS", "Uploads"] {
+        let res = app.get(&format!("/cdn/{prefix}/{}", issued.key)).await;
+        assert_eq!(res.status(), 404, "{prefix}");
+    }
 }

@@ -205,10 +205,33 @@ impl Accounts {
     /// # Errors
     /// `Forbidden` for anyone else; `NotFound` for an unknown or withdrawn account.
     pub async fn read(&self, actor: &Actor, id: AccountId) -> Result<Account, AccountError> {
-        if !(actor.is(id) || actor.is_staff() || actor.has(Role::Server)) {
-            return Err(AccountError::Forbidden);
-        }
+        Self::authorize_read(actor, id)?;
         self.get(id).await
+    }
+
+    /// Whether `actor` may read account `id` (itself, STAFF, ADMIN, SERVER): checked before
+    /// any work on that account is done on the caller's behalf.
+    ///
+    /// # Errors
+    /// `Forbidden`.
+    pub fn authorize_read(actor: &Actor, id: AccountId) -> Result<(), AccountError> {
+        if actor.is(id) || actor.is_staff() || actor.has(Role::Server) {
+            Ok(())
+        } else {
+            Err(AccountError::Forbidden)
+        }
+    }
+
+    /// Whether `actor` may read internal profiles (SERVER only).
+    ///
+    /// # Errors
+    /// `Forbidden`.
+    pub fn authorize_internal(actor: &Actor) -> Result<(), AccountError> {
+        if actor.has(Role::Server) {
+            Ok(())
+        } else {
+            Err(AccountError::Forbidden)
+        }
     }
 
     /// The internal profile, for other services only.
@@ -220,9 +243,7 @@ impl Accounts {
         actor: &Actor,
         id: AccountId,
     ) -> Result<Account, AccountError> {
-        if !actor.has(Role::Server) {
-            return Err(AccountError::Forbidden);
-        }
+        Self::authorize_internal(actor)?;
         self.get(id).await
     }
 

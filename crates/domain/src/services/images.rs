@@ -571,8 +571,8 @@ impl Images {
     /// Confirms an upload (seed 003's callback): idempotent for a ready image.
     ///
     /// # Errors
-    /// `Invalid` (malformed key), `NotFound` (no such upload, expired or deleted),
-    /// `ChannelMismatch`, `UploaderMismatch`, `NotUploaded`, `Rejected`,
+    /// `Invalid` (malformed key), `NotFound` (no such upload, expired or deleted, or
+    /// another account's), `ChannelMismatch`, `NotUploaded`, `Rejected`,
     /// `StorageUnavailable`.
     #[tracing::instrument(skip(self, actor, c), fields(channel = %channel), err(level = "info"))]
     pub async fn confirm(
@@ -588,11 +588,13 @@ impl Images {
             .find_by_key(&key)
             .await?
             .ok_or(ImageError::NotFound)?;
+        // Someone else's upload does not exist for the caller, whatever its channel:
+        // answering anything else would tell that it does.
+        if !actor.is(image.uploader) {
+            return Err(ImageError::NotFound);
+        }
         if image.channel != channel {
             return Err(ImageError::ChannelMismatch);
-        }
-        if !actor.is(image.uploader) {
-            return Err(ImageError::UploaderMismatch);
         }
         match image.status {
             ImageStatus::Ready => Ok(image),

@@ -326,8 +326,8 @@ impl Reports {
             }
             (action, status) => {
                 return Err(ReportError::Conflict(format!(
-                    "a report that is {status} cannot be {}d",
-                    action.as_str().trim_end_matches('e')
+                    "a report that is {status} cannot be {}",
+                    action.past()
                 )));
             }
         };

@@ -345,16 +345,13 @@ async fn confirming_checks_channel_and_uploader_and_is_idempotent() {
             .await,
         Err(ImageError::ChannelMismatch)
     ));
-    assert!(matches!(
-        svc.confirm(
-            &someone_else(),
-            Channel::Chat,
-            &key,
-            &Confirmation::default()
-        )
-        .await,
-        Err(ImageError::UploaderMismatch)
-    ));
+    for channel in [Channel::Chat, Channel::Scan] {
+        assert!(matches!(
+            svc.confirm(&someone_else(), channel, &key, &Confirmation::default())
+                .await,
+            Err(ImageError::NotFound)
+        ));
+    }
     assert!(matches!(
         svc.confirm(
             &me(),

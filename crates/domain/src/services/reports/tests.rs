@@ -397,3 +397,41 @@ async fn a_concurrent_change_is_a_conflict_and_long_notes_are_refused() {
         Err(ReportError::Invalid(_))
     ));
 }
+
+#[tokio::test]
+async fn a_refused_moderation_says_what_in_plain_words() {
+    for (status, action, said) in [
+        (
+            ReportStatus::Resolved,
+            ModerationAction::Dismiss,
+            "a report that is resolved cannot be dismissed",
+        ),
+        (
+            ReportStatus::Open,
+            ModerationAction::Reopen,
+            "a report that is open cannot be reopened",
+        ),
+        (
+            ReportStatus::Dismissed,
+            ModerationAction::Assign,
+            "a report that is dismissed cannot be assigned",
+        ),
+        (
+            ReportStatus::Dismissed,
+            ModerationAction::Resolve,
+            "a report that is dismissed cannot be resolved",
+        ),
+    ] {
+        let mut r = MockReportRepository::new();
+        r.expect_find().returning(move |_| Ok(Some(report(status))));
+        r.expect_update().never();
+        let svc = service(r, MockImageRepository::new());
+        match svc
+            .moderate(&staff(8), ReportId::new(5), action, None)
+            .await
+        {
+            Err(ReportError::Conflict(message)) => assert_eq!(message, said),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+    }
+}
