@@ -151,6 +151,18 @@ pub struct Config {
     #[arg(long, env = "HTTP_WORKERS", global = true)]
     pub http_workers: Option<usize>,
 
+    /// Seconds an idle keep-alive connection is kept open. It must be longer than the idle
+    /// timeout of every client and proxy in front (an AWS load balancer's 60 s, nginx's
+    /// 60 s upstream keep-alive, reqwest's 90 s pool): otherwise the service closes a
+    /// connection just as a request is sent on it, and that request gets no answer.
+    #[arg(
+        long,
+        env = "HTTP_KEEP_ALIVE_SECS",
+        default_value_t = 120,
+        global = true
+    )]
+    pub http_keep_alive_secs: u64,
+
     /// Log format: `text` or `json`. Default: json in production, text otherwise.
     #[arg(long, env = "LOG_FORMAT", global = true)]
     pub log_format: Option<LogFormat>,
@@ -216,8 +228,15 @@ pub struct Config {
     )]
     pub login_rate_limit_per_minute: u32,
 
-    /// Take the client address from X-Forwarded-For's first entry (only behind a proxy
-    /// that sets it; otherwise clients could pick their own address).
+    /// How many proxies in front of the service append to `X-Forwarded-For` (a load
+    /// balancer: 1; a CDN and a load balancer: 2). The client's address is the entry that
+    /// many places from the right, which no client can forge; 0 (the default) uses the
+    /// connection's peer and ignores the header.
+    #[arg(long, env = "TRUSTED_PROXY_HOPS", default_value_t = 0, global = true)]
+    pub trusted_proxy_hops: usize,
+
+    /// Deprecated: `true` is `TRUSTED_PROXY_HOPS=1` when that is unset (it used to take
+    /// the left-most entry, which the client chooses).
     #[arg(long, env = "TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set, global = true)]
     pub trust_forwarded_for: bool,
 
@@ -288,6 +307,26 @@ pub struct Config {
     /// many seconds. Objects no record names are never removed.
     #[arg(long, env = "ORPHAN_GRACE_SECS", default_value_t = 3600, global = true)]
     pub orphan_grace_secs: u64,
+
+    /// Uploads one account may have waiting for their bytes at once (429
+    /// `UPLOAD_LIMIT_EXCEEDED` beyond); 0 lifts the limit.
+    #[arg(long, env = "UPLOAD_MAX_PENDING", default_value_t = 20, global = true)]
+    pub upload_max_pending: u64,
+
+    /// Uploads one account may be issued in an hour (429 `UPLOAD_LIMIT_EXCEEDED` beyond);
+    /// 0 lifts the limit.
+    #[arg(
+        long,
+        env = "UPLOAD_URLS_PER_HOUR",
+        default_value_t = 300,
+        global = true
+    )]
+    pub upload_urls_per_hour: u64,
+
+    /// Bytes of ready images one account may keep (`QUOTA_EXCEEDED` beyond); 0 lifts the
+    /// limit. Default 2 GiB.
+    #[arg(long, env = "UPLOAD_QUOTA_BYTES", default_value_t = 2 << 30, global = true)]
+    pub upload_quota_bytes: u64,
 
     /// Seconds any one call to the object store or CDN may take before it counts as
     /// unavailable (409 `CAN_NOT_ACCESS_S3`).
@@ -603,6 +642,11 @@ impl Config {
             pending_ttl: secs(self.pending_upload_ttl_secs),
             max_pixels: self.image_max_pixels,
             orphan_grace: secs(self.orphan_grace_secs),
+            limits: domain::UploadLimits {
+                pending: (self.upload_max_pending > 0).then_some(self.upload_max_pending),
+                per_hour: (self.upload_urls_per_hour > 0).then_some(self.upload_urls_per_hour),
+                stored_bytes: (self.upload_quota_bytes > 0).then_some(self.upload_quota_bytes),
+            },
             ..domain::services::ImagePolicy::default()
         }
     }
@@ -622,6 +666,15 @@ impl Config {
 
     pub fn object_store_dir(&self) -> PathBuf {
         self.data_dir.join("objects")
+    }
+
+    /// The proxies trusted to append to `X-Forwarded-For`.
+    pub fn proxy_hops(&self) -> usize {
+        if self.trusted_proxy_hops == 0 && self.trust_forwarded_for {
+            1
+        } else {
+            self.trusted_proxy_hops
+        }
     }
 
     pub fn shutdown_timeout(&self) -> Duration {

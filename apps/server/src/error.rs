@@ -179,6 +179,41 @@ impl ApiError {
         )
     }
 
+    /// An account at one of its upload limits (counted in the database).
+    pub fn upload_limit(limit: domain::UploadLimit) -> Self {
+        use domain::UploadLimit;
+        match limit {
+            UploadLimit::Pending(n) => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "UPLOAD_LIMIT_EXCEEDED",
+                format!(
+                    "You have {n} uploads waiting for their bytes, the most allowed at once: upload or let them expire first."
+                ),
+            ),
+            UploadLimit::PerHour(n) => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "UPLOAD_LIMIT_EXCEEDED",
+                format!("At most {n} uploads an hour: try again later."),
+            ),
+            UploadLimit::Quota {
+                bytes,
+                declared: false,
+            } => Self::new(
+                StatusCode::CONFLICT,
+                "QUOTA_EXCEEDED",
+                format!("Your images use your whole quota of {bytes} bytes: delete some first."),
+            ),
+            UploadLimit::Quota {
+                bytes,
+                declared: true,
+            } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "QUOTA_EXCEEDED",
+                format!("This upload would take your images past your quota of {bytes} bytes."),
+            ),
+        }
+    }
+
     pub fn too_many_requests() -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -454,6 +489,7 @@ impl From<ImageError> for ApiError {
             ImageError::TooLarge(limit) => {
                 image(Self::payload_too_large(usize::try_from(limit).ok()))
             }
+            ImageError::LimitExceeded(limit) => image(Self::upload_limit(limit)),
             ImageError::StorageUnavailable(_) => Self::storage_unavailable().with_cause(e),
             ImageError::Storage(_) => image(Self::internal()).with_cause(e),
             ImageError::Repository(r) => image(Self::from(r)),

@@ -24,7 +24,7 @@ use store_sql::{PoolConfig, SqlStore};
 
 use crate::auth::{CookiePolicy, ServiceTokens};
 use crate::config::{AppEnv, Config, public_origin};
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{ClientAddr, RateLimiter};
 use crate::{extractors, middleware, routes};
 
 /// What every handler can reach: the services and the adapters behind them.
@@ -413,7 +413,7 @@ impl Application {
             allowed_origins: origins.clone(),
             rate_limiter: RateLimiter::new(
                 config.login_rate_limit_per_minute,
-                config.trust_forwarded_for,
+                ClientAddr::new(config.proxy_hops()),
             ),
             login_flow_ttl,
             registration_ttl,
@@ -458,6 +458,7 @@ impl Application {
                 .default_service(web::to(routes::not_found))
         })
         .listen(listener)?
+        .keep_alive(Duration::from_secs(config.http_keep_alive_secs))
         .disable_signals()
         .shutdown_timeout(config.shutdown_timeout().as_secs());
         if let Some(workers) = config.http_workers {

@@ -393,6 +393,14 @@ impl<R: ImageRepository> ImageRepository for Invalidating<R> {
         self.inner.insert(new).await
     }
 
+    async fn insert_within(
+        &self,
+        new: NewImage,
+        limits: crate::image::UploadLimits,
+    ) -> Result<Image, crate::image::InsertImageError> {
+        self.inner.insert_within(new, limits).await
+    }
+
     async fn find_by_key(&self, key: &ObjectKey) -> Result<Option<Image>, RepositoryError> {
         self.inner.find_by_key(key).await
     }

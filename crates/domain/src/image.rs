@@ -309,6 +309,50 @@ pub struct ImageFilter {
     pub expired_at: Option<OffsetDateTime>,
 }
 
+/// Per-account upload limits, counted in the database so that every replica sees the
+/// same count. `None` lifts a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadLimits {
+    /// Pending uploads (issued, not yet confirmed, expired or rejected) at once.
+    pub pending: Option<u64>,
+    /// Uploads issued in the last hour.
+    pub per_hour: Option<u64>,
+    /// Bytes of the account's ready images, plus the length a new upload declares.
+    pub stored_bytes: Option<u64>,
+}
+
+impl Default for UploadLimits {
+    fn default() -> Self {
+        Self {
+            pending: Some(20),
+            per_hour: Some(300),
+            stored_bytes: Some(2 << 30),
+        }
+    }
+}
+
+/// The limit an upload would pass, with its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadLimit {
+    Pending(u64),
+    PerHour(u64),
+    /// The quota in bytes; `declared`: the upload's declared length is what passes it
+    /// (the account is not yet full).
+    Quota {
+        bytes: u64,
+        declared: bool,
+    },
+}
+
+/// Failures of [`ImageRepository::insert_within`].
+#[derive(Debug, thiserror::Error)]
+pub enum InsertImageError {
+    #[error("upload limit reached: {0:?}")]
+    Limit(UploadLimit),
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
 /// Where image records are kept.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
@@ -319,6 +363,20 @@ pub trait ImageRepository: Send + Sync {
     /// `RepositoryError` on infrastructure failure (a duplicate key is `Unexpected`: keys
     /// are random).
     async fn insert(&self, new: NewImage) -> Result<Image, RepositoryError>;
+
+    /// Stores a pending upload unless its uploader is at one of `limits`: pending uploads
+    /// at once, uploads issued in the hour before `new.created_at`, bytes of ready images
+    /// plus `new.declared_length`. The count and the insert are one step for each account
+    /// (concurrent calls for one account, on any replica, are taken one at a time).
+    ///
+    /// # Errors
+    /// `Limit` with the limit passed (nothing is stored); `Repository` on infrastructure
+    /// failure.
+    async fn insert_within(
+        &self,
+        new: NewImage,
+        limits: UploadLimits,
+    ) -> Result<Image, InsertImageError>;
 
     /// The record of `key`, in any status.
     ///

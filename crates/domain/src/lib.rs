@@ -35,8 +35,8 @@ pub use error::{
     CreateAccountError, LinkIdentityError, ParseError, RepositoryError, UpdateAccountError,
 };
 pub use image::{
-    Cdn, Channel, Image, ImageFilter, ImageId, ImageRepository, ImageStatus, ImageType, NewImage,
-    ReadyImage,
+    Cdn, Channel, Image, ImageFilter, ImageId, ImageRepository, ImageStatus, ImageType,
+    InsertImageError, NewImage, ReadyImage, UploadLimit, UploadLimits,
 };
 pub use login::{
     Actor, AuthorizationRedirect, IdentityError, IdentityProvider, LoginFlow, LoginHints,

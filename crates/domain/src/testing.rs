@@ -18,7 +18,8 @@ use crate::account::{
 };
 use crate::error::{CreateAccountError, LinkIdentityError, UpdateAccountError};
 use crate::image::{
-    Channel, ImageFilter, ImageRepository, ImageStatus, ImageType, NewImage, ReadyImage,
+    Channel, ImageFilter, ImageRepository, ImageStatus, ImageType, InsertImageError, NewImage,
+    ReadyImage, UploadLimit, UploadLimits,
 };
 use crate::login::{
     LoginFlow, LoginStateRepository, PendingRegistration, ProviderClaims, RegistrationId,
@@ -1081,6 +1082,17 @@ pub async fn image_repository(accounts: &dyn AccountRepository, repo: &dyn Image
         ImageStatus::Deleted
     );
     image_removal_is_recorded_once(repo, me, img.id).await;
+    let fresh = || async {
+        accounts
+            .create(new_account(None, false, T0))
+            .await
+            .unwrap()
+            .id
+    };
+    upload_limits_count_pending_uploads(repo, fresh().await).await;
+    upload_limits_count_the_last_hour(repo, fresh().await).await;
+    upload_limits_count_ready_bytes(repo, fresh().await).await;
+    upload_limits_hold_under_concurrent_inserts(repo, fresh().await).await;
 
     // Listing by uploader, channel, status and expiry, oldest first.
     let a = repo
@@ -1141,6 +1153,151 @@ pub async fn image_repository(accounts: &dyn AccountRepository, repo: &dyn Image
         .await
         .unwrap();
     assert_eq!(limited.len(), 1);
+}
+
+fn limits(pending: Option<u64>, per_hour: Option<u64>, stored_bytes: Option<u64>) -> UploadLimits {
+    UploadLimits {
+        pending,
+        per_hour,
+        stored_bytes,
+    }
+}
+
+fn limit_of(r: Result<crate::image::Image, InsertImageError>) -> Option<UploadLimit> {
+    match r {
+        Ok(_) => None,
+        Err(InsertImageError::Limit(l)) => Some(l),
+        Err(e) => panic!("{e:?}"),
+    }
+}
+
+async fn upload_limits_count_pending_uploads(repo: &dyn ImageRepository, me: crate::AccountId) {
+    {
+        let two = limits(Some(2), None, None);
+        let new = || new_image(me, Channel::Chat, T0 + Duration::minutes(15));
+        let first = repo.insert_within(new(), two).await.expect("first");
+        repo.insert_within(new(), two).await.expect("second");
+        assert_eq!(
+            limit_of(repo.insert_within(new(), two).await),
+            Some(UploadLimit::Pending(2))
+        );
+        assert!(
+            repo.transition(first.id, ImageStatus::Pending, ImageStatus::Expired, T0)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            limit_of(repo.insert_within(new(), two).await),
+            None,
+            "one left"
+        );
+        assert_eq!(
+            limit_of(repo.insert_within(new(), limits(None, None, None)).await),
+            None,
+            "no limit"
+        );
+    }
+}
+
+async fn upload_limits_count_the_last_hour(repo: &dyn ImageRepository, me: crate::AccountId) {
+    {
+        let three = limits(None, Some(3), None);
+        let at = |t: OffsetDateTime| {
+            let mut n = new_image(me, Channel::Chat, t + Duration::minutes(15));
+            n.created_at = t;
+            n
+        };
+        // One issued more than an hour before, two within it: whatever became of them.
+        repo.insert(at(T0 - Duration::minutes(61))).await.unwrap();
+        let recent = repo.insert(at(T0 - Duration::minutes(59))).await.unwrap();
+        repo.insert(at(T0 - Duration::minutes(1))).await.unwrap();
+        assert!(
+            repo.transition(recent.id, ImageStatus::Pending, ImageStatus::Rejected, T0)
+                .await
+                .unwrap()
+        );
+        assert_eq!(limit_of(repo.insert_within(at(T0), three).await), None);
+        assert_eq!(
+            limit_of(repo.insert_within(at(T0), three).await),
+            Some(UploadLimit::PerHour(3))
+        );
+        assert_eq!(
+            limit_of(
+                repo.insert_within(at(T0 + Duration::minutes(2)), three)
+                    .await
+            ),
+            None,
+            "the one issued 59 minutes before T0 left the hour"
+        );
+    }
+}
+
+async fn upload_limits_count_ready_bytes(repo: &dyn ImageRepository, me: crate::AccountId) {
+    {
+        let img = repo
+            .insert(new_image(me, Channel::Chat, T0 + Duration::minutes(15)))
+            .await
+            .unwrap();
+        let ready = ReadyImage {
+            size: 1000,
+            etag: "e".into(),
+            width: 1,
+            height: 1,
+            confirmed_at: T0,
+            expires_at: None,
+        };
+        repo.mark_ready(img.id, ready).await.unwrap().unwrap();
+        let new = || new_image(me, Channel::Chat, T0 + Duration::minutes(15)); // declares 1234
+        assert_eq!(
+            limit_of(
+                repo.insert_within(new(), limits(None, None, Some(1000)))
+                    .await
+            ),
+            Some(UploadLimit::Quota {
+                bytes: 1000,
+                declared: false
+            })
+        );
+        assert_eq!(
+            limit_of(
+                repo.insert_within(new(), limits(None, None, Some(2000)))
+                    .await
+            ),
+            Some(UploadLimit::Quota {
+                bytes: 2000,
+                declared: true
+            })
+        );
+        assert_eq!(
+            limit_of(
+                repo.insert_within(new(), limits(None, None, Some(2234)))
+                    .await
+            ),
+            None,
+            "pending uploads count for nothing until they are ready"
+        );
+    }
+}
+
+async fn upload_limits_hold_under_concurrent_inserts(
+    repo: &dyn ImageRepository,
+    me: crate::AccountId,
+) {
+    {
+        let three = limits(Some(3), None, None);
+        let tries = (0..12).map(|_| {
+            repo.insert_within(
+                new_image(me, Channel::Chat, T0 + Duration::minutes(15)),
+                three,
+            )
+        });
+        let outcomes = futures_util::future::join_all(tries).await;
+        let issued = outcomes
+            .into_iter()
+            .filter_map(|r| limit_of(r).is_none().then_some(()))
+            .count();
+        assert_eq!(issued, 3, "counted and inserted one at a time");
+    }
 }
 
 /// A record that stopped being live awaits the removal of its objects until that is

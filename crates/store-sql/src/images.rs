@@ -3,18 +3,18 @@
 use async_trait::async_trait;
 use domain::{
     AccountId, Channel, Image, ImageFilter, ImageId, ImageRepository, ImageStatus, ImageType,
-    NewImage, ObjectKey, ReadyImage, RepositoryError,
+    InsertImageError, NewImage, ObjectKey, ReadyImage, RepositoryError, UploadLimit, UploadLimits,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use time::OffsetDateTime;
 
 use crate::codec::{corrupt, instant, micros};
-use crate::entity::images;
-use crate::{SqlStore, translate};
+use crate::entity::{accounts, images};
+use crate::{SqlStore, finish, translate};
 
 fn to_domain(m: images::Model) -> Result<Image, RepositoryError> {
     let metadata = match serde_json::from_str(&m.metadata).map_err(corrupt)? {
@@ -48,35 +48,128 @@ fn signed(n: u64) -> Result<i64, RepositoryError> {
     i64::try_from(n).map_err(corrupt)
 }
 
+fn row(new: NewImage) -> Result<images::ActiveModel, RepositoryError> {
+    Ok(images::ActiveModel {
+        key: Set(new.key.as_str().to_owned()),
+        channel: Set(new.channel.as_str().to_owned()),
+        status: Set(ImageStatus::Pending.as_str().to_owned()),
+        uploader_id: Set(new.uploader.get()),
+        content_type: Set(new.content_type.mime().to_owned()),
+        declared_length: Set(new.declared_length.map(signed).transpose()?),
+        checksum_sha256: Set(new.checksum_sha256),
+        original_filename: Set(new.original_filename),
+        size: Set(None),
+        etag: Set(None),
+        width: Set(None),
+        height: Set(None),
+        metadata: Set(serde_json::Value::Object(new.metadata).to_string()),
+        created_at: Set(micros(new.created_at)),
+        updated_at: Set(micros(new.created_at)),
+        confirmed_at: Set(None),
+        expires_at: Set(Some(micros(new.expires_at))),
+        objects_removed_at: Set(None),
+        ..Default::default()
+    })
+}
+
+/// The limit `new` would pass, if any: the account's counts read inside `db`.
+async fn limit_passed(
+    db: &impl ConnectionTrait,
+    new: &NewImage,
+    limits: UploadLimits,
+) -> Result<Option<UploadLimit>, RepositoryError> {
+    let mine = || images::Entity::find().filter(images::Column::UploaderId.eq(new.uploader.get()));
+    if let Some(max) = limits.pending {
+        let pending = mine()
+            .filter(images::Column::Status.eq(ImageStatus::Pending.as_str()))
+            .count(db)
+            .await
+            .map_err(translate)?;
+        if pending >= max {
+            return Ok(Some(UploadLimit::Pending(max)));
+        }
+    }
+    if let Some(max) = limits.per_hour {
+        let since = new.created_at - time::Duration::hours(1);
+        let issued = mine()
+            .filter(images::Column::CreatedAt.gte(micros(since)))
+            .count(db)
+            .await
+            .map_err(translate)?;
+        if issued >= max {
+            return Ok(Some(UploadLimit::PerHour(max)));
+        }
+    }
+    if let Some(quota) = limits.stored_bytes {
+        // SUM(bigint) is numeric on PostgreSQL: cast it back, on both databases.
+        let stored: Option<i64> = mine()
+            .select_only()
+            .expr(Expr::cust("CAST(COALESCE(SUM(size), 0) AS BIGINT)"))
+            .filter(images::Column::Status.eq(ImageStatus::Ready.as_str()))
+            .into_tuple()
+            .one(db)
+            .await
+            .map_err(translate)?;
+        let stored = u64::try_from(stored.unwrap_or(0)).map_err(corrupt)?;
+        if stored >= quota {
+            return Ok(Some(UploadLimit::Quota {
+                bytes: quota,
+                declared: false,
+            }));
+        }
+        if stored.saturating_add(new.declared_length.unwrap_or(0)) > quota {
+            return Ok(Some(UploadLimit::Quota {
+                bytes: quota,
+                declared: true,
+            }));
+        }
+    }
+    Ok(None)
+}
+
 #[async_trait]
 impl ImageRepository for SqlStore {
     #[tracing::instrument(skip_all, fields(key = %new.key), err(level = "info"))]
     async fn insert(&self, new: NewImage) -> Result<Image, RepositoryError> {
-        let row = images::ActiveModel {
-            key: Set(new.key.as_str().to_owned()),
-            channel: Set(new.channel.as_str().to_owned()),
-            status: Set(ImageStatus::Pending.as_str().to_owned()),
-            uploader_id: Set(new.uploader.get()),
-            content_type: Set(new.content_type.mime().to_owned()),
-            declared_length: Set(new.declared_length.map(signed).transpose()?),
-            checksum_sha256: Set(new.checksum_sha256),
-            original_filename: Set(new.original_filename),
-            size: Set(None),
-            etag: Set(None),
-            width: Set(None),
-            height: Set(None),
-            metadata: Set(serde_json::Value::Object(new.metadata).to_string()),
-            created_at: Set(micros(new.created_at)),
-            updated_at: Set(micros(new.created_at)),
-            confirmed_at: Set(None),
-            expires_at: Set(Some(micros(new.expires_at))),
-            objects_removed_at: Set(None),
-            ..Default::default()
-        }
-        .insert(self.conn())
-        .await
-        .map_err(translate)?;
+        let row = row(new)?.insert(self.conn()).await.map_err(translate)?;
         to_domain(row)
+    }
+
+    #[tracing::instrument(skip_all, fields(key = %new.key), err(level = "info"))]
+    async fn insert_within(
+        &self,
+        new: NewImage,
+        limits: UploadLimits,
+    ) -> Result<Image, InsertImageError> {
+        if limits
+            == (UploadLimits {
+                pending: None,
+                per_hour: None,
+                stored_bytes: None,
+            })
+        {
+            return Ok(self.insert(new).await?);
+        }
+        let txn = self.conn().begin().await.map_err(translate)?;
+        let work = async {
+            // A write to the account's row first: PostgreSQL locks that row until the
+            // transaction ends, so one account's uploads are counted and inserted one at a
+            // time on every replica; SQLite takes its single write lock here, before any
+            // read, so the counts below cannot be stale.
+            accounts::Entity::update_many()
+                .col_expr(accounts::Column::Id, Expr::col(accounts::Column::Id))
+                .filter(accounts::Column::Id.eq(new.uploader.get()))
+                .exec(&txn)
+                .await
+                .map_err(translate)?;
+            if let Some(limit) = limit_passed(&txn, &new, limits).await? {
+                return Err(InsertImageError::Limit(limit));
+            }
+            let row = row(new)?.insert(&txn).await.map_err(translate)?;
+            Ok(to_domain(row)?)
+        };
+        let out = work.await;
+        finish(txn, out).await
     }
 
     async fn find_by_key(&self, key: &ObjectKey) -> Result<Option<Image>, RepositoryError> {

@@ -86,7 +86,9 @@ pub struct FileResponse {
         (status = 400, description = "Invalid filename or type", body = ErrorBody),
         (status = 401, description = "No valid session", body = ErrorBody),
         (status = 404, description = "`USER_NOT_FOUND`", body = ErrorBody),
-        (status = 409, description = "`CAN_NOT_ACCESS_S3`", body = ErrorBody),
+        (status = 409, description = "`CAN_NOT_ACCESS_S3`, or `QUOTA_EXCEEDED` (the account's images fill its quota)", body = ErrorBody),
+        (status = 413, description = "`QUOTA_EXCEEDED`: the declared length would pass the account's quota", body = ErrorBody),
+        (status = 429, description = "`UPLOAD_LIMIT_EXCEEDED`: too many uploads waiting at once, or issued this hour", body = ErrorBody),
     ))]
 pub async fn avatar_url(
     state: web::Data<AppState>,
@@ -143,7 +145,9 @@ fn file_not_found(e: ImageError) -> ApiError {
         (status = 200, body = FileResponse),
         (status = 400, description = "Invalid filename or type", body = ErrorBody),
         (status = 401, description = "No valid session", body = ErrorBody),
-        (status = 409, description = "`CAN_NOT_ACCESS_S3`", body = ErrorBody),
+        (status = 409, description = "`CAN_NOT_ACCESS_S3`, or `QUOTA_EXCEEDED` (the account's images fill its quota)", body = ErrorBody),
+        (status = 413, description = "`QUOTA_EXCEEDED`: the declared length would pass the account's quota", body = ErrorBody),
+        (status = 429, description = "`UPLOAD_LIMIT_EXCEEDED`: too many uploads waiting at once, or issued this hour", body = ErrorBody),
     ))]
 pub async fn post_file_url(
     state: web::Data<AppState>,
@@ -178,7 +182,9 @@ pub struct SignedPutQuery {
         (status = 400, description = "No filename, or not png, jpg, jpeg or gif", body = ErrorBody),
         (status = 401, description = "No valid session", body = ErrorBody),
         (status = 403, description = "Not the owner", body = ErrorBody),
-        (status = 409, description = "`CAN_NOT_ACCESS_S3`", body = ErrorBody),
+        (status = 409, description = "`CAN_NOT_ACCESS_S3`, or `QUOTA_EXCEEDED` (the account's images fill its quota)", body = ErrorBody),
+        (status = 413, description = "`QUOTA_EXCEEDED`: the declared length would pass the account's quota", body = ErrorBody),
+        (status = 429, description = "`UPLOAD_LIMIT_EXCEEDED`: too many uploads waiting at once, or issued this hour", body = ErrorBody),
     ))]
 pub async fn profile_put_url(
     state: web::Data<AppState>,
@@ -255,8 +261,9 @@ pub async fn delete_profile_image(
         (status = 200, description = "The stored images' keys, in order", body = [String]),
         (status = 400, description = "No files, a bad prefix, or an image that failed verification", body = ErrorBody),
         (status = 401, description = "No valid session", body = ErrorBody),
-        (status = 413, description = "A file larger than allowed", body = ErrorBody),
-        (status = 409, description = "`CAN_NOT_ACCESS_S3`", body = ErrorBody),
+        (status = 413, description = "A file larger than allowed, or `QUOTA_EXCEEDED`", body = ErrorBody),
+        (status = 409, description = "`CAN_NOT_ACCESS_S3`, or `QUOTA_EXCEEDED`", body = ErrorBody),
+        (status = 429, description = "`UPLOAD_LIMIT_EXCEEDED`", body = ErrorBody),
     ))]
 pub async fn multi_upload(
     req: HttpRequest,

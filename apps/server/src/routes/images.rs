@@ -96,7 +96,9 @@ fn uploader_string(v: Option<serde_json::Value>) -> Option<String> {
         (status = 400, description = "Invalid request, unknown channel, `UNSUPPORTED_CONTENT_TYPE`", body = ErrorBody),
         (status = 401, description = "No valid session", body = ErrorBody),
         (status = 403, description = "`UPLOADER_MISMATCH`", body = ErrorBody),
-        (status = 409, description = "`CAN_NOT_ACCESS_S3`", body = ErrorBody),
+        (status = 409, description = "`CAN_NOT_ACCESS_S3`, or `QUOTA_EXCEEDED` (the account's images fill its quota)", body = ErrorBody),
+        (status = 413, description = "`QUOTA_EXCEEDED`: the declared length would pass the account's quota", body = ErrorBody),
+        (status = 429, description = "`UPLOAD_LIMIT_EXCEEDED`: too many uploads waiting at once, or issued this hour", body = ErrorBody),
     ))]
 pub async fn issue_v1(
     state: web::Data<AppState>,
@@ -193,8 +195,7 @@ impl ImageResponse {
         (status = 200, body = ImageResponse),
         (status = 400, description = "`CHANNEL_MISMATCH`, `IMAGE_REJECTED` (the object failed verification and was deleted), invalid key", body = ErrorBody),
         (status = 401, description = "No valid session", body = ErrorBody),
-        (status = 403, description = "`UPLOADER_MISMATCH`", body = ErrorBody),
-        (status = 404, description = "`IMAGE_NOT_FOUND` (unknown or expired), `UPLOAD_NOT_FOUND` (not uploaded yet)", body = ErrorBody),
+        (status = 404, description = "`IMAGE_NOT_FOUND` (unknown, expired, or someone else's upload), `UPLOAD_NOT_FOUND` (not uploaded yet)", body = ErrorBody),
         (status = 409, description = "`CAN_NOT_ACCESS_S3`", body = ErrorBody),
     ))]
 pub async fn callback_v1(
@@ -224,6 +225,10 @@ pub struct PresignRequest {
     filename: Option<String>,
     /// `chat` (default), `scan`, `profile`, `my`, `post`, `report`; case-insensitive.
     purpose: Option<String>,
+    /// The body's length in bytes, when known: the upload URL then binds it (S3 refuses
+    /// any other length), as seed 003's does. Without it S3 cannot bound the PUT's size
+    /// until confirmation (see docs/images.md).
+    content_length: Option<u64>,
 }
 
 /// Seed 004's presign answer.
@@ -246,6 +251,7 @@ async fn presign(
     let req = UploadRequest {
         filename: b.filename,
         content_type: b.content_type,
+        content_length: b.content_length,
         ..UploadRequest::default()
     };
     let issued = state.images.issue(who.account()?, channel, &req).await?;
@@ -266,7 +272,9 @@ async fn presign(
         (status = 200, body = PresignResponse),
         (status = 400, description = "Invalid request or purpose", body = ErrorBody),
         (status = 401, description = "No valid session", body = ErrorBody),
-        (status = 409, description = "`CAN_NOT_ACCESS_S3`", body = ErrorBody),
+        (status = 409, description = "`CAN_NOT_ACCESS_S3`, or `QUOTA_EXCEEDED` (the account's images fill its quota)", body = ErrorBody),
+        (status = 413, description = "`QUOTA_EXCEEDED`: the declared length would pass the account's quota", body = ErrorBody),
+        (status = 429, description = "`UPLOAD_LIMIT_EXCEEDED`: too many uploads waiting at once, or issued this hour", body = ErrorBody),
     ))]
 pub async fn presign_any(
     state: web::Data<AppState>,
@@ -284,7 +292,7 @@ pub async fn presign_any(
 /// An upload URL for a scan image (kept 30 days).
 #[utoipa::path(post, path = "/images/presigned-url/scan", tag = "images",
     request_body = PresignRequest,
-    responses((status = 200, body = PresignResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = PresignResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn presign_scan(
     state: web::Data<AppState>,
     who: Authenticated,
@@ -297,7 +305,7 @@ pub async fn presign_scan(
 /// the avatar, replacing (and deleting) the previous one.
 #[utoipa::path(post, path = "/images/presigned-url/profile", tag = "images",
     request_body = PresignRequest,
-    responses((status = 200, body = PresignResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = PresignResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn presign_profile(
     state: web::Data<AppState>,
     who: Authenticated,

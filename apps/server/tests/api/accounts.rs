@@ -625,6 +625,35 @@ async fn login_routes_are_rate_limited_per_address() {
 }
 
 #[tokio::test]
+async fn behind_trusted_proxies_the_client_cannot_choose_its_address() {
+    let app = spawn_with(|c| {
+        c.login_rate_limit_per_minute = 3;
+        c.trusted_proxy_hops = 1;
+    })
+    .await;
+    // The client writes a new address each time; the proxy appends the one it saw.
+    let login = |forged: u32| {
+        app.client
+            .get(app.url("/account/login/oauth2/authorization/dev?login_hint=a@example.com"))
+            .header("x-forwarded-for", format!("10.9.0.{forged}, 198.51.100.23"))
+            .send()
+    };
+    for i in 0..3 {
+        assert_eq!(login(i).await.unwrap().status(), 302);
+    }
+    assert_envelope(login(99).await.unwrap(), 429, "TOO_MANY_REQUESTS").await;
+    // Another client behind the same proxy has its own budget.
+    let res = app
+        .client
+        .get(app.url("/account/login/oauth2/authorization/dev?login_hint=b@example.com"))
+        .header("x-forwarded-for", "198.51.100.24")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+}
+
+#[tokio::test]
 async fn unknown_providers_and_a_disabled_dev_login_are_404() {
     let app = spawn_with(|c| c.dev_login = Some(false)).await;
     let res = app.get("/account/login/oauth2/authorization/dev").await;

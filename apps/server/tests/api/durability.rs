@@ -890,3 +890,33 @@ async fn kill_9_in_the_middle_of_uploads_and_reports_loses_nothing_acknowledged(
         wrong.join("\n")
     );
 }
+
+/// The cause the load run found: the service closed idle keep-alive connections after 5 s,
+/// before the clients in front of it (reqwest's pool keeps them 90 s, a load balancer 60 s),
+/// so a request sent on one just as it closed got no answer. A connection left idle for
+/// longer than that old timeout still answers its next request.
+#[tokio::test]
+async fn an_idle_keep_alive_connection_still_answers_after_the_old_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_with(|_| {}).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {address}\r\n\r\n");
+    let mut answered = 0;
+    for idle in [Duration::ZERO, Duration::from_secs(7)] {
+        tokio::time::sleep(idle).await;
+        conn.write_all(request.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        let head = String::from_utf8_lossy(&buf[..n]);
+        assert!(
+            head.starts_with("HTTP/1.1 200"),
+            "after {idle:?} idle: {head:?} (0 bytes: the service closed the connection)"
+        );
+        answered += 1;
+    }
+    assert_eq!(answered, 2);
+}

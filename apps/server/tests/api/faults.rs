@@ -90,6 +90,9 @@ async fn the_database_stopped_under_load_is_503_and_the_service_recovers_by_itse
             // Every request reaches the database: no answer from memory hides the outage.
             c.session_cache_secs = 0;
             c.read_cache_secs = 0;
+            // One account presigns as fast as it can: the per-account limits would stop it.
+            c.upload_max_pending = 0;
+            c.upload_urls_per_hour = 0;
         })
         .await,
     );

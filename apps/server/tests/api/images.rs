@@ -1127,3 +1127,128 @@ async fn staged_bytes_are_never_served_whatever_the_case_of_the_prefix() {
         assert_eq!(res.status(), 404, "{prefix}");
     }
 }
+
+#[tokio::test]
+async fn upload_limits_are_counted_per_account_in_the_database() {
+    let quota = PNG.len() as u64 + 10;
+    let app = spawn_with(move |c| {
+        c.upload_max_pending = 2;
+        c.upload_urls_per_hour = 4;
+        c.upload_quota_bytes = quota;
+    })
+    .await;
+    let user = app.login("limits@example.com").await;
+    let other = app.login("limits-other@example.com").await;
+    let first = app.upload_png(&user, "chat").await;
+
+    // A declared length past what is left of the quota.
+    let res = app
+        .issue(
+            &user,
+            "chat",
+            json!({"filename": "x.png", "content_type": "image/png", "content_length": 11}),
+        )
+        .await;
+    let body = assert_envelope(res, 413, "QUOTA_EXCEEDED").await;
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains(&quota.to_string()),
+        "{body}"
+    );
+
+    // Two waiting for their bytes is the most at once.
+    let a = app.issue_png(&user, "chat").await;
+    let b = app.issue_png(&user, "chat").await;
+    let res = app
+        .issue(
+            &user,
+            "chat",
+            json!({"filename": "x.png", "content_type": "image/png"}),
+        )
+        .await;
+    let body = assert_envelope(res, 429, "UPLOAD_LIMIT_EXCEEDED").await;
+    assert!(
+        body["message"].as_str().unwrap().contains("2 uploads"),
+        "{body}"
+    );
+
+    // Confirming one frees a place, and fills the quota.
+    app.put(&a, PNG.to_vec()).await;
+    assert_eq!(app.callback(&user, "chat", &a.key, "").await.status(), 200);
+    let res = app
+        .issue(
+            &user,
+            "chat",
+            json!({"filename": "x.png", "content_type": "image/png"}),
+        )
+        .await;
+    assert_envelope(res, 409, "QUOTA_EXCEEDED").await;
+
+    // Deleting images gives the quota back; the hour's count stays.
+    for key in [first["key"].as_str().unwrap(), a.key.as_str()] {
+        let res = app
+            .send_as(Method::DELETE, &format!("/images/{key}"), &user.token)
+            .await;
+        assert_eq!(res.status(), 204);
+    }
+    let c = app.issue_png(&user, "chat").await;
+    for issued in [&b, &c] {
+        app.put(issued, PNG.to_vec()).await;
+        assert_eq!(
+            app.callback(&user, "chat", &issued.key, "").await.status(),
+            200
+        );
+    }
+    let res = app
+        .issue(
+            &user,
+            "chat",
+            json!({"filename": "x.png", "content_type": "image/png"}),
+        )
+        .await;
+    let body = assert_envelope(res, 429, "UPLOAD_LIMIT_EXCEEDED").await;
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("4 uploads an hour"),
+        "{body}"
+    );
+
+    // Every account has its own count.
+    app.issue_png(&other, "chat").await;
+}
+
+#[tokio::test]
+async fn seed_004_presign_may_declare_the_length_and_the_url_binds_it() {
+    let app = spawn_app().await;
+    let user = app.login("length004@example.com").await;
+    let res = app
+        .as_user(Method::POST, "/images/presigned-url", &user.token)
+        .json(
+            &json!({"filename": "x.png", "content_type": "image/png", "content_length": PNG.len()}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let v: serde_json::Value = res.json().await.unwrap();
+    let headers = v["required_headers"].as_object().unwrap();
+    let length = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .map(|(_, v)| v.as_str().unwrap().to_owned());
+    assert_eq!(length, Some(PNG.len().to_string()), "{v}");
+    let mut longer = PNG.to_vec();
+    longer.extend(b"more");
+    let mut put = app.client.put(v["upload_url"].as_str().unwrap());
+    for (k, value) in headers {
+        if !k.eq_ignore_ascii_case("content-length") {
+            put = put.header(k, value.as_str().unwrap());
+        }
+    }
+    let res = put.body(longer).send().await.unwrap();
+    assert_eq!(res.status(), 400, "a body of another length is refused");
+}

@@ -20,8 +20,8 @@ use crate::cache::ReadCaches;
 use crate::clock::Clock;
 use crate::error::{ParseError, RepositoryError};
 use crate::image::{
-    Cdn, Channel, Image, ImageFilter, ImageRepository, ImageStatus, ImageType, NewImage,
-    ReadyImage, staging_key, staging_prefix,
+    Cdn, Channel, Image, ImageFilter, ImageRepository, ImageStatus, ImageType, InsertImageError,
+    NewImage, ReadyImage, UploadLimit, UploadLimits, staging_key, staging_prefix,
 };
 use crate::login::Actor;
 use crate::sniff::{SNIFF_LEN, TAIL_LEN, check_complete, sniff};
@@ -40,8 +40,11 @@ pub struct ImagePolicy {
     pub max_pixels: u64,
     /// Largest client metadata, as JSON bytes.
     pub metadata_max_bytes: usize,
-    /// Objects no record explains are removed once older than this.
+    /// A staged object whose record no longer waits for it is removed once older than
+    /// this.
     pub orphan_grace: Duration,
+    /// Per-account limits on uploads, counted in the database.
+    pub limits: UploadLimits,
 }
 
 impl Default for ImagePolicy {
@@ -53,6 +56,7 @@ impl Default for ImagePolicy {
             max_pixels: 50_000_000,
             metadata_max_bytes: 4096,
             orphan_grace: Duration::hours(1),
+            limits: UploadLimits::default(),
         }
     }
 }
@@ -173,6 +177,9 @@ pub enum ImageError {
     /// A body larger than allowed (direct uploads).
     #[error("larger than {0} bytes")]
     TooLarge(u64),
+    /// The account is at one of its upload limits; nothing was issued.
+    #[error("upload limit reached: {0:?}")]
+    LimitExceeded(UploadLimit),
     /// The store could not be reached (seed 000's `CAN_NOT_ACCESS_S3`).
     #[error("the image store is unavailable")]
     StorageUnavailable(#[source] StorageError),
@@ -445,21 +452,27 @@ impl Images {
     ) -> Result<Image, ImageError> {
         let now = self.clock.now();
         let key = channel.new_key(uploader, now, &random_part(), p.kind);
-        Ok(self
-            .repo
-            .insert(NewImage {
-                key,
-                channel,
-                uploader,
-                content_type: p.kind,
-                declared_length: p.content_length,
-                checksum_sha256: p.checksum.clone(),
-                original_filename: p.filename.clone(),
-                metadata: p.metadata.clone(),
-                created_at: now,
-                expires_at: now + self.policy.pending_ttl,
+        self.repo
+            .insert_within(
+                NewImage {
+                    key,
+                    channel,
+                    uploader,
+                    content_type: p.kind,
+                    declared_length: p.content_length,
+                    checksum_sha256: p.checksum.clone(),
+                    original_filename: p.filename.clone(),
+                    metadata: p.metadata.clone(),
+                    created_at: now,
+                    expires_at: now + self.policy.pending_ttl,
+                },
+                self.policy.limits,
+            )
+            .await
+            .map_err(|e| match e {
+                InsertImageError::Limit(limit) => ImageError::LimitExceeded(limit),
+                InsertImageError::Repository(r) => r.into(),
             })
-            .await?)
     }
 
     /// Issues an upload: a pending record and a presigned PUT to its staging key.

@@ -119,9 +119,10 @@ fn request(content_type: &str) -> UploadRequest {
 #[tokio::test]
 async fn issuing_writes_a_pending_record_and_presigns_the_staging_key() {
     let mut repo = MockImageRepository::new();
-    repo.expect_insert()
-        .withf(|n| {
-            n.channel == Channel::Chat
+    repo.expect_insert_within()
+        .withf(|n, limits| {
+            *limits == UploadLimits::default()
+                && n.channel == Channel::Chat
                 && n.uploader == ME
                 && n.key.as_str().starts_with("chat/2026/11/23/42/")
                 && n.key.as_str().ends_with(".png")
@@ -131,7 +132,7 @@ async fn issuing_writes_a_pending_record_and_presigns_the_staging_key() {
                 && n.metadata.get("message_id") == Some(&serde_json::json!("m-1"))
         })
         .times(1)
-        .returning(|n| {
+        .returning(|n, _| {
             let mut i = image(ImageStatus::Pending, n.channel);
             i.key = n.key;
             Ok(i)
@@ -172,7 +173,7 @@ async fn issuing_writes_a_pending_record_and_presigns_the_staging_key() {
 #[tokio::test]
 async fn issuing_refuses_bad_requests_before_writing_anything() {
     let mut repo = MockImageRepository::new();
-    repo.expect_insert().never();
+    repo.expect_insert_within().never();
     let mut store = MockObjectStore::new();
     store.expect_presign_put().never();
     let svc = service(repo, store, cdn(), MockAccountRepository::new());
@@ -262,9 +263,9 @@ async fn issuing_refuses_bad_requests_before_writing_anything() {
 #[tokio::test]
 async fn octet_stream_is_resolved_from_the_filename_and_checksums_are_normalised() {
     let mut repo = MockImageRepository::new();
-    repo.expect_insert()
-        .withf(|n| n.content_type == ImageType::Jpeg && n.key.as_str().ends_with(".jpg"))
-        .returning(|n| {
+    repo.expect_insert_within()
+        .withf(|n, _| n.content_type == ImageType::Jpeg && n.key.as_str().ends_with(".jpg"))
+        .returning(|n, _| {
             let mut i = image(ImageStatus::Pending, n.channel);
             i.key = n.key;
             Ok(i)
@@ -297,7 +298,7 @@ async fn octet_stream_is_resolved_from_the_filename_and_checksums_are_normalised
 #[tokio::test]
 async fn a_failed_presign_leaves_no_pending_record() {
     let mut repo = MockImageRepository::new();
-    repo.expect_insert().returning(|n| {
+    repo.expect_insert_within().returning(|n, _| {
         let mut i = image(ImageStatus::Pending, n.channel);
         i.key = n.key;
         Ok(i)
@@ -1082,7 +1083,7 @@ async fn a_rejection_never_deletes_an_image_that_became_ready_meanwhile() {
 #[tokio::test]
 async fn only_the_account_issues_for_itself_and_only_it_or_an_admin_drops_its_avatar() {
     let mut repo = MockImageRepository::new();
-    repo.expect_insert().never();
+    repo.expect_insert_within().never();
     let mut accounts = MockAccountRepository::new();
     accounts.expect_find_by_id().never();
     let svc = service(repo, MockObjectStore::new(), cdn(), accounts);
@@ -1096,5 +1097,29 @@ async fn only_the_account_issues_for_itself_and_only_it_or_an_admin_drops_its_av
             svc.delete_avatar(&actor, ME).await,
             Err(ImageError::Forbidden)
         ));
+    }
+}
+
+#[tokio::test]
+async fn an_account_at_an_upload_limit_is_issued_nothing() {
+    for limit in [
+        UploadLimit::Pending(20),
+        UploadLimit::PerHour(300),
+        UploadLimit::Quota {
+            bytes: 10,
+            declared: true,
+        },
+    ] {
+        let mut repo = MockImageRepository::new();
+        repo.expect_insert_within()
+            .times(1)
+            .returning(move |_, _| Err(InsertImageError::Limit(limit)));
+        let mut store = MockObjectStore::new();
+        store.expect_presign_put().never();
+        let svc = service(repo, store, cdn(), MockAccountRepository::new());
+        match svc.issue(ME, Channel::Chat, &request("image/png")).await {
+            Err(ImageError::LimitExceeded(got)) => assert_eq!(got, limit),
+            other => panic!("expected {limit:?}, got {other:?}"),
+        }
     }
 }
