@@ -168,7 +168,9 @@ pub async fn delete_account(
     let id = AccountId::new(*id);
     state.accounts.check_withdraw(&who.actor, id).await?;
     // Images first: when the store is down nothing is withdrawn, and a retry finishes.
-    state.images.purge_account(id).await?;
+    // The evidence of the account's open reports stays until those reports are closed.
+    let keep = state.reports.open_evidence_of(id).await?;
+    state.images.purge_account(id, &keep).await?;
     state.accounts.withdraw(&who.actor, id).await?;
     let mut res = HttpResponse::NoContent();
     if who.actor.is(id) {

@@ -376,5 +376,12 @@ pub async fn moderate(
         .reports
         .moderate(&who.actor, ReportId::new(*id), action, b.note.as_deref())
         .await?;
+    if report.status != domain::ReportStatus::Open {
+        // A withdrawn reporter's evidence was kept for this report only.
+        state
+            .images
+            .release_evidence(report.reporter, &report.evidence)
+            .await?;
+    }
     Ok(HttpResponse::Ok().json(ReportResponse::new(&report, &state)))
 }

@@ -916,7 +916,7 @@ async fn the_multipart_route_stores_verified_images_and_refuses_11_mb() {
 }
 
 #[tokio::test]
-async fn the_sweeper_expires_pending_uploads_and_withdrawal_deletes_private_images() {
+async fn the_sweeper_expires_pending_uploads_and_withdrawal_deletes_every_image() {
     let app = spawn_with(|c| c.pending_upload_ttl_secs = 1).await;
     let user = app.login("sweep@example.com").await;
     let issued = app.issue_png(&user, "chat").await;
@@ -969,8 +969,8 @@ async fn the_sweeper_expires_pending_uploads_and_withdrawal_deletes_private_imag
     let url = chat["cdn_url"].as_str().unwrap();
     assert_eq!(
         app.client.get(url).send().await.unwrap().status(),
-        200,
-        "chat images follow their own retention"
+        404,
+        "every channel's images go with the account"
     );
 }
 

@@ -614,3 +614,78 @@ async fn two_workers_on_one_database_deliver_each_notice_once() {
         "each notice exactly once: {sent:?}"
     );
 }
+
+#[tokio::test]
+async fn withdrawal_deletes_every_image_but_open_reports_evidence_which_goes_when_they_close() {
+    let app = spawn_app().await;
+    let alice = app.login("leaving-reporter@example.com").await;
+    let staff = app.login("staff-evidence@example.com").await;
+    app.grant("staff-evidence@example.com", "STAFF");
+    let mut everything = Vec::new();
+    for channel in ["chat", "scan", "post", "my", "profile", "report"] {
+        everything.push(
+            app.upload_png(&alice, channel).await["cdn_url"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let keys = app.evidence(&alice, 2).await;
+    let res = app
+        .report(
+            &alice,
+            json!({"report_category_id": 1, "report_product_id": 11,
+            "report_etc_reason": "evidence", "report_img_path": [keys[0]]}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let report: i64 = res.headers()["x-report-id"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let cdn = |key: &str| app.url(&format!("/cdn/{key}"));
+    let status = |url: String| {
+        let client = app.client.clone();
+        async move { client.get(url).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(cdn(&keys[1])).await, 200);
+
+    let res = app
+        .send_as(
+            Method::DELETE,
+            &format!("/accounts/{}", alice.id),
+            &alice.token,
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    for url in everything.iter().cloned().chain([cdn(&keys[1])]) {
+        assert_eq!(
+            status(url.clone()).await,
+            404,
+            "{url} outlived its uploader"
+        );
+    }
+    assert_eq!(
+        status(cdn(&keys[0])).await,
+        200,
+        "an open report keeps its evidence"
+    );
+
+    let res = app
+        .as_user(
+            Method::PATCH,
+            &format!("/api/reports/{report}"),
+            &staff.token,
+        )
+        .json(&json!({"action": "resolve", "note": "done"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        status(cdn(&keys[0])).await,
+        404,
+        "closed, the report lets its withdrawn reporter's evidence go"
+    );
+}

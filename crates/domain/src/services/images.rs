@@ -1050,31 +1050,75 @@ impl Images {
         Ok(())
     }
 
-    /// On withdrawal: the account's profile and `my` images go, objects and all.
+    /// On withdrawal: every image the account uploaded goes, in every channel, objects,
+    /// records and CDN copies, except the evidence in `keep` (that of the account's reports
+    /// still open), which goes when its report is closed ([`Self::release_evidence`]).
     ///
     /// # Errors
     /// `StorageUnavailable`, `Repository`.
-    pub async fn purge_account(&self, account: AccountId) -> Result<u64, ImageError> {
+    pub async fn purge_account(
+        &self,
+        account: AccountId,
+        keep: &std::collections::BTreeSet<ObjectKey>,
+    ) -> Result<u64, ImageError> {
+        const BATCH: u64 = 500;
         self.store.check().await?;
         let mut removed = 0;
-        for channel in [Channel::Profile, Channel::My] {
-            for status in [ImageStatus::Ready, ImageStatus::Pending] {
+        for status in [ImageStatus::Ready, ImageStatus::Pending] {
+            loop {
                 let images = self
                     .repo
                     .list(
                         ImageFilter {
                             uploader: Some(account),
-                            channel: Some(channel),
                             status: Some(status),
-                            expired_at: None,
+                            ..ImageFilter::default()
                         },
-                        10_000,
+                        // Kept images come back on every page: look past them.
+                        BATCH + keep.len() as u64,
                     )
                     .await?;
-                for image in images {
+                let full = images.len() as u64 == BATCH + keep.len() as u64;
+                let mut progressed = false;
+                for image in images.into_iter().filter(|i| !keep.contains(&i.key)) {
                     self.remove(&image).await?;
                     removed += 1;
+                    progressed = true;
                 }
+                if !full || !progressed {
+                    break;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// When a report is closed: the evidence of a reporter who has withdrawn since goes
+    /// (it was kept only for the report's sake).
+    ///
+    /// # Errors
+    /// `StorageUnavailable`, `Repository`.
+    pub async fn release_evidence(
+        &self,
+        reporter: AccountId,
+        evidence: &[ObjectKey],
+    ) -> Result<u64, ImageError> {
+        let withdrawn = self
+            .accounts
+            .find_by_id(reporter)
+            .await?
+            .is_none_or(|a| a.is_withdrawn());
+        if !withdrawn || evidence.is_empty() {
+            return Ok(0);
+        }
+        let mut removed = 0;
+        for key in evidence {
+            if let Some(image) = self.repo.find_by_key(key).await?
+                && image.uploader == reporter
+                && image.status == ImageStatus::Ready
+            {
+                self.remove(&image).await?;
+                removed += 1;
             }
         }
         Ok(removed)

@@ -24,6 +24,7 @@ use crate::report::{
     ReportReason, ReportRepository, ReportStatus, ReportTarget,
 };
 use crate::services::notifications::{ReportNotice, TOPIC};
+use crate::storage::ObjectKey;
 
 /// Limits on reporting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,6 +292,36 @@ impl Reports {
     /// # Errors
     /// `Forbidden`, `NotFound`, `Invalid` (note), `Conflict` (the action does not apply to
     /// the report's status, or it changed meanwhile), `Repository`.
+    /// The evidence of `reporter`'s reports still open: what withdrawing the account must
+    /// keep until those reports are closed.
+    ///
+    /// # Errors
+    /// `Repository`.
+    pub async fn open_evidence_of(
+        &self,
+        reporter: AccountId,
+    ) -> Result<std::collections::BTreeSet<ObjectKey>, ReportError> {
+        let filter = ReportFilter {
+            status: Some(ReportStatus::Open),
+            reporter: Some(reporter),
+            ..ReportFilter::default()
+        };
+        let mut keep = std::collections::BTreeSet::new();
+        for number in 0.. {
+            let page = Page {
+                number,
+                size: Page::MAX_SIZE,
+            };
+            let (reports, _) = self.repo.list(filter.clone(), page).await?;
+            let last = (reports.len() as u64) < Page::MAX_SIZE;
+            keep.extend(reports.into_iter().flat_map(|r| r.evidence));
+            if last {
+                break;
+            }
+        }
+        Ok(keep)
+    }
+
     #[tracing::instrument(skip(self, actor, note), err(level = "info"))]
     pub async fn moderate(
         &self,
