@@ -132,6 +132,87 @@ pub fn sniff(bytes: &[u8]) -> Result<Sniffed, SniffError> {
     })
 }
 
+/// Whether the image holds frames of its own beyond the header's: a GIF (image
+/// descriptors), or a WebP with the animation flag (`ANMF` chunks). Their every frame must be
+/// read ([`largest_frame`]): a 1×1 screen may hold a 65535×65535 frame.
+pub fn has_frames(kind: ImageType, head: &[u8]) -> bool {
+    match kind {
+        ImageType::Gif => true,
+        // VP8X first, its flags' animation bit.
+        ImageType::Webp => {
+            head.get(12..16) == Some(b"VP8X") && head.get(20).is_some_and(|f| f & 0x02 != 0)
+        }
+        ImageType::Png | ImageType::Jpeg => false,
+    }
+}
+
+/// The largest frame of a whole GIF or animated WebP, in pixels (width × height), walking
+/// its blocks without decoding any: GIF image descriptors, WebP `ANMF` chunks.
+///
+/// # Errors
+/// `Malformed` when the blocks do not add up (a frame or chunk runs past the end).
+pub fn largest_frame(kind: ImageType, bytes: &[u8]) -> Result<u64, SniffError> {
+    let found = match kind {
+        ImageType::Gif => gif_largest_frame(bytes),
+        ImageType::Webp => webp_largest_frame(bytes),
+        ImageType::Png | ImageType::Jpeg => Some(0),
+    };
+    found.ok_or(SniffError::Malformed(kind_name(kind)))
+}
+
+fn gif_largest_frame(b: &[u8]) -> Option<u64> {
+    // Sub-blocks: a length byte, that many bytes, until a zero length.
+    fn skip_sub_blocks(b: &[u8], mut at: usize) -> Option<usize> {
+        loop {
+            let len = usize::from(*b.get(at)?);
+            at += 1;
+            if len == 0 {
+                return Some(at);
+            }
+            at += len;
+        }
+    }
+    let table = |flags: u8| {
+        if flags & 0x80 != 0 {
+            3usize << ((flags & 0x07) + 1)
+        } else {
+            0
+        }
+    };
+    let mut at = 13 + table(*b.get(10)?);
+    let mut largest = 0u64;
+    loop {
+        match *b.get(at)? {
+            0x3B => return Some(largest),
+            0x21 => at = skip_sub_blocks(b, at + 2)?,
+            0x2C => {
+                let (w, h) = (le16(b, at + 5)?, le16(b, at + 7)?);
+                largest = largest.max(u64::from(w) * u64::from(h));
+                at = skip_sub_blocks(b, at + 10 + table(*b.get(at + 9)?) + 1)?;
+            }
+            _ => return None,
+        }
+    }
+}
+
+fn webp_largest_frame(b: &[u8]) -> Option<u64> {
+    let mut at = 12;
+    let mut largest = 0u64;
+    while at < b.len() {
+        let fourcc = b.get(at..at + 4)?;
+        let len =
+            usize::try_from(u32::from_le_bytes(b.get(at + 4..at + 8)?.try_into().ok()?)).ok()?;
+        let payload = at + 8;
+        if fourcc == b"ANMF" {
+            let w = 1 + u64::from(le24(b, payload + 6)?);
+            let h = 1 + u64::from(le24(b, payload + 9)?);
+            largest = largest.max(w * h);
+        }
+        at = payload.checked_add(len)?.checked_add(len % 2)?;
+    }
+    (at == b.len() || at == b.len() + 1).then_some(largest)
+}
+
 fn webp_dims(b: &[u8]) -> Option<(u32, u32)> {
     match b.get(12..16)? {
         b"VP8 " => {
@@ -306,6 +387,62 @@ mod tests {
             sniff(b"RIFF\x00\x00\x00\x00WEBPVP8 "),
             Err(SniffError::Malformed("WebP"))
         );
+    }
+
+    #[test]
+    fn every_frame_counts_not_only_the_screen() {
+        // A 1×1 screen, a 1×1 frame, then a 65535×65535 one; each frame's data one byte.
+        let frame = |w: u16, h: u16| {
+            let mut f = vec![0x2C, 0, 0, 0, 0];
+            f.extend(w.to_le_bytes());
+            f.extend(h.to_le_bytes());
+            f.extend([0x00, 0x02, 0x01, 0x00, 0x00]);
+            f
+        };
+        let mut gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00".to_vec();
+        gif.extend([0x21, 0xF9, 0x04, 0, 0, 0, 0, 0x00]);
+        gif.extend(frame(1, 1));
+        let small = [gif.clone(), vec![0x3B]].concat();
+        assert_eq!(largest_frame(ImageType::Gif, &small), Ok(1));
+        gif.extend(frame(65535, 65535));
+        gif.push(0x3B);
+        assert!(has_frames(ImageType::Gif, &gif));
+        assert_eq!(
+            largest_frame(ImageType::Gif, &gif),
+            Ok(65535 * 65535),
+            "the second frame"
+        );
+        assert!(
+            largest_frame(ImageType::Gif, &gif[..gif.len() - 4]).is_err(),
+            "cut short"
+        );
+
+        // An animated WebP: VP8X (animation flag, 1×1 canvas), ANIM, one ANMF of 16384².
+        let chunk = |fourcc: &[u8], payload: Vec<u8>| {
+            let mut c = fourcc.to_vec();
+            c.extend(u32::try_from(payload.len()).unwrap_or(0).to_le_bytes());
+            c.extend(&payload);
+            if payload.len() % 2 == 1 {
+                c.push(0);
+            }
+            c
+        };
+        let mut anmf = vec![0u8; 16];
+        anmf[6..9].copy_from_slice(&[0xFF, 0x3F, 0x00]);
+        anmf[9..12].copy_from_slice(&[0xFF, 0x3F, 0x00]);
+        let body = [
+            chunk(b"VP8X", vec![0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            chunk(b"ANIM", vec![0; 6]),
+            chunk(b"ANMF", anmf),
+        ]
+        .concat();
+        let mut webp = b"RIFF".to_vec();
+        webp.extend(u32::try_from(body.len() + 4).unwrap_or(0).to_le_bytes());
+        webp.extend(b"WEBP");
+        webp.extend(body);
+        assert!(has_frames(ImageType::Webp, &webp));
+        assert_eq!(largest_frame(ImageType::Webp, &webp), Ok(16384 * 16384));
+        assert!(!has_frames(ImageType::Png, &webp));
     }
 
     #[test]

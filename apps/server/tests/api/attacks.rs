@@ -131,6 +131,55 @@ fn gif(w: u16, h: u16, tail: &[u8]) -> Vec<u8> {
     g
 }
 
+/// A whole GIF: a `w`×`h` screen, a comment extension holding `comment`, then one frame
+/// per size in `frames` (each one byte of image data), then the trailer.
+fn gif_frames(w: u16, h: u16, comment: &[u8], frames: &[(u16, u16)]) -> Vec<u8> {
+    let mut g = gif(w, h, &[]);
+    for part in comment.chunks(255) {
+        g.extend([0x21, 0xFE]);
+        g.push(u8::try_from(part.len()).unwrap());
+        g.extend(part);
+        g.push(0);
+    }
+    for (fw, fh) in frames {
+        g.extend([0x2C, 0, 0, 0, 0]);
+        g.extend(fw.to_le_bytes());
+        g.extend(fh.to_le_bytes());
+        g.extend([0x00, 0x02, 0x01, 0x00, 0x00]);
+    }
+    g.push(0x3B);
+    g
+}
+
+/// A whole animated WebP: a VP8X canvas of `w`×`h` with the animation flag, and one `ANMF`
+/// frame of `fw`×`fh` (no image data: only the sizes matter here).
+fn webp_animated(w: u32, h: u32, fw: u32, fh: u32) -> Vec<u8> {
+    let chunk = |fourcc: &[u8], payload: Vec<u8>| {
+        let mut c = fourcc.to_vec();
+        c.extend(u32::try_from(payload.len()).unwrap().to_le_bytes());
+        c.extend(&payload);
+        c
+    };
+    let mut vp8x = vec![0x02, 0, 0, 0];
+    vp8x.extend(&(w - 1).to_le_bytes()[..3]);
+    vp8x.extend(&(h - 1).to_le_bytes()[..3]);
+    let mut anmf = vec![0u8; 6];
+    anmf.extend(&(fw - 1).to_le_bytes()[..3]);
+    anmf.extend(&(fh - 1).to_le_bytes()[..3]);
+    anmf.extend([0u8; 4]);
+    let body = [
+        chunk(b"VP8X", vp8x),
+        chunk(b"ANIM", vec![0; 6]),
+        chunk(b"ANMF", anmf),
+    ]
+    .concat();
+    let mut v = b"RIFF".to_vec();
+    v.extend(u32::try_from(body.len() + 4).unwrap().to_le_bytes());
+    v.extend(b"WEBP");
+    v.extend(body);
+    v
+}
+
 fn webp_vp8x(w: u32, h: u32) -> Vec<u8> {
     let mut v = b"RIFF\x00\x00\x00\x00WEBPVP8X\x0a\x00\x00\x00\x00\x00\x00\x00".to_vec();
     v.extend(&(w - 1).to_le_bytes()[..3]);
@@ -218,10 +267,11 @@ async fn polyglots_and_script_in_exif_are_stored_as_inert_images() {
         &[b"Comment\0".as_slice(), script].concat(),
     );
     png_chunk(&mut png_html, b"IEND", &[]);
-    let gif_js = gif(
+    let gif_js = gif_frames(
         4,
         4,
         b"*/=1;alert(document.domain)//<script>alert(1)</script>;",
+        &[(4, 4)],
     );
     let jpeg_exif = jpeg_with_exif(
         16,
@@ -320,6 +370,12 @@ async fn images_that_decode_to_more_than_they_weigh_are_bounded_by_pixels() {
     for (declared, bytes) in [
         ("image/png", png_bomb(10_000, 10_000)),
         ("image/gif", gif(65535, 65535, b";")),
+        // A 1×1 screen whose second frame is 65535×65535; an animation's frame likewise.
+        (
+            "image/gif",
+            gif_frames(1, 1, b"", &[(1, 1), (65535, 65535)]),
+        ),
+        ("image/webp", webp_animated(1, 1, 16384, 16384)),
         ("image/webp", webp_vp8x(16384, 16384)),
         ("image/jpeg", jpeg_with_exif(65535, 65535, b"")),
     ] {

@@ -24,7 +24,7 @@ use crate::image::{
     NewImage, ReadyImage, UploadLimit, UploadLimits, staging_key, staging_prefix,
 };
 use crate::login::Actor;
-use crate::sniff::{SNIFF_LEN, TAIL_LEN, check_complete, sniff};
+use crate::sniff::{SNIFF_LEN, TAIL_LEN, check_complete, has_frames, largest_frame, sniff};
 use crate::storage::{ByteStream, ObjectKey, ObjectStore, PutConditions, StorageError};
 
 /// Limits and lifetimes of uploads.
@@ -757,6 +757,33 @@ impl Images {
             return self
                 .reject(&image, RejectKind::NotAnImage, e.to_string())
                 .await;
+        }
+        // Every frame of a GIF or an animated WebP, not only the screen the header gives.
+        if has_frames(sniffed.kind, &bytes) {
+            let whole = if head.size <= bytes.len() as u64 {
+                bytes.clone()
+            } else {
+                match self.store.read_range(&source, 0, head.size).await {
+                    Ok(b) => b,
+                    Err(StorageError::NotFound) => return self.settled(&image).await,
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            match largest_frame(sniffed.kind, &whole) {
+                Ok(px) if px > self.policy.max_pixels => {
+                    let reason = format!(
+                        "a frame of {px} pixels is more than {}",
+                        self.policy.max_pixels
+                    );
+                    return self.reject(&image, RejectKind::TooManyPixels, reason).await;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return self
+                        .reject(&image, RejectKind::NotAnImage, e.to_string())
+                        .await;
+                }
+            }
         }
         let meta = if source == staged {
             match self.store.promote(&staged, &image.key, &head.etag).await {
