@@ -11,7 +11,10 @@
 //   unverified~x@example.com          email_verified false
 //   wrong-nonce~, wrong-aud~, wrong-iss~, expired~, future-iat~, azp-other~
 //                                     that claim wrong in the ID token
+//   multi-aud-no-azp~                 two audiences (ours and another) and no azp
 //   alg-none~                         an unsigned ID token (alg "none")
+//   hs256-pubkey~                     HS256, keyed with the provider's own public key (PEM):
+//                                     the algorithm-confusion forgery
 //   unknown-key~                      signed by a key the JWKS never lists
 //   rotate~                           signed by a new key published only now (key rotation)
 //   bad-iss-param~                    the redirect's RFC 9207 `iss` names another issuer
@@ -72,6 +75,7 @@ server.service.on('beforeTokenSigning', (token, req) => {
   if (info.flags.has('expired')) { p.iat = now - 1200; p.nbf = now - 1200; p.exp = now - 600; }
   if (info.flags.has('future-iat')) { p.iat = now + 3600; p.exp = now + 7200; }
   if (info.flags.has('azp-other') && typeof p.aud === 'string') { p.aud = [p.aud, 'other-client']; p.azp = 'other-client'; }
+  if (info.flags.has('multi-aud-no-azp') && typeof p.aud === 'string') { p.aud = [p.aud, 'other-client']; delete p.azp; }
 });
 
 server.service.on('beforeResponse', (response, req) => {
@@ -86,6 +90,12 @@ server.service.on('beforeResponse', (response, req) => {
   const payload = decode(payloadPart);
   if (info.flags.has('alg-none')) {
     response.body.id_token = `${b64url(JSON.stringify({ alg: 'none', typ: 'JWT' }))}.${payloadPart}.`;
+  } else if (info.flags.has('hs256-pubkey')) {
+    const { kid } = decode(response.body.id_token.split('.')[0]);
+    const jwk = server.issuer.keys.toJSON(false).find((k) => k.kid === kid);
+    const pem = crypto.createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
+    const input = `${b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT', kid }))}.${payloadPart}`;
+    response.body.id_token = `${input}.${b64url(crypto.createHmac('sha256', pem).update(input).digest())}`;
   } else if (info.flags.has('unknown-key')) {
     response.body.id_token = signRS256({ alg: 'RS256', typ: 'JWT', kid: 'unknown-key' }, payload, unknownKey.privateKey);
   } else if (info.flags.has('rotate')) {

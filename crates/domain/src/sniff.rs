@@ -234,6 +234,55 @@ fn webp_dims(b: &[u8]) -> Option<(u32, u32)> {
     }
 }
 
+/// Where a JPEG's first scan's data begins (just after its SOS segment), walking the
+/// segments from the start of image; `None` when `b` holds no SOS.
+fn jpeg_scan_start(b: &[u8]) -> Option<usize> {
+    let mut i = 2;
+    loop {
+        while *b.get(i)? == 0xFF && *b.get(i + 1)? == 0xFF {
+            i += 1;
+        }
+        if *b.get(i)? != 0xFF {
+            return None;
+        }
+        let marker = *b.get(i + 1)?;
+        i += 2;
+        match marker {
+            0xD0..=0xD7 | 0x01 => continue,
+            0xD9 => return None,
+            _ => {}
+        }
+        let len = usize::try_from(be16(b, i)?).ok()?;
+        if marker == 0xDA {
+            b.get(i..i + len)?;
+            return Some(i + len);
+        }
+        i += len.max(2);
+    }
+}
+
+fn has_eoi(b: &[u8]) -> bool {
+    b.windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
+/// Whether a JPEG must be read whole to be judged: its head does not show a scan, or its
+/// tail holds no end-of-image marker (a motion photo appends a video after it).
+pub fn jpeg_needs_whole(head: &[u8], tail: &[u8]) -> bool {
+    jpeg_scan_start(head).is_none() || !has_eoi(tail)
+}
+
+/// A whole JPEG has scan data (an SOS segment and bytes after it) and an end-of-image
+/// marker after that; cameras may append data after the marker.
+///
+/// # Errors
+/// `Truncated` when either is missing.
+pub fn check_jpeg_whole(b: &[u8]) -> Result<(), SniffError> {
+    match jpeg_scan_start(b) {
+        Some(scan) if b.len() > scan && has_eoi(&b[scan..]) => Ok(()),
+        _ => Err(SniffError::Truncated("JPEG")),
+    }
+}
+
 fn jpeg_dims(b: &[u8]) -> Option<(u32, u32)> {
     // Walk the segments after SOI until a start-of-frame marker.
     let mut i = 2;
@@ -387,6 +436,32 @@ mod tests {
             sniff(b"RIFF\x00\x00\x00\x00WEBPVP8 "),
             Err(SniffError::Malformed("WebP"))
         );
+    }
+
+    #[test]
+    fn a_jpeg_needs_scan_data_and_an_end_of_image() {
+        let frame: &[u8] = &[
+            0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0x00, 0x08, 0x00, 0x10, 0x03, 0x01, 0x22,
+            0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01,
+        ];
+        let scan: &[u8] = &[
+            0xFF, 0xDA, 0x00, 0x0C, 0x03, 0x01, 0x00, 0x02, 0x11, 0x03, 0x11, 0x00, 0x3F, 0x00,
+        ];
+        let eoi: &[u8] = &[0xFF, 0xD9];
+        let whole = [frame, scan, &[0x12, 0x34], eoi].concat();
+        assert_eq!(check_jpeg_whole(&whole), Ok(()));
+        assert!(!jpeg_needs_whole(&whole, &whole[whole.len() - 16..]));
+        // A motion photo: a video after the end of image. Judged whole, and accepted.
+        let motion = [&whole[..], &[0u8; 64][..]].concat();
+        assert!(jpeg_needs_whole(&motion, &motion[motion.len() - 16..]));
+        assert_eq!(check_jpeg_whole(&motion), Ok(()));
+        for bad in [
+            [frame, eoi].concat(),
+            [frame, scan, &[0x12, 0x34]].concat(),
+            frame.to_vec(),
+        ] {
+            assert_eq!(check_jpeg_whole(&bad), Err(SniffError::Truncated("JPEG")));
+        }
     }
 
     #[test]

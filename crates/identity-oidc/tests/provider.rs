@@ -120,7 +120,9 @@ async fn every_bad_id_token_is_rejected() {
         "expired",
         "future-iat",
         "azp-other",
+        "multi-aud-no-azp",
         "alg-none",
+        "hs256-pubkey",
         "unknown-key",
     ] {
         assert_rejected(login(&p, &format!("{flag}~eve@example.com")).await, flag);

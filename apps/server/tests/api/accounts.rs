@@ -410,6 +410,31 @@ async fn revoked_and_expired_sessions_are_401() {
 }
 
 #[tokio::test]
+async fn a_session_in_use_still_ends_at_its_absolute_expiry() {
+    // Idle expiry far away; used every 300 ms, so only the absolute expiry can end it.
+    let app = spawn_with(|c| {
+        c.session_idle_ttl_secs = 3600;
+        c.session_absolute_ttl_secs = 2;
+    })
+    .await;
+    let user = app.login("absolute@example.com").await;
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_millis(1500) {
+        let res = app
+            .send_as(Method::GET, "/account/sessions", &user.token)
+            .await;
+        assert_eq!(res.status(), 200, "still within its lifetime");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2600).saturating_sub(started.elapsed()))
+        .await;
+    let res = app
+        .send_as(Method::GET, "/account/sessions", &user.token)
+        .await;
+    assert_envelope(res, 401, "UNAUTHENTICATED").await;
+}
+
+#[tokio::test]
 async fn a_user_lists_and_revokes_their_own_sessions_only() {
     let app = spawn_app().await;
     let laptop = app.login("multi@example.com").await;

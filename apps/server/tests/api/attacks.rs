@@ -118,9 +118,15 @@ fn jpeg_with_exif(w: u16, h: u16, exif: &[u8]) -> Vec<u8> {
     j.extend(h.to_be_bytes());
     j.extend(w.to_be_bytes());
     j.extend([0x03, 0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01]);
-    j.extend([0xFF, 0xD9]);
+    // A scan: its header, one byte of entropy-coded data, then the end of image.
+    j.extend(JPEG_SCAN);
+    j.extend([0x00, 0xFF, 0xD9]);
     j
 }
+
+const JPEG_SCAN: [u8; 14] = [
+    0xFF, 0xDA, 0x00, 0x0C, 0x03, 0x01, 0x00, 0x02, 0x11, 0x03, 0x11, 0x00, 0x3F, 0x00,
+];
 
 fn gif(w: u16, h: u16, tail: &[u8]) -> Vec<u8> {
     let mut g = b"GIF89a".to_vec();
@@ -328,6 +334,18 @@ async fn truncated_images_of_every_type_are_rejected_and_removed() {
         ("image/gif", b"GIF89a\x01".to_vec()),
         ("image/jpeg", vec![0xFF, 0xD8, 0xFF]),
         ("image/jpeg", jpeg[..jpeg.len() - 12].to_vec()),
+        // The whole frame header, then nothing: no scan data, and no end of image.
+        (
+            "image/jpeg",
+            jpeg[..jpeg.len() - JPEG_SCAN.len() - 3].to_vec(),
+        ),
+        // A whole frame header and the end of image, but no scan between them.
+        (
+            "image/jpeg",
+            [&jpeg[..jpeg.len() - JPEG_SCAN.len() - 3], &[0xFF, 0xD9][..]].concat(),
+        ),
+        // A scan, cut short before its end of image.
+        ("image/jpeg", jpeg[..jpeg.len() - 2].to_vec()),
         ("image/webp", b"RIFF\x00\x00\x00\x00WEBPVP8 ".to_vec()),
         ("image/webp", webp_vp8x(10, 10)[..26].to_vec()),
         ("image/webp", webp_vp8x(10, 10)),

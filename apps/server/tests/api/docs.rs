@@ -125,3 +125,19 @@ async fn server_openapi_prints_the_served_document() {
     let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(printed, served);
 }
+
+/// The CloudFront response-headers policy in deploy/ gives images what the local `/cdn`
+/// gives them: `nosniff` and a CSP that forbids everything.
+#[test]
+fn the_cloudfront_policy_serves_images_inert() {
+    let path = crate::helpers::workspace_path("deploy/cloudfront/response-headers-policy.json");
+    let policy: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let security = &policy["SecurityHeadersConfig"];
+    assert_eq!(security["ContentTypeOptions"]["Override"], true);
+    assert_eq!(
+        security["ContentSecurityPolicy"]["ContentSecurityPolicy"],
+        "default-src 'none'"
+    );
+    assert_eq!(security["ContentSecurityPolicy"]["Override"], true);
+}

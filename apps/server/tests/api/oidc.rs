@@ -204,6 +204,52 @@ async fn an_injected_code_fails_pkce() {
     assert_envelope(res, 401, "LOGIN_REJECTED").await;
 }
 
+/// The code is stolen or forged with everything the victim's flow carries, its nonce
+/// included (the authorization URL shows it), but under the attacker's own PKCE challenge:
+/// the nonce check passes, and only PKCE refuses it. The control: the same code asked for
+/// under the victim's own challenge logs in.
+#[tokio::test]
+async fn a_stolen_code_with_the_victims_own_nonce_still_fails_pkce() {
+    let mock = MockProvider::start();
+    let app = app_with(&mock, |_| {}).await;
+    for (challenge, refused) in [(Some("A".repeat(43)), true), (None, false)] {
+        let victim = browser();
+        let res = victim
+            .get(app.url("/account/login/oauth2/authorization/mock?login_hint=alice@example.com"))
+            .send()
+            .await
+            .unwrap();
+        let mut to_provider =
+            reqwest::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
+        assert!(query(to_provider.as_str()).contains_key("nonce"));
+        if let Some(challenge) = &challenge {
+            let pairs: Vec<(String, String)> = to_provider
+                .query_pairs()
+                .map(|(k, v)| {
+                    let v = if k == "code_challenge" {
+                        challenge.clone()
+                    } else {
+                        v.into_owned()
+                    };
+                    (k.into_owned(), v)
+                })
+                .collect();
+            to_provider.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+        // The attacker's own client asks the provider: the code carries the victim's nonce.
+        let res = browser().get(to_provider.as_str()).send().await.unwrap();
+        assert_eq!(res.status(), 302);
+        let callback = res.headers()["location"].to_str().unwrap().to_owned();
+        let res = victim.get(&callback).send().await.unwrap();
+        if refused {
+            assert!(set_cookie(&res, "s_access").is_none());
+            assert_envelope(res, 401, "LOGIN_REJECTED").await;
+        } else {
+            assert_eq!(res.status(), 200, "{:?}", res.text().await);
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_provider_that_is_down_is_503_and_creates_nothing() {
     let app = spawn_with(|c| {

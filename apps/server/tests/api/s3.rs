@@ -81,6 +81,19 @@ async fn the_whole_flow_on_s3_with_cloudfront_invalidation() {
         PNG,
         "the same bytes at the final key"
     );
+    // What S3 serves the object with: the verified type (the CDN adds nosniff and the CSP,
+    // deploy/cloudfront/response-headers-policy.json).
+    assert_eq!(
+        store
+            .head(&key)
+            .await
+            .unwrap()
+            .unwrap()
+            .content_type
+            .as_deref(),
+        Some("image/png"),
+        "the stored type is the verified one"
+    );
     let staged = domain::ObjectKey::parse(&format!("uploads/{}", issued.key)).unwrap();
     assert_eq!(
         store.head(&staged).await.unwrap(),

@@ -24,7 +24,10 @@ use crate::image::{
     NewImage, ReadyImage, UploadLimit, UploadLimits, staging_key, staging_prefix,
 };
 use crate::login::Actor;
-use crate::sniff::{SNIFF_LEN, TAIL_LEN, check_complete, has_frames, largest_frame, sniff};
+use crate::sniff::{
+    SNIFF_LEN, TAIL_LEN, check_complete, check_jpeg_whole, has_frames, jpeg_needs_whole,
+    largest_frame, sniff,
+};
 use crate::storage::{ByteStream, ObjectKey, ObjectStore, PutConditions, StorageError};
 
 /// Limits and lifetimes of uploads.
@@ -758,8 +761,10 @@ impl Images {
                 .reject(&image, RejectKind::NotAnImage, e.to_string())
                 .await;
         }
-        // Every frame of a GIF or an animated WebP, not only the screen the header gives.
-        if has_frames(sniffed.kind, &bytes) {
+        // Every frame of a GIF or an animated WebP, not only the screen the header gives;
+        // a JPEG's scan data and end-of-image marker wherever they are.
+        let jpeg_whole = sniffed.kind == ImageType::Jpeg && jpeg_needs_whole(&bytes, &tail);
+        if jpeg_whole || has_frames(sniffed.kind, &bytes) {
             let whole = if head.size <= bytes.len() as u64 {
                 bytes.clone()
             } else {
@@ -769,6 +774,13 @@ impl Images {
                     Err(e) => return Err(e.into()),
                 }
             };
+            if sniffed.kind == ImageType::Jpeg
+                && let Err(e) = check_jpeg_whole(&whole)
+            {
+                return self
+                    .reject(&image, RejectKind::NotAnImage, e.to_string())
+                    .await;
+            }
             match largest_frame(sniffed.kind, &whole) {
                 Ok(px) if px > self.policy.max_pixels => {
                     let reason = format!(
