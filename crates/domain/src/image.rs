@@ -207,7 +207,9 @@ pub struct Image {
     pub channel: Channel,
     pub status: ImageStatus,
     pub uploader: AccountId,
-    pub content_type: ImageType,
+    /// The declared type until confirmation, the bytes' type after; `None` while an upload
+    /// that declared none is pending.
+    pub content_type: Option<ImageType>,
     /// What the client said it would upload, when it said.
     pub declared_length: Option<u64>,
     /// What the store holds, once confirmed.
@@ -243,17 +245,19 @@ impl Channel {
         uploader: AccountId,
         at: OffsetDateTime,
         random: &str,
-        kind: ImageType,
+        kind: Option<ImageType>,
     ) -> ObjectKey {
+        // No extension when the type is not known yet: the key never claims another type
+        // than the bytes turn out to be.
+        let ext = kind.map_or(String::new(), |k| format!(".{}", k.extension()));
         let key = match self {
-            Self::Profile => format!("profiles/{uploader}/{random}.{}", kind.extension()),
+            Self::Profile => format!("profiles/{uploader}/{random}{ext}"),
             other => format!(
-                "{}/{:04}/{:02}/{:02}/{uploader}/{random}.{}",
+                "{}/{:04}/{:02}/{:02}/{uploader}/{random}{ext}",
                 other.as_str(),
                 at.year(),
                 u8::from(at.month()),
                 at.day(),
-                kind.extension()
             ),
         };
         // Every part is ours and valid by construction.
@@ -277,7 +281,9 @@ pub struct NewImage {
     pub key: ObjectKey,
     pub channel: Channel,
     pub uploader: AccountId,
-    pub content_type: ImageType,
+    /// The declared type; `None`: any accepted type, decided from the bytes at confirmation
+    /// (seed 000's routes, which declare none).
+    pub content_type: Option<ImageType>,
     pub declared_length: Option<u64>,
     pub checksum_sha256: Option<String>,
     pub original_filename: Option<String>,
@@ -290,6 +296,8 @@ pub struct NewImage {
 /// What confirmation learned from the stored bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadyImage {
+    /// The type the bytes are (what the object is stored and served as).
+    pub content_type: ImageType,
     pub size: u64,
     pub etag: String,
     pub width: u32,
@@ -456,14 +464,16 @@ mod tests {
     #[test]
     fn keys_follow_the_contract() {
         let at = time::macros::datetime!(2026-03-04 05:06 UTC);
-        let k = Channel::Chat.new_key(AccountId::new(42), at, "AbC_d-1", ImageType::Png);
+        let k = Channel::Chat.new_key(AccountId::new(42), at, "AbC_d-1", Some(ImageType::Png));
         assert_eq!(k.as_str(), "chat/2026/03/04/42/AbC_d-1.png");
-        let k = Channel::Profile.new_key(AccountId::new(7), at, "r", ImageType::Jpeg);
+        let k = Channel::Profile.new_key(AccountId::new(7), at, "r", Some(ImageType::Jpeg));
         assert_eq!(k.as_str(), "profiles/7/r.jpg");
         assert_eq!(staging_key(&k).as_str(), "uploads/profiles/7/r.jpg");
+        let k = Channel::Profile.new_key(AccountId::new(7), at, "r", None);
+        assert_eq!(k.as_str(), "profiles/7/r", "no type yet: no extension");
         for c in Channel::ALL {
             assert!(
-                c.new_key(AccountId::new(1), at, "x", ImageType::Gif)
+                c.new_key(AccountId::new(1), at, "x", Some(ImageType::Gif))
                     .as_str()
                     .starts_with(c.prefix())
             );

@@ -141,7 +141,9 @@ pub enum StorageError {
 /// What a presigned PUT binds: the store refuses a request that differs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PutConditions {
-    pub content_type: String,
+    /// The `Content-Type` the PUT must carry; `None`: any accepted image type, or none
+    /// (the type is decided from the bytes at confirmation).
+    pub content_type: Option<String>,
     /// Bound when the client declared it.
     pub content_length: Option<u64>,
     /// Base64 SHA-256 of the body (`x-amz-checksum-sha256`), bound when declared.
@@ -232,7 +234,8 @@ pub trait ObjectStore: Send + Sync {
     ) -> Result<PresignedPut, StorageError>;
 
     /// Copies `from` to `to` only while `from`'s ETag is `etag` (so bytes swapped after
-    /// verification are never promoted), then deletes `from`. Returns `to`'s metadata.
+    /// verification are never promoted), stored as `content_type` (the type verified from
+    /// the bytes, whatever the PUT said), then deletes `from`. Returns `to`'s metadata.
     ///
     /// # Errors
     /// `NotFound` when `from` is gone, `PreconditionFailed` when its ETag differs (nothing
@@ -242,6 +245,7 @@ pub trait ObjectStore: Send + Sync {
         from: &ObjectKey,
         to: &ObjectKey,
         etag: &str,
+        content_type: &str,
     ) -> Result<ObjectMeta, StorageError>;
 
     /// Whether the store answers: for readiness probes.

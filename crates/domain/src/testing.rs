@@ -764,15 +764,23 @@ pub async fn object_store(store: &dyn ObjectStore) {
             .is_empty()
     );
 
-    // Promote: copy only while the ETag still matches, then remove the source.
+    // Promote: copy only while the ETag still matches, stored as the verified type
+    // whatever the PUT said, then remove the source.
     let staged = key("uploads/p.png");
     let final_key = key("final/p.png");
     let staged_meta = store
-        .put(&staged, body(&[b"verified bytes"]), "image/png", 1024)
+        .put(
+            &staged,
+            body(&[b"verified bytes"]),
+            "application/octet-stream",
+            1024,
+        )
         .await
         .unwrap();
     assert!(matches!(
-        store.promote(&staged, &final_key, "not-the-etag").await,
+        store
+            .promote(&staged, &final_key, "not-the-etag", "image/png")
+            .await,
         Err(StorageError::PreconditionFailed)
     ));
     assert_eq!(
@@ -785,11 +793,21 @@ pub async fn object_store(store: &dyn ObjectStore) {
         "and keeps the source"
     );
     let promoted = store
-        .promote(&staged, &final_key, &staged_meta.etag)
+        .promote(&staged, &final_key, &staged_meta.etag, "image/png")
         .await
         .expect("promote");
     assert_eq!(promoted.size, 14);
     assert_eq!(promoted.content_type.as_deref(), Some("image/png"));
+    assert_eq!(
+        store
+            .head(&final_key)
+            .await
+            .unwrap()
+            .and_then(|m| m.content_type)
+            .as_deref(),
+        Some("image/png"),
+        "the object is stored as the verified type"
+    );
     assert_eq!(
         store.read_range(&final_key, 0, 100).await.unwrap(),
         Bytes::from_static(b"verified bytes")
@@ -800,7 +818,9 @@ pub async fn object_store(store: &dyn ObjectStore) {
         "the source is removed"
     );
     assert!(matches!(
-        store.promote(&staged, &final_key, &staged_meta.etag).await,
+        store
+            .promote(&staged, &final_key, &staged_meta.etag, "image/png")
+            .await,
         Err(StorageError::NotFound)
     ));
 
@@ -809,7 +829,7 @@ pub async fn object_store(store: &dyn ObjectStore) {
         .presign_put(
             &key("uploads/q.png"),
             &crate::storage::PutConditions {
-                content_type: "image/png".into(),
+                content_type: Some("image/png".into()),
                 content_length: Some(42),
                 checksum_sha256: None,
                 expires_in: std::time::Duration::from_secs(300),
@@ -827,6 +847,26 @@ pub async fn object_store(store: &dyn ObjectStore) {
     };
     assert_eq!(header("content-type").as_deref(), Some("image/png"));
     assert_eq!(header("content-length").as_deref(), Some("42"));
+    // No declared type: the URL names no Content-Type.
+    let any = store
+        .presign_put(
+            &key("uploads/r"),
+            &crate::storage::PutConditions {
+                content_type: None,
+                content_length: None,
+                checksum_sha256: None,
+                expires_in: std::time::Duration::from_secs(300),
+            },
+        )
+        .await
+        .expect("presign");
+    assert!(
+        !any.headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type")),
+        "{:?}",
+        any.headers
+    );
 
     // Delete.
     store.delete(&a).await.expect("delete");
@@ -981,10 +1021,10 @@ fn new_image(uploader: crate::AccountId, channel: Channel, expires_at: OffsetDat
     metadata.insert("message_id".into(), serde_json::json!("m-1"));
     metadata.insert("nested".into(), serde_json::json!({"a": [1, 2]}));
     NewImage {
-        key: channel.new_key(uploader, T0, &unique(), ImageType::Png),
+        key: channel.new_key(uploader, T0, &unique(), Some(ImageType::Png)),
         channel,
         uploader,
-        content_type: ImageType::Png,
+        content_type: Some(ImageType::Png),
         declared_length: Some(1234),
         checksum_sha256: Some("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=".into()),
         original_filename: Some("사진 1.png".into()),
@@ -1029,6 +1069,7 @@ pub async fn image_repository(accounts: &dyn AccountRepository, repo: &dyn Image
 
     // Ready only from pending, once.
     let ready = ReadyImage {
+        content_type: ImageType::Png,
         size: 1000,
         etag: "abc".into(),
         width: 640,
@@ -1239,6 +1280,7 @@ async fn upload_limits_count_ready_bytes(repo: &dyn ImageRepository, me: crate::
             .await
             .unwrap();
         let ready = ReadyImage {
+            content_type: ImageType::Png,
             size: 1000,
             etag: "e".into(),
             width: 1,

@@ -416,6 +416,7 @@ impl Dirs {
         from: &ObjectKey,
         to: &ObjectKey,
         etag: &str,
+        content_type: &str,
     ) -> Result<ObjectMeta, StorageError> {
         // Claim the staged bytes with a hard link: a PUT racing with us replaces the file
         // at `from` (a rename) and cannot change the bytes we check and promote, and the
@@ -430,9 +431,6 @@ impl Dirs {
             Err(e) if is_absent(&e) => return Err(StorageError::NotFound),
             Err(e) => return Err(io_err(e)),
         }
-        let content_type = self
-            .read_sidecar(from)
-            .map_or_else(|| "application/octet-stream".to_owned(), |s| s.content_type);
         let (size, actual) = match md5_of(&claimed) {
             Ok(v) => v,
             Err(e) => {
@@ -444,7 +442,8 @@ impl Dirs {
             let _ = std::fs::remove_file(&claimed);
             return Err(StorageError::PreconditionFailed);
         }
-        let meta = self.publish(to, &claimed, size, actual, &content_type)?;
+        // Stored as the type verified from the bytes, whatever the PUT said.
+        let meta = self.publish(to, &claimed, size, actual, content_type)?;
         // Only now does the staged copy go (a concurrent confirmation may have removed it).
         let _ = std::fs::remove_file(&source);
         let staged_sidecar = self.sidecar_path(from);
@@ -620,9 +619,16 @@ impl ObjectStore for LocalStore {
         from: &ObjectKey,
         to: &ObjectKey,
         etag: &str,
+        content_type: &str,
     ) -> Result<ObjectMeta, StorageError> {
-        let (from, to, etag) = (from.clone(), to.clone(), etag.to_owned());
-        self.blocking(move |d| d.promote(&from, &to, &etag)).await
+        let (from, to, etag, content_type) = (
+            from.clone(),
+            to.clone(),
+            etag.to_owned(),
+            content_type.to_owned(),
+        );
+        self.blocking(move |d| d.promote(&from, &to, &etag, &content_type))
+            .await
     }
 
     async fn check(&self) -> Result<(), StorageError> {
@@ -847,7 +853,7 @@ mod tests {
             .expect("put");
         let key = ObjectKey::parse("a/b.png").expect("key");
         store
-            .promote(&staged, &key, &meta.etag)
+            .promote(&staged, &key, &meta.etag, "image/png")
             .await
             .expect("promote");
         assert!(!dir.path().join("objects/uploads").exists());

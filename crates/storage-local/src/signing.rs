@@ -57,6 +57,9 @@ pub struct SignedQuery {
     pub sig: Option<String>,
 }
 
+/// What a URL signs for `ct` when no type was declared: any accepted image type, or none.
+const ANY_IMAGE: &str = "image/*";
+
 fn canonical(key: &str, expires: i64, ct: &str, len: Option<u64>, sha: Option<&str>) -> String {
     format!(
         "PUT\n{key}\n{expires}\n{ct}\n{}\n{}",
@@ -94,12 +97,13 @@ impl UrlSigner {
     pub fn presign(&self, key: &ObjectKey, c: &PutConditions, now_unix: i64) -> PresignedPut {
         let ttl = i64::try_from(c.expires_in.as_secs()).unwrap_or(i64::MAX / 2);
         let expires = now_unix + ttl;
+        let ct = c.content_type.as_deref().unwrap_or(ANY_IMAGE);
         let mut mac = self.mac();
         mac.update(
             canonical(
                 key.as_str(),
                 expires,
-                &c.content_type,
+                ct,
                 c.content_length,
                 c.checksum_sha256.as_deref(),
             )
@@ -110,9 +114,13 @@ impl UrlSigner {
             "{}/storage/{}?expires={expires}&ct={}",
             self.base_url,
             key.as_str(),
-            encode(&c.content_type)
+            encode(ct)
         );
-        let mut headers = vec![("Content-Type".to_owned(), c.content_type.clone())];
+        let mut headers: Vec<(String, String)> = c
+            .content_type
+            .iter()
+            .map(|t| ("Content-Type".to_owned(), t.clone()))
+            .collect();
         if let Some(len) = c.content_length {
             url.push_str(&format!("&len={len}"));
             headers.push(("Content-Length".to_owned(), len.to_string()));
@@ -150,9 +158,18 @@ impl UrlSigner {
         if now_unix >= expires {
             return Err(PutRefusal::Expired);
         }
-        if content_type != Some(ct) {
+        let stored_type = if ct == ANY_IMAGE {
+            // Any accepted image type, or none: confirmation decides from the bytes.
+            match content_type {
+                None => "application/octet-stream",
+                Some(t) if domain::ImageType::from_mime(t).is_ok() => t,
+                Some(_) => return Err(PutRefusal::HeaderMismatch("Content-Type")),
+            }
+        } else if content_type == Some(ct) {
+            ct
+        } else {
             return Err(PutRefusal::HeaderMismatch("Content-Type"));
-        }
+        };
         if q.len.is_some() && content_length != q.len {
             return Err(PutRefusal::HeaderMismatch("Content-Length"));
         }
@@ -167,7 +184,7 @@ impl UrlSigner {
             return Err(PutRefusal::BadSignature);
         }
         Ok(PutPermit {
-            content_type: ct.to_owned(),
+            content_type: stored_type.to_owned(),
             content_length: q.len,
             checksum_sha256: q.sha.clone(),
         })
@@ -208,7 +225,7 @@ mod tests {
         let key = ObjectKey::parse("uploads/chat/a.png").expect("key");
         let sha = STANDARD.encode([1u8; 32]);
         let c = PutConditions {
-            content_type: "image/png".into(),
+            content_type: Some("image/png".into()),
             content_length: Some(10),
             checksum_sha256: Some(sha.clone()),
             expires_in: Duration::from_secs(300),

@@ -456,7 +456,9 @@ impl ObjectStore for S3Store {
             .put_object()
             .bucket(&self.bucket)
             .key(key.as_str())
-            .content_type(&c.content_type);
+            // Unbound when the client declared no type: any Content-Type (or none) is
+            // accepted, and promotion stores the type verified from the bytes.
+            .set_content_type(c.content_type.clone());
         if let Some(len) = c.content_length {
             req = req.content_length(i64::try_from(len).unwrap_or(i64::MAX));
         }
@@ -485,14 +487,17 @@ impl ObjectStore for S3Store {
         from: &ObjectKey,
         to: &ObjectKey,
         etag: &str,
+        content_type: &str,
     ) -> Result<ObjectMeta, StorageError> {
-        // Keys are ASCII letters, digits, '.', '_', '-' and '/': nothing to escape.
+        // Keys are ASCII letters, digits, '.', '_', '-' and '/': nothing to escape. The
+        // copy replaces the object's type with the verified one, whatever the PUT sent.
         self.client
             .copy_object()
             .bucket(&self.bucket)
             .copy_source(format!("{}/{}", self.bucket, from.as_str()))
             .copy_source_if_match(format!("\"{etag}\""))
-            .metadata_directive(MetadataDirective::Copy)
+            .metadata_directive(MetadataDirective::Replace)
+            .content_type(content_type)
             .key(to.as_str())
             .send()
             .await

@@ -12,7 +12,7 @@ use storage_s3::testing::{Garage, Moto};
 
 fn conditions(len: Option<u64>, sha: Option<String>, ttl: Duration) -> PutConditions {
     PutConditions {
-        content_type: "image/png".into(),
+        content_type: Some("image/png".into()),
         content_length: len,
         checksum_sha256: sha,
         expires_in: ttl,

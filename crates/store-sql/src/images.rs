@@ -29,7 +29,12 @@ fn to_domain(m: images::Model) -> Result<Image, RepositoryError> {
         channel: m.channel.parse::<Channel>().map_err(corrupt)?,
         status: m.status.parse::<ImageStatus>().map_err(corrupt)?,
         uploader: AccountId::new(m.uploader_id),
-        content_type: ImageType::from_mime(&m.content_type).map_err(corrupt)?,
+        // Empty while an upload that declared no type is pending.
+        content_type: Some(m.content_type.as_str())
+            .filter(|t| !t.is_empty())
+            .map(ImageType::from_mime)
+            .transpose()
+            .map_err(corrupt)?,
         declared_length: unsigned(m.declared_length)?,
         size: unsigned(m.size)?,
         etag: m.etag,
@@ -54,7 +59,7 @@ fn row(new: NewImage) -> Result<images::ActiveModel, RepositoryError> {
         channel: Set(new.channel.as_str().to_owned()),
         status: Set(ImageStatus::Pending.as_str().to_owned()),
         uploader_id: Set(new.uploader.get()),
-        content_type: Set(new.content_type.mime().to_owned()),
+        content_type: Set(new.content_type.map_or("", ImageType::mime).to_owned()),
         declared_length: Set(new.declared_length.map(signed).transpose()?),
         checksum_sha256: Set(new.checksum_sha256),
         original_filename: Set(new.original_filename),
@@ -192,6 +197,10 @@ impl ImageRepository for SqlStore {
             .col_expr(
                 images::Column::Status,
                 Expr::value(ImageStatus::Ready.as_str()),
+            )
+            .col_expr(
+                images::Column::ContentType,
+                Expr::value(r.content_type.mime()),
             )
             .col_expr(images::Column::Size, Expr::value(signed(r.size)?))
             .col_expr(images::Column::Etag, Expr::value(r.etag))

@@ -33,25 +33,25 @@ pub fn routes(r: &mut Routes) {
         .add(Method::POST, "/api/multi-img/upload", multi_upload);
 }
 
-/// Seed 000's optional query: the file's name and type (default `image/png`).
+/// Seed 000's optional query: the file's name and type. Without either, the URL takes any
+/// accepted image type (or no `Content-Type`), decided from the bytes at confirmation.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 pub struct FileQuery {
     filename: Option<String>,
-    /// The Content-Type the PUT must carry.
+    /// The Content-Type the PUT must carry; absent (and no filename): any image type.
     content_type: Option<String>,
 }
 
 impl FileQuery {
+    /// Seed 000's clients declare no type: the URL then takes any accepted image type (or
+    /// none), and confirmation decides it from the bytes.
     fn request(self) -> UploadRequest {
-        let content_type = match (&self.content_type, &self.filename) {
-            (Some(_), _) | (None, Some(_)) => self.content_type,
-            (None, None) => Some("image/png".to_owned()),
-        };
         UploadRequest {
             filename: self.filename,
-            content_type,
+            content_type: self.content_type,
+            any_type: true,
             ..UploadRequest::default()
         }
     }

@@ -115,6 +115,7 @@ pub async fn issue_v1(
         metadata: b.metadata,
         content_length: b.content_length,
         checksum: b.checksum,
+        any_type: false,
     };
     let issued = state
         .images
@@ -169,7 +170,10 @@ impl ImageResponse {
             cdn_url: state.images.cdn_url(&image.key),
             channel: image.channel.as_str().to_owned(),
             uploader_id: image.uploader.to_string(),
-            content_type: image.content_type.mime().to_owned(),
+            // Known once confirmed; empty while an upload that declared none is pending.
+            content_type: image
+                .content_type
+                .map_or(String::new(), |t| t.mime().to_owned()),
             content_length: image.size,
             etag: image.etag.clone(),
             width: image.width,

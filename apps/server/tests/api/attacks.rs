@@ -108,7 +108,7 @@ fn png_bomb(w: u32, h: u32) -> Vec<u8> {
 
 /// A baseline JPEG header with an APP1 (Exif) segment carrying `exif`, and a frame of
 /// `w`×`h`.
-fn jpeg_with_exif(w: u16, h: u16, exif: &[u8]) -> Vec<u8> {
+pub(crate) fn jpeg_with_exif(w: u16, h: u16, exif: &[u8]) -> Vec<u8> {
     let mut j = vec![0xFF, 0xD8, 0xFF, 0xE1];
     let mut app1 = b"Exif\0\0".to_vec();
     app1.extend(exif);
@@ -128,7 +128,7 @@ const JPEG_SCAN: [u8; 14] = [
     0xFF, 0xDA, 0x00, 0x0C, 0x03, 0x01, 0x00, 0x02, 0x11, 0x03, 0x11, 0x00, 0x3F, 0x00,
 ];
 
-fn gif(w: u16, h: u16, tail: &[u8]) -> Vec<u8> {
+pub(crate) fn gif(w: u16, h: u16, tail: &[u8]) -> Vec<u8> {
     let mut g = b"GIF89a".to_vec();
     g.extend(w.to_le_bytes());
     g.extend(h.to_le_bytes());
@@ -139,7 +139,7 @@ fn gif(w: u16, h: u16, tail: &[u8]) -> Vec<u8> {
 
 /// A whole GIF: a `w`×`h` screen, a comment extension holding `comment`, then one frame
 /// per size in `frames` (each one byte of image data), then the trailer.
-fn gif_frames(w: u16, h: u16, comment: &[u8], frames: &[(u16, u16)]) -> Vec<u8> {
+pub(crate) fn gif_frames(w: u16, h: u16, comment: &[u8], frames: &[(u16, u16)]) -> Vec<u8> {
     let mut g = gif(w, h, &[]);
     for part in comment.chunks(255) {
         g.extend([0x21, 0xFE]);
@@ -159,7 +159,7 @@ fn gif_frames(w: u16, h: u16, comment: &[u8], frames: &[(u16, u16)]) -> Vec<u8> 
 
 /// A whole animated WebP: a VP8X canvas of `w`×`h` with the animation flag, and one `ANMF`
 /// frame of `fw`×`fh` (no image data: only the sizes matter here).
-fn webp_animated(w: u32, h: u32, fw: u32, fh: u32) -> Vec<u8> {
+pub(crate) fn webp_animated(w: u32, h: u32, fw: u32, fh: u32) -> Vec<u8> {
     let chunk = |fourcc: &[u8], payload: Vec<u8>| {
         let mut c = fourcc.to_vec();
         c.extend(u32::try_from(payload.len()).unwrap().to_le_bytes());

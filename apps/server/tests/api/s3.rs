@@ -327,3 +327,115 @@ async fn a_cloudfront_outage_never_fails_a_delete_and_the_invalidation_waits() {
         "the invalidation is kept for retry"
     );
 }
+
+/// Seed 000's clients declare no type: the URL takes any accepted image type (or no
+/// Content-Type at all), the type is decided from the bytes, and the object is stored and
+/// served as that type under a key that claims none.
+pub async fn seed_000_uploads_of_every_type(app: &TestApp, garage: Option<&Garage>) {
+    use crate::attacks::{gif_frames, jpeg_with_exif, webp_animated};
+    let user = app.login("seed000-types@example.com").await;
+    let cases: [(&str, Vec<u8>, Option<&str>); 5] = [
+        ("image/jpeg", jpeg_with_exif(16, 8, b""), Some("image/jpeg")),
+        ("image/png", PNG.to_vec(), Some("image/png")),
+        ("image/webp", webp_animated(3, 2, 3, 2), Some("image/webp")),
+        (
+            "image/gif",
+            gif_frames(4, 4, b"", &[(4, 4)]),
+            Some("image/gif"),
+        ),
+        ("image/jpeg", jpeg_with_exif(16, 8, b""), None),
+    ];
+    for (route, (kind, bytes, header)) in ["/files", "/users/profiles/avatars"]
+        .into_iter()
+        .flat_map(|r| cases.iter().map(move |c| (r, c)))
+    {
+        let res = app.send_as(Method::GET, route, &user.token).await;
+        assert_eq!(res.status(), 200, "{route}");
+        let issued: serde_json::Value = res.json().await.unwrap();
+        let key = issued["key"].as_str().unwrap().to_owned();
+        assert!(
+            !key.rsplit('/').next().unwrap().contains('.'),
+            "{key}: the key claims no type before the bytes are known"
+        );
+        let mut put = app
+            .client
+            .put(issued["preSignedUrl"].as_str().unwrap())
+            .body(bytes.clone());
+        if let Some(h) = header {
+            put = put.header("content-type", *h);
+        }
+        let res = put.send().await.unwrap();
+        assert_eq!(
+            res.status(),
+            200,
+            "{route} {kind} {header:?}: {:?}",
+            res.text().await
+        );
+        // The uploader's first read confirms it (these routes have no callback).
+        let res = app
+            .send_as(Method::GET, &format!("/images/{key}/metadata"), &user.token)
+            .await;
+        assert_eq!(res.status(), 200, "{route} {kind} {header:?}");
+        let image: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(image["content_type"], *kind, "{route} {header:?}");
+        let object = domain::ObjectKey::parse(&key).unwrap();
+        let stored = match garage {
+            Some(g) => g.store().await.head(&object).await.unwrap(),
+            None => {
+                let served = app
+                    .client
+                    .get(image["cdn_url"].as_str().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(served.headers()["content-type"], *kind);
+                assert_eq!(served.bytes().await.unwrap().as_ref(), &bytes[..]);
+                None
+            }
+        };
+        if garage.is_some() {
+            assert_eq!(
+                stored.and_then(|m| m.content_type).as_deref(),
+                Some(*kind),
+                "the promoting copy stores the verified type"
+            );
+        }
+    }
+    // Still an image only: markup is refused whatever was (not) declared.
+    let res = app.send_as(Method::GET, "/files", &user.token).await;
+    let issued: serde_json::Value = res.json().await.unwrap();
+    let res = app
+        .client
+        .put(issued["preSignedUrl"].as_str().unwrap())
+        .header("content-type", "text/html")
+        .body("<html>")
+        .send()
+        .await
+        .unwrap();
+    if garage.is_some() {
+        // S3 cannot bind "any image type": it stores the bytes, and confirmation refuses them.
+        assert_eq!(res.status(), 200);
+        let key = issued["key"].as_str().unwrap();
+        let res = app
+            .send_as(Method::GET, &format!("/images/{key}/metadata"), &user.token)
+            .await;
+        assert_envelope(res, 400, "IMAGE_REJECTED").await;
+    } else {
+        assert_envelope(res, 400, "UPLOAD_MISMATCH").await;
+    }
+}
+
+#[tokio::test]
+async fn seed_000_clients_upload_any_image_type_on_the_local_store() {
+    let app = crate::helpers::spawn_app().await;
+    seed_000_uploads_of_every_type(&app, None).await;
+}
+
+#[tokio::test]
+async fn seed_000_clients_upload_any_image_type_on_garage() {
+    let Some(garage) = Garage::start().await else {
+        return;
+    };
+    let app = s3_app(&garage, None).await;
+    seed_000_uploads_of_every_type(&app, Some(&garage)).await;
+}

@@ -72,6 +72,10 @@ pub struct UploadRequest {
     pub uploader_id: Option<String>,
     pub metadata: Option<serde_json::Value>,
     pub content_length: Option<u64>,
+    /// Without a declared type (nor a filename to take one from), accept any accepted image
+    /// type and decide it from the bytes at confirmation, instead of refusing the request:
+    /// seed 000's routes, whose clients declare none.
+    pub any_type: bool,
     /// `sha256:<base64 or hex>`.
     pub checksum: Option<String>,
 }
@@ -288,7 +292,8 @@ fn bare_etag(s: &str) -> Option<&str> {
 }
 
 struct Parsed {
-    kind: ImageType,
+    /// `None`: any accepted type, decided from the bytes.
+    kind: Option<ImageType>,
     filename: Option<String>,
     metadata: serde_json::Map<String, serde_json::Value>,
     content_length: Option<u64>,
@@ -355,25 +360,24 @@ impl Images {
             .as_deref()
             .map(str::trim)
             .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("application/octet-stream"));
-        let kind =
-            match (declared, &filename) {
-                (Some(ct), _) => Some(ImageType::from_mime(ct).map_err(|_| {
-                    ImageError::UnsupportedContentType(ct.chars().take(100).collect())
-                })?),
-                // Seed 003's fallback: resolve from the filename's extension.
-                (None, Some(name)) => {
-                    Some(ImageType::from_extension(extension(name)).map_err(|_| {
-                        ImageError::UnsupportedContentType(format!("a .{} file", extension(name)))
-                    })?)
-                }
-                (None, None) => {
-                    invalid.push(ParseError::new(
-                        "content_type",
-                        "is required (or a filename with an image extension)",
-                    ));
-                    None
-                }
-            };
+        // `None` when invalid; `Some(None)`: any accepted type, decided from the bytes.
+        let kind: Option<Option<ImageType>> = match (declared, &filename) {
+            (Some(ct), _) => Some(Some(ImageType::from_mime(ct).map_err(|_| {
+                ImageError::UnsupportedContentType(ct.chars().take(100).collect())
+            })?)),
+            // Seed 003's fallback: resolve from the filename's extension.
+            (None, Some(name)) => Some(Some(ImageType::from_extension(extension(name)).map_err(
+                |_| ImageError::UnsupportedContentType(format!("a .{} file", extension(name))),
+            )?)),
+            (None, None) if req.any_type => Some(None),
+            (None, None) => {
+                invalid.push(ParseError::new(
+                    "content_type",
+                    "is required (or a filename with an image extension)",
+                ));
+                None
+            }
+        };
         let mut metadata = match &req.metadata {
             None | Some(serde_json::Value::Null) => serde_json::Map::new(),
             Some(serde_json::Value::Object(m)) => m.clone(),
@@ -493,7 +497,7 @@ impl Images {
         let p = self.parse(channel, req)?;
         let image = self.insert_pending(channel, uploader, &p).await?;
         let conditions = PutConditions {
-            content_type: p.kind.mime().to_owned(),
+            content_type: p.kind.map(|k| k.mime().to_owned()),
             content_length: p.content_length,
             checksum_sha256: p.checksum,
             expires_in: self.policy.presign_ttl,
@@ -564,7 +568,12 @@ impl Images {
         let staged = staging_key(&image.key);
         if let Err(e) = self
             .store
-            .put(&staged, body, p.kind.mime(), self.policy.max_size)
+            .put(
+                &staged,
+                body,
+                p.kind.map_or("application/octet-stream", ImageType::mime),
+                self.policy.max_size,
+            )
             .await
         {
             self.repo
@@ -613,6 +622,11 @@ impl Images {
             return Err(ImageError::ChannelMismatch);
         }
         match image.status {
+            // A retry completes what a failed account update left undone.
+            ImageStatus::Ready if image.channel == Channel::Profile => {
+                self.reconcile_avatar(image.uploader).await?;
+                Ok(image)
+            }
             ImageStatus::Ready => Ok(image),
             ImageStatus::Pending => self.verify_and_promote(image, c).await,
             _ => Err(ImageError::NotFound),
@@ -717,14 +731,17 @@ impl Images {
                     .await;
             }
         };
-        if sniffed.kind != image.content_type {
+        // A declared type must be the bytes' type; without one, any accepted type is.
+        if let Some(declared) = image.content_type
+            && sniffed.kind != declared
+        {
             return self
                 .reject(
                     &image,
                     RejectKind::TypeMismatch,
                     format!(
                         "declared {} but the bytes are {}",
-                        image.content_type.mime(),
+                        declared.mime(),
                         sniffed.kind.mime()
                     ),
                 )
@@ -798,7 +815,11 @@ impl Images {
             }
         }
         let meta = if source == staged {
-            match self.store.promote(&staged, &image.key, &head.etag).await {
+            match self
+                .store
+                .promote(&staged, &image.key, &head.etag, sniffed.kind.mime())
+                .await
+            {
                 Ok(m) => m,
                 Err(StorageError::PreconditionFailed) => {
                     return self
@@ -818,6 +839,7 @@ impl Images {
         };
         let now = self.clock.now();
         let ready = ReadyImage {
+            content_type: sniffed.kind,
             size: meta.size,
             etag: meta.etag,
             width: sniffed.width,
@@ -830,7 +852,7 @@ impl Images {
         };
         self.observer.confirmed(image.channel);
         if image.channel == Channel::Profile {
-            self.set_avatar(image.uploader, &image.key).await?;
+            self.reconcile_avatar(image.uploader).await?;
         }
         Ok(confirmed)
     }
@@ -856,29 +878,49 @@ impl Images {
         Err(ImageError::NotUploaded)
     }
 
-    async fn set_avatar(&self, account: AccountId, key: &ObjectKey) -> Result<(), ImageError> {
+    /// Makes the account's newest ready profile image its avatar and removes the older
+    /// ones. Every step is idempotent, so a confirmation whose account update failed is
+    /// completed by a retry of the callback or the next read of the account, and an old
+    /// avatar whose removal failed is removed then.
+    async fn reconcile_avatar(&self, account: AccountId) -> Result<(), ImageError> {
+        let ready = self
+            .repo
+            .list(
+                ImageFilter {
+                    uploader: Some(account),
+                    channel: Some(Channel::Profile),
+                    status: Some(ImageStatus::Ready),
+                    expired_at: None,
+                },
+                100,
+            )
+            .await?;
+        // Oldest first: the last is the newest.
+        let Some((newest, older)) = ready.split_last() else {
+            return Ok(());
+        };
         let Some(current) = self.accounts.find_by_id(account).await? else {
             return Ok(());
         };
         if current.is_withdrawn() {
             return Ok(());
         }
-        let update = AccountUpdate {
-            profile_image_key: Some(Some(key.clone())),
-            ..AccountUpdate::default()
-        };
-        match self
-            .accounts
-            .update(account, update, self.clock.now())
-            .await
-        {
-            Ok(_) | Err(crate::error::UpdateAccountError::NotFound) => {}
-            Err(crate::error::UpdateAccountError::Repository(e)) => return Err(e.into()),
+        if current.profile_image_key.as_ref() != Some(&newest.key) {
+            let update = AccountUpdate {
+                profile_image_key: Some(Some(newest.key.clone())),
+                ..AccountUpdate::default()
+            };
+            match self
+                .accounts
+                .update(account, update, self.clock.now())
+                .await
+            {
+                Ok(_) | Err(crate::error::UpdateAccountError::NotFound) => {}
+                Err(crate::error::UpdateAccountError::Repository(e)) => return Err(e.into()),
+            }
         }
-        if let Some(old) = current.profile_image_key.filter(|old| old != key)
-            && let Some(old) = self.repo.find_by_key(&old).await?
-        {
-            self.remove(&old).await?;
+        for old in older {
+            self.remove(old).await?;
         }
         Ok(())
     }
@@ -1086,7 +1128,9 @@ impl Images {
                 Err(e) => return Err(e),
             }
         }
-        Ok(())
+        // Completes a confirmation whose account update failed, and removes an old avatar
+        // whose removal failed.
+        self.reconcile_avatar(account).await
     }
 
     /// On withdrawal: every image the account uploaded goes, in every channel, objects,

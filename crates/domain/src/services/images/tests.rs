@@ -65,7 +65,7 @@ fn image(status: ImageStatus, channel: Channel) -> Image {
         channel,
         status,
         uploader: ME,
-        content_type: ImageType::Png,
+        content_type: Some(ImageType::Png),
         declared_length: None,
         size: None,
         etag: None,
@@ -142,7 +142,7 @@ async fn issuing_writes_a_pending_record_and_presigns_the_staging_key() {
         .expect_presign_put()
         .withf(|k, c| {
             k.as_str().starts_with("uploads/chat/")
-                && c.content_type == "image/png"
+                && c.content_type.as_deref() == Some("image/png")
                 && c.content_length == Some(1234)
                 && c.expires_in.as_secs() == 300
         })
@@ -264,7 +264,7 @@ async fn issuing_refuses_bad_requests_before_writing_anything() {
 async fn octet_stream_is_resolved_from_the_filename_and_checksums_are_normalised() {
     let mut repo = MockImageRepository::new();
     repo.expect_insert_within()
-        .withf(|n, _| n.content_type == ImageType::Jpeg && n.key.as_str().ends_with(".jpg"))
+        .withf(|n, _| n.content_type == Some(ImageType::Jpeg) && n.key.as_str().ends_with(".jpg"))
         .returning(|n, _| {
             let mut i = image(ImageStatus::Pending, n.channel);
             i.key = n.key;
@@ -276,7 +276,7 @@ async fn octet_stream_is_resolved_from_the_filename_and_checksums_are_normalised
     store
         .expect_presign_put()
         .withf(move |_, c| {
-            c.content_type == "image/jpeg"
+            c.content_type.as_deref() == Some("image/jpeg")
                 && c.checksum_sha256.as_deref() == Some(expected.as_str())
         })
         .returning(|_, _| {
@@ -492,7 +492,7 @@ async fn markup_declared_as_png_is_rejected_and_deleted() {
 #[tokio::test]
 async fn a_different_real_type_than_declared_is_rejected() {
     let mut pending = image(ImageStatus::Pending, Channel::Chat);
-    pending.content_type = ImageType::Jpeg;
+    pending.content_type = Some(ImageType::Jpeg);
     let reason = confirm_rejected(pending, PNG_1X1, Confirmation::default()).await;
     assert!(reason.contains("declared image/jpeg"), "{reason}");
 }
@@ -619,11 +619,14 @@ async fn verified_bytes_are_promoted_on_their_etag_and_marked_ready() {
     let mut store = staged_store(PNG_1X1);
     store
         .expect_promote()
-        .withf(|from, to, etag| {
-            from.as_str() == "uploads/chat/2026/11/23/42/abc.png" && *to == key() && etag == "e1"
+        .withf(|from, to, etag, content_type| {
+            content_type == "image/png"
+                && from.as_str() == "uploads/chat/2026/11/23/42/abc.png"
+                && *to == key()
+                && etag == "e1"
         })
         .times(1)
-        .returning(|_, to, _| Ok(meta(to, PNG_1X1.len() as u64, "e2")));
+        .returning(|_, to, _, _| Ok(meta(to, PNG_1X1.len() as u64, "e2")));
     let svc = service(repo, store, cdn(), MockAccountRepository::new());
     let c = Confirmation {
         etag: Some("\"e1\"".into()),
@@ -653,7 +656,7 @@ async fn bytes_swapped_after_verification_are_never_promoted() {
     let mut store = staged_store(PNG_1X1);
     store
         .expect_promote()
-        .returning(|_, _, _| Err(StorageError::PreconditionFailed));
+        .returning(|_, _, _, _| Err(StorageError::PreconditionFailed));
     store.expect_delete().times(2).returning(|_| Ok(()));
     repo.expect_mark_objects_removed()
         .times(1)
@@ -699,6 +702,15 @@ async fn a_confirmed_profile_image_replaces_the_old_avatar() {
     let mut ready = pending.clone();
     ready.status = ImageStatus::Ready;
     let marked = ready.clone();
+    // The account's ready profile images, oldest first: the old avatar, then the new one.
+    let (old_listed, new_listed) = (old.clone(), ready.clone());
+    repo.expect_list()
+        .withf(|f, _| {
+            f.channel == Some(Channel::Profile)
+                && f.status == Some(ImageStatus::Ready)
+                && f.uploader == Some(ME)
+        })
+        .returning(move |_, _| Ok(vec![old_listed.clone(), new_listed.clone()]));
     let mut calls = 0;
     repo.expect_find_by_key().returning(move |k| {
         if k.as_str().ends_with("old.png") {
@@ -725,7 +737,7 @@ async fn a_confirmed_profile_image_replaces_the_old_avatar() {
     let mut store = staged_store(PNG_1X1);
     store
         .expect_promote()
-        .returning(|_, to, _| Ok(meta(to, 67, "e2")));
+        .returning(|_, to, _, _| Ok(meta(to, 67, "e2")));
     store
         .expect_delete()
         .withf(|k| {
@@ -1122,4 +1134,64 @@ async fn an_account_at_an_upload_limit_is_issued_nothing() {
             other => panic!("expected {limit:?}, got {other:?}"),
         }
     }
+}
+
+#[tokio::test]
+async fn a_failed_avatar_switch_is_completed_by_a_retry_of_the_callback() {
+    // Ready, but the account update failed: the account still shows the old avatar.
+    let old_key = ObjectKey::parse("profiles/42/old.png").expect("key");
+    let mut old = image(ImageStatus::Ready, Channel::Profile);
+    old.id = ImageId::new(9);
+    old.key = old_key.clone();
+    let new = image(ImageStatus::Ready, Channel::Profile);
+    let new_key = new.key.clone();
+    let mut repo = MockImageRepository::new();
+    let found = new.clone();
+    repo.expect_find_by_key()
+        .returning(move |_| Ok(Some(found.clone())));
+    let listed = vec![old.clone(), new.clone()];
+    repo.expect_list().returning(move |_, _| Ok(listed.clone()));
+    repo.expect_transition()
+        .with(
+            eq(ImageId::new(9)),
+            eq(ImageStatus::Ready),
+            eq(ImageStatus::Deleted),
+            eq(NOW),
+        )
+        .times(1)
+        .returning(|_, _, _, _| Ok(true));
+    repo.expect_mark_objects_removed()
+        .times(1)
+        .returning(|_, _| Ok(true));
+    let mut store = MockObjectStore::new();
+    store
+        .expect_delete()
+        .withf(|k| k.as_str().ends_with("profiles/42/old.png"))
+        .times(2)
+        .returning(|_| Ok(()));
+    let mut cdn = cdn();
+    cdn.expect_invalidate().times(1).returning(|_| Ok(()));
+    let mut accounts = MockAccountRepository::new();
+    accounts.expect_find_by_id().returning(move |id| {
+        Ok(Some(Account {
+            profile_image_key: Some(old_key.clone()),
+            ..Account::bare(id.get(), NOW)
+        }))
+    });
+    accounts
+        .expect_update()
+        .withf(move |id, u, _| *id == ME && u.profile_image_key == Some(Some(new_key.clone())))
+        .times(1)
+        .returning(|id, _, _| Ok(Account::bare(id.get(), NOW)));
+    let svc = service(repo, store, cdn, accounts);
+    let got = svc
+        .confirm(
+            &me(),
+            Channel::Profile,
+            "profiles/42/new.png",
+            &Confirmation::default(),
+        )
+        .await
+        .expect("the retry answers the ready image");
+    assert_eq!(got.status, ImageStatus::Ready);
 }

@@ -61,7 +61,7 @@ fn evidence_image(key: &str, uploader: AccountId, channel: Channel, status: Imag
         channel,
         status,
         uploader,
-        content_type: ImageType::Png,
+        content_type: Some(ImageType::Png),
         declared_length: None,
         size: Some(10),
         etag: None,
