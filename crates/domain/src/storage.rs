@@ -182,15 +182,19 @@ pub trait ObjectStore: Send + Sync {
     /// `Unavailable`/`Unexpected` only.
     async fn head(&self, key: &ObjectKey) -> Result<Option<ObjectMeta>, StorageError>;
 
-    /// Up to `len` bytes from `offset` (fewer at the end of the object; empty past it).
+    /// Up to `len` bytes from `offset` (fewer at the end of the object; empty past it). With
+    /// `if_match`, only from the version whose ETag that is (S3's `If-Match`): the bytes
+    /// confirmation checks after the head belong to the version it read the head of.
     ///
     /// # Errors
-    /// `NotFound` when there is no object; `Unavailable`/`Unexpected` otherwise.
+    /// `NotFound` when there is no object; `PreconditionFailed` when `if_match` names
+    /// another version; `Unavailable`/`Unexpected` otherwise.
     async fn read_range(
         &self,
         key: &ObjectKey,
         offset: u64,
         len: u64,
+        if_match: Option<String>,
     ) -> Result<Bytes, StorageError>;
 
     /// The object's metadata and its first `len` bytes (all of it when shorter), in one

@@ -624,21 +624,35 @@ pub async fn object_store(store: &dyn ObjectStore) {
     assert_eq!(head.etag, meta.etag, "head reports the etag put returned");
     assert_eq!(head.content_type.as_deref(), Some("image/png"));
     assert_eq!(
-        store.read_range(&a, 0, 1000).await.unwrap(),
+        store.read_range(&a, 0, 1000, None).await.unwrap(),
         Bytes::from_static(b"hello world")
     );
     assert_eq!(
-        store.read_range(&a, 6, 3).await.unwrap(),
+        store.read_range(&a, 6, 3, None).await.unwrap(),
         Bytes::from_static(b"wor")
     );
     assert_eq!(
-        store.read_range(&a, 6, 100).await.unwrap(),
+        store.read_range(&a, 6, 100, None).await.unwrap(),
         Bytes::from_static(b"world")
     );
     assert!(
-        store.read_range(&a, 11, 5).await.unwrap().is_empty(),
+        store.read_range(&a, 11, 5, None).await.unwrap().is_empty(),
         "past the end is empty"
     );
+    // Only from the version named, when one is.
+    assert_eq!(
+        store
+            .read_range(&a, 6, 3, Some(meta.etag.clone()))
+            .await
+            .unwrap(),
+        Bytes::from_static(b"wor")
+    );
+    assert!(matches!(
+        store
+            .read_range(&a, 6, 3, Some("another-version".into()))
+            .await,
+        Err(StorageError::PreconditionFailed)
+    ));
     // Metadata and the first bytes at once.
     let (m, first) = store.read_head(&a, 5).await.unwrap().expect("exists");
     assert_eq!(
@@ -696,7 +710,7 @@ pub async fn object_store(store: &dyn ObjectStore) {
         Err(StorageError::BodyInterrupted(_))
     ));
     assert_eq!(
-        store.read_range(&a, 0, 100).await.unwrap(),
+        store.read_range(&a, 0, 100, None).await.unwrap(),
         Bytes::from_static(b"bye")
     );
     let fresh = key("never/written.png");
@@ -721,7 +735,7 @@ pub async fn object_store(store: &dyn ObjectStore) {
     let missing = key("missing.png");
     assert_eq!(store.head(&missing).await.unwrap(), None);
     assert!(matches!(
-        store.read_range(&missing, 0, 10).await,
+        store.read_range(&missing, 0, 10, None).await,
         Err(StorageError::NotFound)
     ));
     store
@@ -809,7 +823,7 @@ pub async fn object_store(store: &dyn ObjectStore) {
         "the object is stored as the verified type"
     );
     assert_eq!(
-        store.read_range(&final_key, 0, 100).await.unwrap(),
+        store.read_range(&final_key, 0, 100, None).await.unwrap(),
         Bytes::from_static(b"verified bytes")
     );
     assert_eq!(
@@ -872,7 +886,7 @@ pub async fn object_store(store: &dyn ObjectStore) {
     store.delete(&a).await.expect("delete");
     assert_eq!(store.head(&a).await.unwrap(), None);
     assert!(matches!(
-        store.read_range(&a, 0, 1).await,
+        store.read_range(&a, 0, 1, None).await,
         Err(StorageError::NotFound)
     ));
 

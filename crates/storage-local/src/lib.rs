@@ -343,8 +343,20 @@ impl Dirs {
         Ok(Some((self.meta_of(key, &m), bytes)))
     }
 
-    fn read_range(&self, key: &ObjectKey, offset: u64, len: u64) -> Result<Bytes, StorageError> {
+    fn read_range(
+        &self,
+        key: &ObjectKey,
+        offset: u64,
+        len: u64,
+        if_match: Option<&str>,
+    ) -> Result<Bytes, StorageError> {
         let (mut file, m) = self.open(key)?.ok_or(StorageError::NotFound)?;
+        // The open file's version, by its ETag (read with its size, as `read_head` reads it):
+        // another version answers `PreconditionFailed`, and promotion re-hashes the whole
+        // file against the ETag besides.
+        if if_match.is_some_and(|etag| self.meta_of(key, &m).etag != etag) {
+            return Err(StorageError::PreconditionFailed);
+        }
         let want = len.min(m.len().saturating_sub(offset));
         if want == 0 {
             return Ok(Bytes::new());
@@ -579,9 +591,10 @@ impl ObjectStore for LocalStore {
         key: &ObjectKey,
         offset: u64,
         len: u64,
+        if_match: Option<String>,
     ) -> Result<Bytes, StorageError> {
         let key = key.clone();
-        self.blocking(move |d| d.read_range(&key, offset, len))
+        self.blocking(move |d| d.read_range(&key, offset, len, if_match.as_deref()))
             .await
     }
 
@@ -767,7 +780,7 @@ mod tests {
             "longer: {r:?}"
         );
         assert_eq!(
-            store.read_range(&key, 0, 100).await.expect("read"),
+            store.read_range(&key, 0, 100, None).await.expect("read"),
             Bytes::from_static(b"hello")
         );
     }

@@ -359,6 +359,7 @@ impl ObjectStore for S3Store {
         key: &ObjectKey,
         offset: u64,
         len: u64,
+        if_match: Option<String>,
     ) -> Result<Bytes, StorageError> {
         if len == 0 {
             return Ok(Bytes::new());
@@ -369,6 +370,7 @@ impl ObjectStore for S3Store {
             .bucket(&self.bucket)
             .key(key.as_str())
             .range(format!("bytes={}-{}", offset, offset + len - 1))
+            .set_if_match(if_match.map(|etag| format!("\"{etag}\"")))
             .send()
             .await;
         match result {

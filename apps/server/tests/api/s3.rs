@@ -77,7 +77,11 @@ async fn the_whole_flow_on_s3_with_cloudfront_invalidation() {
     assert_eq!(body["width"], 1);
     let key = domain::ObjectKey::parse(&issued.key).unwrap();
     assert_eq!(
-        store.read_range(&key, 0, 1000).await.unwrap().as_ref(),
+        store
+            .read_range(&key, 0, 1000, None)
+            .await
+            .unwrap()
+            .as_ref(),
         PNG,
         "the same bytes at the final key"
     );
@@ -103,7 +107,14 @@ async fn the_whole_flow_on_s3_with_cloudfront_invalidation() {
 
     // A reused URL only reaches the staging key.
     assert_eq!(app.put(&issued, PNG.to_vec()).await.status(), 200);
-    assert_eq!(store.read_range(&key, 0, 1000).await.unwrap().as_ref(), PNG);
+    assert_eq!(
+        store
+            .read_range(&key, 0, 1000, None)
+            .await
+            .unwrap()
+            .as_ref(),
+        PNG
+    );
 
     // Delete: the object goes and CloudFront is told, through the outbox.
     let res = app

@@ -765,10 +765,25 @@ impl Images {
         } else {
             match self
                 .store
-                .read_range(&source, head.size - TAIL_LEN, TAIL_LEN)
+                .read_range(
+                    &source,
+                    head.size - TAIL_LEN,
+                    TAIL_LEN,
+                    Some(head.etag.clone()),
+                )
                 .await
             {
                 Ok(b) => b,
+                // Replaced since the head was read: the tail would be another version's.
+                Err(StorageError::PreconditionFailed) => {
+                    return self
+                        .reject(
+                            &image,
+                            RejectKind::Changed,
+                            "the object changed during verification".into(),
+                        )
+                        .await;
+                }
                 Err(StorageError::NotFound) => return self.settled(&image).await,
                 Err(e) => return Err(e.into()),
             }
@@ -785,8 +800,21 @@ impl Images {
             let whole = if head.size <= bytes.len() as u64 {
                 bytes.clone()
             } else {
-                match self.store.read_range(&source, 0, head.size).await {
+                match self
+                    .store
+                    .read_range(&source, 0, head.size, Some(head.etag.clone()))
+                    .await
+                {
                     Ok(b) => b,
+                    Err(StorageError::PreconditionFailed) => {
+                        return self
+                            .reject(
+                                &image,
+                                RejectKind::Changed,
+                                "the object changed during verification".into(),
+                            )
+                            .await;
+                    }
                     Err(StorageError::NotFound) => return self.settled(&image).await,
                     Err(e) => return Err(e.into()),
                 }

@@ -553,9 +553,15 @@ async fn a_large_object_is_checked_at_both_ends_and_never_read_in_between() {
         });
     store
         .expect_read_range()
-        .withf(|k, off, len| k.as_str().starts_with("uploads/") && *off == SIZE - 16 && *len == 16)
+        // Of the version whose head was read.
+        .withf(|k, off, len, if_match| {
+            k.as_str().starts_with("uploads/")
+                && *off == SIZE - 16
+                && *len == 16
+                && if_match.as_deref() == Some("e1")
+        })
         .times(1)
-        .returning(|_, _, _| Ok(Bytes::from_static(&[0u8; 16])));
+        .returning(|_, _, _, _| Ok(Bytes::from_static(&[0u8; 16])));
     expect_rejection(&mut repo, &mut store);
     let svc = service(repo, store, cdn(), MockAccountRepository::new());
     assert!(matches!(
@@ -1194,4 +1200,31 @@ async fn a_failed_avatar_switch_is_completed_by_a_retry_of_the_callback() {
         .await
         .expect("the retry answers the ready image");
     assert_eq!(got.status, ImageStatus::Ready);
+}
+
+#[tokio::test]
+async fn a_tail_of_another_version_than_the_head_is_never_judged() {
+    // The bytes were replaced between the head's read and the tail's: the tail read names
+    // the head's version (If-Match), the store refuses, and the upload is rejected as
+    // changed, never judged by another version's end.
+    const SIZE: u64 = 1024 * 1024;
+    let mut repo = repo_with(image(ImageStatus::Pending, Channel::Chat));
+    let mut store = MockObjectStore::new();
+    store.expect_read_head().returning(|k, _| {
+        Ok(Some((
+            meta(k, SIZE, "e1"),
+            Bytes::from_static(&PNG_1X1[..33]),
+        )))
+    });
+    store
+        .expect_read_range()
+        .withf(|_, _, _, if_match| if_match.as_deref() == Some("e1"))
+        .times(1)
+        .returning(|_, _, _, _| Err(StorageError::PreconditionFailed));
+    expect_rejection(&mut repo, &mut store);
+    let svc = service(repo, store, cdn(), MockAccountRepository::new());
+    assert!(matches!(
+        svc.confirm(&me(), Channel::Chat, &key().to_string(), &Confirmation::default()).await,
+        Err(ImageError::Rejected(r)) if r.contains("changed")
+    ));
 }
