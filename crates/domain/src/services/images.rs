@@ -226,6 +226,9 @@ impl std::fmt::Debug for Images {
     }
 }
 
+/// Why an upload whose bytes were replaced during its verification is rejected.
+const CHANGED: &str = "the object changed during verification";
+
 fn random_part() -> String {
     let mut b = [0u8; 16];
     rand::rng().fill_bytes(&mut b);
@@ -764,28 +767,11 @@ impl Images {
             bytes.clone()
         } else {
             match self
-                .store
-                .read_range(
-                    &source,
-                    head.size - TAIL_LEN,
-                    TAIL_LEN,
-                    Some(head.etag.clone()),
-                )
+                .read_same_version(&image, &source, &head.etag, head.size - TAIL_LEN, TAIL_LEN)
                 .await
             {
                 Ok(b) => b,
-                // Replaced since the head was read: the tail would be another version's.
-                Err(StorageError::PreconditionFailed) => {
-                    return self
-                        .reject(
-                            &image,
-                            RejectKind::Changed,
-                            "the object changed during verification".into(),
-                        )
-                        .await;
-                }
-                Err(StorageError::NotFound) => return self.settled(&image).await,
-                Err(e) => return Err(e.into()),
+                Err(answer) => return answer,
             }
         };
         if let Err(e) = check_complete(sniffed.kind, &bytes, &tail, head.size) {
@@ -801,22 +787,11 @@ impl Images {
                 bytes.clone()
             } else {
                 match self
-                    .store
-                    .read_range(&source, 0, head.size, Some(head.etag.clone()))
+                    .read_same_version(&image, &source, &head.etag, 0, head.size)
                     .await
                 {
                     Ok(b) => b,
-                    Err(StorageError::PreconditionFailed) => {
-                        return self
-                            .reject(
-                                &image,
-                                RejectKind::Changed,
-                                "the object changed during verification".into(),
-                            )
-                            .await;
-                    }
-                    Err(StorageError::NotFound) => return self.settled(&image).await,
-                    Err(e) => return Err(e.into()),
+                    Err(answer) => return answer,
                 }
             };
             if sniffed.kind == ImageType::Jpeg
@@ -851,11 +826,7 @@ impl Images {
                 Ok(m) => m,
                 Err(StorageError::PreconditionFailed) => {
                     return self
-                        .reject(
-                            &image,
-                            RejectKind::Changed,
-                            "the object changed during verification".into(),
-                        )
+                        .reject(&image, RejectKind::Changed, CHANGED.into())
                         .await;
                 }
                 // A concurrent confirmation promoted it first.
@@ -883,6 +854,32 @@ impl Images {
             self.reconcile_avatar(image.uploader).await?;
         }
         Ok(confirmed)
+    }
+
+    /// `len` bytes from `offset` of the version whose head was read (ETag `etag`). `Err`
+    /// carries the confirmation's answer when they cannot be had: the object was replaced
+    /// meanwhile (rejected as changed), promoted by a concurrent confirmation (its
+    /// answer), or the store failed.
+    async fn read_same_version(
+        &self,
+        image: &Image,
+        source: &ObjectKey,
+        etag: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<bytes::Bytes, Result<Image, ImageError>> {
+        match self
+            .store
+            .read_range(source, offset, len, Some(etag.to_owned()))
+            .await
+        {
+            Ok(b) => Ok(b),
+            Err(StorageError::PreconditionFailed) => Err(self
+                .reject(image, RejectKind::Changed, CHANGED.into())
+                .await),
+            Err(StorageError::NotFound) => Err(self.settled(image).await),
+            Err(e) => Err(Err(e.into())),
+        }
     }
 
     /// After losing a race to a concurrent confirmation: waits (briefly) for the winner
