@@ -151,7 +151,8 @@ pub struct Config {
     #[arg(long, env = "HTTP_WORKERS", global = true)]
     pub http_workers: Option<usize>,
 
-    /// Seconds an idle keep-alive connection is kept open. It must be longer than the idle
+    /// Seconds an idle connection is kept open, before its first request or between two.
+    /// It must be longer than the idle
     /// timeout of every client and proxy in front (an AWS load balancer's 60 s, nginx's
     /// 60 s upstream keep-alive, reqwest's 90 s pool): otherwise the service closes a
     /// connection just as a request is sent on it, and that request gets no answer.

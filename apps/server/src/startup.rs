@@ -459,6 +459,9 @@ impl Application {
         })
         .listen(listener)?
         .keep_alive(Duration::from_secs(config.http_keep_alive_secs))
+        // A connection that has not sent its first request yet is idle too: a client pool
+        // may open one and use it only later (actix's default, 5 s, answered it 408).
+        .client_request_timeout(Duration::from_secs(config.http_keep_alive_secs))
         .disable_signals()
         .shutdown_timeout(config.shutdown_timeout().as_secs());
         if let Some(workers) = config.http_workers {
