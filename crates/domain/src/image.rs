@@ -329,6 +329,15 @@ pub struct UploadLimits {
     pub stored_bytes: Option<u64>,
 }
 
+impl UploadLimits {
+    /// Every limit lifted.
+    pub const NONE: Self = Self {
+        pending: None,
+        per_hour: None,
+        stored_bytes: None,
+    };
+}
+
 impl Default for UploadLimits {
     fn default() -> Self {
         Self {

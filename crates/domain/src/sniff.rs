@@ -234,11 +234,13 @@ fn webp_dims(b: &[u8]) -> Option<(u32, u32)> {
     }
 }
 
-/// Where a JPEG's first scan's data begins (just after its SOS segment), walking the
-/// segments from the start of image; `None` when `b` holds no SOS.
-fn jpeg_scan_start(b: &[u8]) -> Option<usize> {
+/// Walks a JPEG's segments from the start of image to the first whose marker `stop`
+/// accepts, and answers that marker and where its length field is; `None` at the end of
+/// the bytes, at an end-of-image marker, or where the segments do not add up.
+fn jpeg_segment(b: &[u8], stop: impl Fn(u8) -> bool) -> Option<(u8, usize)> {
     let mut i = 2;
     loop {
+        // Markers may be padded with 0xFF fill bytes.
         while *b.get(i)? == 0xFF && *b.get(i + 1)? == 0xFF {
             i += 1;
         }
@@ -248,17 +250,27 @@ fn jpeg_scan_start(b: &[u8]) -> Option<usize> {
         let marker = *b.get(i + 1)?;
         i += 2;
         match marker {
+            // Standalone markers carry no length.
             0xD0..=0xD7 | 0x01 => continue,
             0xD9 => return None,
+            m if stop(m) => return Some((m, i)),
             _ => {}
         }
         let len = usize::try_from(be16(b, i)?).ok()?;
-        if marker == 0xDA {
-            b.get(i..i + len)?;
-            return Some(i + len);
+        if len < 2 {
+            return None;
         }
-        i += len.max(2);
+        i += len;
     }
+}
+
+/// Where a JPEG's first scan's data begins (just after its SOS segment); `None` when `b`
+/// holds no whole SOS segment.
+fn jpeg_scan_start(b: &[u8]) -> Option<usize> {
+    let (_, i) = jpeg_segment(b, |m| m == 0xDA)?;
+    let len = usize::try_from(be16(b, i)?).ok()?;
+    b.get(i..i + len)?;
+    Some(i + len)
 }
 
 fn has_eoi(b: &[u8]) -> bool {
@@ -284,38 +296,17 @@ pub fn check_jpeg_whole(b: &[u8]) -> Result<(), SniffError> {
 }
 
 fn jpeg_dims(b: &[u8]) -> Option<(u32, u32)> {
-    // Walk the segments after SOI until a start-of-frame marker.
-    let mut i = 2;
-    loop {
-        // Markers may be padded with 0xFF fill bytes.
-        while *b.get(i)? == 0xFF && *b.get(i + 1)? == 0xFF {
-            i += 1;
-        }
-        if *b.get(i)? != 0xFF {
-            return None;
-        }
-        let marker = *b.get(i + 1)?;
-        i += 2;
-        match marker {
-            // Standalone markers carry no length.
-            0xD0..=0xD7 | 0x01 => continue,
-            // End of image or start of scan before any frame header: malformed.
-            0xD9 | 0xDA => return None,
-            _ => {}
-        }
-        let len = usize::try_from(be16(b, i)?).ok()?;
-        if len < 2 {
-            return None;
-        }
-        let is_sof = matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC);
-        if is_sof {
-            // The whole frame header must be there, not just its first bytes.
-            b.get(i..i + len)?;
-            // length, precision, height, width
-            return Some((be16(b, i + 5)?, be16(b, i + 3)?));
-        }
-        i += len;
+    let is_sof = |m: u8| matches!(m, 0xC0..=0xCF) && !matches!(m, 0xC4 | 0xC8 | 0xCC);
+    // The first frame header; a scan before any frame header is malformed.
+    let (marker, i) = jpeg_segment(b, |m| is_sof(m) || m == 0xDA)?;
+    if marker == 0xDA {
+        return None;
     }
+    let len = usize::try_from(be16(b, i)?).ok()?.max(2);
+    // The whole frame header must be there, not just its first bytes.
+    b.get(i..i + len)?;
+    // length, precision, height, width
+    Some((be16(b, i + 5)?, be16(b, i + 3)?))
 }
 
 #[cfg(test)]

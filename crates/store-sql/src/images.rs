@@ -84,9 +84,15 @@ async fn limit_passed(
     limits: UploadLimits,
 ) -> Result<Option<UploadLimit>, RepositoryError> {
     let mine = || images::Entity::find().filter(images::Column::UploaderId.eq(new.uploader.get()));
+    // Counts stop at the limit, as `count_since` does for reports: `count` wraps the query,
+    // LIMIT included, so a check costs no more than the limit whatever the account holds.
+    let at_most = |max: u64| max.min(i64::MAX.unsigned_abs());
     if let Some(max) = limits.pending {
         let pending = mine()
+            .select_only()
+            .column(images::Column::Id)
             .filter(images::Column::Status.eq(ImageStatus::Pending.as_str()))
+            .limit(at_most(max))
             .count(db)
             .await
             .map_err(translate)?;
@@ -97,7 +103,10 @@ async fn limit_passed(
     if let Some(max) = limits.per_hour {
         let since = new.created_at - time::Duration::hours(1);
         let issued = mine()
+            .select_only()
+            .column(images::Column::Id)
             .filter(images::Column::CreatedAt.gte(micros(since)))
+            .limit(at_most(max))
             .count(db)
             .await
             .map_err(translate)?;
@@ -146,13 +155,7 @@ impl ImageRepository for SqlStore {
         new: NewImage,
         limits: UploadLimits,
     ) -> Result<Image, InsertImageError> {
-        if limits
-            == (UploadLimits {
-                pending: None,
-                per_hour: None,
-                stored_bytes: None,
-            })
-        {
+        if limits == UploadLimits::NONE {
             return Ok(self.insert(new).await?);
         }
         let txn = self.conn().begin().await.map_err(translate)?;

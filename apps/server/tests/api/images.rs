@@ -1138,6 +1138,13 @@ async fn upload_limits_are_counted_per_account_in_the_database() {
     })
     .await;
     let user = app.login("limits@example.com").await;
+    let issue_png = |user| {
+        app.issue(
+            user,
+            "chat",
+            json!({"filename": "x.png", "content_type": "image/png"}),
+        )
+    };
     let other = app.login("limits-other@example.com").await;
     let first = app.upload_png(&user, "chat").await;
 
@@ -1161,13 +1168,7 @@ async fn upload_limits_are_counted_per_account_in_the_database() {
     // Two waiting for their bytes is the most at once.
     let a = app.issue_png(&user, "chat").await;
     let b = app.issue_png(&user, "chat").await;
-    let res = app
-        .issue(
-            &user,
-            "chat",
-            json!({"filename": "x.png", "content_type": "image/png"}),
-        )
-        .await;
+    let res = issue_png(&user).await;
     let body = assert_envelope(res, 429, "UPLOAD_LIMIT_EXCEEDED").await;
     assert!(
         body["message"].as_str().unwrap().contains("2 uploads"),
@@ -1177,13 +1178,7 @@ async fn upload_limits_are_counted_per_account_in_the_database() {
     // Confirming one frees a place, and fills the quota.
     app.put(&a, PNG.to_vec()).await;
     assert_eq!(app.callback(&user, "chat", &a.key, "").await.status(), 200);
-    let res = app
-        .issue(
-            &user,
-            "chat",
-            json!({"filename": "x.png", "content_type": "image/png"}),
-        )
-        .await;
+    let res = issue_png(&user).await;
     assert_envelope(res, 409, "QUOTA_EXCEEDED").await;
 
     // Deleting images gives the quota back; the hour's count stays.
@@ -1201,13 +1196,7 @@ async fn upload_limits_are_counted_per_account_in_the_database() {
             200
         );
     }
-    let res = app
-        .issue(
-            &user,
-            "chat",
-            json!({"filename": "x.png", "content_type": "image/png"}),
-        )
-        .await;
+    let res = issue_png(&user).await;
     let body = assert_envelope(res, 429, "UPLOAD_LIMIT_EXCEEDED").await;
     assert!(
         body["message"]
