@@ -105,7 +105,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
                 std::sync::Arc::new(domain::SystemClock),
                 cli.config.image_policy(),
             );
-            let report = images.sweep().await?;
+            let report = domain::services::Sweeper::new(images).sweep().await?;
             println!(
                 "expired {} pending uploads, deleted {} images past retention, removed the objects of {} records ({} failed, retried next time) and {} staged leftovers",
                 report.expired,

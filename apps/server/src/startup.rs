@@ -14,7 +14,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use domain::services::notifications::Notifications;
 use domain::services::reports::{ReportPolicy, Reports};
-use domain::services::{Accounts, Images, Login, LoginPolicy, SessionPolicy, Sessions};
+use domain::services::{Accounts, Images, Login, LoginPolicy, SessionPolicy, Sessions, Sweeper};
 use domain::{
     Account, Clock, IdentityProvider, Invalidating, ObjectStore, ReadCaches, SystemClock,
 };
@@ -472,13 +472,14 @@ impl Application {
         let sweep_metrics = metrics.clone();
         let sweeper = (config.sweep_interval_secs > 0).then(|| {
             let every = Duration::from_secs(config.sweep_interval_secs);
+            let sweeper = Sweeper::new(images);
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(every);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 tick.tick().await;
                 loop {
                     tick.tick().await;
-                    match images.sweep().await {
+                    match sweeper.sweep().await {
                         Ok(report) => sweep_metrics.sweep(&report),
                         Err(e) => {
                             tracing::warn!(error = %e, "sweep failed; retrying at the next interval");

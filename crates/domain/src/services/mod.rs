@@ -11,7 +11,7 @@ pub mod sessions;
 pub use accounts::{AccountError, Accounts, ProfilePatch};
 pub use images::{
     Confirmation, ImageError, ImageObserver, ImagePolicy, Images, IssuedUpload, RejectKind,
-    SweepReport, UploadRequest,
+    Rejection, SweepReport, Sweeper, UploadRequest,
 };
 pub use login::{
     Callback, LoggedIn, Login, LoginError, LoginOutcome, LoginPolicy, RegisterError,

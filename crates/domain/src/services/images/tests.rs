@@ -7,11 +7,17 @@ use mockall::predicate::*;
 use time::macros::datetime;
 
 use super::*;
+use crate::account::AccountId;
 use crate::account::{Account, MockAccountRepository, Roles};
 use crate::clock::MockClock;
 use crate::image::{ImageId, MockCdn, MockImageRepository};
+use crate::image::{ImageStatus, ImageType, InsertImageError, staging_key, staging_prefix};
+use crate::sniff::SNIFF_LEN;
 use crate::sniff::samples::PNG_1X1;
+use crate::storage::StorageError;
 use crate::storage::{MockObjectStore, ObjectMeta, PresignedPut};
+use base64::engine::general_purpose::STANDARD;
+use time::{Duration, OffsetDateTime};
 
 const NOW: OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
 const ME: AccountId = AccountId::new(42);
@@ -1009,7 +1015,7 @@ async fn the_sweeper_deletes_only_what_records_name() {
     let mut cdn = cdn();
     cdn.expect_invalidate().times(1).returning(|_| Ok(()));
     let svc = service(repo, store, cdn, MockAccountRepository::new());
-    let report = svc.sweep().await.expect("sweep");
+    let report = Sweeper::new(svc.clone()).sweep().await.expect("sweep");
     assert_eq!(
         report,
         SweepReport {
@@ -1045,9 +1051,9 @@ async fn a_failed_removal_is_retried_until_it_succeeds() {
         }
     });
     let svc = service(repo, store, cdn(), MockAccountRepository::new());
-    let first = svc.sweep().await.expect("sweep");
+    let first = Sweeper::new(svc.clone()).sweep().await.expect("sweep");
     assert_eq!((first.objects_removed, first.removals_failed), (0, 1));
-    let second = svc.sweep().await.expect("sweep");
+    let second = Sweeper::new(svc.clone()).sweep().await.expect("sweep");
     assert_eq!((second.objects_removed, second.removals_failed), (1, 0));
 }
 

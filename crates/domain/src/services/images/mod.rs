@@ -1,0 +1,284 @@
+//! Images: one service behind every upload route family of the seeds, in rooms:
+//!
+//! - [`request`]: an upload request checked and turned into what an upload is issued with;
+//! - [`upload`]: the upload state machine: `issue` writes a pending record and presigns a
+//!   PUT to a **staging** key; `confirm` verifies the staged object and promotes it to the
+//!   final key with a copy conditioned on the verified ETag, so bytes swapped after
+//!   verification never become final, and a reused upload URL can never replace a ready
+//!   image;
+//! - [`verify`]: the verification rules as pure functions, and [`Rejection`], why an upload
+//!   failed them;
+//! - [`removal`]: deleting an image, an account's images and released evidence; an image's
+//!   objects are removed only through its record;
+//! - [`avatars`]: the account's profile image, the one place images write accounts;
+//! - [`sweeper`]: the [`Sweeper`], which expires, applies retention and removes what
+//!   records name.
+
+mod avatars;
+mod removal;
+mod request;
+mod sweeper;
+mod upload;
+mod verify;
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore as _;
+use time::Duration;
+
+use crate::account::AccountRepository;
+use crate::cache::ReadCaches;
+use crate::clock::Clock;
+use crate::error::{ParseError, RepositoryError};
+use crate::image::{Cdn, Channel, Image, ImageRepository, UploadLimit, UploadLimits};
+use crate::login::Actor;
+use crate::storage::{ObjectKey, ObjectStore, StorageError};
+
+use avatars::Avatars;
+#[cfg(test)]
+pub(crate) use request::parse_filename;
+pub use sweeper::{SweepReport, Sweeper};
+pub use verify::Rejection;
+
+/// Limits and lifetimes of uploads.
+#[derive(Debug, Clone)]
+pub struct ImagePolicy {
+    /// Largest object accepted, in bytes (seed 004: 10 MB).
+    pub max_size: u64,
+    /// How long a presigned URL works (seed 004: 5 minutes).
+    pub presign_ttl: std::time::Duration,
+    /// How long a pending upload waits for its bytes before it expires (seed 003: 900 s).
+    pub pending_ttl: Duration,
+    /// Largest width × height accepted: bounds decompression bombs.
+    pub max_pixels: u64,
+    /// Largest client metadata, as JSON bytes.
+    pub metadata_max_bytes: usize,
+    /// A staged object whose record no longer waits for it is removed once older than
+    /// this.
+    pub orphan_grace: Duration,
+    /// Per-account limits on uploads, counted in the database.
+    pub limits: UploadLimits,
+}
+
+impl Default for ImagePolicy {
+    fn default() -> Self {
+        Self {
+            max_size: 10 * 1024 * 1024,
+            presign_ttl: std::time::Duration::from_secs(300),
+            pending_ttl: Duration::seconds(900),
+            max_pixels: 50_000_000,
+            metadata_max_bytes: 4096,
+            orphan_grace: Duration::hours(1),
+            limits: UploadLimits::default(),
+        }
+    }
+}
+
+/// A request for an upload URL, as the client sent it (seeds 000, 001, 003, 004).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UploadRequest {
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    pub uploader_id: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+    pub content_length: Option<u64>,
+    /// Without a declared type (nor a filename to take one from), accept any accepted image
+    /// type and decide it from the bytes at confirmation, instead of refusing the request:
+    /// seed 000's routes, whose clients declare none.
+    pub any_type: bool,
+    /// `sha256:<base64 or hex>`.
+    pub checksum: Option<String>,
+}
+
+/// An upload URL issued.
+#[derive(Debug, Clone)]
+pub struct IssuedUpload {
+    pub image: Image,
+    pub upload_url: String,
+    pub required_headers: Vec<(String, String)>,
+    pub expires_in: u64,
+    pub cdn_url: String,
+}
+
+/// What a confirmation callback may assert (seed 003).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Confirmation {
+    /// Empty is allowed: browsers often cannot read the ETag.
+    pub etag: Option<String>,
+    pub content_length: Option<u64>,
+    pub checksum: Option<String>,
+}
+
+/// Why confirmation rejected an upload, coarsely: for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectKind {
+    TooLarge,
+    LengthMismatch,
+    EtagMismatch,
+    ChecksumMismatch,
+    NotAnImage,
+    TypeMismatch,
+    TooManyPixels,
+    Changed,
+}
+
+impl RejectKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::TooLarge => "too_large",
+            Self::LengthMismatch => "length_mismatch",
+            Self::EtagMismatch => "etag_mismatch",
+            Self::ChecksumMismatch => "checksum_mismatch",
+            Self::NotAnImage => "not_an_image",
+            Self::TypeMismatch => "type_mismatch",
+            Self::TooManyPixels => "too_many_pixels",
+            Self::Changed => "changed",
+        }
+    }
+}
+
+/// Hears what happens to uploads (for metrics); the default hears nothing.
+pub trait ImageObserver: Send + Sync {
+    fn issued(&self, _channel: Channel) {}
+    fn confirmed(&self, _channel: Channel) {}
+    fn rejected(&self, _kind: RejectKind) {}
+}
+
+struct Deaf;
+
+impl ImageObserver for Deaf {}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("invalid request")]
+    Invalid(Vec<ParseError>),
+    /// The declared type is not an accepted image type.
+    #[error("unsupported content type: {0}")]
+    UnsupportedContentType(String),
+    /// `uploader_id` is not the caller (seed 003's "Uploader mismatch").
+    #[error("uploader mismatch")]
+    UploaderMismatch,
+    /// No such image, or one the caller may not see.
+    #[error("image not found")]
+    NotFound,
+    #[error("the image was issued for another channel")]
+    ChannelMismatch,
+    /// The record exists but its bytes have not arrived.
+    #[error("nothing has been uploaded for this key yet")]
+    NotUploaded,
+    /// The stored object failed verification and was deleted.
+    #[error("the upload was rejected: {0}")]
+    Rejected(String),
+    /// The caller may not act for this account.
+    #[error("not allowed")]
+    Forbidden,
+    /// Report evidence is kept as long as reports: only STAFF and ADMIN delete it.
+    #[error("report evidence is kept with its report")]
+    Protected,
+    /// A body larger than allowed (direct uploads).
+    #[error("larger than {0} bytes")]
+    TooLarge(u64),
+    /// The account is at one of its upload limits; nothing was issued.
+    #[error("upload limit reached: {0:?}")]
+    LimitExceeded(UploadLimit),
+    /// The store could not be reached (seed 000's `CAN_NOT_ACCESS_S3`).
+    #[error("the image store is unavailable")]
+    StorageUnavailable(#[source] StorageError),
+    #[error("unexpected storage error")]
+    Storage(#[source] StorageError),
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+impl From<StorageError> for ImageError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Unavailable(_) => Self::StorageUnavailable(e),
+            other => Self::Storage(other),
+        }
+    }
+}
+
+/// The images service.
+#[derive(Clone)]
+pub struct Images {
+    repo: Arc<dyn ImageRepository>,
+    store: Arc<dyn ObjectStore>,
+    cdn: Arc<dyn Cdn>,
+    avatars: Avatars,
+    clock: Arc<dyn Clock>,
+    policy: ImagePolicy,
+    observer: Arc<dyn ImageObserver>,
+    caches: ReadCaches,
+}
+
+impl std::fmt::Debug for Images {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Images")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The random part of a new key.
+fn random_part() -> String {
+    let mut b = [0u8; 16];
+    rand::rng().fill_bytes(&mut b);
+    // Base64url never starts a segment with '.', so the key stays valid.
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+impl Images {
+    pub fn new(
+        repo: Arc<dyn ImageRepository>,
+        store: Arc<dyn ObjectStore>,
+        cdn: Arc<dyn Cdn>,
+        accounts: Arc<dyn AccountRepository>,
+        clock: Arc<dyn Clock>,
+        policy: ImagePolicy,
+    ) -> Self {
+        Self {
+            repo,
+            store,
+            cdn,
+            avatars: Avatars::new(accounts, clock.clone()),
+            clock,
+            policy,
+            observer: Arc::new(Deaf),
+            caches: ReadCaches::default(),
+        }
+    }
+
+    /// Answers [`Images::metadata`] for ready images from `caches.images` when fresh. Give
+    /// it the caches that the [`crate::Invalidating`] repositories invalidate.
+    #[must_use]
+    pub fn with_caches(mut self, caches: ReadCaches) -> Self {
+        self.caches = caches;
+        self
+    }
+
+    /// Reports upload events to `observer`.
+    #[must_use]
+    pub fn with_observer(mut self, observer: Arc<dyn ImageObserver>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    pub fn policy(&self) -> &ImagePolicy {
+        &self.policy
+    }
+
+    /// The public URL of a key.
+    pub fn cdn_url(&self, key: &ObjectKey) -> String {
+        self.cdn.public_url(key)
+    }
+
+    fn may_manage(actor: &Actor, image: &Image) -> bool {
+        actor.is(image.uploader) || actor.is_staff()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,165 @@
+//! Removing images: one image (its uploader, STAFF or ADMIN), every image of a withdrawn
+//! account, the evidence a closed report released. An image's objects are removed only
+//! through its record ([`Images::purge`]); the CDN's copy is invalidated with it.
+
+use std::collections::BTreeSet;
+
+use crate::account::AccountId;
+use crate::image::{Channel, Image, ImageFilter, ImageStatus, staging_key};
+use crate::login::Actor;
+use crate::storage::ObjectKey;
+
+use super::{ImageError, Images};
+
+impl Images {
+    /// Deletes an image's record and object and invalidates its CDN path.
+    pub(super) async fn remove(&self, image: &Image) -> Result<(), ImageError> {
+        let at = self.clock.now();
+        // The CDN's copy is queued for invalidation before the record stops being ready:
+        // a crash between the two then costs one needless invalidation at worst, never a
+        // deleted image served from the CDN's cache. (The queue's worker sends it seconds
+        // later, after the object below is gone.)
+        if image.status == ImageStatus::Ready {
+            // Not queued: stop here, nothing has changed.
+            self.cdn.invalidate(vec![image.key.clone()]).await?;
+        }
+        if self
+            .repo
+            .transition(image.id, image.status, ImageStatus::Deleted, at)
+            .await?
+        {
+            self.purge_or_leave(image).await;
+        }
+        Ok(())
+    }
+
+    /// Removes the objects a record that stopped being live names, its staged and its
+    /// final key, and records that they are gone. Nothing else is ever deleted.
+    ///
+    /// # Errors
+    /// `StorageUnavailable`, `Repository`: the record still awaits removal.
+    pub(super) async fn purge(&self, image: &Image) -> Result<(), ImageError> {
+        self.store.delete(&staging_key(&image.key)).await?;
+        self.store.delete(&image.key).await?;
+        self.repo
+            .mark_objects_removed(image.id, self.clock.now())
+            .await?;
+        Ok(())
+    }
+
+    /// [`Self::purge`] where the caller's answer does not depend on it: a failure leaves
+    /// the record awaiting removal, and the sweeper retries it until it succeeds.
+    pub(super) async fn purge_or_leave(&self, image: &Image) {
+        if let Err(e) = self.purge(image).await {
+            tracing::warn!(key = %image.key, error = %e, "objects left for the sweeper to remove");
+        }
+    }
+
+    /// Deletes an image: its uploader, STAFF or ADMIN. The object goes, the CDN path is
+    /// invalidated, and a profile image stops being the account's avatar.
+    ///
+    /// # Errors
+    /// `Forbidden` for services, `NotFound` (also for images the caller may not manage),
+    /// `StorageUnavailable` (and then nothing has changed).
+    #[tracing::instrument(skip(self, actor), err(level = "info"))]
+    pub async fn delete(&self, actor: &Actor, key: &str) -> Result<(), ImageError> {
+        // Services read images; they never delete one (and may see every image exists).
+        if matches!(actor, Actor::Service { .. }) {
+            return Err(ImageError::Forbidden);
+        }
+        let key = ObjectKey::parse(key).map_err(|_| ImageError::NotFound)?;
+        let image = self
+            .repo
+            .find_by_key(&key)
+            .await?
+            .ok_or(ImageError::NotFound)?;
+        if !Self::may_manage(actor, &image)
+            || !matches!(image.status, ImageStatus::Ready | ImageStatus::Pending)
+        {
+            return Err(ImageError::NotFound);
+        }
+        if image.channel == Channel::Report
+            && image.status == ImageStatus::Ready
+            && !actor.is_staff()
+        {
+            return Err(ImageError::Protected);
+        }
+        // Reach the store before changing anything, so an outage changes nothing.
+        self.store.check().await?;
+        self.remove(&image).await?;
+        if image.channel == Channel::Profile {
+            self.avatars.clear_if(image.uploader, &image.key).await?;
+        }
+        Ok(())
+    }
+
+    /// On withdrawal: every image the account uploaded goes, in every channel, objects,
+    /// records and CDN copies, except the evidence in `keep` (that of the account's reports
+    /// still open), which goes when its report is closed ([`Self::release_evidence`]).
+    ///
+    /// # Errors
+    /// `StorageUnavailable`, `Repository`.
+    pub async fn purge_account(
+        &self,
+        account: AccountId,
+        keep: &BTreeSet<ObjectKey>,
+    ) -> Result<u64, ImageError> {
+        const BATCH: u64 = 500;
+        self.store.check().await?;
+        let mut removed = 0;
+        for status in [ImageStatus::Ready, ImageStatus::Pending] {
+            loop {
+                let images = self
+                    .repo
+                    .list(
+                        ImageFilter {
+                            uploader: Some(account),
+                            status: Some(status),
+                            ..ImageFilter::default()
+                        },
+                        // Kept images come back on every page: look past them.
+                        BATCH + keep.len() as u64,
+                    )
+                    .await?;
+                let full = images.len() as u64 == BATCH + keep.len() as u64;
+                let mut progressed = false;
+                for image in images.into_iter().filter(|i| !keep.contains(&i.key)) {
+                    self.remove(&image).await?;
+                    removed += 1;
+                    progressed = true;
+                }
+                if !full || !progressed {
+                    break;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// When a report is closed: the evidence of a reporter who has withdrawn since goes
+    /// (it was kept only for the report's sake).
+    ///
+    /// # Errors
+    /// `StorageUnavailable`, `Repository`.
+    pub async fn release_evidence(
+        &self,
+        reporter: AccountId,
+        evidence: &[ObjectKey],
+    ) -> Result<u64, ImageError> {
+        let withdrawn = self.avatars.is_withdrawn(reporter).await?;
+        if !withdrawn || evidence.is_empty() {
+            return Ok(0);
+        }
+        let mut removed = 0;
+        for key in evidence {
+            if let Some(image) = self.repo.find_by_key(key).await?
+                && image.uploader == reporter
+                && image.status == ImageStatus::Ready
+            {
+                self.remove(&image).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,423 @@
+//! The upload state machine: issuing an upload (presigned or through the service),
+//! confirming it (verify, promote, mark ready), and reading a ready image's record, which
+//! confirms a pending one for its uploader.
+
+use crate::account::{AccountId, Role};
+use crate::image::{
+    Channel, Image, ImageStatus, ImageType, InsertImageError, NewImage, ReadyImage, staging_key,
+};
+use crate::login::Actor;
+use crate::sniff::{SNIFF_LEN, TAIL_LEN};
+use crate::storage::{ByteStream, ObjectKey, PutConditions, StorageError};
+
+use super::request::{Parsed, parse};
+use super::verify::{Rejection, check_body, check_head, needs_whole};
+use super::{Confirmation, ImageError, Images, IssuedUpload, UploadRequest, random_part};
+
+impl Images {
+    fn check_uploader(uploader: AccountId, claimed: Option<&str>) -> Result<(), ImageError> {
+        match claimed.map(str::trim).filter(|c| !c.is_empty()) {
+            Some(c) if c != uploader.to_string() => Err(ImageError::UploaderMismatch),
+            _ => Ok(()),
+        }
+    }
+
+    async fn insert_pending(
+        &self,
+        channel: Channel,
+        uploader: AccountId,
+        p: &Parsed,
+    ) -> Result<Image, ImageError> {
+        let now = self.clock.now();
+        let key = channel.new_key(uploader, now, &random_part(), p.kind);
+        self.repo
+            .insert_within(
+                NewImage {
+                    key,
+                    channel,
+                    uploader,
+                    content_type: p.kind,
+                    declared_length: p.content_length,
+                    checksum_sha256: p.checksum.clone(),
+                    original_filename: p.filename.clone(),
+                    metadata: p.metadata.clone(),
+                    created_at: now,
+                    expires_at: now + self.policy.pending_ttl,
+                },
+                self.policy.limits,
+            )
+            .await
+            .map_err(|e| match e {
+                InsertImageError::Limit(limit) => ImageError::LimitExceeded(limit),
+                InsertImageError::Repository(r) => r.into(),
+            })
+    }
+
+    /// Issues an upload: a pending record and a presigned PUT to its staging key.
+    ///
+    /// # Errors
+    /// `Invalid`, `UnsupportedContentType`, `UploaderMismatch`, `StorageUnavailable`.
+    #[tracing::instrument(skip(self, req), fields(channel = %channel), err(level = "info"))]
+    pub async fn issue(
+        &self,
+        uploader: AccountId,
+        channel: Channel,
+        req: &UploadRequest,
+    ) -> Result<IssuedUpload, ImageError> {
+        Self::check_uploader(uploader, req.uploader_id.as_deref())?;
+        let p = parse(&self.policy, channel, req)?;
+        let image = self.insert_pending(channel, uploader, &p).await?;
+        let conditions = PutConditions {
+            content_type: p.kind.map(|k| k.mime().to_owned()),
+            content_length: p.content_length,
+            checksum_sha256: p.checksum,
+            expires_in: self.policy.presign_ttl,
+        };
+        match self
+            .store
+            .presign_put(&staging_key(&image.key), &conditions)
+            .await
+        {
+            Ok(put) => {
+                self.observer.issued(channel);
+                Ok(IssuedUpload {
+                    cdn_url: self.cdn.public_url(&image.key),
+                    upload_url: put.url,
+                    required_headers: put.headers,
+                    expires_in: self.policy.presign_ttl.as_secs(),
+                    image,
+                })
+            }
+            Err(e) => {
+                // No record may point at an upload that cannot happen.
+                self.repo
+                    .transition(
+                        image.id,
+                        ImageStatus::Pending,
+                        ImageStatus::Rejected,
+                        self.clock.now(),
+                    )
+                    .await?;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Issues an upload for `account`'s own images (seed 001's profile image URL): only the
+    /// account itself may.
+    ///
+    /// # Errors
+    /// `Forbidden` for anyone else; otherwise as `issue`.
+    pub async fn issue_for(
+        &self,
+        actor: &Actor,
+        account: AccountId,
+        channel: Channel,
+        req: &UploadRequest,
+    ) -> Result<IssuedUpload, ImageError> {
+        if !actor.is(account) {
+            return Err(ImageError::Forbidden);
+        }
+        self.issue(account, channel, req).await
+    }
+
+    /// Uploads through the service (seed 002's multipart route): the body streams to the
+    /// staging key, then goes through the same verification as a callback.
+    ///
+    /// # Errors
+    /// As `issue` and `confirm`, and `TooLarge`.
+    #[tracing::instrument(skip(self, req, body), fields(channel = %channel), err(level = "info"))]
+    pub async fn upload(
+        &self,
+        uploader: AccountId,
+        channel: Channel,
+        req: &UploadRequest,
+        body: ByteStream,
+    ) -> Result<Image, ImageError> {
+        let p = parse(&self.policy, channel, req)?;
+        let image = self.insert_pending(channel, uploader, &p).await?;
+        let staged = staging_key(&image.key);
+        if let Err(e) = self
+            .store
+            .put(
+                &staged,
+                body,
+                p.kind.map_or("application/octet-stream", ImageType::mime),
+                self.policy.max_size,
+            )
+            .await
+        {
+            self.repo
+                .transition(
+                    image.id,
+                    ImageStatus::Pending,
+                    ImageStatus::Rejected,
+                    self.clock.now(),
+                )
+                .await?;
+            return Err(match e {
+                StorageError::TooLarge { limit } => ImageError::TooLarge(limit),
+                other => other.into(),
+            });
+        }
+        self.verify_and_promote(image, &Confirmation::default())
+            .await
+    }
+
+    /// Confirms an upload (seed 003's callback): idempotent for a ready image.
+    ///
+    /// # Errors
+    /// `Invalid` (malformed key), `NotFound` (no such upload, expired or deleted, or
+    /// another account's), `ChannelMismatch`, `NotUploaded`, `Rejected`,
+    /// `StorageUnavailable`.
+    #[tracing::instrument(skip(self, actor, c), fields(channel = %channel), err(level = "info"))]
+    pub async fn confirm(
+        &self,
+        actor: &Actor,
+        channel: Channel,
+        key: &str,
+        c: &Confirmation,
+    ) -> Result<Image, ImageError> {
+        let key = ObjectKey::parse(key).map_err(|e| ImageError::Invalid(vec![e]))?;
+        let image = self
+            .repo
+            .find_by_key(&key)
+            .await?
+            .ok_or(ImageError::NotFound)?;
+        // Someone else's upload does not exist for the caller, whatever its channel:
+        // answering anything else would tell that it does.
+        if !actor.is(image.uploader) {
+            return Err(ImageError::NotFound);
+        }
+        if image.channel != channel {
+            return Err(ImageError::ChannelMismatch);
+        }
+        match image.status {
+            // A retry completes what a failed account update left undone.
+            ImageStatus::Ready if image.channel == Channel::Profile => {
+                self.reconcile_avatar(image.uploader).await?;
+                Ok(image)
+            }
+            ImageStatus::Ready => Ok(image),
+            ImageStatus::Pending => self.verify_and_promote(image, c).await,
+            _ => Err(ImageError::NotFound),
+        }
+    }
+
+    /// Records a failed verification and removes what the upload stored. When another
+    /// confirmation decided first (the image became ready meanwhile), its decision stands
+    /// and nothing is deleted: the final key may be a ready image's.
+    /// Records a failed verification and removes what the upload stored. When another
+    /// confirmation decided first (the image became ready meanwhile), its decision stands
+    /// and nothing is deleted: the final key may be a ready image's.
+    pub(super) async fn reject(
+        &self,
+        image: &Image,
+        rejection: Rejection,
+    ) -> Result<Image, ImageError> {
+        let rejected = self
+            .repo
+            .transition(
+                image.id,
+                ImageStatus::Pending,
+                ImageStatus::Rejected,
+                self.clock.now(),
+            )
+            .await?;
+        if !rejected {
+            return self.settled(image).await;
+        }
+        let kind = rejection.kind();
+        tracing::info!(key = %image.key, reason = %rejection, kind = kind.as_str(), "upload rejected");
+        self.observer.rejected(kind);
+        self.purge_or_leave(image).await;
+        Err(ImageError::Rejected(rejection.to_string()))
+    }
+
+    /// Verifies the stored bytes ([`super::verify`]) and promotes them to the final key.
+    pub(super) async fn verify_and_promote(
+        &self,
+        image: Image,
+        c: &Confirmation,
+    ) -> Result<Image, ImageError> {
+        let staged = staging_key(&image.key);
+        // The object's metadata and first bytes in one request. After a crash between
+        // promotion and the record update, the bytes are already at the final key (only
+        // verified bytes ever get there): finish from there.
+        let (source, head, bytes) = match self.store.read_head(&staged, SNIFF_LEN).await? {
+            Some((h, b)) => (staged.clone(), h, b),
+            None => match self.store.read_head(&image.key, SNIFF_LEN).await? {
+                Some((h, b)) => (image.key.clone(), h, b),
+                None => return Err(ImageError::NotUploaded),
+            },
+        };
+        let sniffed = match check_head(&image, &head, &bytes, c, &self.policy) {
+            Ok(s) => s,
+            Err(rejection) => return self.reject(&image, rejection).await,
+        };
+        let read_all = head.size <= bytes.len() as u64;
+        let tail = if read_all {
+            bytes.clone()
+        } else {
+            let at = head.size - TAIL_LEN;
+            match self
+                .read_same_version(&image, &source, &head.etag, at, TAIL_LEN)
+                .await
+            {
+                Ok(b) => b,
+                Err(answer) => return answer,
+            }
+        };
+        let whole = if !needs_whole(sniffed.kind, &bytes, &tail) {
+            None
+        } else if read_all {
+            Some(bytes.clone())
+        } else {
+            match self
+                .read_same_version(&image, &source, &head.etag, 0, head.size)
+                .await
+            {
+                Ok(b) => Some(b),
+                Err(answer) => return answer,
+            }
+        };
+        if let Err(rejection) = check_body(
+            &sniffed,
+            &bytes,
+            &tail,
+            head.size,
+            whole.as_deref(),
+            &self.policy,
+        ) {
+            return self.reject(&image, rejection).await;
+        }
+        let meta = if source == staged {
+            match self
+                .store
+                .promote(&staged, &image.key, &head.etag, sniffed.kind.mime())
+                .await
+            {
+                Ok(m) => m,
+                Err(StorageError::PreconditionFailed) => {
+                    return self.reject(&image, Rejection::Changed).await;
+                }
+                // A concurrent confirmation promoted it first.
+                Err(StorageError::NotFound) => return self.settled(&image).await,
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            head
+        };
+        let now = self.clock.now();
+        let ready = ReadyImage {
+            content_type: sniffed.kind,
+            size: meta.size,
+            etag: meta.etag,
+            width: sniffed.width,
+            height: sniffed.height,
+            confirmed_at: now,
+            expires_at: image.channel.retention().map(|r| now + r),
+        };
+        let Some(confirmed) = self.repo.mark_ready(image.id, ready).await? else {
+            return self.settled(&image).await;
+        };
+        self.observer.confirmed(image.channel);
+        if image.channel == Channel::Profile {
+            self.reconcile_avatar(image.uploader).await?;
+        }
+        Ok(confirmed)
+    }
+
+    /// `len` bytes from `offset` of the version whose head was read (ETag `etag`). `Err`
+    /// carries the confirmation's answer when they cannot be had: the object was replaced
+    /// meanwhile (rejected as changed), promoted by a concurrent confirmation (its
+    /// answer), or the store failed.
+    async fn read_same_version(
+        &self,
+        image: &Image,
+        source: &ObjectKey,
+        etag: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<bytes::Bytes, Result<Image, ImageError>> {
+        match self
+            .store
+            .read_range(source, offset, len, Some(etag.to_owned()))
+            .await
+        {
+            Ok(b) => Ok(b),
+            Err(StorageError::PreconditionFailed) => {
+                Err(self.reject(image, Rejection::Changed).await)
+            }
+            Err(StorageError::NotFound) => Err(self.settled(image).await),
+            Err(e) => Err(Err(e.into())),
+        }
+    }
+
+    /// After losing a race to a concurrent confirmation: waits (briefly) for the winner
+    /// to finish, and answers what it decided, so every caller agrees.
+    pub(super) async fn settled(&self, image: &Image) -> Result<Image, ImageError> {
+        const WAIT: std::time::Duration = std::time::Duration::from_millis(25);
+        for _ in 0..200 {
+            match self.repo.find_by_key(&image.key).await? {
+                Some(i) if i.status == ImageStatus::Ready => return Ok(i),
+                Some(i) if i.status == ImageStatus::Rejected => {
+                    return Err(ImageError::Rejected(
+                        "the upload failed verification".into(),
+                    ));
+                }
+                Some(i) if i.status == ImageStatus::Pending => tokio::time::sleep(WAIT).await,
+                _ => return Err(ImageError::NotFound),
+            }
+        }
+        // The winner never finished (it crashed): the next confirmation completes the work
+        // from the final key.
+        Err(ImageError::NotUploaded)
+    }
+
+    /// A ready image's record, for its uploader, STAFF, ADMIN and SERVER. Others get
+    /// `NotFound`: whether someone else's image exists is private.
+    ///
+    /// # Errors
+    /// `NotFound`.
+    pub async fn metadata(&self, actor: &Actor, key: &str) -> Result<Image, ImageError> {
+        let key = ObjectKey::parse(key).map_err(|_| ImageError::NotFound)?;
+        // A ready image's record changes only when it stops being ready, and every such
+        // change made here drops it from the cache.
+        let image = match self.caches.images.get(&key, self.clock.now()) {
+            Some(image) => image,
+            None => {
+                let ticket = self.caches.images.ticket();
+                let image = self
+                    .repo
+                    .find_by_key(&key)
+                    .await?
+                    .ok_or(ImageError::NotFound)?;
+                if image.status == ImageStatus::Ready {
+                    self.caches
+                        .images
+                        .insert(ticket, key, image.clone(), self.clock.now());
+                }
+                image
+            }
+        };
+        let visible = Self::may_manage(actor, &image) || actor.has(Role::Server);
+        if !visible {
+            return Err(ImageError::NotFound);
+        }
+        match image.status {
+            ImageStatus::Ready => Ok(image),
+            // Seed 004 has no callback: the uploader's first read confirms the upload.
+            ImageStatus::Pending if actor.is(image.uploader) => {
+                match self
+                    .verify_and_promote(image, &Confirmation::default())
+                    .await
+                {
+                    Err(ImageError::NotUploaded) => Err(ImageError::NotFound),
+                    other => other,
+                }
+            }
+            _ => Err(ImageError::NotFound),
+        }
+    }
+}
