@@ -14,6 +14,7 @@ use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, web};
 use domain::{Actor, SessionId, SessionToken, TokenHash};
 
+use crate::error::ErrorCode;
 use crate::error::{ApiError, Domain};
 use crate::startup::AppState;
 
@@ -166,8 +167,7 @@ pub fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError>
                 Ok(())
             } else {
                 Err(ApiError::new(
-                    actix_web::http::StatusCode::FORBIDDEN,
-                    "CSRF_ORIGIN_REFUSED",
+                    ErrorCode::CsrfOriginRefused,
                     "This request came from an origin that may not use your session.",
                 ))
             }

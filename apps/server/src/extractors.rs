@@ -3,6 +3,7 @@
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{HttpRequest, web};
 
+use crate::error::ErrorCode;
 use crate::error::{ApiError, FieldError};
 
 /// JSON bodies: size limit, content type, and serde's own words for what is wrong.
@@ -32,11 +33,11 @@ fn json_error(err: JsonPayloadError, limit: usize) -> ApiError {
                     }],
                 )
             } else {
-                ApiError::bad_request("MALFORMED_JSON", message)
+                ApiError::new(ErrorCode::MalformedJson, message)
             }
         }
-        other => ApiError::bad_request(
-            "MALFORMED_JSON",
+        other => ApiError::new(
+            ErrorCode::MalformedJson,
             format!("The JSON body could not be read: {other}"),
         ),
     }
@@ -45,7 +46,7 @@ fn json_error(err: JsonPayloadError, limit: usize) -> ApiError {
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err, _req| {
         let QueryPayloadError::Deserialize(e) = &err else {
-            return ApiError::bad_request("INVALID_QUERY", "The query string is invalid.").into();
+            return ApiError::new(ErrorCode::InvalidQuery, "The query string is invalid.").into();
         };
         ApiError::validation(
             format!("The query string is invalid: {e}"),

@@ -182,7 +182,8 @@ mod tests {
 
     #[actix_web::test]
     async fn the_access_line_names_a_refusals_code() {
-        use actix_web::{App, HttpResponse, http::StatusCode, middleware::from_fn, test, web};
+        use crate::error::ErrorCode;
+        use actix_web::{App, HttpResponse, middleware::from_fn, test, web};
         let logs = Captured::default();
         let writer = logs.clone();
         let _guard = tracing::subscriber::set_default(
@@ -198,8 +199,7 @@ mod tests {
                     "/refused",
                     web::get().to(|| async {
                         Err::<HttpResponse, _>(ApiError::new(
-                            StatusCode::BAD_REQUEST,
-                            "UPLOAD_MISMATCH",
+                            ErrorCode::UploadMismatch,
                             "The Content-Type header differs.",
                         ))
                     }),

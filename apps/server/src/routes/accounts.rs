@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::Routes;
 use crate::auth::{Authenticated, SESSION_COOKIE};
+use crate::error::ErrorCode;
 use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
 
@@ -219,7 +220,7 @@ pub async fn internal_profile(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let not_found = || {
-        ApiError::not_found("USER_NOT_FOUND", "User Not Found")
+        ApiError::new(ErrorCode::UserNotFound, "User Not Found")
             .in_domain(crate::error::Domain::Account)
     };
     let id = AccountId::new(*id);

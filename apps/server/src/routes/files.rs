@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::Routes;
 use crate::auth::Authenticated;
+use crate::error::ErrorCode;
 use crate::error::{ApiError, Domain, ErrorBody};
 use crate::startup::AppState;
 
@@ -131,7 +132,7 @@ pub async fn delete_avatar(
 fn file_not_found(e: ImageError) -> ApiError {
     match e {
         ImageError::NotFound => {
-            ApiError::not_found("FILE_NOT_FOUND", "FILE_NOT_FOUND").in_domain(Domain::Image)
+            ApiError::new(ErrorCode::FileNotFound, "FILE_NOT_FOUND").in_domain(Domain::Image)
         }
         other => other.into(),
     }
@@ -206,8 +207,8 @@ pub async fn profile_put_url(
         .map(|(_, e)| e.to_ascii_lowercase())
         .unwrap_or_default();
     if !matches!(ext.as_str(), "png" | "jpg" | "jpeg" | "gif") {
-        return Err(ApiError::bad_request(
-            "UNSUPPORTED_CONTENT_TYPE",
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedContentType,
             "The file must be .png, .jpg, .jpeg or .gif.",
         )
         .in_domain(Domain::Image));
@@ -278,7 +279,10 @@ pub async fn multi_upload(
     const MAX_FILES: usize = 10;
     while let Some(field) = form.next().await {
         let field = field.map_err(|e| {
-            ApiError::bad_request("MALFORMED_MULTIPART", format!("The form is malformed: {e}"))
+            ApiError::new(
+                ErrorCode::MalformedMultipart,
+                format!("The form is malformed: {e}"),
+            )
         })?;
         let name = field.name().unwrap_or_default().to_owned();
         let disposition_filename = field
@@ -292,8 +296,8 @@ pub async fn multi_upload(
                     "/origin/report" | "origin/report" => Channel::Report,
                     p if p.starts_with("/origin/") || p.starts_with("origin/") => Channel::Post,
                     other => {
-                        return Err(ApiError::bad_request(
-                            "INVALID_UPLOAD_DIR",
+                        return Err(ApiError::new(
+                            ErrorCode::InvalidUploadDir,
                             format!(
                                 "uploadDirPrefix {:?} is not /origin/…",
                                 other.chars().take(64).collect::<String>()
@@ -309,15 +313,15 @@ pub async fn multi_upload(
             }
             Some(filename) => {
                 let channel = channel.ok_or_else(|| {
-                    ApiError::bad_request(
-                        "INVALID_UPLOAD_DIR",
+                    ApiError::new(
+                        ErrorCode::InvalidUploadDir,
                         "uploadDirPrefix must come before the files.",
                     )
                     .in_domain(Domain::Image)
                 })?;
                 if keys.len() >= MAX_FILES {
-                    return Err(ApiError::bad_request(
-                        "TOO_MANY_FILES",
+                    return Err(ApiError::new(
+                        ErrorCode::TooManyFiles,
                         format!("At most {MAX_FILES} files."),
                     )
                     .in_domain(Domain::Image));
@@ -339,7 +343,7 @@ pub async fn multi_upload(
     }
     if keys.is_empty() {
         return Err(
-            ApiError::bad_request("NO_FILES", "The form holds no files.").in_domain(Domain::Image),
+            ApiError::new(ErrorCode::NoFiles, "The form holds no files.").in_domain(Domain::Image),
         );
     }
     Ok(HttpResponse::Ok()
@@ -351,12 +355,12 @@ async fn read_text(mut field: actix_multipart::Field, max: usize) -> Result<Stri
     let mut out = Vec::new();
     while let Some(chunk) = field.next().await {
         let chunk =
-            chunk.map_err(|e| ApiError::bad_request("MALFORMED_MULTIPART", e.to_string()))?;
+            chunk.map_err(|e| ApiError::new(ErrorCode::MalformedMultipart, e.to_string()))?;
         if out.len() + chunk.len() > max {
             return Err(ApiError::payload_too_large(Some(max)));
         }
         out.extend_from_slice(&chunk);
     }
     String::from_utf8(out)
-        .map_err(|_| ApiError::bad_request("MALFORMED_MULTIPART", "A text field is not UTF-8."))
+        .map_err(|_| ApiError::new(ErrorCode::MalformedMultipart, "A text field is not UTF-8."))
 }

@@ -2,12 +2,13 @@
 
 use std::time::Duration;
 
-use actix_web::http::{Method, StatusCode};
+use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::Routes;
+use crate::error::ErrorCode;
 use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
 
@@ -77,8 +78,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         .collect();
     tracing::warn!(?db, ?store, "not ready");
     Err(ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "NOT_READY",
+        ErrorCode::NotReady,
         format!(
             "Not ready: the {} does not answer.",
             failing.join(" and the ")

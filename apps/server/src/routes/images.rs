@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::{Method, StatusCode, header};
+use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::services::{Confirmation, UploadRequest};
 use domain::{Channel, Image, ObjectKey};
@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 
 use super::Routes;
 use crate::auth::Authenticated;
+use crate::error::ErrorCode;
 use crate::error::{ApiError, Domain, ErrorBody};
 use crate::startup::AppState;
 
@@ -400,15 +401,13 @@ pub async fn local_put(
         .verify(&key, &query, h(header::CONTENT_TYPE), length, checksum, now)
         .map_err(|e| match e {
             storage_local::PutRefusal::Expired => ApiError::new(
-                StatusCode::FORBIDDEN,
-                "UPLOAD_URL_EXPIRED",
+                ErrorCode::UploadUrlExpired,
                 "This upload URL has expired: ask for a new one.",
             )
             .in_domain(Domain::Image),
             storage_local::PutRefusal::BadSignature => upload_url_invalid(),
             storage_local::PutRefusal::HeaderMismatch(which) => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "UPLOAD_MISMATCH",
+                ErrorCode::UploadMismatch,
                 format!("The {which} header differs from the one this upload URL was issued for."),
             )
             .in_domain(Domain::Image),
@@ -446,12 +445,8 @@ pub async fn local_put(
 }
 
 fn upload_url_invalid() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        "UPLOAD_URL_INVALID",
-        "This upload URL is not valid.",
-    )
-    .in_domain(Domain::Image)
+    ApiError::new(ErrorCode::UploadUrlInvalid, "This upload URL is not valid.")
+        .in_domain(Domain::Image)
 }
 
 /// The local adapter set's "CDN": serves confirmed objects with their type, an ETag, a
@@ -478,7 +473,7 @@ pub async fn local_get(
         .as_ref()
         .ok_or_else(ApiError::route_not_found)?;
     let not_found =
-        || ApiError::not_found("IMAGE_NOT_FOUND", "No such image.").in_domain(Domain::Image);
+        || ApiError::new(ErrorCode::ImageNotFound, "No such image.").in_domain(Domain::Image);
     let key = ObjectKey::parse(&key).map_err(|_| not_found())?;
     // Staged bytes are unverified: never served, however the path's case is spelled (a
     // case-insensitive file system opens `UPLOADS/…` as `uploads/…`).

@@ -1,7 +1,7 @@
 //! Seed 001's login routes: the redirect to a provider, the provider's callback,
 //! registration completion and logout; and the user's own sessions.
 
-use actix_web::http::{Method, StatusCode, header};
+use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
 use domain::services::{Callback, LoggedIn, LoginOutcome, RegistrationForm, SessionMeta};
 use domain::{LoginHints, SessionId};
@@ -13,6 +13,7 @@ use super::Routes;
 use crate::auth::{
     Authenticated, LOGIN_COOKIE, MaybeAuthenticated, REGISTER_COOKIE, SESSION_COOKIE, check_origin,
 };
+use crate::error::ErrorCode;
 use crate::error::{ApiError, Domain, ErrorBody};
 use crate::startup::AppState;
 
@@ -220,8 +221,7 @@ pub async fn register(
     state.rate_limiter.check(&req)?;
     if current.0.is_some() {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "ALREADY_LOGGED_IN",
+            ErrorCode::AlreadyLoggedIn,
             "You are already logged in: log out before registering.",
         )
         .in_domain(Domain::Account));
@@ -336,8 +336,11 @@ pub async fn revoke_session(
 ) -> Result<HttpResponse, ApiError> {
     let account = who.account()?;
     let not_found = || {
-        ApiError::not_found("SESSION_NOT_FOUND", "You have no such active session.")
-            .in_domain(Domain::Account)
+        ApiError::new(
+            ErrorCode::SessionNotFound,
+            "You have no such active session.",
+        )
+        .in_domain(Domain::Account)
     };
     let id = SessionId::parse(&id).map_err(|_| not_found())?;
     if state.sessions.revoke(account, id).await? {

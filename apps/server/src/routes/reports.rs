@@ -1,8 +1,7 @@
 //! Seed 002's report API, and moderation for STAFF and ADMIN.
 
-use actix_web::http::{Method, StatusCode, header};
+use actix_web::http::{Method, header};
 use actix_web::{HttpResponse, web};
-use domain::services::reports::ReportError;
 use domain::services::reports::ReportRequest;
 use domain::{AccountId, ModerationAction, Page, Report, ReportEvent, ReportFilter, ReportId};
 use serde::{Deserialize, Serialize};
@@ -11,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::Routes;
 use crate::auth::Authenticated;
-use crate::error::{ApiError, Domain, ErrorBody};
+use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
 
 pub fn routes(r: &mut Routes) {
@@ -21,45 +20,6 @@ pub fn routes(r: &mut Routes) {
         .add(Method::GET, "/api/reports", list)
         .add(Method::GET, "/api/reports/{id}", get_report)
         .add(Method::PATCH, "/api/reports/{id}", moderate);
-}
-
-impl From<ReportError> for ApiError {
-    fn from(e: ReportError) -> Self {
-        let report = |e: Self| e.in_domain(Domain::Report);
-        match e {
-            ReportError::Invalid(errors) => report(Self::invalid_fields(errors)),
-            ReportError::UnknownCategory => report(Self::bad_request(
-                "UNKNOWN_CATEGORY",
-                "No such report category: see GET /api/report/categories.",
-            )),
-            ReportError::SelfReport => report(Self::bad_request(
-                "SELF_REPORT",
-                "You cannot report yourself.",
-            )),
-            ReportError::InvalidEvidence(why) => report(Self::bad_request(
-                "INVALID_EVIDENCE",
-                format!("{why}: upload evidence with channel report and confirm it first."),
-            )),
-            ReportError::Duplicate => report(Self::new(
-                StatusCode::CONFLICT,
-                "DUPLICATE_REPORT",
-                "You already have an open report of this target.",
-            )),
-            ReportError::TooMany => report(Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "TOO_MANY_REPORTS",
-                "You have filed as many reports as allowed today.",
-            )),
-            ReportError::NotFound => report(Self::not_found("REPORT_NOT_FOUND", "No such report.")),
-            ReportError::Forbidden => {
-                report(Self::forbidden("Only STAFF and ADMIN moderate reports."))
-            }
-            ReportError::Conflict(why) => {
-                report(Self::new(StatusCode::CONFLICT, "REPORT_CONFLICT", why))
-            }
-            ReportError::Repository(r) => report(Self::from(r)),
-        }
-    }
 }
 
 /// Seed 002's report: exactly one of the three targets.

@@ -5,16 +5,21 @@
 //! {"status":404,"code":"USER_NOT_FOUND","message":"…","domain":"account","validation":null}
 //! ```
 //!
-//! Codes are stable: clients may switch on them. 5xx answers say nothing about their cause;
-//! the cause is logged with the request id instead.
+//! Codes are stable: clients may switch on them; [`ErrorCode`] lists them all. 5xx answers
+//! say nothing about their cause; the cause is logged with the request id instead. Every
+//! domain error becomes an answer in [`from_domain`].
+
+mod code;
+mod from_domain;
+
+pub use code::ErrorCode;
 
 use std::fmt;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use domain::services::{AccountError, ImageError, LoginError, RegisterError};
-use domain::{ParseError, RepositoryError, StorageError};
+use domain::ParseError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -58,7 +63,7 @@ pub struct ErrorBody {
 /// An error answer.
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
     domain: Domain,
     validation: Option<Vec<FieldError>>,
@@ -90,9 +95,10 @@ impl fmt::Display for ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// An answer with `code` and its status.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status,
+            status: code.status(),
             code,
             message: message.into(),
             domain: Domain::Common,
@@ -120,45 +126,35 @@ impl ApiError {
         self.status
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         self.code
     }
 
     /// 400 with the refused fields (`validation` and seed 001's `invalidFields`).
     pub fn validation(message: impl Into<String>, fields: Vec<FieldError>) -> Self {
-        let mut e = Self::new(StatusCode::BAD_REQUEST, "INVALID_INPUT", message);
+        let mut e = Self::new(ErrorCode::InvalidInput, message);
         e.validation = Some(fields);
         e
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
-    }
-
     pub fn unauthenticated() -> Self {
         Self::new(
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
+            ErrorCode::Unauthenticated,
             "A valid session is required: log in again.",
         )
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", message)
-    }
-
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, message)
+        Self::new(ErrorCode::Forbidden, message)
     }
 
     pub fn route_not_found() -> Self {
-        Self::not_found("NOT_FOUND", "No route matches this path.")
+        Self::new(ErrorCode::NotFound, "No route matches this path.")
     }
 
     pub fn method_not_allowed() -> Self {
         Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
+            ErrorCode::MethodNotAllowed,
             "This route does not accept this method.",
         )
     }
@@ -168,15 +164,11 @@ impl ApiError {
             Some(l) => format!("The request body is larger than the {l} bytes allowed."),
             None => "The request body is too large.".to_owned(),
         };
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", message)
+        Self::new(ErrorCode::PayloadTooLarge, message)
     }
 
     pub fn unsupported_media_type(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
-            message,
-        )
+        Self::new(ErrorCode::UnsupportedMediaType, message)
     }
 
     /// An account at one of its upload limits (counted in the database).
@@ -184,31 +176,27 @@ impl ApiError {
         use domain::UploadLimit;
         match limit {
             UploadLimit::Pending(n) => Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "UPLOAD_LIMIT_EXCEEDED",
+                ErrorCode::UploadLimitExceeded,
                 format!(
                     "You have {n} uploads waiting for their bytes, the most allowed at once: upload or let them expire first."
                 ),
             ),
             UploadLimit::PerHour(n) => Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "UPLOAD_LIMIT_EXCEEDED",
+                ErrorCode::UploadLimitExceeded,
                 format!("At most {n} uploads an hour: try again later."),
             ),
             UploadLimit::Quota {
                 bytes,
                 declared: false,
             } => Self::new(
-                StatusCode::CONFLICT,
-                "QUOTA_EXCEEDED",
+                ErrorCode::QuotaExceeded,
                 format!("Your images use your whole quota of {bytes} bytes: delete some first."),
             ),
             UploadLimit::Quota {
                 bytes,
                 declared: true,
             } => Self::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "QUOTA_EXCEEDED",
+                ErrorCode::QuotaExceeded,
                 format!("This upload would take your images past your quota of {bytes} bytes."),
             ),
         }
@@ -216,8 +204,7 @@ impl ApiError {
 
     pub fn too_many_requests() -> Self {
         Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "TOO_MANY_REQUESTS",
+            ErrorCode::TooManyRequests,
             "Too many requests: slow down and try again shortly.",
         )
     }
@@ -225,8 +212,7 @@ impl ApiError {
     /// Seed 000's storage failure.
     pub fn storage_unavailable() -> Self {
         Self::new(
-            StatusCode::CONFLICT,
-            "CAN_NOT_ACCESS_S3",
+            ErrorCode::CanNotAccessS3,
             "unable to access amazon s3, contract your administrator.",
         )
         .in_domain(Domain::Image)
@@ -234,16 +220,14 @@ impl ApiError {
 
     pub fn database_unavailable() -> Self {
         Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "DATABASE_UNAVAILABLE",
+            ErrorCode::DatabaseUnavailable,
             "The service cannot reach its database right now; try again shortly.",
         )
     }
 
     pub fn internal() -> Self {
         Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
+            ErrorCode::InternalError,
             "Something went wrong on our side; it has been logged.",
         )
     }
@@ -251,50 +235,49 @@ impl ApiError {
     /// A generic envelope for a status some layer produced without one (actix's own
     /// errors, middleware refusals).
     pub fn from_status(status: StatusCode, detail: Option<String>) -> Self {
-        let (code, default_message) = match status.as_u16() {
-            400 => ("BAD_REQUEST", "The request is malformed."),
-            401 => (
-                "UNAUTHENTICATED",
-                "A valid session is required: log in again.",
-            ),
-            403 => ("FORBIDDEN", "You may not do this."),
-            404 => ("NOT_FOUND", "No route matches this path."),
-            405 => (
-                "METHOD_NOT_ALLOWED",
-                "This route does not accept this method.",
-            ),
-            408 => ("REQUEST_TIMEOUT", "The request took too long to arrive."),
-            413 => ("PAYLOAD_TOO_LARGE", "The request body is too large."),
-            415 => (
-                "UNSUPPORTED_MEDIA_TYPE",
-                "This content type is not accepted here.",
-            ),
-            429 => (
-                "TOO_MANY_REQUESTS",
-                "Too many requests: slow down and try again shortly.",
-            ),
-            503 => (
-                "SERVICE_UNAVAILABLE",
-                "The service is unavailable; try again shortly.",
-            ),
-            s if s >= 500 => (
-                "INTERNAL_ERROR",
-                "Something went wrong on our side; it has been logged.",
-            ),
-            _ => ("ERROR", "The request failed."),
+        let code = match status.as_u16() {
+            400 => ErrorCode::BadRequest,
+            401 => ErrorCode::Unauthenticated,
+            403 => ErrorCode::Forbidden,
+            404 => ErrorCode::NotFound,
+            405 => ErrorCode::MethodNotAllowed,
+            408 => ErrorCode::RequestTimeout,
+            413 => ErrorCode::PayloadTooLarge,
+            415 => ErrorCode::UnsupportedMediaType,
+            429 => ErrorCode::TooManyRequests,
+            503 => ErrorCode::ServiceUnavailable,
+            s if s >= 500 => ErrorCode::InternalError,
+            _ => ErrorCode::Error,
+        };
+        let default_message = match code {
+            ErrorCode::BadRequest => "The request is malformed.",
+            ErrorCode::Unauthenticated => "A valid session is required: log in again.",
+            ErrorCode::Forbidden => "You may not do this.",
+            ErrorCode::NotFound => "No route matches this path.",
+            ErrorCode::MethodNotAllowed => "This route does not accept this method.",
+            ErrorCode::RequestTimeout => "The request took too long to arrive.",
+            ErrorCode::PayloadTooLarge => "The request body is too large.",
+            ErrorCode::UnsupportedMediaType => "This content type is not accepted here.",
+            ErrorCode::TooManyRequests => "Too many requests: slow down and try again shortly.",
+            ErrorCode::ServiceUnavailable => "The service is unavailable; try again shortly.",
+            ErrorCode::InternalError => "Something went wrong on our side; it has been logged.",
+            _ => "The request failed.",
         };
         // Client errors may say what actix said (it is about the request); server errors never.
         let message = match detail {
             Some(d) if status.is_client_error() && !d.is_empty() => d,
             _ => default_message.to_owned(),
         };
-        Self::new(status, code, message)
+        let mut e = Self::new(code, message);
+        // The status as the layer gave it (a 502 stays a 502).
+        e.status = status;
+        e
     }
 
     pub fn body(&self) -> ErrorBody {
         ErrorBody {
             status: self.status.as_u16(),
-            code: self.code.to_owned(),
+            code: self.code.as_str().to_owned(),
             message: self.message.clone(),
             domain: self.domain,
             invalid_fields: self
@@ -315,12 +298,12 @@ impl ResponseError for ApiError {
         if self.status.is_server_error() {
             match &self.cause {
                 Some(cause) => {
-                    tracing::error!(code = self.code, error = %cause, cause = ?cause, "request failed")
+                    tracing::error!(code = self.code.as_str(), error = %cause, cause = ?cause, "request failed")
                 }
-                None => tracing::error!(code = self.code, "request failed"),
+                None => tracing::error!(code = self.code.as_str(), "request failed"),
             }
         } else if let Some(cause) = &self.cause {
-            tracing::info!(code = self.code, error = %cause, "request refused");
+            tracing::info!(code = self.code.as_str(), error = %cause, "request refused");
         }
         let body = serde_json::to_vec(&self.body()).unwrap_or_else(|_| b"{}".to_vec());
         let mut res = HttpResponse::build(self.status);
@@ -359,168 +342,19 @@ impl ApiError {
     }
 }
 
-impl From<RepositoryError> for ApiError {
-    fn from(e: RepositoryError) -> Self {
-        match e {
-            RepositoryError::Unavailable(_) => Self::database_unavailable().with_cause(e),
-            RepositoryError::Unexpected(_) => Self::internal().with_cause(e),
-        }
-    }
-}
-
-impl From<StorageError> for ApiError {
-    fn from(e: StorageError) -> Self {
-        match e {
-            StorageError::NotFound => {
-                Self::not_found("FILE_NOT_FOUND", "FILE_NOT_FOUND").in_domain(Domain::Image)
-            }
-            StorageError::TooLarge { limit } => {
-                Self::payload_too_large(usize::try_from(limit).ok()).in_domain(Domain::Image)
-            }
-            StorageError::BodyInterrupted(_) => {
-                Self::bad_request("UPLOAD_INTERRUPTED", "The upload was interrupted.")
-                    .in_domain(Domain::Image)
-                    .with_cause(e)
-            }
-            StorageError::PreconditionFailed => Self::new(
-                StatusCode::BAD_REQUEST,
-                "UPLOAD_MISMATCH",
-                "The body does not match the length or checksum the upload URL was issued for.",
-            )
-            .in_domain(Domain::Image),
-            StorageError::Unavailable(_) => Self::storage_unavailable().with_cause(e),
-            StorageError::Unexpected(_) => Self::internal().in_domain(Domain::Image).with_cause(e),
-        }
-    }
-}
-
-impl From<AccountError> for ApiError {
-    fn from(e: AccountError) -> Self {
-        match e {
-            AccountError::NotFound => Self::user_not_found(),
-            AccountError::Forbidden => {
-                Self::forbidden("You may not do this to this account.").in_domain(Domain::Account)
-            }
-            AccountError::Invalid(errors) => {
-                Self::invalid_fields(errors).in_domain(Domain::Account)
-            }
-            AccountError::Repository(e) => Self::from(e).in_domain(Domain::Account),
-        }
-    }
-}
-
-impl From<LoginError> for ApiError {
-    fn from(e: LoginError) -> Self {
-        let e2 = match &e {
-            LoginError::UnknownProvider => Self::not_found(
-                "PROVIDER_NOT_FOUND",
-                "No identity provider is configured under this registration id.",
-            ),
-            LoginError::InvalidState => Self::bad_request(
-                "LOGIN_STATE_INVALID",
-                "This login is not valid here (expired, already used, or started in another browser): start again.",
-            ),
-            LoginError::ProviderMismatch => Self::bad_request(
-                "LOGIN_STATE_INVALID",
-                "This login was started with another provider: start again.",
-            ),
-            LoginError::ProviderDenied(_) => Self::bad_request(
-                "LOGIN_DENIED",
-                "The identity provider did not approve the login.",
-            ),
-            LoginError::Rejected(_) => Self::new(
-                StatusCode::UNAUTHORIZED,
-                "LOGIN_REJECTED",
-                "The identity provider's answer failed validation: start again.",
-            ),
-            LoginError::ProviderUnavailable(_) => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "IDENTITY_PROVIDER_UNAVAILABLE",
-                "The identity provider cannot be reached right now; try again shortly.",
-            ),
-            LoginError::Repository(_) => {
-                let LoginError::Repository(r) = e else {
-                    unreachable!()
-                };
-                return Self::from(r).in_domain(Domain::Account);
-            }
-        };
-        e2.in_domain(Domain::Account).with_cause(e)
-    }
-}
-
-impl From<ImageError> for ApiError {
-    fn from(e: ImageError) -> Self {
-        let image = |e: Self| e.in_domain(Domain::Image);
-        match e {
-            ImageError::Invalid(errors) => image(Self::invalid_fields(errors)),
-            ImageError::UnsupportedContentType(what) => image(Self::bad_request(
-                "UNSUPPORTED_CONTENT_TYPE",
-                format!(
-                    "{what} is not accepted: use image/png, image/jpeg, image/webp or image/gif."
-                ),
-            )),
-            ImageError::UploaderMismatch => image(Self::new(
-                StatusCode::FORBIDDEN,
-                "UPLOADER_MISMATCH",
-                "Uploader mismatch",
-            )),
-            ImageError::NotFound => image(Self::not_found("IMAGE_NOT_FOUND", "No such image.")),
-            ImageError::ChannelMismatch => image(Self::bad_request(
-                "CHANNEL_MISMATCH",
-                "This upload was issued for another channel.",
-            )),
-            ImageError::NotUploaded => image(Self::not_found(
-                "UPLOAD_NOT_FOUND",
-                "Nothing has been uploaded for this key yet: PUT the bytes first.",
-            )),
-            ImageError::Rejected(reason) => image(Self::bad_request(
-                "IMAGE_REJECTED",
-                format!("The upload was rejected and deleted: {reason}."),
-            )),
-            ImageError::Forbidden => image(Self::forbidden(
-                "You are not allowed to do this with this image or account.",
-            )),
-            ImageError::Protected => image(Self::new(
-                StatusCode::CONFLICT,
-                "IMAGE_PROTECTED",
-                "Report evidence is kept as long as reports; only STAFF may delete it.",
-            )),
-            ImageError::TooLarge(limit) => {
-                image(Self::payload_too_large(usize::try_from(limit).ok()))
-            }
-            ImageError::LimitExceeded(limit) => image(Self::upload_limit(limit)),
-            ImageError::StorageUnavailable(_) => Self::storage_unavailable().with_cause(e),
-            ImageError::Storage(_) => image(Self::internal()).with_cause(e),
-            ImageError::Repository(r) => image(Self::from(r)),
-        }
-    }
-}
-
-impl From<RegisterError> for ApiError {
-    fn from(e: RegisterError) -> Self {
-        match e {
-            RegisterError::NoPendingRegistration => Self::no_pending_registration(),
-            RegisterError::Insufficient(invalid) => Self::insufficient_user_info(invalid),
-            RegisterError::Repository(r) => Self::from(r).in_domain(Domain::Account),
-        }
-    }
-}
-
 impl ApiError {
     /// Seed 001's `{"message": "insufficient user info", "invalidFields": [...]}`, in the
     /// envelope.
     pub fn insufficient_user_info(invalid: Vec<ParseError>) -> Self {
         let mut e = Self::invalid_fields(invalid);
-        e.code = "INSUFFICIENT_USER_INFO";
+        e.code = ErrorCode::InsufficientUserInfo;
         e.message = "insufficient user info".to_owned();
         e.in_domain(Domain::Account)
     }
 
     pub fn no_pending_registration() -> Self {
         Self::new(
-            StatusCode::UNAUTHORIZED,
-            "NO_PENDING_REGISTRATION",
+            ErrorCode::NoPendingRegistration,
             "No registration is pending for this browser: log in again.",
         )
         .in_domain(Domain::Account)
@@ -528,8 +362,8 @@ impl ApiError {
 
     /// Seed 000's `USER_NOT_FOUND`.
     pub fn user_not_found() -> Self {
-        Self::not_found(
-            "USER_NOT_FOUND",
+        Self::new(
+            ErrorCode::UserNotFound,
             "The user is a user who has left or does not exist.",
         )
         .in_domain(Domain::Account)
@@ -539,6 +373,7 @@ impl ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use domain::RepositoryError;
 
     #[test]
     fn validation_errors_carry_both_field_lists() {

@@ -1,0 +1,186 @@
+//! Every domain error as an answer: one `From` per error enum, here and nowhere else.
+
+use domain::services::reports::ReportError;
+use domain::services::{AccountError, ImageError, LoginError, RegisterError};
+use domain::{RepositoryError, StorageError};
+
+use super::{ApiError, Domain, ErrorCode};
+
+impl From<RepositoryError> for ApiError {
+    fn from(e: RepositoryError) -> Self {
+        match e {
+            RepositoryError::Unavailable(_) => Self::database_unavailable().with_cause(e),
+            RepositoryError::Unexpected(_) => Self::internal().with_cause(e),
+        }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::NotFound => {
+                Self::new(ErrorCode::FileNotFound, "FILE_NOT_FOUND").in_domain(Domain::Image)
+            }
+            StorageError::TooLarge { limit } => {
+                Self::payload_too_large(usize::try_from(limit).ok()).in_domain(Domain::Image)
+            }
+            StorageError::BodyInterrupted(_) => {
+                Self::new(ErrorCode::UploadInterrupted, "The upload was interrupted.")
+                    .in_domain(Domain::Image)
+                    .with_cause(e)
+            }
+            StorageError::PreconditionFailed => Self::new(
+                ErrorCode::UploadMismatch,
+                "The body does not match the length or checksum the upload URL was issued for.",
+            )
+            .in_domain(Domain::Image),
+            StorageError::Unavailable(_) => Self::storage_unavailable().with_cause(e),
+            StorageError::Unexpected(_) => Self::internal().in_domain(Domain::Image).with_cause(e),
+        }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::NotFound => Self::user_not_found(),
+            AccountError::Forbidden => {
+                Self::forbidden("You may not do this to this account.").in_domain(Domain::Account)
+            }
+            AccountError::Invalid(errors) => {
+                Self::invalid_fields(errors).in_domain(Domain::Account)
+            }
+            AccountError::Repository(e) => Self::from(e).in_domain(Domain::Account),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(e: LoginError) -> Self {
+        let e2 = match &e {
+            LoginError::UnknownProvider => Self::new(
+                ErrorCode::ProviderNotFound,
+                "No identity provider is configured under this registration id.",
+            ),
+            LoginError::InvalidState => Self::new(
+                ErrorCode::LoginStateInvalid,
+                "This login is not valid here (expired, already used, or started in another browser): start again.",
+            ),
+            LoginError::ProviderMismatch => Self::new(
+                ErrorCode::LoginStateInvalid,
+                "This login was started with another provider: start again.",
+            ),
+            LoginError::ProviderDenied(_) => Self::new(
+                ErrorCode::LoginDenied,
+                "The identity provider did not approve the login.",
+            ),
+            LoginError::Rejected(_) => Self::new(
+                ErrorCode::LoginRejected,
+                "The identity provider's answer failed validation: start again.",
+            ),
+            LoginError::ProviderUnavailable(_) => Self::new(
+                ErrorCode::IdentityProviderUnavailable,
+                "The identity provider cannot be reached right now; try again shortly.",
+            ),
+            LoginError::Repository(_) => {
+                let LoginError::Repository(r) = e else {
+                    unreachable!()
+                };
+                return Self::from(r).in_domain(Domain::Account);
+            }
+        };
+        e2.in_domain(Domain::Account).with_cause(e)
+    }
+}
+
+impl From<ImageError> for ApiError {
+    fn from(e: ImageError) -> Self {
+        let image = |e: Self| e.in_domain(Domain::Image);
+        match e {
+            ImageError::Invalid(errors) => image(Self::invalid_fields(errors)),
+            ImageError::UnsupportedContentType(what) => image(Self::new(
+                ErrorCode::UnsupportedContentType,
+                format!(
+                    "{what} is not accepted: use image/png, image/jpeg, image/webp or image/gif."
+                ),
+            )),
+            ImageError::UploaderMismatch => {
+                image(Self::new(ErrorCode::UploaderMismatch, "Uploader mismatch"))
+            }
+            ImageError::NotFound => image(Self::new(ErrorCode::ImageNotFound, "No such image.")),
+            ImageError::ChannelMismatch => image(Self::new(
+                ErrorCode::ChannelMismatch,
+                "This upload was issued for another channel.",
+            )),
+            ImageError::NotUploaded => image(Self::new(
+                ErrorCode::UploadNotFound,
+                "Nothing has been uploaded for this key yet: PUT the bytes first.",
+            )),
+            ImageError::Rejected(reason) => image(Self::new(
+                ErrorCode::ImageRejected,
+                format!("The upload was rejected and deleted: {reason}."),
+            )),
+            ImageError::Forbidden => image(Self::forbidden(
+                "You are not allowed to do this with this image or account.",
+            )),
+            ImageError::Protected => image(Self::new(
+                ErrorCode::ImageProtected,
+                "Report evidence is kept as long as reports; only STAFF may delete it.",
+            )),
+            ImageError::TooLarge(limit) => {
+                image(Self::payload_too_large(usize::try_from(limit).ok()))
+            }
+            ImageError::LimitExceeded(limit) => image(Self::upload_limit(limit)),
+            ImageError::StorageUnavailable(_) => Self::storage_unavailable().with_cause(e),
+            ImageError::Storage(_) => image(Self::internal()).with_cause(e),
+            ImageError::Repository(r) => image(Self::from(r)),
+        }
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(e: RegisterError) -> Self {
+        match e {
+            RegisterError::NoPendingRegistration => Self::no_pending_registration(),
+            RegisterError::Insufficient(invalid) => Self::insufficient_user_info(invalid),
+            RegisterError::Repository(r) => Self::from(r).in_domain(Domain::Account),
+        }
+    }
+}
+
+impl From<ReportError> for ApiError {
+    fn from(e: ReportError) -> Self {
+        let report = |e: Self| e.in_domain(Domain::Report);
+        match e {
+            ReportError::Invalid(errors) => report(Self::invalid_fields(errors)),
+            ReportError::UnknownCategory => report(Self::new(
+                ErrorCode::UnknownCategory,
+                "No such report category: see GET /api/report/categories.",
+            )),
+            ReportError::SelfReport => report(Self::new(
+                ErrorCode::SelfReport,
+                "You cannot report yourself.",
+            )),
+            ReportError::InvalidEvidence(why) => report(Self::new(
+                ErrorCode::InvalidEvidence,
+                format!("{why}: upload evidence with channel report and confirm it first."),
+            )),
+            ReportError::Duplicate => report(Self::new(
+                ErrorCode::DuplicateReport,
+                "You already have an open report of this target.",
+            )),
+            ReportError::TooMany => report(Self::new(
+                ErrorCode::TooManyReports,
+                "You have filed as many reports as allowed today.",
+            )),
+            ReportError::NotFound => {
+                report(Self::new(ErrorCode::ReportNotFound, "No such report."))
+            }
+            ReportError::Forbidden => {
+                report(Self::forbidden("Only STAFF and ADMIN moderate reports."))
+            }
+            ReportError::Conflict(why) => report(Self::new(ErrorCode::ReportConflict, why)),
+            ReportError::Repository(r) => report(Self::from(r)),
+        }
+    }
+}
