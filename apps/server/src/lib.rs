@@ -1,6 +1,7 @@
 //! The HTTP service: a thin actix-web layer that turns requests into domain calls and domain
 //! results into the contract's responses. Business rules live in the `domain` crate.
 
+pub mod adapters;
 pub mod auth;
 pub mod body;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod ratelimit;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;
+pub mod workers;
 
 pub use config::{
     AccountsCommand, AppEnv, Cli, Command, Config, NotifierKind, ServiceTokenCommand,

@@ -56,7 +56,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
                     "ANONYMOUS is what callers without a session are; it cannot be granted"
                 );
             }
-            let db = server::startup::connect_database(&cli.config).await?;
+            let db = server::adapters::connect_database(&cli.config).await?;
             db.migrate().await?;
             let repo = std::sync::Arc::new(db.clone());
             let accounts = domain::services::Accounts::new(
@@ -91,12 +91,12 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sweep => {
             telemetry::init(cli.config.log_format());
-            let db = server::startup::connect_database(&cli.config).await?;
+            let db = server::adapters::connect_database(&cli.config).await?;
             db.migrate().await?;
             let public_url = cli.config.public_url(cli.config.bind_addr);
             let repo = std::sync::Arc::new(db.clone());
             let storage =
-                server::startup::open_storage(&cli.config, &public_url, repo.clone()).await?;
+                server::adapters::open_storage(&cli.config, &public_url, repo.clone()).await?;
             let images = domain::services::Images::new(
                 repo.clone(),
                 storage.objects,
@@ -131,7 +131,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             telemetry::init(cli.config.log_format());
-            let db = server::startup::connect_database(&cli.config).await?;
+            let db = server::adapters::connect_database(&cli.config).await?;
             db.migrate().await?;
             tracing::info!(database = ?db.backend(), "migrations applied");
             db.close().await;

@@ -5,7 +5,7 @@ use utoipa::OpenApi;
 
 use crate::error::{Domain, ErrorBody, FieldError};
 use crate::routes::{
-    accounts, demo, dev_login, docs, files, health, images, login, metrics, reports,
+    accounts, demo, dev_login, docs, files, health, images, local_store, login, metrics, reports,
 };
 
 #[derive(Debug, OpenApi)]
@@ -44,9 +44,9 @@ use crate::routes::{
         images::presign_profile,
         images::metadata,
         images::delete_image,
-        images::local_put,
-        images::local_get,
-        images::local_head,
+        local_store::local_put,
+        local_store::local_get,
+        local_store::local_head,
         files::avatar_url,
         files::delete_avatar,
         files::post_file_url,

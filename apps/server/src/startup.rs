@@ -19,12 +19,14 @@ use domain::{
     Account, Clock, IdentityProvider, Invalidating, ObjectStore, ReadCaches, SystemClock,
 };
 use identity_oidc::{DevProvider, OidcProvider};
-use storage_local::{LocalCdn, LocalStore, UrlSigner};
-use store_sql::{PoolConfig, SqlStore};
+use store_sql::SqlStore;
 
+use crate::adapters::{connect_database, notifier, open_storage, outbox_lease};
 use crate::auth::{CookiePolicy, ServiceTokens};
 use crate::config::{AppEnv, Config, public_origin};
 use crate::ratelimit::{ClientAddr, RateLimiter};
+use crate::routes::local_store::LocalEndpoints;
+use crate::workers::{WorkerSet, Workers};
 use crate::{extractors, middleware, routes};
 
 /// What every handler can reach: the services and the adapters behind them.
@@ -41,8 +43,6 @@ pub struct AppState {
     pub metrics_token: Option<String>,
     /// Serve the demo page at `/`.
     pub demo_page: bool,
-    /// The local store, when STORAGE=local: its upload endpoint and "CDN" need it.
-    pub local_store: Option<LocalStore>,
     /// The dev provider, when DEV_LOGIN is on (its login form needs it).
     pub dev: Option<Arc<DevProvider>>,
     pub service_tokens: ServiceTokens,
@@ -55,8 +55,6 @@ pub struct AppState {
     pub registration_ttl: Duration,
     pub session_cookie_max_age: Duration,
     pub login_success_redirect: Option<String>,
-    pub public_url: String,
-    pub app_env: AppEnv,
 }
 
 impl AppState {
@@ -80,10 +78,7 @@ impl AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("public_url", &self.public_url)
-            .field("app_env", &self.app_env)
-            .finish_non_exhaustive()
+        f.debug_struct("AppState").finish_non_exhaustive()
     }
 }
 
@@ -92,8 +87,8 @@ pub struct Application {
     port: u16,
     server: Server,
     db: SqlStore,
-    /// Background workers (sweeper, invalidations), stopped with the server.
-    workers: Vec<tokio::task::JoinHandle<()>>,
+    /// Background work, stopped with the server.
+    workers: Workers,
 }
 
 impl std::fmt::Debug for Application {
@@ -101,178 +96,6 @@ impl std::fmt::Debug for Application {
         f.debug_struct("Application")
             .field("port", &self.port)
             .finish_non_exhaustive()
-    }
-}
-
-/// Connects to the database named by the configuration.
-///
-/// # Errors
-/// The database cannot be reached.
-pub async fn connect_database(config: &Config) -> anyhow::Result<SqlStore> {
-    let pool = PoolConfig {
-        max_connections: config.database_max_connections,
-        acquire_timeout: Duration::from_secs(config.database_acquire_timeout_secs),
-        ..PoolConfig::default()
-    };
-    let url = config.database_url();
-    if url.starts_with("sqlite:") {
-        tokio::fs::create_dir_all(&config.data_dir)
-            .await
-            .with_context(|| format!("cannot create DATA_DIR {}", config.data_dir.display()))?;
-    }
-    SqlStore::connect(&url, &pool)
-        .await
-        .context("cannot connect to the database (DATABASE_URL)")
-}
-
-/// The notifier the configuration selects.
-///
-/// # Errors
-/// Its HTTP client cannot be built.
-pub fn notifier(config: &Config) -> anyhow::Result<Arc<dyn domain::Notifier>> {
-    let timeout = Duration::from_secs(config.notify_timeout_secs.max(1));
-    Ok(match config.notifier {
-        crate::config::NotifierKind::Log => Arc::new(notify::LogNotifier),
-        crate::config::NotifierKind::Aligo => Arc::new(
-            notify::AligoSms::new(notify::AligoConfig {
-                endpoint: config.aligo_endpoint.clone(),
-                key: config.aligo_key.clone().unwrap_or_default(),
-                user_id: config.aligo_user_id.clone().unwrap_or_default(),
-                sender: config.aligo_sender.clone().unwrap_or_default(),
-                test_mode: config.aligo_test_mode,
-                timeout,
-            })
-            .map_err(anyhow::Error::msg)?,
-        ),
-        crate::config::NotifierKind::Webhook => Arc::new(
-            notify::Webhook::new(
-                config.webhook_url.as_deref().unwrap_or_default(),
-                config.webhook_secret.clone().unwrap_or_default().as_bytes(),
-                timeout,
-            )
-            .map_err(anyhow::Error::msg)?,
-        ),
-    })
-}
-
-/// The signing key of local upload URLs: configured, or generated once into DATA_DIR.
-async fn signing_key(config: &Config) -> anyhow::Result<[u8; 32]> {
-    if let Some(hex_key) = &config.storage_signing_key {
-        let mut key = [0u8; 32];
-        hex::decode_to_slice(hex_key, &mut key).context("STORAGE_SIGNING_KEY")?;
-        return Ok(key);
-    }
-    let path = config.data_dir.join("storage-signing.key");
-    if let Ok(existing) = tokio::fs::read_to_string(&path).await {
-        let mut key = [0u8; 32];
-        if hex::decode_to_slice(existing.trim(), &mut key).is_ok() {
-            return Ok(key);
-        }
-    }
-    let mut key = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
-    tokio::fs::create_dir_all(&config.data_dir).await?;
-    tokio::fs::write(&path, hex::encode(key))
-        .await
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        let _ = tokio::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).await;
-    }
-    Ok(key)
-}
-
-/// The object store and CDN the configuration selects, and the invalidation worker when
-/// a CloudFront distribution is configured.
-pub struct Storage {
-    pub objects: Arc<dyn ObjectStore>,
-    pub cdn: Arc<dyn domain::Cdn>,
-    pub local: Option<LocalStore>,
-    pub invalidations: Option<domain::services::invalidations::Invalidations>,
-}
-
-impl std::fmt::Debug for Storage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Storage")
-            .field("local", &self.local)
-            .finish_non_exhaustive()
-    }
-}
-
-/// How long an outbox worker holds what it claimed (`OUTBOX_LEASE_SECS`).
-fn outbox_lease(config: &Config) -> time::Duration {
-    time::Duration::seconds(i64::try_from(config.outbox_lease_secs).unwrap_or(i64::MAX))
-}
-
-pub async fn open_storage(
-    config: &Config,
-    public_url: &str,
-    outbox: Arc<dyn domain::Outbox>,
-) -> anyhow::Result<Storage> {
-    match config.storage {
-        crate::config::StorageKind::Local => {
-            let store = LocalStore::open(config.object_store_dir())
-                .await
-                .with_context(|| {
-                    format!(
-                        "cannot open the object store in {}",
-                        config.object_store_dir().display()
-                    )
-                })?
-                .with_signer(UrlSigner::new(public_url, signing_key(config).await?));
-            let cdn_base = config
-                .cdn_base_url
-                .clone()
-                .unwrap_or_else(|| format!("{public_url}/cdn"));
-            Ok(Storage {
-                objects: Arc::new(store.clone()),
-                cdn: Arc::new(LocalCdn::new(&cdn_base)),
-                local: Some(store),
-                invalidations: None,
-            })
-        }
-        crate::config::StorageKind::S3 => {
-            let s3 = config.s3().context("S3 settings")?;
-            let store = storage_s3::S3Store::new(&s3).await;
-            let cdn_base = config.cdn_base_url.clone().context("CDN_BASE_URL")?;
-            let clock: Arc<dyn domain::Clock> = Arc::new(SystemClock);
-            let (cdn, invalidations): (Arc<dyn domain::Cdn>, _) =
-                match &config.cloudfront_distribution_id {
-                    Some(id) => {
-                        let cf = storage_s3::CloudFront::new(
-                            id,
-                            config.cloudfront_endpoint.as_deref(),
-                            s3.access_key_id.as_deref(),
-                            s3.secret_access_key.as_deref(),
-                            s3.timeout,
-                        )
-                        .await;
-                        (
-                            Arc::new(domain::services::invalidations::QueuedCdn::new(
-                                &cdn_base,
-                                outbox.clone(),
-                                clock.clone(),
-                            )),
-                            Some(
-                                domain::services::invalidations::Invalidations::new(
-                                    outbox,
-                                    Arc::new(cf),
-                                    clock,
-                                )
-                                .with_lease(outbox_lease(config)),
-                            ),
-                        )
-                    }
-                    None => (Arc::new(LocalCdn::new(&cdn_base)), None),
-                };
-            Ok(Storage {
-                objects: Arc::new(store),
-                cdn,
-                local: None,
-                invalidations,
-            })
-        }
     }
 }
 
@@ -404,7 +227,6 @@ impl Application {
                 },
             )
             .with_caches(caches.clone()),
-            local_store,
             dev,
             service_tokens: ServiceTokens::new(config.parsed_service_tokens().unwrap_or_default()),
             cookies: CookiePolicy {
@@ -419,8 +241,13 @@ impl Application {
             registration_ttl,
             session_cookie_max_age: Duration::from_secs(config.session_absolute_ttl_secs),
             login_success_redirect: config.login_success_redirect.clone(),
-            public_url: public_url.clone(),
-            app_env: config.app_env,
+        });
+        // The local store's endpoints exist only when it is the store.
+        let local = local_store.map(|store| {
+            web::Data::new(LocalEndpoints {
+                store,
+                max_size: config.image_policy().max_size,
+            })
         });
         let json_limit = config.json_body_limit;
 
@@ -447,6 +274,7 @@ impl Application {
                 |cors, origin| cors.allowed_origin(origin),
             );
             let routes = routes::all();
+            let local = local.clone();
             App::new()
                 .app_data(state.clone())
                 .app_data(extractors::json_config(json_limit))
@@ -454,7 +282,12 @@ impl Application {
                 .app_data(extractors::path_config())
                 .wrap(cors)
                 .wrap(from_fn(middleware::request_context))
-                .configure(|cfg| routes.mount(cfg))
+                .configure(|cfg| {
+                    if let Some(local) = local {
+                        cfg.app_data(local);
+                    }
+                    routes.mount(cfg);
+                })
                 .default_service(web::to(routes::not_found))
         })
         .listen(listener)?
@@ -469,26 +302,6 @@ impl Application {
         }
         let server = server.run();
 
-        let sweep_metrics = metrics.clone();
-        let sweeper = (config.sweep_interval_secs > 0).then(|| {
-            let every = Duration::from_secs(config.sweep_interval_secs);
-            let sweeper = Sweeper::new(images);
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(every);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                tick.tick().await;
-                loop {
-                    tick.tick().await;
-                    match sweeper.sweep().await {
-                        Ok(report) => sweep_metrics.sweep(&report),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "sweep failed; retrying at the next interval");
-                        }
-                    }
-                }
-            })
-        });
-
         tracing::info!(
             address = %bound,
             public_url = %public_url,
@@ -496,68 +309,26 @@ impl Application {
             database = ?db.backend(),
             "listening"
         );
-        let invalidation_metrics = metrics.clone();
-        let invalidator = storage.invalidations.map(|worker| {
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(5));
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tick.tick().await;
-                    // Drain what is due, batch by batch.
-                    loop {
-                        match worker.run_once().await {
-                            Ok(0) => break,
-                            Ok(n) => invalidation_metrics.deliveries(
-                                domain::services::invalidations::TOPIC,
-                                "delivered",
-                                n,
-                            ),
-                            Err(e) => {
-                                tracing::warn!(error = %e, "invalidation worker: outbox unavailable");
-                                break;
-                            }
-                        }
-                    }
-                }
-            })
-        });
-
-        let notify_metrics = metrics.clone();
-        let notify_every = Duration::from_secs(config.notify_interval_secs.max(1));
-        let notifier_task = notifications.map(|worker| {
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(notify_every);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tick.tick().await;
-                    match worker.run_once().await {
-                        Ok(r) => {
-                            let topic = domain::services::notifications::TOPIC;
-                            notify_metrics.deliveries(topic, "delivered", r.delivered);
-                            notify_metrics.deliveries(topic, "skipped", r.skipped);
-                            notify_metrics.deliveries(topic, "retried", r.retried);
-                            notify_metrics.deliveries(topic, "failed", r.failed);
-                            if r != Default::default() {
-                                tracing::info!(?r, "notices");
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "notification worker: outbox unavailable")
-                        }
-                    }
-                }
-            })
-        });
+        let workers = Workers::start(
+            WorkerSet {
+                sweeper: (config.sweep_interval_secs > 0).then(|| {
+                    (
+                        Sweeper::new(images),
+                        Duration::from_secs(config.sweep_interval_secs),
+                    )
+                }),
+                invalidations: storage.invalidations,
+                notifications: notifications
+                    .map(|n| (n, Duration::from_secs(config.notify_interval_secs.max(1)))),
+            },
+            &metrics,
+        );
 
         Ok(Self {
             port: bound.port(),
             server,
             db,
-            workers: sweeper
-                .into_iter()
-                .chain(invalidator)
-                .chain(notifier_task)
-                .collect(),
+            workers,
         })
     }
 
@@ -576,9 +347,7 @@ impl Application {
     /// The server failed.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        for worker in self.workers {
-            worker.abort();
-        }
+        self.workers.stop();
         self.db.close().await;
         result
     }

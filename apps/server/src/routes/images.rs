@@ -1,20 +1,19 @@
 //! The image routes of seeds 003 (`/api/v1/images/{channel}` and its callback) and 004
-//! (`/images/presigned-url*`, metadata, delete), the local store's upload endpoint and its
-//! "CDN". Each is a thin translation over the one image service.
+//! (`/images/presigned-url*`, metadata, delete). Each is a thin translation over the one
+//! image service.
 
 use std::collections::BTreeMap;
 
-use actix_web::http::{Method, header};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::http::Method;
+use actix_web::{HttpResponse, web};
 use domain::services::{Confirmation, UploadRequest};
-use domain::{Channel, Image, ObjectKey};
+use domain::{Channel, Image};
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 
 use super::Routes;
 use crate::auth::Authenticated;
-use crate::error::ErrorCode;
 use crate::error::{ApiError, Domain, ErrorBody};
 use crate::startup::AppState;
 
@@ -33,10 +32,7 @@ pub fn routes(r: &mut Routes) {
             presign_profile,
         )
         .add(Method::GET, "/images/{key:.+}/metadata", metadata)
-        .add(Method::DELETE, "/images/{key:.+}", delete_image)
-        .add(Method::PUT, "/storage/{key:.+}", local_put)
-        .add(Method::GET, "/cdn/{key:.+}", local_get)
-        .add(Method::HEAD, "/cdn/{key:.+}", local_head);
+        .add(Method::DELETE, "/images/{key:.+}", delete_image);
 }
 
 pub(crate) fn channel(raw: &str) -> Result<Channel, ApiError> {
@@ -355,190 +351,4 @@ pub async fn delete_image(
 ) -> Result<HttpResponse, ApiError> {
     state.images.delete(&who.actor, &key).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// The local store's presigned PUT (local storage only): the URL's signature, expiry and
-/// bound headers are checked first, then the body streams to disk with the size limit,
-/// length and checksum enforced on the way. Answers the object's `ETag`.
-#[utoipa::path(put, path = "/storage/{key}", tag = "images",
-    params(("key" = String, Path, description = "A staging key, from an upload URL")),
-    request_body(content = Vec<u8>, content_type = "image/*"),
-    responses(
-        (status = 200, description = "Stored; the `ETag` header names the object"),
-        (status = 400, description = "`UPLOAD_MISMATCH`: a header or the body differs from what the URL binds", body = ErrorBody),
-        (status = 403, description = "`UPLOAD_URL_INVALID` (bad signature) or `UPLOAD_URL_EXPIRED`", body = ErrorBody),
-        (status = 404, description = "Local storage is off", body = ErrorBody),
-        (status = 413, description = "Larger than allowed", body = ErrorBody),
-    ))]
-pub async fn local_put(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    key: web::Path<String>,
-    query: web::Query<storage_local::SignedQuery>,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let store = state
-        .local_store
-        .as_ref()
-        .ok_or_else(ApiError::route_not_found)?;
-    let signer = store.signer().ok_or_else(ApiError::route_not_found)?;
-    let key = ObjectKey::parse(&key).map_err(|_| ApiError::route_not_found())?;
-    if !key
-        .as_str()
-        .starts_with(domain::image::staging_prefix().as_str())
-    {
-        // Upload URLs only ever name staging keys: final keys are written by the service.
-        return Err(upload_url_invalid());
-    }
-    let h = |name: header::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
-    let length = h(header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
-    let checksum = req
-        .headers()
-        .get("x-amz-checksum-sha256")
-        .and_then(|v| v.to_str().ok());
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let permit = signer
-        .verify(&key, &query, h(header::CONTENT_TYPE), length, checksum, now)
-        .map_err(|e| match e {
-            storage_local::PutRefusal::Expired => ApiError::new(
-                ErrorCode::UploadUrlExpired,
-                "This upload URL has expired: ask for a new one.",
-            )
-            .in_domain(Domain::Image),
-            storage_local::PutRefusal::BadSignature => upload_url_invalid(),
-            storage_local::PutRefusal::HeaderMismatch(which) => ApiError::new(
-                ErrorCode::UploadMismatch,
-                format!("The {which} header differs from the one this upload URL was issued for."),
-            )
-            .in_domain(Domain::Image),
-        })?;
-    let max = state.images.policy().max_size;
-    if length.is_some_and(|l| l > max) {
-        return Err(ApiError::payload_too_large(usize::try_from(max).ok()).in_domain(Domain::Image));
-    }
-    let sha256 = permit
-        .checksum_sha256
-        .as_deref()
-        .and_then(|s| {
-            use base64::Engine as _;
-            base64::engine::general_purpose::STANDARD.decode(s).ok()
-        })
-        .and_then(|v| <[u8; 32]>::try_from(v).ok());
-    // The body goes to the store as actix gives it, on this worker: no forwarding task (see
-    // `LocalStore::put_checked`).
-    let body = futures_util::StreamExt::map(payload, |chunk| chunk.map_err(std::io::Error::other));
-    let meta = store
-        .put_checked(
-            &key,
-            body,
-            &permit.content_type,
-            max,
-            &storage_local::BodyChecks {
-                exact_len: permit.content_length,
-                sha256,
-            },
-        )
-        .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, format!("\"{}\"", meta.etag)))
-        .finish())
-}
-
-fn upload_url_invalid() -> ApiError {
-    ApiError::new(ErrorCode::UploadUrlInvalid, "This upload URL is not valid.")
-        .in_domain(Domain::Image)
-}
-
-/// The local adapter set's "CDN": serves confirmed objects with their type, an ETag, a
-/// long cache lifetime (keys are never reused), `nosniff` and a CSP that forbids
-/// everything, so even a hostile file could not run as a page. `HEAD` answers like `GET`
-/// without the body and a `Range` is honoured (206, or 416 past the end), as S3 and
-/// CloudFront do (`actix-files` serves the file).
-#[utoipa::path(get, path = "/cdn/{key}", tag = "images",
-    params(("key" = String, Path)),
-    responses(
-        (status = 200, description = "The image bytes"),
-        (status = 206, description = "The requested byte range (Range)"),
-        (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 404, description = "No such image", body = ErrorBody),
-        (status = 416, description = "The range starts past the end"),
-    ))]
-pub async fn local_get(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    key: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let store = state
-        .local_store
-        .as_ref()
-        .ok_or_else(ApiError::route_not_found)?;
-    let not_found =
-        || ApiError::new(ErrorCode::ImageNotFound, "No such image.").in_domain(Domain::Image);
-    let key = ObjectKey::parse(&key).map_err(|_| not_found())?;
-    // Staged bytes are unverified: never served, however the path's case is spelled (a
-    // case-insensitive file system opens `UPLOADS/…` as `uploads/…`).
-    let staging = domain::image::staging_prefix();
-    if key
-        .segments()
-        .next()
-        .zip(staging.segments().next())
-        .is_some_and(|(first, staged)| first.eq_ignore_ascii_case(staged))
-    {
-        return Err(not_found());
-    }
-    let head = domain::ObjectStore::head(store, &key)
-        .await?
-        .ok_or_else(not_found)?;
-    let etag = format!("\"{}\"", head.etag);
-    let content_type = head
-        .content_type
-        .filter(|t| domain::ImageType::from_mime(t).is_ok())
-        .and_then(|t| t.parse::<actix_web::mime::Mime>().ok())
-        .unwrap_or(actix_web::mime::APPLICATION_OCTET_STREAM);
-    let fresh = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
-    let mut res = if fresh {
-        HttpResponse::NotModified().finish()
-    } else {
-        actix_files::NamedFile::open_async(store.path_of(&key))
-            .await
-            .map_err(|_| not_found())?
-            .set_content_type(content_type)
-            .disable_content_disposition()
-            // The store's ETag (the bytes' MD5, as S3's) replaces the file's own.
-            .use_etag(false)
-            .use_last_modified(false)
-            .into_response(&req)
-    };
-    let headers = res.headers_mut();
-    for (name, value) in [
-        (header::ETAG, etag.as_str()),
-        (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
-        (header::CONTENT_SECURITY_POLICY, "default-src 'none'"),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-    ] {
-        if let Ok(value) = header::HeaderValue::from_str(value) {
-            headers.insert(name, value);
-        }
-    }
-    Ok(res)
-}
-
-/// `HEAD` on the local "CDN": the headers `GET` would answer, without the body.
-#[utoipa::path(head, path = "/cdn/{key}", tag = "images",
-    params(("key" = String, Path)),
-    responses(
-        (status = 200, description = "The headers of the image (Content-Length, Content-Type, ETag)"),
-        (status = 304, description = "Not modified (If-None-Match)"),
-        (status = 404, description = "No such image", body = ErrorBody),
-    ))]
-pub async fn local_head(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    key: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    local_get(req, state, key).await
 }

@@ -9,6 +9,7 @@ pub mod docs;
 pub mod files;
 pub mod health;
 pub mod images;
+pub mod local_store;
 pub mod login;
 pub mod metrics;
 pub mod reports;
@@ -123,6 +124,7 @@ pub fn all() -> Routes {
     dev_login::routes(&mut r);
     accounts::routes(&mut r);
     images::routes(&mut r);
+    local_store::routes(&mut r);
     files::routes(&mut r);
     reports::routes(&mut r);
     metrics::routes(&mut r);

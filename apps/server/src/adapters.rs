@@ -1,0 +1,184 @@
+//! The adapters the configuration selects: the database, the object store and CDN (and
+//! the invalidation worker behind CloudFront), the notifier.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use domain::{ObjectStore, SystemClock};
+use storage_local::{LocalCdn, LocalStore, UrlSigner};
+use store_sql::{PoolConfig, SqlStore};
+
+use crate::config::Config;
+
+/// Connects to the database named by the configuration.
+///
+/// # Errors
+/// The database cannot be reached.
+pub async fn connect_database(config: &Config) -> anyhow::Result<SqlStore> {
+    let pool = PoolConfig {
+        max_connections: config.database_max_connections,
+        acquire_timeout: Duration::from_secs(config.database_acquire_timeout_secs),
+        ..PoolConfig::default()
+    };
+    let url = config.database_url();
+    if url.starts_with("sqlite:") {
+        tokio::fs::create_dir_all(&config.data_dir)
+            .await
+            .with_context(|| format!("cannot create DATA_DIR {}", config.data_dir.display()))?;
+    }
+    SqlStore::connect(&url, &pool)
+        .await
+        .context("cannot connect to the database (DATABASE_URL)")
+}
+
+/// The notifier the configuration selects.
+///
+/// # Errors
+/// Its HTTP client cannot be built.
+pub fn notifier(config: &Config) -> anyhow::Result<Arc<dyn domain::Notifier>> {
+    let timeout = Duration::from_secs(config.notify_timeout_secs.max(1));
+    Ok(match config.notifier {
+        crate::config::NotifierKind::Log => Arc::new(notify::LogNotifier),
+        crate::config::NotifierKind::Aligo => Arc::new(
+            notify::AligoSms::new(notify::AligoConfig {
+                endpoint: config.aligo_endpoint.clone(),
+                key: config.aligo_key.clone().unwrap_or_default(),
+                user_id: config.aligo_user_id.clone().unwrap_or_default(),
+                sender: config.aligo_sender.clone().unwrap_or_default(),
+                test_mode: config.aligo_test_mode,
+                timeout,
+            })
+            .map_err(anyhow::Error::msg)?,
+        ),
+        crate::config::NotifierKind::Webhook => Arc::new(
+            notify::Webhook::new(
+                config.webhook_url.as_deref().unwrap_or_default(),
+                config.webhook_secret.clone().unwrap_or_default().as_bytes(),
+                timeout,
+            )
+            .map_err(anyhow::Error::msg)?,
+        ),
+    })
+}
+
+/// The signing key of local upload URLs: configured, or generated once into DATA_DIR.
+async fn signing_key(config: &Config) -> anyhow::Result<[u8; 32]> {
+    if let Some(hex_key) = &config.storage_signing_key {
+        let mut key = [0u8; 32];
+        hex::decode_to_slice(hex_key, &mut key).context("STORAGE_SIGNING_KEY")?;
+        return Ok(key);
+    }
+    let path = config.data_dir.join("storage-signing.key");
+    if let Ok(existing) = tokio::fs::read_to_string(&path).await {
+        let mut key = [0u8; 32];
+        if hex::decode_to_slice(existing.trim(), &mut key).is_ok() {
+            return Ok(key);
+        }
+    }
+    let mut key = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut key);
+    tokio::fs::create_dir_all(&config.data_dir).await?;
+    tokio::fs::write(&path, hex::encode(key))
+        .await
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let _ = tokio::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).await;
+    }
+    Ok(key)
+}
+
+/// The object store and CDN the configuration selects, and the invalidation worker when
+/// a CloudFront distribution is configured.
+pub struct Storage {
+    pub objects: Arc<dyn ObjectStore>,
+    pub cdn: Arc<dyn domain::Cdn>,
+    pub local: Option<LocalStore>,
+    pub invalidations: Option<domain::services::invalidations::Invalidations>,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("local", &self.local)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long an outbox worker holds what it claimed (`OUTBOX_LEASE_SECS`).
+pub fn outbox_lease(config: &Config) -> time::Duration {
+    time::Duration::seconds(i64::try_from(config.outbox_lease_secs).unwrap_or(i64::MAX))
+}
+
+pub async fn open_storage(
+    config: &Config,
+    public_url: &str,
+    outbox: Arc<dyn domain::Outbox>,
+) -> anyhow::Result<Storage> {
+    match config.storage {
+        crate::config::StorageKind::Local => {
+            let store = LocalStore::open(config.object_store_dir())
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot open the object store in {}",
+                        config.object_store_dir().display()
+                    )
+                })?
+                .with_signer(UrlSigner::new(public_url, signing_key(config).await?));
+            let cdn_base = config
+                .cdn_base_url
+                .clone()
+                .unwrap_or_else(|| format!("{public_url}/cdn"));
+            Ok(Storage {
+                objects: Arc::new(store.clone()),
+                cdn: Arc::new(LocalCdn::new(&cdn_base)),
+                local: Some(store),
+                invalidations: None,
+            })
+        }
+        crate::config::StorageKind::S3 => {
+            let s3 = config.s3().context("S3 settings")?;
+            let store = storage_s3::S3Store::new(&s3).await;
+            let cdn_base = config.cdn_base_url.clone().context("CDN_BASE_URL")?;
+            let clock: Arc<dyn domain::Clock> = Arc::new(SystemClock);
+            let (cdn, invalidations): (Arc<dyn domain::Cdn>, _) =
+                match &config.cloudfront_distribution_id {
+                    Some(id) => {
+                        let cf = storage_s3::CloudFront::new(
+                            id,
+                            config.cloudfront_endpoint.as_deref(),
+                            s3.access_key_id.as_deref(),
+                            s3.secret_access_key.as_deref(),
+                            s3.timeout,
+                        )
+                        .await;
+                        (
+                            Arc::new(domain::services::invalidations::QueuedCdn::new(
+                                &cdn_base,
+                                outbox.clone(),
+                                clock.clone(),
+                            )),
+                            Some(
+                                domain::services::invalidations::Invalidations::new(
+                                    outbox,
+                                    Arc::new(cf),
+                                    clock,
+                                )
+                                .with_lease(outbox_lease(config)),
+                            ),
+                        )
+                    }
+                    None => (Arc::new(LocalCdn::new(&cdn_base)), None),
+                };
+            Ok(Storage {
+                objects: Arc::new(store),
+                cdn,
+                local: None,
+                invalidations,
+            })
+        }
+    }
+}
