@@ -2,12 +2,11 @@
 //! the invalidation worker behind CloudFront), the notifier.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use domain::{ObjectStore, SystemClock};
 use storage_local::{LocalCdn, LocalStore, UrlSigner};
-use store_sql::{PoolConfig, SqlStore};
+use store_sql::SqlStore;
 
 use crate::config::Config;
 
@@ -16,11 +15,7 @@ use crate::config::Config;
 /// # Errors
 /// The database cannot be reached.
 pub async fn connect_database(config: &Config) -> anyhow::Result<SqlStore> {
-    let pool = PoolConfig {
-        max_connections: config.database_max_connections,
-        acquire_timeout: Duration::from_secs(config.database_acquire_timeout_secs),
-        ..PoolConfig::default()
-    };
+    let pool = config.database.pool();
     let url = config.database_url();
     if url.starts_with("sqlite:") {
         tokio::fs::create_dir_all(&config.data_dir)
@@ -37,24 +32,29 @@ pub async fn connect_database(config: &Config) -> anyhow::Result<SqlStore> {
 /// # Errors
 /// Its HTTP client cannot be built.
 pub fn notifier(config: &Config) -> anyhow::Result<Arc<dyn domain::Notifier>> {
-    let timeout = Duration::from_secs(config.notify_timeout_secs.max(1));
-    Ok(match config.notifier {
+    let timeout = config.notify.timeout();
+    Ok(match config.notify.notifier {
         crate::config::NotifierKind::Log => Arc::new(notify::LogNotifier),
         crate::config::NotifierKind::Aligo => Arc::new(
             notify::AligoSms::new(notify::AligoConfig {
-                endpoint: config.aligo_endpoint.clone(),
-                key: config.aligo_key.clone().unwrap_or_default(),
-                user_id: config.aligo_user_id.clone().unwrap_or_default(),
-                sender: config.aligo_sender.clone().unwrap_or_default(),
-                test_mode: config.aligo_test_mode,
+                endpoint: config.notify.aligo_endpoint.clone(),
+                key: config.notify.aligo_key.clone().unwrap_or_default(),
+                user_id: config.notify.aligo_user_id.clone().unwrap_or_default(),
+                sender: config.notify.aligo_sender.clone().unwrap_or_default(),
+                test_mode: config.notify.aligo_test_mode,
                 timeout,
             })
             .map_err(anyhow::Error::msg)?,
         ),
         crate::config::NotifierKind::Webhook => Arc::new(
             notify::Webhook::new(
-                config.webhook_url.as_deref().unwrap_or_default(),
-                config.webhook_secret.clone().unwrap_or_default().as_bytes(),
+                config.notify.webhook_url.as_deref().unwrap_or_default(),
+                config
+                    .notify
+                    .webhook_secret
+                    .clone()
+                    .unwrap_or_default()
+                    .as_bytes(),
                 timeout,
             )
             .map_err(anyhow::Error::msg)?,
@@ -64,7 +64,7 @@ pub fn notifier(config: &Config) -> anyhow::Result<Arc<dyn domain::Notifier>> {
 
 /// The signing key of local upload URLs: configured, or generated once into DATA_DIR.
 async fn signing_key(config: &Config) -> anyhow::Result<[u8; 32]> {
-    if let Some(hex_key) = &config.storage_signing_key {
+    if let Some(hex_key) = &config.storage.storage_signing_key {
         let mut key = [0u8; 32];
         hex::decode_to_slice(hex_key, &mut key).context("STORAGE_SIGNING_KEY")?;
         return Ok(key);
@@ -107,17 +107,12 @@ impl std::fmt::Debug for Storage {
     }
 }
 
-/// How long an outbox worker holds what it claimed (`OUTBOX_LEASE_SECS`).
-pub fn outbox_lease(config: &Config) -> time::Duration {
-    time::Duration::seconds(i64::try_from(config.outbox_lease_secs).unwrap_or(i64::MAX))
-}
-
 pub async fn open_storage(
     config: &Config,
     public_url: &str,
     outbox: Arc<dyn domain::Outbox>,
 ) -> anyhow::Result<Storage> {
-    match config.storage {
+    match config.storage.kind {
         crate::config::StorageKind::Local => {
             let store = LocalStore::open(config.object_store_dir())
                 .await
@@ -129,6 +124,7 @@ pub async fn open_storage(
                 })?
                 .with_signer(UrlSigner::new(public_url, signing_key(config).await?));
             let cdn_base = config
+                .storage
                 .cdn_base_url
                 .clone()
                 .unwrap_or_else(|| format!("{public_url}/cdn"));
@@ -140,16 +136,20 @@ pub async fn open_storage(
             })
         }
         crate::config::StorageKind::S3 => {
-            let s3 = config.s3().context("S3 settings")?;
+            let s3 = config.storage.s3().context("S3 settings")?;
             let store = storage_s3::S3Store::new(&s3).await;
-            let cdn_base = config.cdn_base_url.clone().context("CDN_BASE_URL")?;
+            let cdn_base = config
+                .storage
+                .cdn_base_url
+                .clone()
+                .context("CDN_BASE_URL")?;
             let clock: Arc<dyn domain::Clock> = Arc::new(SystemClock);
             let (cdn, invalidations): (Arc<dyn domain::Cdn>, _) =
-                match &config.cloudfront_distribution_id {
+                match &config.storage.cloudfront_distribution_id {
                     Some(id) => {
                         let cf = storage_s3::CloudFront::new(
                             id,
-                            config.cloudfront_endpoint.as_deref(),
+                            config.storage.cloudfront_endpoint.as_deref(),
                             s3.access_key_id.as_deref(),
                             s3.secret_access_key.as_deref(),
                             s3.timeout,
@@ -167,7 +167,7 @@ pub async fn open_storage(
                                     Arc::new(cf),
                                     clock,
                                 )
-                                .with_lease(outbox_lease(config)),
+                                .with_lease(config.notify.outbox_lease()),
                             ),
                         )
                     }

@@ -30,7 +30,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(mut cli: Cli) -> anyhow::Result<()> {
-    if let Err(problems) = cli.config.load_oidc(|k| std::env::var(k).ok()) {
+    if let Err(problems) = cli.config.identity.load_oidc(|k| std::env::var(k).ok()) {
         anyhow::bail!("refusing to start:\n  - {}", problems.join("\n  - "));
     }
     match cli.command.unwrap_or(Command::Serve) {
@@ -93,7 +93,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
             telemetry::init(cli.config.log_format());
             let db = server::adapters::connect_database(&cli.config).await?;
             db.migrate().await?;
-            let public_url = cli.config.public_url(cli.config.bind_addr);
+            let public_url = cli.config.http.public_url(cli.config.http.bind_addr);
             let repo = std::sync::Arc::new(db.clone());
             let storage =
                 server::adapters::open_storage(&cli.config, &public_url, repo.clone()).await?;
@@ -103,7 +103,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
                 storage.cdn,
                 repo,
                 std::sync::Arc::new(domain::SystemClock),
-                cli.config.image_policy(),
+                cli.config.images.policy(),
             );
             let report = domain::services::Sweeper::new(images).sweep().await?;
             println!(
@@ -118,7 +118,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Storage(StorageCommand::ApplyLifecycle) => {
-            let s3 = cli.config.s3().ok_or_else(|| {
+            let s3 = cli.config.storage.s3().ok_or_else(|| {
                 anyhow::anyhow!(
                     "lifecycle rules are for STORAGE=s3; the local store is swept by the service"
                 )

@@ -14,14 +14,14 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use domain::services::notifications::Notifications;
 use domain::services::reports::{ReportPolicy, Reports};
-use domain::services::{Accounts, Images, Login, LoginPolicy, SessionPolicy, Sessions, Sweeper};
+use domain::services::{Accounts, Images, Login, LoginPolicy, Sessions, Sweeper};
 use domain::{
     Account, Clock, IdentityProvider, Invalidating, ObjectStore, ReadCaches, SystemClock,
 };
 use identity_oidc::{DevProvider, OidcProvider};
 use store_sql::SqlStore;
 
-use crate::adapters::{connect_database, notifier, open_storage, outbox_lease};
+use crate::adapters::{connect_database, notifier, open_storage};
 use crate::auth::{CookiePolicy, ServiceTokens};
 use crate::config::{AppEnv, Config, public_origin};
 use crate::ratelimit::{ClientAddr, RateLimiter};
@@ -117,13 +117,13 @@ impl Application {
         }
 
         let db = connect_database(&config).await?;
-        if config.migrate_on_start {
+        if config.database.migrate_on_start {
             db.migrate().await.context("database migration failed")?;
         }
-        let listener = TcpListener::bind(config.bind_addr)
-            .with_context(|| format!("cannot listen on {}", config.bind_addr))?;
+        let listener = TcpListener::bind(config.http.bind_addr)
+            .with_context(|| format!("cannot listen on {}", config.http.bind_addr))?;
         let bound: SocketAddr = listener.local_addr()?;
-        let public_url = config.public_url(bound);
+        let public_url = config.http.public_url(bound);
 
         let storage = open_storage(&config, &public_url, Arc::new(db.clone())).await?;
         let (objects, cdn, local_store) = (storage.objects, storage.cdn, storage.local);
@@ -134,15 +134,7 @@ impl Application {
         // so that every write made here drops what the caches hold about it.
         let caches = ReadCaches::new(config.cache_policy());
         let cached = Arc::new(Invalidating::new(db.clone(), caches.clone()));
-        let session_policy = SessionPolicy {
-            idle_ttl: time::Duration::seconds(
-                i64::try_from(config.session_idle_ttl_secs).unwrap_or(i64::MAX),
-            ),
-            absolute_ttl: time::Duration::seconds(
-                i64::try_from(config.session_absolute_ttl_secs).unwrap_or(i64::MAX),
-            ),
-            ..SessionPolicy::default()
-        };
+        let session_policy = config.identity.session_policy();
         let sessions = Sessions::new(cached.clone(), clock.clone(), session_policy)
             .with_caches(caches.clone());
         let accounts = Accounts::new(cached.clone(), cached.clone(), clock.clone())
@@ -154,13 +146,13 @@ impl Application {
             cdn,
             cached.clone(),
             clock.clone(),
-            config.image_policy(),
+            config.images.policy(),
         )
         .with_observer(metrics.clone())
         .with_caches(caches.clone());
 
         let mut providers: Vec<Arc<dyn IdentityProvider>> = Vec::new();
-        for c in &config.oidc {
+        for c in &config.identity.oidc {
             let id = c.registration_id.clone();
             let provider = OidcProvider::new(c.clone())
                 .map_err(|e| anyhow::anyhow!("OIDC provider {id}: {e}"))?;
@@ -174,7 +166,7 @@ impl Application {
             tracing::warn!("DEV_LOGIN is on: anyone can log in as any e-mail");
         }
         let login_policy = LoginPolicy {
-            admin_emails: config.parsed_admin_emails().unwrap_or_default(),
+            admin_emails: config.identity.parsed_admin_emails().unwrap_or_default(),
             ..LoginPolicy::default()
         };
         let login_flow_ttl =
@@ -190,22 +182,22 @@ impl Application {
             login_policy,
             public_url.clone(),
         );
-        let notifications = (config.notify_interval_secs > 0)
+        let notifications = (config.notify.notify_interval_secs > 0)
             .then(|| -> anyhow::Result<Notifications> {
                 Ok(Notifications::new(
                     repo.clone(),
                     repo.clone(),
                     notifier(&config)?,
                     clock.clone(),
-                    config.notify_max_attempts,
+                    config.notify.notify_max_attempts,
                 )
-                .with_lease(outbox_lease(&config)))
+                .with_lease(config.notify.outbox_lease()))
             })
             .transpose()?;
 
         // The service's own origin is always allowed: browsers send Origin on same-origin
         // POSTs too.
-        let mut origins = config.parsed_cors_origins().unwrap_or_default();
+        let mut origins = config.http.parsed_cors_origins().unwrap_or_default();
         origins.extend(public_origin(&public_url));
 
         let state = web::Data::new(AppState {
@@ -216,8 +208,11 @@ impl Application {
             login,
             images: images.clone(),
             metrics: metrics.clone(),
-            metrics_token: config.metrics_token.clone(),
-            demo_page: config.demo_page.unwrap_or(config.app_env == AppEnv::Dev),
+            metrics_token: config.http.metrics_token.clone(),
+            demo_page: config
+                .http
+                .demo_page
+                .unwrap_or(config.app_env == AppEnv::Dev),
             reports: Reports::new(
                 repo.clone(),
                 repo.clone(),
@@ -228,28 +223,30 @@ impl Application {
             )
             .with_caches(caches.clone()),
             dev,
-            service_tokens: ServiceTokens::new(config.parsed_service_tokens().unwrap_or_default()),
+            service_tokens: ServiceTokens::new(
+                config.identity.parsed_service_tokens().unwrap_or_default(),
+            ),
             cookies: CookiePolicy {
                 secure: config.app_env != AppEnv::Dev,
             },
             allowed_origins: origins.clone(),
             rate_limiter: RateLimiter::new(
-                config.login_rate_limit_per_minute,
-                ClientAddr::new(config.proxy_hops()),
+                config.identity.login_rate_limit_per_minute,
+                ClientAddr::new(config.http.proxy_hops()),
             ),
             login_flow_ttl,
             registration_ttl,
-            session_cookie_max_age: Duration::from_secs(config.session_absolute_ttl_secs),
-            login_success_redirect: config.login_success_redirect.clone(),
+            session_cookie_max_age: Duration::from_secs(config.identity.session_absolute_ttl_secs),
+            login_success_redirect: config.identity.login_success_redirect.clone(),
         });
         // The local store's endpoints exist only when it is the store.
         let local = local_store.map(|store| {
             web::Data::new(LocalEndpoints {
                 store,
-                max_size: config.image_policy().max_size,
+                max_size: config.images.policy().max_size,
             })
         });
-        let json_limit = config.json_body_limit;
+        let json_limit = config.http.json_body_limit;
 
         let mut server = HttpServer::new(move || {
             let cors = origins.iter().fold(
@@ -291,13 +288,13 @@ impl Application {
                 .default_service(web::to(routes::not_found))
         })
         .listen(listener)?
-        .keep_alive(Duration::from_secs(config.http_keep_alive_secs))
+        .keep_alive(Duration::from_secs(config.http.http_keep_alive_secs))
         // A connection that has not sent its first request yet is idle too: a client pool
         // may open one and use it only later (actix's default, 5 s, answered it 408).
-        .client_request_timeout(Duration::from_secs(config.http_keep_alive_secs))
+        .client_request_timeout(Duration::from_secs(config.http.http_keep_alive_secs))
         .disable_signals()
-        .shutdown_timeout(config.shutdown_timeout().as_secs());
-        if let Some(workers) = config.http_workers {
+        .shutdown_timeout(config.http.shutdown_timeout().as_secs());
+        if let Some(workers) = config.http.http_workers {
             server = server.workers(workers.max(1));
         }
         let server = server.run();
@@ -311,15 +308,19 @@ impl Application {
         );
         let workers = Workers::start(
             WorkerSet {
-                sweeper: (config.sweep_interval_secs > 0).then(|| {
+                sweeper: (config.images.sweep_interval_secs > 0).then(|| {
                     (
                         Sweeper::new(images),
-                        Duration::from_secs(config.sweep_interval_secs),
+                        Duration::from_secs(config.images.sweep_interval_secs),
                     )
                 }),
                 invalidations: storage.invalidations,
-                notifications: notifications
-                    .map(|n| (n, Duration::from_secs(config.notify_interval_secs.max(1)))),
+                notifications: notifications.map(|n| {
+                    (
+                        n,
+                        Duration::from_secs(config.notify.notify_interval_secs.max(1)),
+                    )
+                }),
             },
             &metrics,
         );

@@ -198,8 +198,8 @@ struct Row {
 async fn every_account_route_answers_each_caller_as_the_contract_says() {
     let (token, entry) = server::auth::ServiceTokens::generate("chat");
     let app = spawn_with(|c| {
-        c.service_tokens = vec![entry];
-        c.admin_emails = vec!["admin@example.com".into()];
+        c.identity.service_tokens = vec![entry];
+        c.identity.admin_emails = vec!["admin@example.com".into()];
     })
     .await;
     let owner = app.login("owner@example.com").await;
@@ -378,7 +378,7 @@ async fn withdrawal_revokes_every_session_and_erases_the_account() {
 
 #[tokio::test]
 async fn revoked_and_expired_sessions_are_401() {
-    let app = spawn_with(|c| c.session_idle_ttl_secs = 1).await;
+    let app = spawn_with(|c| c.identity.session_idle_ttl_secs = 1).await;
     let user = app.login("short@example.com").await;
     assert_eq!(
         app.send_as(Method::GET, "/account/sessions", &user.token)
@@ -413,8 +413,8 @@ async fn revoked_and_expired_sessions_are_401() {
 async fn a_session_in_use_still_ends_at_its_absolute_expiry() {
     // Idle expiry far away; used every 300 ms, so only the absolute expiry can end it.
     let app = spawn_with(|c| {
-        c.session_idle_ttl_secs = 3600;
-        c.session_absolute_ttl_secs = 2;
+        c.identity.session_idle_ttl_secs = 3600;
+        c.identity.session_absolute_ttl_secs = 2;
     })
     .await;
     let user = app.login("absolute@example.com").await;
@@ -491,7 +491,7 @@ async fn a_user_lists_and_revokes_their_own_sessions_only() {
 
 #[tokio::test]
 async fn cross_origin_cookie_writes_are_refused_and_bearer_ones_are_not() {
-    let app = spawn_with(|c| c.cors_origins = vec!["https://app.example.com".into()]).await;
+    let app = spawn_with(|c| c.http.cors_origins = vec!["https://app.example.com".into()]).await;
     let user = app.login("csrf@example.com").await;
     let path = format!("/accounts/{}", user.id);
     let patch = |origin: Option<&'static str>| {
@@ -604,7 +604,7 @@ async fn patch_validates_every_field_and_reports_each() {
 #[tokio::test]
 async fn internal_profiles_answer_user_not_found_for_services() {
     let (token, entry) = server::auth::ServiceTokens::generate("chat");
-    let app = spawn_with(|c| c.service_tokens = vec![entry]).await;
+    let app = spawn_with(|c| c.identity.service_tokens = vec![entry]).await;
     let user = app.login("profiled@example.com").await;
     let ok: serde_json::Value = app
         .send_as(Method::GET, &format!("/users/{}/profile", user.id), &token)
@@ -632,7 +632,7 @@ async fn internal_profiles_answer_user_not_found_for_services() {
 
 #[tokio::test]
 async fn login_routes_are_rate_limited_per_address() {
-    let app = spawn_with(|c| c.login_rate_limit_per_minute = 3).await;
+    let app = spawn_with(|c| c.identity.login_rate_limit_per_minute = 3).await;
     for _ in 0..3 {
         let res = app
             .get("/account/login/oauth2/authorization/dev?login_hint=a@example.com")
@@ -652,8 +652,8 @@ async fn login_routes_are_rate_limited_per_address() {
 #[tokio::test]
 async fn behind_trusted_proxies_the_client_cannot_choose_its_address() {
     let app = spawn_with(|c| {
-        c.login_rate_limit_per_minute = 3;
-        c.trusted_proxy_hops = 1;
+        c.identity.login_rate_limit_per_minute = 3;
+        c.http.trusted_proxy_hops = 1;
     })
     .await;
     // The client writes a new address each time; the proxy appends the one it saw.
@@ -680,7 +680,7 @@ async fn behind_trusted_proxies_the_client_cannot_choose_its_address() {
 
 #[tokio::test]
 async fn unknown_providers_and_a_disabled_dev_login_are_404() {
-    let app = spawn_with(|c| c.dev_login = Some(false)).await;
+    let app = spawn_with(|c| c.identity.dev_login = Some(false)).await;
     let res = app.get("/account/login/oauth2/authorization/dev").await;
     assert_envelope(res, 404, "PROVIDER_NOT_FOUND").await;
     let res = app
@@ -722,7 +722,7 @@ async fn a_login_callback_without_its_cookie_or_with_a_replayed_state_is_refused
 
 #[tokio::test]
 async fn a_configured_front_end_gets_a_redirect_instead_of_json() {
-    let app = spawn_with(|c| c.login_success_redirect = Some("/welcome".into())).await;
+    let app = spawn_with(|c| c.identity.login_success_redirect = Some("/welcome".into())).await;
     let b = browser();
     let mut url =
         app.url("/account/login/oauth2/authorization/dev?login_hint=fe@example.com&name=Front");

@@ -351,10 +351,10 @@ async fn every_route_answers_every_kind_of_caller_as_decided() {
     let (server_token, entry) = server::auth::ServiceTokens::generate("chat");
     let metrics_token = "metrics-secret-token".to_owned();
     let app = spawn_with(|c| {
-        c.service_tokens = vec![entry];
-        c.admin_emails = vec!["admin@example.com".into()];
-        c.metrics_token = Some(metrics_token.clone());
-        c.login_rate_limit_per_minute = 100_000;
+        c.identity.service_tokens = vec![entry];
+        c.identity.admin_emails = vec!["admin@example.com".into()];
+        c.http.metrics_token = Some(metrics_token.clone());
+        c.identity.login_rate_limit_per_minute = 100_000;
     })
     .await;
     let other = app.login("other@example.com").await;

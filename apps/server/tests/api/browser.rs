@@ -56,8 +56,8 @@ async fn the_demo_page_works_in_a_browser() {
         chromium().display()
     );
     let app = spawn_with(|c| {
-        c.sweep_interval_secs = 1;
-        c.notify_interval_secs = 1;
+        c.images.sweep_interval_secs = 1;
+        c.notify.notify_interval_secs = 1;
     })
     .await;
     // The moderator: an account that exists, then STAFF through the operator's CLI.
@@ -163,17 +163,17 @@ async fn the_demo_page_works_in_a_browser() {
 async fn the_demo_page_is_off_in_production_unless_enabled() {
     let production = |c: &mut server::Config| {
         c.app_env = server::AppEnv::Production;
-        c.public_url = Some("https://accounts.example.com".into());
+        c.http.public_url = Some("https://accounts.example.com".into());
     };
     let off = spawn_with(production).await;
     assert_envelope(off.get("/").await, 404, "NOT_FOUND").await;
     assert_envelope(off.get("/demo/demo.js").await, 404, "NOT_FOUND").await;
-    let turned_off = spawn_with(|c| c.demo_page = Some(false)).await;
+    let turned_off = spawn_with(|c| c.http.demo_page = Some(false)).await;
     assert_envelope(turned_off.get("/").await, 404, "NOT_FOUND").await;
 
     let on = spawn_with(|c| {
         production(c);
-        c.demo_page = Some(true);
+        c.http.demo_page = Some(true);
     })
     .await;
     let res = on.get("/").await;

@@ -10,7 +10,7 @@ use crate::helpers::spawn_with;
 #[tokio::test]
 async fn answers_from_memory_follow_every_write_made_here() {
     let app = spawn_with(|c| {
-        c.session_cache_secs = 3600;
+        c.identity.session_cache_secs = 3600;
         c.read_cache_secs = 3600;
     })
     .await;

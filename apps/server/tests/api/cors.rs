@@ -4,7 +4,7 @@ const APP: &str = "https://app.example.com";
 
 #[tokio::test]
 async fn configured_origins_get_credentialed_cors_and_others_get_nothing() {
-    let app = spawn_with(|c| c.cors_origins = vec![APP.into()]).await;
+    let app = spawn_with(|c| c.http.cors_origins = vec![APP.into()]).await;
 
     let res = app
         .client
@@ -28,7 +28,7 @@ async fn configured_origins_get_credentialed_cors_and_others_get_nothing() {
 
 #[tokio::test]
 async fn preflights_are_answered_for_configured_origins_only() {
-    let app = spawn_with(|c| c.cors_origins = vec![APP.into()]).await;
+    let app = spawn_with(|c| c.http.cors_origins = vec![APP.into()]).await;
     let preflight = |origin: &'static str| {
         app.client
             .request(reqwest::Method::OPTIONS, app.url("/healthz"))
@@ -50,7 +50,7 @@ async fn preflights_are_answered_for_configured_origins_only() {
 
 #[tokio::test]
 async fn the_services_own_origin_is_always_allowed() {
-    let app = spawn_with(|c| c.public_url = Some("http://localhost:9999".into())).await;
+    let app = spawn_with(|c| c.http.public_url = Some("http://localhost:9999".into())).await;
     let res = app
         .client
         .get(app.url("/healthz"))

@@ -118,22 +118,22 @@ impl Stack {
         let env: BTreeMap<&str, String> = self.env().into_iter().collect();
         let s3 = self.garage.config();
         spawn_with(move |c| {
-            c.database_url = Some(env["DATABASE_URL"].clone());
+            c.database.database_url = Some(env["DATABASE_URL"].clone());
             crate::s3::use_s3(c, &s3, None);
-            c.cloudfront_endpoint = Some(env["CLOUDFRONT_ENDPOINT"].clone());
-            c.cloudfront_distribution_id = Some(env["CLOUDFRONT_DISTRIBUTION_ID"].clone());
+            c.storage.cloudfront_endpoint = Some(env["CLOUDFRONT_ENDPOINT"].clone());
+            c.storage.cloudfront_distribution_id = Some(env["CLOUDFRONT_DISTRIBUTION_ID"].clone());
             assert!(env["NOTIFIER"] == "aligo", "in-process: SMS only");
-            c.notifier = server::NotifierKind::Aligo;
-            c.aligo_endpoint = env["ALIGO_ENDPOINT"].clone();
-            c.aligo_key = Some("k".into());
-            c.aligo_user_id = Some("u".into());
-            c.aligo_sender = Some("0212345678".into());
-            c.notify_interval_secs = 1;
-            c.outbox_lease_secs = 2;
+            c.notify.notifier = server::NotifierKind::Aligo;
+            c.notify.aligo_endpoint = env["ALIGO_ENDPOINT"].clone();
+            c.notify.aligo_key = Some("k".into());
+            c.notify.aligo_user_id = Some("u".into());
+            c.notify.aligo_sender = Some("0212345678".into());
+            c.notify.notify_interval_secs = 1;
+            c.notify.outbox_lease_secs = 2;
             c.reports_per_day = 1_000_000;
-            c.login_rate_limit_per_minute = 1_000_000;
-            c.sweep_interval_secs = 0;
-            c.http_workers = Some(2);
+            c.identity.login_rate_limit_per_minute = 1_000_000;
+            c.images.sweep_interval_secs = 0;
+            c.http.http_workers = Some(2);
         })
         .await
     }

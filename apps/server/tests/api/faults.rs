@@ -85,14 +85,14 @@ async fn the_database_stopped_under_load_is_503_and_the_service_recovers_by_itse
     let url = pg.url.clone();
     let app = Arc::new(
         spawn_with(move |c| {
-            c.database_url = Some(url);
-            c.database_acquire_timeout_secs = 2;
+            c.database.database_url = Some(url);
+            c.database.database_acquire_timeout_secs = 2;
             // Every request reaches the database: no answer from memory hides the outage.
-            c.session_cache_secs = 0;
+            c.identity.session_cache_secs = 0;
             c.read_cache_secs = 0;
             // One account presigns as fast as it can: the per-account limits would stop it.
-            c.upload_max_pending = 0;
-            c.upload_urls_per_hour = 0;
+            c.images.upload_max_pending = 0;
+            c.images.upload_urls_per_hour = 0;
         })
         .await,
     );
@@ -204,7 +204,7 @@ async fn a_slow_store_is_waited_for_up_to_its_timeout_and_no_longer() {
     let endpoint = format!("http://{}", proxy.address);
     let app = spawn_with(move |c| {
         crate::s3::use_s3(c, &s3, Some(endpoint));
-        c.storage_timeout_secs = 2;
+        c.storage.storage_timeout_secs = 2;
     })
     .await;
     let user = app.login("slow@example.com").await;

@@ -20,7 +20,7 @@ async fn schemathesis_finds_no_server_error_and_no_answer_off_the_document() {
         "schemathesis is not installed: run ./scripts/test (it installs it into \
          ~/.cache/airs/tools/venv), or set SKIP_SCHEMATHESIS=1 to skip it knowingly"
     );
-    let app = spawn_with(|c| c.login_rate_limit_per_minute = 1_000_000).await;
+    let app = spawn_with(|c| c.identity.login_rate_limit_per_minute = 1_000_000).await;
     let staff = app.login("fuzz-staff@example.com").await;
     app.grant("fuzz-staff@example.com", "STAFF");
     // A ready image, so the examples meet at least one real object.

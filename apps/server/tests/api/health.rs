@@ -45,7 +45,7 @@ async fn on_postgresql_readyz_follows_the_database() {
         return;
     };
     let url = db.url.clone();
-    let app = spawn_with(|c| c.database_url = Some(url)).await;
+    let app = spawn_with(|c| c.database.database_url = Some(url)).await;
     let res = app.get("/readyz").await;
     assert_eq!(res.status(), 200, "ready on PostgreSQL");
 
@@ -61,8 +61,8 @@ async fn on_postgresql_readyz_follows_the_database() {
 async fn the_service_refuses_to_start_on_an_unreachable_database() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = server::Config::for_tests(dir.path());
-    config.database_url = Some("postgres://u:p@127.0.0.1:9/db".into());
-    config.database_acquire_timeout_secs = 1;
+    config.database.database_url = Some("postgres://u:p@127.0.0.1:9/db".into());
+    config.database.database_acquire_timeout_secs = 1;
     let err = Application::build(config).await.expect_err("no database");
     assert!(format!("{err:#}").contains("DATABASE_URL"), "{err:#}");
 }

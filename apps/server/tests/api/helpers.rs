@@ -57,7 +57,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = Config::for_tests(dir.path());
-    config.http_workers = Some(1);
+    config.http.http_workers = Some(1);
     configure(&mut config);
     let app = Application::build(config).await.expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());

@@ -565,7 +565,7 @@ async fn markup_declared_as_an_image_is_rejected_and_removed() {
 
 #[tokio::test]
 async fn the_upload_url_binds_type_length_and_checksum_and_expires() {
-    let app = spawn_with(|c| c.upload_url_ttl_secs = 1).await;
+    let app = spawn_with(|c| c.images.upload_url_ttl_secs = 1).await;
     let user = app.login("bind@example.com").await;
 
     // Another Content-Type than signed.
@@ -816,7 +816,7 @@ async fn a_reused_upload_url_never_replaces_a_ready_image() {
 
 #[tokio::test]
 async fn decompression_bombs_and_oversized_images_are_rejected() {
-    let app = spawn_with(|c| c.image_max_bytes = 4096).await;
+    let app = spawn_with(|c| c.images.image_max_bytes = 4096).await;
     let user = app.login("bomb@example.com").await;
     let issued = app.issue_png(&user, "chat").await;
     app.put(&issued, png_of(20000, 20000, 100)).await;
@@ -917,7 +917,7 @@ async fn the_multipart_route_stores_verified_images_and_refuses_11_mb() {
 
 #[tokio::test]
 async fn the_sweeper_expires_pending_uploads_and_withdrawal_deletes_every_image() {
-    let app = spawn_with(|c| c.pending_upload_ttl_secs = 1).await;
+    let app = spawn_with(|c| c.images.pending_upload_ttl_secs = 1).await;
     let user = app.login("sweep@example.com").await;
     let issued = app.issue_png(&user, "chat").await;
     app.put(&issued, PNG.to_vec()).await;
@@ -1132,9 +1132,9 @@ async fn staged_bytes_are_never_served_whatever_the_case_of_the_prefix() {
 async fn upload_limits_are_counted_per_account_in_the_database() {
     let quota = PNG.len() as u64 + 10;
     let app = spawn_with(move |c| {
-        c.upload_max_pending = 2;
-        c.upload_urls_per_hour = 4;
-        c.upload_quota_bytes = quota;
+        c.images.upload_max_pending = 2;
+        c.images.upload_urls_per_hour = 4;
+        c.images.upload_quota_bytes = quota;
     })
     .await;
     let user = app.login("limits@example.com").await;

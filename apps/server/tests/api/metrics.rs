@@ -16,8 +16,8 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 #[tokio::test]
 async fn series_move_with_traffic() {
     let app = spawn_with(|c| {
-        c.sweep_interval_secs = 1;
-        c.notify_interval_secs = 0;
+        c.images.sweep_interval_secs = 1;
+        c.notify.notify_interval_secs = 0;
     })
     .await;
     let user = app.login("m@example.com").await;
@@ -94,7 +94,7 @@ async fn series_move_with_traffic() {
 
 #[tokio::test]
 async fn a_metrics_token_guards_the_endpoint() {
-    let app = spawn_with(|c| c.metrics_token = Some("s3cret".into())).await;
+    let app = spawn_with(|c| c.http.metrics_token = Some("s3cret".into())).await;
     assert_envelope(app.get("/metrics").await, 401, "UNAUTHENTICATED").await;
     let wrong = app
         .client

@@ -20,7 +20,7 @@ async fn app_with(mock: &MockProvider, configure: impl FnOnce(&mut server::Confi
         );
         p.timeout = std::time::Duration::from_secs(3);
         p.claims = ClaimMapping::default();
-        c.oidc = vec![p];
+        c.identity.oidc = vec![p];
         configure(c);
     })
     .await
@@ -260,7 +260,7 @@ async fn a_provider_that_is_down_is_503_and_creates_nothing() {
             None,
         );
         p.timeout = std::time::Duration::from_secs(2);
-        c.oidc = vec![p];
+        c.identity.oidc = vec![p];
     })
     .await;
     let res = app.get("/account/login/oauth2/authorization/down").await;
@@ -274,7 +274,7 @@ async fn outside_dev_the_session_cookie_is_secure() {
     let mock = MockProvider::start();
     let app = app_with(&mock, |c| {
         c.app_env = server::AppEnv::Production;
-        c.public_url = Some("https://accounts.example.com".into());
+        c.http.public_url = Some("https://accounts.example.com".into());
     })
     .await;
     let b = browser();

@@ -319,8 +319,8 @@ async fn every_bad_report_gets_a_clear_4xx() {
 async fn report_routes_answer_each_role_as_they_should() {
     let (token, entry) = server::auth::ServiceTokens::generate("chat");
     let app = spawn_with(|c| {
-        c.service_tokens = vec![entry];
-        c.admin_emails = vec!["admin@example.com".into()];
+        c.identity.service_tokens = vec![entry];
+        c.identity.admin_emails = vec!["admin@example.com".into()];
     })
     .await;
     let user = app.login("user@example.com").await;
@@ -478,13 +478,13 @@ async fn sms_failures_never_fail_a_report_and_notices_are_retried_then_failed() 
     let calls = Arc::new(Mutex::new(Vec::new()));
     let endpoint = failing_aligo(calls.clone(), false).await;
     let app = spawn_with(move |c| {
-        c.notifier = server::NotifierKind::Aligo;
-        c.aligo_endpoint = endpoint;
-        c.aligo_key = Some("k".into());
-        c.aligo_user_id = Some("u".into());
-        c.aligo_sender = Some("0212345678".into());
-        c.notify_interval_secs = 1;
-        c.notify_max_attempts = 2;
+        c.notify.notifier = server::NotifierKind::Aligo;
+        c.notify.aligo_endpoint = endpoint;
+        c.notify.aligo_key = Some("k".into());
+        c.notify.aligo_user_id = Some("u".into());
+        c.notify.aligo_sender = Some("0212345678".into());
+        c.notify.notify_interval_secs = 1;
+        c.notify.notify_max_attempts = 2;
     })
     .await;
     let alice = app.login("alice@example.com").await;
@@ -562,12 +562,12 @@ async fn two_workers_on_one_database_deliver_each_notice_once() {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let endpoint = failing_aligo(calls.clone(), true).await;
     let configure = move |c: &mut server::Config| {
-        c.notifier = server::NotifierKind::Aligo;
-        c.aligo_endpoint = endpoint.clone();
-        c.aligo_key = Some("k".into());
-        c.aligo_user_id = Some("u".into());
-        c.aligo_sender = Some("0212345678".into());
-        c.notify_interval_secs = 1;
+        c.notify.notifier = server::NotifierKind::Aligo;
+        c.notify.aligo_endpoint = endpoint.clone();
+        c.notify.aligo_key = Some("k".into());
+        c.notify.aligo_user_id = Some("u".into());
+        c.notify.aligo_sender = Some("0212345678".into());
+        c.notify.notify_interval_secs = 1;
     };
     let first = spawn_with(configure.clone()).await;
     let user = first.login("many@example.com").await;

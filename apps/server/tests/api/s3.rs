@@ -13,14 +13,14 @@ use crate::images::PNG;
 /// Points `c` at an S3 server (Garage's settings), with `https://cdn.example.com` as the
 /// CDN; `endpoint` replaces the server's own address (a proxy in front of it, say).
 pub fn use_s3(c: &mut server::Config, s3: &storage_s3::S3Config, endpoint: Option<String>) {
-    c.storage = server::StorageKind::S3;
-    c.s3_bucket = Some(s3.bucket.clone());
-    c.s3_region = s3.region.clone();
-    c.s3_endpoint = endpoint.or_else(|| s3.endpoint.clone());
-    c.s3_path_style = true;
-    c.s3_access_key_id = s3.access_key_id.clone();
-    c.s3_secret_access_key = s3.secret_access_key.clone();
-    c.cdn_base_url = Some("https://cdn.example.com".into());
+    c.storage.kind = server::StorageKind::S3;
+    c.storage.s3_bucket = Some(s3.bucket.clone());
+    c.storage.s3_region = s3.region.clone();
+    c.storage.s3_endpoint = endpoint.or_else(|| s3.endpoint.clone());
+    c.storage.s3_path_style = true;
+    c.storage.s3_access_key_id = s3.access_key_id.clone();
+    c.storage.s3_secret_access_key = s3.secret_access_key.clone();
+    c.storage.cdn_base_url = Some("https://cdn.example.com".into());
 }
 
 /// The app on Garage; `cloudfront` is (endpoint, distribution id).
@@ -29,10 +29,10 @@ async fn s3_app(garage: &Garage, cloudfront: Option<(String, String)>) -> TestAp
     let cf = cloudfront;
     spawn_with(move |c| {
         use_s3(c, &s3, None);
-        c.storage_timeout_secs = 3;
+        c.storage.storage_timeout_secs = 3;
         if let Some((endpoint, id)) = cf {
-            c.cloudfront_endpoint = Some(endpoint);
-            c.cloudfront_distribution_id = Some(id);
+            c.storage.cloudfront_endpoint = Some(endpoint);
+            c.storage.cloudfront_distribution_id = Some(id);
         }
     })
     .await

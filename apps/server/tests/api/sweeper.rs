@@ -196,7 +196,7 @@ async fn only_what_records_name_is_swept(app: &TestApp, bucket: &Bucket<'_>) {
 
 #[tokio::test]
 async fn on_the_local_store_the_sweeper_deletes_only_what_records_name() {
-    let app = spawn_with(|c| c.pending_upload_ttl_secs = 2).await;
+    let app = spawn_with(|c| c.images.pending_upload_ttl_secs = 2).await;
     let bucket = Bucket::local(&app);
     only_what_records_name_is_swept(&app, &bucket).await;
 }
@@ -209,7 +209,7 @@ async fn on_garage_the_sweeper_deletes_only_what_records_name() {
     let s3 = garage.config();
     let app = spawn_with(move |c| {
         use_s3(c, &s3, None);
-        c.pending_upload_ttl_secs = 2;
+        c.images.pending_upload_ttl_secs = 2;
     })
     .await;
     let bucket = Bucket::Garage(&garage);

@@ -1,0 +1,60 @@
+//! The database: which one, how many connections, how long a request waits for one.
+
+use std::path::Path;
+use std::time::Duration;
+
+use clap::Args;
+use store_sql::PoolConfig;
+
+/// The database settings.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseConfig {
+    /// Database URL: `postgres://user:pass@host/db` or `sqlite://path?mode=rwc`.
+    /// Default: a SQLite file in DATA_DIR.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+
+    /// Largest number of pooled database connections.
+    #[arg(
+        long,
+        env = "DATABASE_MAX_CONNECTIONS",
+        default_value_t = 16,
+        global = true
+    )]
+    pub database_max_connections: u32,
+
+    /// Seconds a request waits for a database connection before answering 503.
+    #[arg(
+        long,
+        env = "DATABASE_ACQUIRE_TIMEOUT_SECS",
+        default_value_t = 3,
+        global = true
+    )]
+    pub database_acquire_timeout_secs: u64,
+
+    /// Apply pending migrations at start-up. Turn off where migrations run separately
+    /// (`server migrate`, a Kubernetes Job).
+    #[arg(long, env = "MIGRATE_ON_START", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub migrate_on_start: bool,
+}
+
+impl DatabaseConfig {
+    /// DATABASE_URL, or a SQLite file in `data_dir`.
+    pub fn url(&self, data_dir: &Path) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("service.db").display()
+            )
+        })
+    }
+
+    /// The connection pool's settings.
+    pub fn pool(&self) -> PoolConfig {
+        PoolConfig {
+            max_connections: self.database_max_connections,
+            acquire_timeout: Duration::from_secs(self.database_acquire_timeout_secs),
+            ..PoolConfig::default()
+        }
+    }
+}

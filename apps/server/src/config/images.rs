@@ -1,0 +1,89 @@
+//! Images: upload limits and lifetimes, retention's sweeper, per-account limits.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use super::seconds;
+
+/// The images settings.
+#[derive(Debug, Clone, Args)]
+pub struct ImagesConfig {
+    /// Largest image accepted, in bytes.
+    #[arg(long, env = "IMAGE_MAX_BYTES", default_value_t = 10 * 1024 * 1024, global = true)]
+    pub image_max_bytes: u64,
+
+    /// Largest width × height accepted (decompression bombs are refused).
+    #[arg(
+        long,
+        env = "IMAGE_MAX_PIXELS",
+        default_value_t = 50_000_000,
+        global = true
+    )]
+    pub image_max_pixels: u64,
+
+    /// Seconds a presigned upload URL works.
+    #[arg(
+        long,
+        env = "UPLOAD_URL_TTL_SECS",
+        default_value_t = 300,
+        global = true
+    )]
+    pub upload_url_ttl_secs: u64,
+
+    /// Seconds a pending upload waits for its bytes before it expires.
+    #[arg(
+        long,
+        env = "PENDING_UPLOAD_TTL_SECS",
+        default_value_t = 900,
+        global = true
+    )]
+    pub pending_upload_ttl_secs: u64,
+
+    /// Seconds between sweeper runs; 0 turns the in-process sweeper off.
+    #[arg(long, env = "SWEEP_INTERVAL_SECS", default_value_t = 60, global = true)]
+    pub sweep_interval_secs: u64,
+
+    /// A staged object whose record no longer waits for it is removed once older than this
+    /// many seconds. Objects no record names are never removed.
+    #[arg(long, env = "ORPHAN_GRACE_SECS", default_value_t = 3600, global = true)]
+    pub orphan_grace_secs: u64,
+
+    /// Uploads one account may have waiting for their bytes at once (429
+    /// `UPLOAD_LIMIT_EXCEEDED` beyond); 0 lifts the limit.
+    #[arg(long, env = "UPLOAD_MAX_PENDING", default_value_t = 20, global = true)]
+    pub upload_max_pending: u64,
+
+    /// Uploads one account may be issued in an hour (429 `UPLOAD_LIMIT_EXCEEDED` beyond);
+    /// 0 lifts the limit.
+    #[arg(
+        long,
+        env = "UPLOAD_URLS_PER_HOUR",
+        default_value_t = 300,
+        global = true
+    )]
+    pub upload_urls_per_hour: u64,
+
+    /// Bytes of ready images one account may keep (`QUOTA_EXCEEDED` beyond); 0 lifts the
+    /// limit. Default 2 GiB.
+    #[arg(long, env = "UPLOAD_QUOTA_BYTES", default_value_t = 2 << 30, global = true)]
+    pub upload_quota_bytes: u64,
+}
+
+impl ImagesConfig {
+    pub fn policy(&self) -> domain::services::ImagePolicy {
+        domain::services::ImagePolicy {
+            max_size: self.image_max_bytes,
+            presign_ttl: Duration::from_secs(self.upload_url_ttl_secs),
+            pending_ttl: seconds(self.pending_upload_ttl_secs),
+            max_pixels: self.image_max_pixels,
+            orphan_grace: seconds(self.orphan_grace_secs),
+            limits: domain::UploadLimits {
+                pending: (self.upload_max_pending > 0).then_some(self.upload_max_pending),
+                per_hour: (self.upload_urls_per_hour > 0).then_some(self.upload_urls_per_hour),
+                stored_bytes: (self.upload_quota_bytes > 0).then_some(self.upload_quota_bytes),
+            },
+            ..domain::services::ImagePolicy::default()
+        }
+    }
+}
