@@ -7,6 +7,7 @@ pub mod body;
 pub mod config;
 pub mod error;
 pub mod extractors;
+pub mod input;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;

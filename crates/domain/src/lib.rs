@@ -21,6 +21,7 @@ pub mod services;
 pub mod session;
 pub mod sniff;
 pub mod storage;
+pub mod upload;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -54,3 +55,4 @@ pub use storage::{
     ByteStream, KeyPrefix, ObjectKey, ObjectMeta, ObjectStore, PresignedPut, PutConditions,
     StorageError,
 };
+pub use upload::UploadSpec;

@@ -8,10 +8,10 @@ use serde_json::Value;
 
 use crate::image::ImageType;
 use crate::report::{EvidenceKeys, Page, ReportFilter, ReportStatus};
-use crate::services::images::parse_filename;
 use crate::session::SessionToken;
 use crate::sniff::{check_complete, sniff};
 use crate::storage::ObjectKey;
+use crate::upload::parse_filename;
 
 /// A valid key segment: letters, digits, '.', '_' and '-', not starting with '.'.
 const SEGMENT: &str = "[A-Za-z0-9_-][A-Za-z0-9._-]{0,15}";

@@ -97,16 +97,6 @@ impl From<ImageError> for ApiError {
     fn from(e: ImageError) -> Self {
         let image = |e: Self| e.in_domain(Domain::Image);
         match e {
-            ImageError::Invalid(errors) => image(Self::invalid_fields(errors)),
-            ImageError::UnsupportedContentType(what) => image(Self::new(
-                ErrorCode::UnsupportedContentType,
-                format!(
-                    "{what} is not accepted: use image/png, image/jpeg, image/webp or image/gif."
-                ),
-            )),
-            ImageError::UploaderMismatch => {
-                image(Self::new(ErrorCode::UploaderMismatch, "Uploader mismatch"))
-            }
             ImageError::NotFound => image(Self::new(ErrorCode::ImageNotFound, "No such image.")),
             ImageError::ChannelMismatch => image(Self::new(
                 ErrorCode::ChannelMismatch,

@@ -5,7 +5,7 @@
 use actix_multipart::Multipart;
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use domain::services::{ImageError, UploadRequest};
+use domain::services::ImageError;
 use domain::{AccountId, Channel};
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
@@ -15,6 +15,7 @@ use super::Routes;
 use crate::auth::Authenticated;
 use crate::error::ErrorCode;
 use crate::error::{ApiError, Domain, ErrorBody};
+use crate::input::upload::UploadInput;
 use crate::startup::AppState;
 
 pub fn routes(r: &mut Routes) {
@@ -48,12 +49,12 @@ pub struct FileQuery {
 impl FileQuery {
     /// Seed 000's clients declare no type: the URL then takes any accepted image type (or
     /// none), and confirmation decides it from the bytes.
-    fn request(self) -> UploadRequest {
-        UploadRequest {
+    fn input(self) -> UploadInput {
+        UploadInput {
             filename: self.filename,
             content_type: self.content_type,
             any_type: true,
-            ..UploadRequest::default()
+            ..UploadInput::default()
         }
     }
 }
@@ -97,10 +98,12 @@ pub async fn avatar_url(
     query: web::Query<FileQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let account = state.accounts.get(who.account()?).await?.id;
-    let issued = state
-        .images
-        .issue(account, Channel::Profile, &query.into_inner().request())
-        .await?;
+    let spec = query.into_inner().input().try_into_domain(
+        account,
+        Channel::Profile,
+        state.images.policy(),
+    )?;
+    let issued = state.images.issue(account, Channel::Profile, &spec).await?;
     Ok(HttpResponse::Ok().json(AvatarResponse {
         avatar_id: issued.image.id.get(),
         pre_signed_url: issued.upload_url,
@@ -155,10 +158,13 @@ pub async fn post_file_url(
     who: Authenticated,
     query: web::Query<FileQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let issued = state
-        .images
-        .issue(who.account()?, Channel::Post, &query.into_inner().request())
-        .await?;
+    let account = who.account()?;
+    let spec = query.into_inner().input().try_into_domain(
+        account,
+        Channel::Post,
+        state.images.policy(),
+    )?;
+    let issued = state.images.issue(account, Channel::Post, &spec).await?;
     Ok(HttpResponse::Ok().json(FileResponse {
         file_id: issued.image.id.get(),
         pre_signed_url: issued.upload_url,
@@ -213,14 +219,14 @@ pub async fn profile_put_url(
         )
         .in_domain(Domain::Image));
     }
-    let req = UploadRequest {
+    let spec = UploadInput {
         filename: Some(filename),
-        content_type: None,
-        ..UploadRequest::default()
-    };
+        ..UploadInput::default()
+    }
+    .try_into_domain(id, Channel::Profile, state.images.policy())?;
     let issued = state
         .images
-        .issue_for(&who.actor, id, Channel::Profile, &req)
+        .issue_for(&who.actor, id, Channel::Profile, &spec)
         .await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
@@ -327,16 +333,14 @@ pub async fn multi_upload(
                     .in_domain(Domain::Image));
                 }
                 let content_type = field.content_type().map(ToString::to_string);
-                let request = UploadRequest {
+                let spec = UploadInput {
                     filename: Some(filename),
                     content_type,
-                    ..UploadRequest::default()
-                };
+                    ..UploadInput::default()
+                }
+                .try_into_domain(account, channel, state.images.policy())?;
                 let body = crate::body::forward(field);
-                let image = state
-                    .images
-                    .upload(account, channel, &request, body)
-                    .await?;
+                let image = state.images.upload(account, channel, &spec, body).await?;
                 keys.push(image.key.to_string());
             }
         }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
-use domain::services::{Confirmation, UploadRequest};
-use domain::{Channel, Image};
+use domain::services::Confirmation;
+use domain::{Channel, Image, ObjectKey};
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use super::Routes;
 use crate::auth::Authenticated;
 use crate::error::{ApiError, Domain, ErrorBody};
+use crate::input::upload::UploadInput;
 use crate::startup::AppState;
 
 pub fn routes(r: &mut Routes) {
@@ -39,6 +40,11 @@ pub(crate) fn channel(raw: &str) -> Result<Channel, ApiError> {
     raw.to_ascii_lowercase()
         .parse::<Channel>()
         .map_err(|e| ApiError::from(e).in_domain(Domain::Image))
+}
+
+/// A key in a path: one that cannot be a key names no image (404, as an unknown one).
+fn image_key(raw: &str) -> Result<ObjectKey, ApiError> {
+    ObjectKey::parse(raw).map_err(|_| ApiError::from(domain::services::ImageError::NotFound))
 }
 
 /// Seed 003's presign request.
@@ -105,7 +111,8 @@ pub async fn issue_v1(
 ) -> Result<HttpResponse, ApiError> {
     let account = who.account()?;
     let b = body.into_inner();
-    let req = UploadRequest {
+    let channel = channel(&raw_channel)?;
+    let spec = UploadInput {
         filename: b.filename,
         content_type: b.content_type,
         uploader_id: uploader_string(b.uploader_id),
@@ -113,11 +120,9 @@ pub async fn issue_v1(
         content_length: b.content_length,
         checksum: b.checksum,
         any_type: false,
-    };
-    let issued = state
-        .images
-        .issue(account, channel(&raw_channel)?, &req)
-        .await?;
+    }
+    .try_into_domain(account, channel, state.images.policy())?;
+    let issued = state.images.issue(account, channel, &spec).await?;
     Ok(HttpResponse::Ok().json(IssueResponse {
         key: issued.image.key.to_string(),
         upload_url: issued.upload_url,
@@ -206,15 +211,14 @@ pub async fn callback_v1(
     body: web::Json<CallbackRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
+    let channel = channel(&raw_channel)?;
+    let key = ObjectKey::parse(&b.key).map_err(|e| ApiError::from(e).in_domain(Domain::Image))?;
     let c = Confirmation {
         etag: b.etag,
         content_length: b.content_length,
         checksum: b.checksum,
     };
-    let image = state
-        .images
-        .confirm(&who.actor, channel(&raw_channel)?, &b.key, &c)
-        .await?;
+    let image = state.images.confirm(&who.actor, channel, &key, &c).await?;
     Ok(HttpResponse::Ok().json(ImageResponse::new(&image, &state)))
 }
 
@@ -249,13 +253,15 @@ async fn presign(
     channel: Channel,
     b: PresignRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let req = UploadRequest {
+    let account = who.account()?;
+    let spec = UploadInput {
         filename: b.filename,
         content_type: b.content_type,
         content_length: b.content_length,
-        ..UploadRequest::default()
-    };
-    let issued = state.images.issue(who.account()?, channel, &req).await?;
+        ..UploadInput::default()
+    }
+    .try_into_domain(account, channel, state.images.policy())?;
+    let issued = state.images.issue(account, channel, &spec).await?;
     Ok(HttpResponse::Ok().json(PresignResponse {
         upload_url: issued.upload_url,
         cdn_url: issued.cdn_url,
@@ -329,6 +335,7 @@ pub async fn metadata(
     who: Authenticated,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let key = image_key(&key)?;
     let image = state.images.metadata(&who.actor, &key).await?;
     Ok(HttpResponse::Ok().json(ImageResponse::new(&image, &state)))
 }
@@ -349,6 +356,7 @@ pub async fn delete_image(
     who: Authenticated,
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let key = image_key(&key)?;
     state.images.delete(&who.actor, &key).await?;
     Ok(HttpResponse::NoContent().finish())
 }

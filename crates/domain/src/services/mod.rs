@@ -11,7 +11,7 @@ pub mod sessions;
 pub use accounts::{AccountError, Accounts, ProfilePatch};
 pub use images::{
     Confirmation, ImageError, ImageObserver, ImagePolicy, Images, IssuedUpload, RejectKind,
-    Rejection, SweepReport, Sweeper, UploadRequest,
+    Rejection, SweepReport, Sweeper,
 };
 pub use login::{
     Callback, LoggedIn, Login, LoginError, LoginOutcome, LoginPolicy, RegisterError,

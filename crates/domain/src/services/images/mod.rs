@@ -1,6 +1,5 @@
 //! Images: one service behind every upload route family of the seeds, in rooms:
 //!
-//! - [`request`]: an upload request checked and turned into what an upload is issued with;
 //! - [`upload`]: the upload state machine: `issue` writes a pending record and presigns a
 //!   PUT to a **staging** key; `confirm` verifies the staged object and promotes it to the
 //!   final key with a copy conditioned on the verified ETag, so bytes swapped after
@@ -16,7 +15,6 @@
 
 mod avatars;
 mod removal;
-mod request;
 mod sweeper;
 mod upload;
 mod verify;
@@ -31,14 +29,12 @@ use time::Duration;
 use crate::account::AccountRepository;
 use crate::cache::ReadCaches;
 use crate::clock::Clock;
-use crate::error::{ParseError, RepositoryError};
+use crate::error::RepositoryError;
 use crate::image::{Cdn, Channel, Image, ImageRepository, UploadLimit, UploadLimits};
 use crate::login::Actor;
 use crate::storage::{ObjectKey, ObjectStore, StorageError};
 
 use avatars::Avatars;
-#[cfg(test)]
-pub(crate) use request::parse_filename;
 pub use sweeper::{SweepReport, Sweeper};
 pub use verify::Rejection;
 
@@ -74,22 +70,6 @@ impl Default for ImagePolicy {
             limits: UploadLimits::default(),
         }
     }
-}
-
-/// A request for an upload URL, as the client sent it (seeds 000, 001, 003, 004).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct UploadRequest {
-    pub filename: Option<String>,
-    pub content_type: Option<String>,
-    pub uploader_id: Option<String>,
-    pub metadata: Option<serde_json::Value>,
-    pub content_length: Option<u64>,
-    /// Without a declared type (nor a filename to take one from), accept any accepted image
-    /// type and decide it from the bytes at confirmation, instead of refusing the request:
-    /// seed 000's routes, whose clients declare none.
-    pub any_type: bool,
-    /// `sha256:<base64 or hex>`.
-    pub checksum: Option<String>,
 }
 
 /// An upload URL issued.
@@ -152,14 +132,6 @@ impl ImageObserver for Deaf {}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
-    #[error("invalid request")]
-    Invalid(Vec<ParseError>),
-    /// The declared type is not an accepted image type.
-    #[error("unsupported content type: {0}")]
-    UnsupportedContentType(String),
-    /// `uploader_id` is not the caller (seed 003's "Uploader mismatch").
-    #[error("uploader mismatch")]
-    UploaderMismatch,
     /// No such image, or one the caller may not see.
     #[error("image not found")]
     NotFound,

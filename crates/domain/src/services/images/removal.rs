@@ -62,15 +62,14 @@ impl Images {
     /// `Forbidden` for services, `NotFound` (also for images the caller may not manage),
     /// `StorageUnavailable` (and then nothing has changed).
     #[tracing::instrument(skip(self, actor), err(level = "info"))]
-    pub async fn delete(&self, actor: &Actor, key: &str) -> Result<(), ImageError> {
+    pub async fn delete(&self, actor: &Actor, key: &ObjectKey) -> Result<(), ImageError> {
         // Services read images; they never delete one (and may see every image exists).
         if matches!(actor, Actor::Service { .. }) {
             return Err(ImageError::Forbidden);
         }
-        let key = ObjectKey::parse(key).map_err(|_| ImageError::NotFound)?;
         let image = self
             .repo
-            .find_by_key(&key)
+            .find_by_key(key)
             .await?
             .ok_or(ImageError::NotFound)?;
         if !Self::may_manage(actor, &image)

@@ -10,25 +10,23 @@ use crate::login::Actor;
 use crate::sniff::{SNIFF_LEN, TAIL_LEN};
 use crate::storage::{ByteStream, ObjectKey, PutConditions, StorageError};
 
-use super::request::{Parsed, parse};
 use super::verify::{Rejection, check_body, check_head, needs_whole};
-use super::{Confirmation, ImageError, Images, IssuedUpload, UploadRequest, random_part};
+use super::{Confirmation, ImageError, Images, IssuedUpload, random_part};
+use crate::upload::UploadSpec;
 
 impl Images {
-    fn check_uploader(uploader: AccountId, claimed: Option<&str>) -> Result<(), ImageError> {
-        match claimed.map(str::trim).filter(|c| !c.is_empty()) {
-            Some(c) if c != uploader.to_string() => Err(ImageError::UploaderMismatch),
-            _ => Ok(()),
-        }
-    }
-
     async fn insert_pending(
         &self,
         channel: Channel,
         uploader: AccountId,
-        p: &Parsed,
+        p: &UploadSpec,
     ) -> Result<Image, ImageError> {
         let now = self.clock.now();
+        let mut metadata = p.metadata.clone();
+        metadata.insert(
+            "channel".into(),
+            serde_json::Value::String(channel.as_str().into()),
+        );
         let key = channel.new_key(uploader, now, &random_part(), p.kind);
         self.repo
             .insert_within(
@@ -40,7 +38,7 @@ impl Images {
                     declared_length: p.content_length,
                     checksum_sha256: p.checksum.clone(),
                     original_filename: p.filename.clone(),
-                    metadata: p.metadata.clone(),
+                    metadata,
                     created_at: now,
                     expires_at: now + self.policy.pending_ttl,
                 },
@@ -56,21 +54,19 @@ impl Images {
     /// Issues an upload: a pending record and a presigned PUT to its staging key.
     ///
     /// # Errors
-    /// `Invalid`, `UnsupportedContentType`, `UploaderMismatch`, `StorageUnavailable`.
-    #[tracing::instrument(skip(self, req), fields(channel = %channel), err(level = "info"))]
+    /// `LimitExceeded`, `StorageUnavailable`.
+    #[tracing::instrument(skip(self, p), fields(channel = %channel), err(level = "info"))]
     pub async fn issue(
         &self,
         uploader: AccountId,
         channel: Channel,
-        req: &UploadRequest,
+        p: &UploadSpec,
     ) -> Result<IssuedUpload, ImageError> {
-        Self::check_uploader(uploader, req.uploader_id.as_deref())?;
-        let p = parse(&self.policy, channel, req)?;
-        let image = self.insert_pending(channel, uploader, &p).await?;
+        let image = self.insert_pending(channel, uploader, p).await?;
         let conditions = PutConditions {
             content_type: p.kind.map(|k| k.mime().to_owned()),
             content_length: p.content_length,
-            checksum_sha256: p.checksum,
+            checksum_sha256: p.checksum.clone(),
             expires_in: self.policy.presign_ttl,
         };
         match self
@@ -113,12 +109,12 @@ impl Images {
         actor: &Actor,
         account: AccountId,
         channel: Channel,
-        req: &UploadRequest,
+        spec: &UploadSpec,
     ) -> Result<IssuedUpload, ImageError> {
         if !actor.is(account) {
             return Err(ImageError::Forbidden);
         }
-        self.issue(account, channel, req).await
+        self.issue(account, channel, spec).await
     }
 
     /// Uploads through the service (seed 002's multipart route): the body streams to the
@@ -126,16 +122,15 @@ impl Images {
     ///
     /// # Errors
     /// As `issue` and `confirm`, and `TooLarge`.
-    #[tracing::instrument(skip(self, req, body), fields(channel = %channel), err(level = "info"))]
+    #[tracing::instrument(skip(self, p, body), fields(channel = %channel), err(level = "info"))]
     pub async fn upload(
         &self,
         uploader: AccountId,
         channel: Channel,
-        req: &UploadRequest,
+        p: &UploadSpec,
         body: ByteStream,
     ) -> Result<Image, ImageError> {
-        let p = parse(&self.policy, channel, req)?;
-        let image = self.insert_pending(channel, uploader, &p).await?;
+        let image = self.insert_pending(channel, uploader, p).await?;
         let staged = staging_key(&image.key);
         if let Err(e) = self
             .store
@@ -167,7 +162,7 @@ impl Images {
     /// Confirms an upload (seed 003's callback): idempotent for a ready image.
     ///
     /// # Errors
-    /// `Invalid` (malformed key), `NotFound` (no such upload, expired or deleted, or
+    /// `NotFound` (no such upload, expired or deleted, or
     /// another account's), `ChannelMismatch`, `NotUploaded`, `Rejected`,
     /// `StorageUnavailable`.
     #[tracing::instrument(skip(self, actor, c), fields(channel = %channel), err(level = "info"))]
@@ -175,13 +170,12 @@ impl Images {
         &self,
         actor: &Actor,
         channel: Channel,
-        key: &str,
+        key: &ObjectKey,
         c: &Confirmation,
     ) -> Result<Image, ImageError> {
-        let key = ObjectKey::parse(key).map_err(|e| ImageError::Invalid(vec![e]))?;
         let image = self
             .repo
-            .find_by_key(&key)
+            .find_by_key(key)
             .await?
             .ok_or(ImageError::NotFound)?;
         // Someone else's upload does not exist for the caller, whatever its channel:
@@ -380,23 +374,22 @@ impl Images {
     ///
     /// # Errors
     /// `NotFound`.
-    pub async fn metadata(&self, actor: &Actor, key: &str) -> Result<Image, ImageError> {
-        let key = ObjectKey::parse(key).map_err(|_| ImageError::NotFound)?;
+    pub async fn metadata(&self, actor: &Actor, key: &ObjectKey) -> Result<Image, ImageError> {
         // A ready image's record changes only when it stops being ready, and every such
         // change made here drops it from the cache.
-        let image = match self.caches.images.get(&key, self.clock.now()) {
+        let image = match self.caches.images.get(key, self.clock.now()) {
             Some(image) => image,
             None => {
                 let ticket = self.caches.images.ticket();
                 let image = self
                     .repo
-                    .find_by_key(&key)
+                    .find_by_key(key)
                     .await?
                     .ok_or(ImageError::NotFound)?;
                 if image.status == ImageStatus::Ready {
                     self.caches
                         .images
-                        .insert(ticket, key, image.clone(), self.clock.now());
+                        .insert(ticket, key.clone(), image.clone(), self.clock.now());
                 }
                 image
             }

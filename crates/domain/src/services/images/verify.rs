@@ -11,8 +11,8 @@ use crate::sniff::{
     Sniffed, check_complete, check_jpeg_whole, has_frames, jpeg_needs_whole, largest_frame, sniff,
 };
 use crate::storage::ObjectMeta;
+use crate::upload::parse_checksum;
 
-use super::request::parse_checksum;
 use super::{Confirmation, ImagePolicy, RejectKind};
 
 /// Why verification refused an upload. Its text is the reason the client is given.
