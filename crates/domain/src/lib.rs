@@ -48,7 +48,7 @@ pub use outbox::{Outbox, OutboxJob};
 pub use report::{
     CreateReportError, Enqueue, EvidenceKeys, ModerationAction, NewReport, Page, Report,
     ReportCategory, ReportCategoryId, ReportChange, ReportEvent, ReportFilter, ReportId,
-    ReportReason, ReportRepository, ReportStatus, ReportTarget,
+    ReportReason, ReportRepository, ReportStatus, ReportSubmission, ReportTarget, TargetType,
 };
 pub use session::{NewSession, Session, SessionId, SessionRepository, SessionToken, TokenHash};
 pub use storage::{

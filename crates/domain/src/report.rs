@@ -82,10 +82,14 @@ impl ReportTarget {
     }
 
     pub const fn kind(self) -> &'static str {
+        self.target_type().as_str()
+    }
+
+    pub const fn target_type(self) -> TargetType {
         match self {
-            Self::Product(_) => "product",
-            Self::ChatRoom(_) => "chat_room",
-            Self::User(_) => "user",
+            Self::Product(_) => TargetType::Product,
+            Self::ChatRoom(_) => TargetType::ChatRoom,
+            Self::User(_) => TargetType::User,
         }
     }
 
@@ -253,16 +257,56 @@ impl FromStr for ReportStatus {
 impl ReportTarget {
     /// Rebuilds a target from its stored kind and id.
     pub fn from_kind(kind: &str, id: i64) -> Result<Self, ParseError> {
-        match kind {
-            "product" => Ok(Self::Product(id)),
-            "chat_room" => Ok(Self::ChatRoom(id)),
-            "user" => Ok(Self::User(AccountId::new(id))),
+        Ok(match kind.parse::<TargetType>()? {
+            TargetType::Product => Self::Product(id),
+            TargetType::ChatRoom => Self::ChatRoom(id),
+            TargetType::User => Self::User(AccountId::new(id)),
+        })
+    }
+}
+
+/// What kind of thing a report is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TargetType {
+    Product,
+    ChatRoom,
+    User,
+}
+
+impl TargetType {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Product => "product",
+            Self::ChatRoom => "chat_room",
+            Self::User => "user",
+        }
+    }
+}
+
+impl FromStr for TargetType {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "product" => Ok(Self::Product),
+            "chat_room" => Ok(Self::ChatRoom),
+            "user" => Ok(Self::User),
             _ => Err(ParseError::new(
                 "target_type",
                 "must be product, chat_room or user",
             )),
         }
     }
+}
+
+/// A report as the reporter files it, checked: what [`crate::services::reports::Reports::submit`]
+/// takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportSubmission {
+    pub category: ReportCategoryId,
+    pub target: ReportTarget,
+    pub reason: ReportReason,
+    pub evidence: EvidenceKeys,
 }
 
 /// What a moderator did.
@@ -355,44 +399,10 @@ pub struct Enqueue {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReportFilter {
     pub status: Option<ReportStatus>,
-    /// `product`, `chat_room` or `user`.
-    pub target_type: Option<String>,
+    pub target_type: Option<TargetType>,
     pub target_id: Option<i64>,
     pub category: Option<ReportCategoryId>,
     pub reporter: Option<AccountId>,
-}
-
-impl ReportFilter {
-    /// Parses a moderation list's filters from the query: `status` is `open`, `resolved`
-    /// or `dismissed`, `target_type` `product`, `chat_room` or `user`; ids pass as given
-    /// (an id that matches nothing lists nothing).
-    ///
-    /// # Errors
-    /// The first filter that is none of its allowed values.
-    pub fn parse(
-        status: Option<&str>,
-        target_type: Option<&str>,
-        target_id: Option<i64>,
-        category: Option<i64>,
-        reporter: Option<i64>,
-    ) -> Result<Self, ParseError> {
-        let status = status.map(str::parse::<ReportStatus>).transpose()?;
-        if let Some(t) = target_type
-            && !matches!(t, "product" | "chat_room" | "user")
-        {
-            return Err(ParseError::new(
-                "target_type",
-                "must be product, chat_room or user",
-            ));
-        }
-        Ok(Self {
-            status,
-            target_type: target_type.map(str::to_owned),
-            target_id,
-            category: category.map(ReportCategoryId::new),
-            reporter: reporter.map(AccountId::new),
-        })
-    }
 }
 
 /// A page of a list, newest first.

@@ -1747,7 +1747,7 @@ pub async fn report_repository(
         .list(
             ReportFilter {
                 status: Some(ReportStatus::Open),
-                target_type: Some("chat_room".into()),
+                target_type: Some(crate::report::TargetType::ChatRoom),
                 target_id: Some(room.id()),
                 ..ReportFilter::default()
             },

@@ -170,7 +170,7 @@ impl ReportRepository for SqlStore {
             q = q.filter(reports::Column::Status.eq(s.as_str()));
         }
         if let Some(t) = f.target_type {
-            q = q.filter(reports::Column::TargetType.eq(t));
+            q = q.filter(reports::Column::TargetType.eq(t.as_str()));
         }
         if let Some(t) = f.target_id {
             q = q.filter(reports::Column::TargetId.eq(t));

@@ -142,7 +142,6 @@ impl From<ReportError> for ApiError {
     fn from(e: ReportError) -> Self {
         let report = |e: Self| e.in_domain(Domain::Report);
         match e {
-            ReportError::Invalid(errors) => report(Self::invalid_fields(errors)),
             ReportError::UnknownCategory => report(Self::new(
                 ErrorCode::UnknownCategory,
                 "No such report category: see GET /api/report/categories.",

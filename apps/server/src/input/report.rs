@@ -1,1 +1,226 @@
+//! Seed 002's report, a moderation request and the moderation list's filters, checked and
+//! turned into domain values.
 
+use domain::{
+    EvidenceKeys, ModerationAction, Page, ParseError, ReportCategoryId, ReportFilter, ReportReason,
+    ReportStatus, ReportSubmission, ReportTarget, TargetType,
+};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use validator::{Validate, ValidationError};
+
+use super::{field_errors, refusal, refused};
+use crate::error::{ApiError, Domain};
+
+/// Seed 002's report: exactly one of the three targets.
+#[derive(Debug, Deserialize, ToSchema, Validate)]
+pub struct ReportBody {
+    #[schema(example = 1)]
+    #[validate(
+        required(message = "is required"),
+        range(min = 1, message = "must be a positive id")
+    )]
+    pub report_category_id: Option<i64>,
+    pub report_product_id: Option<i64>,
+    #[schema(example = 7)]
+    pub report_room_id: Option<i64>,
+    pub report_user_id: Option<i64>,
+    /// 1 to 1000 characters.
+    #[validate(required(message = "is required"), custom(function = "valid_reason"))]
+    pub report_etc_reason: Option<String>,
+    /// A JSON array of image keys, or seed 002's string `"[a.jpg, b.jpg]"`; up to 10, each
+    /// the reporter's own confirmed image of channel `report`.
+    #[schema(value_type = Option<Object>, example = json!(["report/2026/11/23/42/Zx9.png"]))]
+    #[validate(custom(function = "valid_evidence"))]
+    pub report_img_path: Option<serde_json::Value>,
+}
+
+fn valid_reason(r: &str) -> Result<(), ValidationError> {
+    ReportReason::parse(r).map(drop).map_err(refusal)
+}
+
+fn valid_evidence(v: &serde_json::Value) -> Result<(), ValidationError> {
+    EvidenceKeys::parse(Some(v)).map(drop).map_err(refusal)
+}
+
+impl ReportBody {
+    /// The report, checked.
+    ///
+    /// # Errors
+    /// 400 naming every invalid field: the category, the target (exactly one), the
+    /// reason, the evidence keys.
+    pub fn try_into_domain(self) -> Result<ReportSubmission, ApiError> {
+        let errors = self.validate().err();
+        let refused = |fields: &[(&str, &'static str)]| {
+            errors
+                .as_ref()
+                .map(|e| field_errors(e, fields))
+                .unwrap_or_default()
+        };
+        // In the order of the body: the category, the target, the reason, the evidence.
+        let mut invalid = refused(&[("report_category_id", "report_category_id")]);
+        let target = ReportTarget::from_fields(
+            self.report_product_id,
+            self.report_room_id,
+            self.report_user_id,
+        )
+        .map_err(|e| invalid.push(e))
+        .ok();
+        invalid.extend(refused(&[
+            ("report_etc_reason", "report_etc_reason"),
+            ("report_img_path", "report_img_path"),
+        ]));
+        let reason = self
+            .report_etc_reason
+            .as_deref()
+            .and_then(|r| ReportReason::parse(r).ok());
+        let evidence = EvidenceKeys::parse(self.report_img_path.as_ref()).ok();
+        match (self.report_category_id, target, reason, evidence) {
+            (Some(category), Some(target), Some(reason), Some(evidence)) if invalid.is_empty() => {
+                Ok(ReportSubmission {
+                    category: ReportCategoryId::new(category),
+                    target,
+                    reason,
+                    evidence,
+                })
+            }
+            _ => Err(ApiError::invalid_fields(invalid).in_domain(Domain::Report)),
+        }
+    }
+}
+
+/// A moderation request.
+#[derive(Debug, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ModerateRequest {
+    /// `resolve`, `dismiss` (from open), `assign` (to yourself, while open), `reopen`.
+    #[schema(example = "resolve")]
+    pub action: String,
+    /// Up to 1000 characters; kept with resolutions and in the history.
+    #[validate(custom(function = "valid_note"))]
+    pub note: Option<String>,
+}
+
+/// The longest moderation note, in characters after trimming.
+const NOTE_MAX: usize = 1000;
+
+fn valid_note(n: &str) -> Result<(), ValidationError> {
+    if n.trim().chars().count() > NOTE_MAX {
+        Err(refused("must be at most 1000 characters"))
+    } else {
+        Ok(())
+    }
+}
+
+impl ModerateRequest {
+    /// The action and the note (trimmed; blank is none).
+    ///
+    /// # Errors
+    /// 400 for an unknown action or a note too long.
+    pub fn try_into_domain(self) -> Result<(ModerationAction, Option<String>), ApiError> {
+        let action: ModerationAction = self.action.parse()?;
+        if let Err(errors) = self.validate() {
+            return Err(
+                ApiError::invalid_fields(field_errors(&errors, &[("note", "note")]))
+                    .in_domain(Domain::Report),
+            );
+        }
+        let note = self
+            .note
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned);
+        Ok((action, note))
+    }
+}
+
+/// The moderation list's filters and paging.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// `open`, `resolved` or `dismissed`.
+    pub status: Option<String>,
+    /// `product`, `chat_room` or `user`.
+    pub target_type: Option<String>,
+    pub target_id: Option<i64>,
+    pub category_id: Option<i64>,
+    pub reporter_id: Option<i64>,
+    pub page: Option<u64>,
+    pub size: Option<u64>,
+}
+
+impl ListQuery {
+    /// The filter and the page; ids pass as given (an id that matches nothing lists
+    /// nothing).
+    ///
+    /// # Errors
+    /// 400 naming the first value that is none of its allowed ones.
+    pub fn try_into_domain(self) -> Result<(ReportFilter, Page), ApiError> {
+        let page = Page::parse(self.page, self.size)?;
+        let parse = || -> Result<ReportFilter, ParseError> {
+            Ok(ReportFilter {
+                status: self
+                    .status
+                    .as_deref()
+                    .map(str::parse::<ReportStatus>)
+                    .transpose()?,
+                target_type: self
+                    .target_type
+                    .as_deref()
+                    .map(str::parse::<TargetType>)
+                    .transpose()?,
+                target_id: self.target_id,
+                category: self.category_id.map(ReportCategoryId::new),
+                reporter: self.reporter_id.map(domain::AccountId::new),
+            })
+        };
+        Ok((parse()?, page))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Moved from the report service's tests when checking requests moved to the edge.
+    use super::*;
+
+    #[test]
+    fn every_field_problem_is_reported_at_once() {
+        let req = ReportBody {
+            report_category_id: None,
+            report_product_id: Some(3),
+            report_room_id: Some(7),
+            report_user_id: None,
+            report_etc_reason: Some("  ".into()),
+            report_img_path: Some(serde_json::json!(42)),
+        };
+        let body = req.try_into_domain().expect_err("refused").body();
+        assert_eq!(
+            body.invalid_fields.expect("fields"),
+            vec![
+                "report_category_id",
+                "target",
+                "report_etc_reason",
+                "report_img_path"
+            ]
+        );
+    }
+
+    #[test]
+    fn long_notes_are_refused_and_notes_are_trimmed() {
+        let long = ModerateRequest {
+            action: "dismiss".into(),
+            note: Some("x".repeat(1001)),
+        };
+        let e = long.try_into_domain().expect_err("too long");
+        assert_eq!(e.code(), crate::error::ErrorCode::InvalidInput);
+        let trimmed = ModerateRequest {
+            action: "resolve".into(),
+            note: Some(" 경고 조치 ".into()),
+        };
+        assert_eq!(
+            trimmed.try_into_domain().expect("valid"),
+            (ModerationAction::Resolve, Some("경고 조치".to_owned()))
+        );
+    }
+}

@@ -2,8 +2,7 @@
 
 use actix_web::http::{Method, header};
 use actix_web::{HttpResponse, web};
-use domain::services::reports::ReportRequest;
-use domain::{AccountId, ModerationAction, Page, Report, ReportEvent, ReportFilter, ReportId};
+use domain::{AccountId, Page, Report, ReportEvent, ReportId};
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
@@ -11,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::Routes;
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
+use crate::input::report::{ListQuery, ModerateRequest, ReportBody};
 use crate::startup::AppState;
 
 pub fn routes(r: &mut Routes) {
@@ -20,23 +20,6 @@ pub fn routes(r: &mut Routes) {
         .add(Method::GET, "/api/reports", list)
         .add(Method::GET, "/api/reports/{id}", get_report)
         .add(Method::PATCH, "/api/reports/{id}", moderate);
-}
-
-/// Seed 002's report: exactly one of the three targets.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ReportBody {
-    #[schema(example = 1)]
-    report_category_id: Option<i64>,
-    report_product_id: Option<i64>,
-    #[schema(example = 7)]
-    report_room_id: Option<i64>,
-    report_user_id: Option<i64>,
-    /// 1 to 1000 characters.
-    report_etc_reason: Option<String>,
-    /// A JSON array of image keys, or seed 002's string `"[a.jpg, b.jpg]"`; up to 10, each
-    /// the reporter's own confirmed image of channel `report`.
-    #[schema(value_type = Option<Object>, example = json!(["report/2026/11/23/42/Zx9.png"]))]
-    report_img_path: Option<serde_json::Value>,
 }
 
 /// Files a report. Answers seed 002's `Reported successfully` as text; the new report's id
@@ -55,21 +38,8 @@ pub async fn submit(
     who: Authenticated,
     body: web::Json<ReportBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
-    let report = state
-        .reports
-        .submit(
-            who.account()?,
-            ReportRequest {
-                category_id: b.report_category_id,
-                product_id: b.report_product_id,
-                room_id: b.report_room_id,
-                user_id: b.report_user_id,
-                reason: b.report_etc_reason,
-                img_path: b.report_img_path,
-            },
-        )
-        .await?;
+    let submission = body.into_inner().try_into_domain()?;
+    let report = state.reports.submit(who.account()?, submission).await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .insert_header(("X-Report-Id", report.id.get().to_string()))
@@ -239,20 +209,6 @@ pub async fn mine(
     Ok(HttpResponse::Ok().json(page_of(items, total, page, &state)))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// `open`, `resolved` or `dismissed`.
-    status: Option<String>,
-    /// `product`, `chat_room` or `user`.
-    target_type: Option<String>,
-    target_id: Option<i64>,
-    category_id: Option<i64>,
-    reporter_id: Option<i64>,
-    page: Option<u64>,
-    size: Option<u64>,
-}
-
 /// Reports for moderation, newest first, filtered.
 #[utoipa::path(get, path = "/api/reports", tag = "reports",
     params(ListQuery),
@@ -267,15 +223,7 @@ pub async fn list(
     who: Authenticated,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
-    let page = Page::parse(q.page, q.size)?;
-    let filter = ReportFilter::parse(
-        q.status.as_deref(),
-        q.target_type.as_deref(),
-        q.target_id,
-        q.category_id,
-        q.reporter_id,
-    )?;
+    let (filter, page) = query.into_inner().try_into_domain()?;
     let (items, total) = state.reports.list(&who.actor, filter, page).await?;
     Ok(HttpResponse::Ok().json(page_of(items, total, page, &state)))
 }
@@ -301,16 +249,6 @@ pub async fn get_report(
     }))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ModerateRequest {
-    /// `resolve`, `dismiss` (from open), `assign` (to yourself, while open), `reopen`.
-    #[schema(example = "resolve")]
-    action: String,
-    /// Up to 1000 characters; kept with resolutions and in the history.
-    note: Option<String>,
-}
-
 /// Resolves, dismisses, assigns to oneself or reopens a report. Resolving and dismissing
 /// notify the reporter.
 #[utoipa::path(patch, path = "/api/reports/{id}", tag = "reports",
@@ -330,11 +268,10 @@ pub async fn moderate(
     id: web::Path<i64>,
     body: web::Json<ModerateRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
-    let action: ModerationAction = b.action.parse()?;
+    let (action, note) = body.into_inner().try_into_domain()?;
     let report = state
         .reports
-        .moderate(&who.actor, ReportId::new(*id), action, b.note.as_deref())
+        .moderate(&who.actor, ReportId::new(*id), action, note)
         .await?;
     if report.status != domain::ReportStatus::Open {
         // A withdrawn reporter's evidence was kept for this report only.

@@ -15,13 +15,13 @@ use time::Duration;
 use crate::account::AccountId;
 use crate::cache::ReadCaches;
 use crate::clock::Clock;
-use crate::error::{ParseError, RepositoryError};
+use crate::error::RepositoryError;
 use crate::image::{Channel, ImageRepository, ImageStatus};
 use crate::login::Actor;
 use crate::report::{
-    CreateReportError, Enqueue, EvidenceKeys, ModerationAction, NewReport, Page, Report,
-    ReportCategory, ReportCategoryId, ReportChange, ReportEvent, ReportFilter, ReportId,
-    ReportReason, ReportRepository, ReportStatus, ReportTarget,
+    CreateReportError, Enqueue, ModerationAction, NewReport, Page, Report, ReportCategory,
+    ReportChange, ReportEvent, ReportFilter, ReportId, ReportRepository, ReportStatus,
+    ReportSubmission, ReportTarget,
 };
 use crate::services::notifications::{ReportNotice, TOPIC};
 use crate::storage::ObjectKey;
@@ -39,21 +39,8 @@ impl Default for ReportPolicy {
     }
 }
 
-/// A report as the client sent it (seed 002's fields).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ReportRequest {
-    pub category_id: Option<i64>,
-    pub product_id: Option<i64>,
-    pub room_id: Option<i64>,
-    pub user_id: Option<i64>,
-    pub reason: Option<String>,
-    pub img_path: Option<serde_json::Value>,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("invalid report")]
-    Invalid(Vec<ParseError>),
     #[error("no such report category")]
     UnknownCategory,
     #[error("you cannot report yourself")]
@@ -91,21 +78,6 @@ impl std::fmt::Debug for Reports {
         f.debug_struct("Reports")
             .field("policy", &self.policy)
             .finish_non_exhaustive()
-    }
-}
-
-const NOTE_MAX: usize = 1000;
-
-fn parse_note(note: Option<&str>) -> Result<Option<String>, ReportError> {
-    match note.map(str::trim).filter(|n| !n.is_empty()) {
-        None => Ok(None),
-        Some(n) if n.chars().count() > NOTE_MAX => {
-            Err(ReportError::Invalid(vec![ParseError::new(
-                "note",
-                "must be at most 1000 characters",
-            )]))
-        }
-        Some(n) => Ok(Some(n.to_owned())),
     }
 }
 
@@ -151,47 +123,20 @@ impl Reports {
     /// Files a report.
     ///
     /// # Errors
-    /// `Invalid`, `UnknownCategory`, `SelfReport`, `InvalidEvidence`, `Duplicate`,
-    /// `TooMany`, `Repository`.
-    #[tracing::instrument(skip(self, req), err(level = "info"))]
+    /// `UnknownCategory`, `SelfReport`, `InvalidEvidence`, `Duplicate`, `TooMany`,
+    /// `Repository`.
+    #[tracing::instrument(skip(self, submission), err(level = "info"))]
     pub async fn submit(
         &self,
         reporter: AccountId,
-        req: ReportRequest,
+        submission: ReportSubmission,
     ) -> Result<Report, ReportError> {
-        let mut invalid = Vec::new();
-        let category = match req.category_id {
-            Some(id) if id > 0 => Some(ReportCategoryId::new(id)),
-            Some(_) => {
-                invalid.push(ParseError::new(
-                    "report_category_id",
-                    "must be a positive id",
-                ));
-                None
-            }
-            None => {
-                invalid.push(ParseError::new("report_category_id", "is required"));
-                None
-            }
-        };
-        let target = ReportTarget::from_fields(req.product_id, req.room_id, req.user_id)
-            .map_err(|e| invalid.push(e))
-            .ok();
-        let reason = match req.reason.as_deref() {
-            Some(r) => ReportReason::parse(r).map_err(|e| invalid.push(e)).ok(),
-            None => {
-                invalid.push(ParseError::new("report_etc_reason", "is required"));
-                None
-            }
-        };
-        let evidence = EvidenceKeys::parse(req.img_path.as_ref())
-            .map_err(|e| invalid.push(e))
-            .ok();
-        let (Some(category), Some(target), Some(reason), Some(evidence)) =
-            (category, target, reason, evidence)
-        else {
-            return Err(ReportError::Invalid(invalid));
-        };
+        let ReportSubmission {
+            category,
+            target,
+            reason,
+            evidence,
+        } = submission;
         if target == ReportTarget::User(reporter) {
             return Err(ReportError::SelfReport);
         }
@@ -290,7 +235,7 @@ impl Reports {
     /// Resolves, dismisses, assigns to oneself or reopens a report.
     ///
     /// # Errors
-    /// `Forbidden`, `NotFound`, `Invalid` (note), `Conflict` (the action does not apply to
+    /// `Forbidden`, `NotFound`, `Conflict` (the action does not apply to
     /// the report's status, or it changed meanwhile), `Repository`.
     /// The evidence of `reporter`'s reports still open: what withdrawing the account must
     /// keep until those reports are closed.
@@ -328,12 +273,11 @@ impl Reports {
         actor: &Actor,
         id: ReportId,
         action: ModerationAction,
-        note: Option<&str>,
+        note: Option<String>,
     ) -> Result<Report, ReportError> {
         let (true, Some(moderator)) = (actor.is_staff(), actor.account_id()) else {
             return Err(ReportError::Forbidden);
         };
-        let note = parse_note(note)?;
         let report = self.repo.find(id).await?.ok_or(ReportError::NotFound)?;
         let from = report.status;
         let (to, assignee, resolution_note, notice) = match (action, from) {
