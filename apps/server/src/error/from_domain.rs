@@ -47,9 +47,6 @@ impl From<AccountError> for ApiError {
             AccountError::Forbidden => {
                 Self::forbidden("You may not do this to this account.").in_domain(Domain::Account)
             }
-            AccountError::Invalid(errors) => {
-                Self::invalid_fields(errors).in_domain(Domain::Account)
-            }
             AccountError::Repository(e) => Self::from(e).in_domain(Domain::Account),
         }
     }

@@ -3,9 +3,8 @@
 
 use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
-use domain::services::ProfilePatch;
 use domain::{Account, AccountId};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 
@@ -13,6 +12,7 @@ use super::Routes;
 use crate::auth::{Authenticated, SESSION_COOKIE};
 use crate::error::ErrorCode;
 use crate::error::{ApiError, ErrorBody};
+use crate::input::account::PatchAccountRequest;
 use crate::startup::AppState;
 
 pub fn routes(r: &mut Routes) {
@@ -106,20 +106,6 @@ pub async fn get_account(
     Ok(HttpResponse::Ok().json(AccountResponse::new(&account, &state)))
 }
 
-/// Any of these; absent fields are left as they are.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct PatchAccountRequest {
-    /// 2 to 20 characters.
-    name: Option<String>,
-    /// `MALE` or `FEMALE`.
-    gender: Option<String>,
-    /// `yyyy-MM-dd`.
-    birth_date: Option<String>,
-    /// For SMS notices (`010-1234-5678`, `+821012345678`); an empty string removes it.
-    phone: Option<String>,
-}
-
 /// Changes the profile: the owner or an ADMIN.
 #[utoipa::path(patch, path = "/accounts/{id}", tag = "accounts",
     params(("id" = i64, Path)),
@@ -138,15 +124,7 @@ pub async fn patch_account(
     body: web::Json<PatchAccountRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id = AccountId::new(*id);
-    let b = body.into_inner();
-    let patch = ProfilePatch::parse(
-        b.name.as_deref(),
-        b.gender.as_deref(),
-        b.birth_date.as_deref(),
-        state.accounts.today(),
-    )
-    .map_err(ApiError::invalid_fields)?
-    .with_phone(b.phone.as_deref())?;
+    let patch = body.into_inner().try_into_domain(state.accounts.today())?;
     let account = state.accounts.update_profile(&who.actor, id, patch).await?;
     Ok(HttpResponse::Ok().json(AccountResponse::new(&account, &state)))
 }

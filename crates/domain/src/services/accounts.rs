@@ -21,7 +21,7 @@ use crate::account::{
 };
 use crate::cache::ReadCaches;
 use crate::clock::Clock;
-use crate::error::{ParseError, RepositoryError, UpdateAccountError};
+use crate::error::{RepositoryError, UpdateAccountError};
 use crate::login::Actor;
 use crate::session::SessionRepository;
 
@@ -35,9 +35,6 @@ pub enum AccountError {
     /// The caller may not do this to this account.
     #[error("not allowed")]
     Forbidden,
-    /// The request's fields are invalid.
-    #[error("invalid fields")]
-    Invalid(Vec<ParseError>),
     #[error(transparent)]
     Repository(#[from] RepositoryError),
 }
@@ -63,66 +60,8 @@ pub struct ProfilePatch {
 }
 
 impl ProfilePatch {
+    /// The longest name a change may set, in characters.
     pub const NAME_MAX: usize = 20;
-
-    /// Adds a phone number change: an empty string clears it.
-    ///
-    /// # Errors
-    /// A malformed number.
-    pub fn with_phone(mut self, phone: Option<&str>) -> Result<Self, ParseError> {
-        self.phone = match phone.map(str::trim) {
-            None => None,
-            Some("") => Some(None),
-            Some(p) => Some(Some(crate::account::Phone::parse(p)?)),
-        };
-        Ok(self)
-    }
-
-    /// Parses every field, reporting every invalid one.
-    ///
-    /// # Errors
-    /// Each invalid field.
-    pub fn parse(
-        name: Option<&str>,
-        gender: Option<&str>,
-        birth_date: Option<&str>,
-        today: Date,
-    ) -> Result<Self, Vec<ParseError>> {
-        let mut invalid = Vec::new();
-        let name = name
-            .map(|n| {
-                DisplayName::parse(n)
-                    .ok()
-                    .filter(|d| d.char_count() <= Self::NAME_MAX)
-                    .ok_or_else(|| ParseError::new("name", "must be 2 to 20 characters"))
-            })
-            .transpose()
-            .map_err(|e| invalid.push(e))
-            .ok()
-            .flatten();
-        let gender = gender
-            .map(Gender::parse)
-            .transpose()
-            .map_err(|e| invalid.push(e))
-            .ok()
-            .flatten();
-        let birth_date = birth_date
-            .map(|d| BirthDate::parse(d, today))
-            .transpose()
-            .map_err(|e| invalid.push(e))
-            .ok()
-            .flatten();
-        if invalid.is_empty() {
-            Ok(Self {
-                name,
-                gender,
-                birth_date,
-                phone: None,
-            })
-        } else {
-            Err(invalid)
-        }
-    }
 }
 
 /// The accounts service.
@@ -538,31 +477,13 @@ mod tests {
             Arc::new(MockSessionRepository::new()),
             clock(),
         );
-        let patch = ProfilePatch::parse(Some("New Name"), None, None, NOW.date()).expect("valid");
+        let patch = ProfilePatch {
+            name: Some(DisplayName::parse("New Name").expect("valid")),
+            ..ProfilePatch::default()
+        };
         svc.update_profile(&with_role(1, Role::Admin), AccountId::new(3), patch)
             .await
             .expect("updated");
-    }
-
-    #[test]
-    fn profile_patches_follow_seed_001() {
-        let today = NOW.date();
-        assert!(ProfilePatch::parse(Some("Al"), Some("MALE"), Some("1999-12-31"), today).is_ok());
-        let errs = ProfilePatch::parse(
-            Some(&"x".repeat(21)),
-            Some("male"),
-            Some("1999-13-01"),
-            today,
-        )
-        .expect_err("all three invalid");
-        let fields: Vec<_> = errs.iter().map(|e| e.field).collect();
-        assert_eq!(fields, vec!["name", "gender", "birthDate"]);
-        let short = ProfilePatch::parse(Some("A"), None, None, today).expect_err("too short");
-        assert_eq!(short[0].reason, "must be 2 to 20 characters");
-        assert_eq!(
-            ProfilePatch::parse(None, None, None, today),
-            Ok(ProfilePatch::default())
-        );
     }
 
     #[tokio::test]
