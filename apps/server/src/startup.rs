@@ -58,8 +58,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The CDN URL of an account's ready profile image. Profile images arrive with the
-    /// image routes; until an account has one this is `None`.
+    /// The CDN URL of an account's profile image; `None` until it has one.
     pub fn profile_image_url(&self, account: &Account) -> Option<String> {
         account
             .profile_image_key

@@ -31,7 +31,7 @@ use crate::image::{
     Image, ImageFilter, ImageId, ImageRepository, ImageStatus, NewImage, ReadyImage,
 };
 use crate::report::ReportCategory;
-use crate::session::{NewSession, Session, SessionId, SessionRepository, TokenHash};
+use crate::session::{NewSession, Principal, Session, SessionId, SessionRepository, TokenHash};
 use crate::storage::ObjectKey;
 
 struct Entries<K, V> {
@@ -162,13 +162,6 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
-
-/// A resolved session: the session and its live account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub session: Session,
-    pub account: Account,
 }
 
 /// How long the caches keep what they read.

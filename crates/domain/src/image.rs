@@ -1,6 +1,6 @@
-//! Images: what was uploaded, by whom, for which purpose, and where it is in its lifecycle.
-//! The upload and confirmation service arrives with the image routes; this module holds the
-//! types every layer already agrees on.
+//! Images: what was uploaded, by whom, for which purpose, and where it is in its lifecycle;
+//! the image repository and CDN ports. The service that issues, confirms and removes
+//! images is [`crate::services::Images`].
 
 use std::fmt;
 use std::str::FromStr;

@@ -30,7 +30,7 @@ pub use account::{
     Account, AccountId, AccountRepository, AccountUpdate, BirthDate, DisplayName, Email, Gender,
     Identity, Locale, NewAccount, Phone, Role, Roles,
 };
-pub use cache::{CachePolicy, Invalidating, Principal, ReadCaches};
+pub use cache::{CachePolicy, Invalidating, ReadCaches};
 pub use clock::{Clock, SystemClock};
 pub use error::{
     CreateAccountError, LinkIdentityError, ParseError, RepositoryError, UpdateAccountError,
@@ -50,7 +50,9 @@ pub use report::{
     ReportCategory, ReportCategoryId, ReportChange, ReportEvent, ReportFilter, ReportId,
     ReportReason, ReportRepository, ReportStatus, ReportSubmission, ReportTarget, TargetType,
 };
-pub use session::{NewSession, Session, SessionId, SessionRepository, SessionToken, TokenHash};
+pub use session::{
+    NewSession, Principal, Session, SessionId, SessionRepository, SessionToken, TokenHash,
+};
 pub use storage::{
     ByteStream, KeyPrefix, ObjectKey, ObjectMeta, ObjectStore, PresignedPut, PutConditions,
     StorageError,

@@ -1,5 +1,6 @@
 //! Reports: a user reports a product, a chat room or another user; staff moderate. The
-//! reporting service arrives with the report routes; this module holds the shared types.
+//! types every layer shares and the report repository port; the service that files and
+//! moderates reports is [`crate::services::reports::Reports`].
 
 use std::fmt;
 use std::str::FromStr;

@@ -223,3 +223,10 @@ pub trait SessionRepository: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Vec<Session>, RepositoryError>;
 }
+
+/// A resolved session: the session and its live account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub session: Session,
+    pub account: crate::account::Account,
+}

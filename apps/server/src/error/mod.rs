@@ -196,7 +196,7 @@ impl ApiError {
                 bytes,
                 declared: true,
             } => Self::new(
-                ErrorCode::QuotaExceeded,
+                ErrorCode::QuotaExceededByUpload,
                 format!("This upload would take your images past your quota of {bytes} bytes."),
             ),
         }

@@ -7,7 +7,7 @@ use time::Date;
 use utoipa::ToSchema;
 use validator::{Validate, ValidationError};
 
-use super::{field_errors, refusal, refused};
+use super::{refusal, refused, refused_fields};
 use crate::error::ApiError;
 
 /// Any of these; absent fields are left as they are.
@@ -54,12 +54,7 @@ impl PatchAccountRequest {
     /// phone number.
     pub fn try_into_domain(self, today: Date) -> Result<ProfilePatch, ApiError> {
         let errors = self.validate().err();
-        let refused = |fields: &[(&str, &'static str)]| {
-            errors
-                .as_ref()
-                .map(|e| field_errors(e, fields))
-                .unwrap_or_default()
-        };
+        let refused = |fields: &[(&str, &'static str)]| refused_fields(errors.as_ref(), fields);
         let mut invalid = refused(&[("name", "name"), ("gender", "gender")]);
         let birth_date = self
             .birth_date

@@ -36,6 +36,14 @@ pub(crate) fn field_errors(
         .collect()
 }
 
+/// [`field_errors`] of a validation's outcome, none when it passed.
+pub(crate) fn refused_fields(
+    outcome: Option<&ValidationErrors>,
+    fields: &[(&str, &'static str)],
+) -> Vec<ParseError> {
+    outcome.map(|e| field_errors(e, fields)).unwrap_or_default()
+}
+
 /// A domain parser's refusal as a `validator` error, keeping its reason.
 pub(crate) fn refusal(e: ParseError) -> ValidationError {
     ValidationError::new("format").with_message(e.reason.into())

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use validator::{Validate, ValidationError};
 
-use super::{field_errors, refusal, refused};
+use super::{field_errors, refusal, refused, refused_fields};
 use crate::error::{ApiError, Domain};
 
 /// Seed 002's report: exactly one of the three targets.
@@ -51,12 +51,7 @@ impl ReportBody {
     /// reason, the evidence keys.
     pub fn try_into_domain(self) -> Result<ReportSubmission, ApiError> {
         let errors = self.validate().err();
-        let refused = |fields: &[(&str, &'static str)]| {
-            errors
-                .as_ref()
-                .map(|e| field_errors(e, fields))
-                .unwrap_or_default()
-        };
+        let refused = |fields: &[(&str, &'static str)]| refused_fields(errors.as_ref(), fields);
         // In the order of the body: the category, the target, the reason, the evidence.
         let mut invalid = refused(&[("report_category_id", "report_category_id")]);
         let target = ReportTarget::from_fields(

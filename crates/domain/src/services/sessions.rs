@@ -5,9 +5,10 @@ use std::sync::Arc;
 use time::Duration;
 
 use crate::account::AccountId;
-use crate::cache::{Principal, ReadCaches};
+use crate::cache::ReadCaches;
 use crate::clock::Clock;
 use crate::error::RepositoryError;
+use crate::session::Principal;
 use crate::session::{NewSession, Session, SessionId, SessionRepository, SessionToken};
 
 /// How long sessions live.

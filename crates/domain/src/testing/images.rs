@@ -24,18 +24,8 @@ fn new_image(uploader: crate::AccountId, channel: Channel, expires_at: OffsetDat
 /// repository of the same store.
 pub async fn image_repository(accounts: &dyn AccountRepository, repo: &dyn ImageRepository) {
     let mut case = Case::new("image_repository");
-    let me = accounts
-        .create(new_account(None, false, T0))
-        .await
-        .unwrap()
-        .id;
-    let other = accounts
-        .create(new_account(None, false, T0))
-        .await
-        .unwrap()
-        .id;
+    let (me, other) = two_accounts(accounts).await;
 
-    // Insert and read back.
     case.step("Insert and read back");
     let n = new_image(me, Channel::Chat, T0 + Duration::minutes(15));
     let img = repo.insert(n.clone()).await.expect("insert");
@@ -55,7 +45,6 @@ pub async fn image_repository(accounts: &dyn AccountRepository, repo: &dyn Image
         None
     );
 
-    // Ready only from pending, once.
     case.step("Ready only from pending, once");
     let ready = ReadyImage {
         content_type: ImageType::Png,
@@ -89,7 +78,6 @@ pub async fn image_repository(accounts: &dyn AccountRepository, repo: &dyn Image
     assert_eq!(got.confirmed_at, Some(ready.confirmed_at));
     assert_eq!(got.expires_at, ready.expires_at);
 
-    // Transitions are conditional.
     case.step("Transitions are conditional");
     assert!(
         !repo
@@ -130,7 +118,6 @@ pub async fn image_repository(accounts: &dyn AccountRepository, repo: &dyn Image
     case.step("upload_limits_hold_under_concurrent_inserts");
     upload_limits_hold_under_concurrent_inserts(repo, fresh().await).await;
 
-    // Listing by uploader, channel, status and expiry, oldest first.
     case.step("Listing by uploader, channel, status and expiry, oldest first");
     let a = repo
         .insert(new_image(me, Channel::Profile, T0 + Duration::minutes(1)))

@@ -31,7 +31,6 @@ fn pending_registration(expires_at: OffsetDateTime) -> PendingRegistration {
 /// Runs every login-state case.
 pub async fn login_state_repository(repo: &dyn LoginStateRepository) {
     let mut case = Case::new("login_state_repository");
-    // A flow is taken once, and only before it expires.
     case.step("A flow is taken once, and only before it expires");
     let state = TokenHash::of(&unique());
     let f = flow(T0 + Duration::minutes(10));
@@ -66,7 +65,6 @@ pub async fn login_state_repository(repo: &dyn LoginStateRepository) {
         "an expired flow is refused"
     );
 
-    // Pending registrations: found until they expire, deleted once.
     case.step("Pending registrations: found until they expire, deleted once");
     let token = TokenHash::of(&unique());
     let p = pending_registration(T0 + Duration::minutes(30));
@@ -97,7 +95,6 @@ pub async fn login_state_repository(repo: &dyn LoginStateRepository) {
     assert!(repo.delete_pending(&token).await.unwrap());
     assert!(!repo.delete_pending(&token).await.unwrap());
 
-    // Purging removes only what has expired.
     case.step("Purging removes only what has expired");
     let live_flow = TokenHash::of(&unique());
     let dead_flow = TokenHash::of(&unique());

@@ -59,6 +59,16 @@ fn new_account(email: Option<&str>, verified: bool, at: OffsetDateTime) -> NewAc
     }
 }
 
+/// Two fresh accounts, for cases about whose a record is.
+async fn two_accounts(accounts: &dyn AccountRepository) -> (crate::AccountId, crate::AccountId) {
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let account = accounts.create(new_account(None, false, T0)).await;
+        ids.push(account.expect("account").id);
+    }
+    (ids[0], ids[1])
+}
+
 fn unique_email() -> String {
     format!("u{}@example.com", unique())
 }

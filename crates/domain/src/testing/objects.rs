@@ -32,7 +32,6 @@ pub async fn object_store(store: &dyn ObjectStore) {
     let key = |k: &str| ObjectKey::parse(&format!("{base}/{k}")).unwrap();
     let prefix = |p: &str| KeyPrefix::parse(&format!("{base}/{p}")).unwrap();
 
-    // Write, head, read.
     case.step("Write, head, read");
     let a = key("a/one.png");
     let meta = store
@@ -65,7 +64,6 @@ pub async fn object_store(store: &dyn ObjectStore) {
         store.read_range(&a, 11, 5, None).await.unwrap().is_empty(),
         "past the end is empty"
     );
-    // Only from the version named, when one is.
     case.step("Only from the version named, when one is");
     assert_eq!(
         store
@@ -80,7 +78,6 @@ pub async fn object_store(store: &dyn ObjectStore) {
             .await,
         Err(StorageError::PreconditionFailed)
     ));
-    // Metadata and the first bytes at once.
     case.step("Metadata and the first bytes at once");
     let (m, first) = store.read_head(&a, 5).await.unwrap().expect("exists");
     assert_eq!(
@@ -113,7 +110,6 @@ pub async fn object_store(store: &dyn ObjectStore) {
     );
     store.delete(&empty).await.unwrap();
 
-    // Replace.
     case.step("Replace");
     let replaced = store
         .put(&a, body(&[b"bye"]), "image/gif", 1024)
@@ -127,7 +123,6 @@ pub async fn object_store(store: &dyn ObjectStore) {
         (3, Some("image/gif"))
     );
 
-    // Limits and broken bodies store nothing and keep what was there.
     case.step("Limits and broken bodies store nothing and keep what was there");
     assert!(matches!(
         store
@@ -161,7 +156,6 @@ pub async fn object_store(store: &dyn ObjectStore) {
         .await
         .expect("a body of exactly max_size is accepted");
 
-    // Missing objects.
     case.step("Missing objects");
     let missing = key("missing.png");
     assert_eq!(store.head(&missing).await.unwrap(), None);
@@ -174,7 +168,6 @@ pub async fn object_store(store: &dyn ObjectStore) {
         .await
         .expect("deleting nothing succeeds");
 
-    // Listing: whole-segment prefixes, key order, paging.
     case.step("Listing: whole-segment prefixes, key order, paging");
     for k in ["l/b.png", "l/a.png", "l/sub/c.png", "lx/d.png"] {
         store
@@ -271,7 +264,6 @@ pub async fn object_store(store: &dyn ObjectStore) {
         Err(StorageError::NotFound)
     ));
 
-    // Presigned PUTs name exactly the headers to send.
     case.step("Presigned PUTs name exactly the headers to send");
     let presigned = store
         .presign_put(
@@ -295,7 +287,6 @@ pub async fn object_store(store: &dyn ObjectStore) {
     };
     assert_eq!(header("content-type").as_deref(), Some("image/png"));
     assert_eq!(header("content-length").as_deref(), Some("42"));
-    // No declared type: the URL names no Content-Type.
     case.step("No declared type: the URL names no Content-Type");
     let any = store
         .presign_put(
@@ -317,7 +308,6 @@ pub async fn object_store(store: &dyn ObjectStore) {
         any.headers
     );
 
-    // Delete.
     case.step("Delete");
     store.delete(&a).await.expect("delete");
     assert_eq!(store.head(&a).await.unwrap(), None);
@@ -326,7 +316,6 @@ pub async fn object_store(store: &dyn ObjectStore) {
         Err(StorageError::NotFound)
     ));
 
-    // Leave nothing behind.
     case.step("Leave nothing behind");
     for m in store
         .list(&prefix(""), None, 1000)

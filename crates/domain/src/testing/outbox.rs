@@ -29,7 +29,6 @@ pub async fn outbox(repo: &dyn Outbox) {
         .unwrap();
     assert_eq!(repo.depth(&topic).await.unwrap(), 3);
 
-    // Due jobs, oldest first, leased, attempts counted; others wait for their time.
     case.step("Due jobs, oldest first, leased, attempts counted; others wait for their time");
     let jobs = repo.claim(&topic, T0, lease, 10).await.expect("claim");
     assert_eq!(jobs.iter().map(|j| j.id).collect::<Vec<_>>(), vec![a, b]);
@@ -46,7 +45,6 @@ pub async fn outbox(repo: &dyn Outbox) {
         "leased jobs are not taken twice"
     );
 
-    // Delivered jobs are gone for good; a lapsed lease frees the other.
     case.step("Delivered jobs are gone for good; a lapsed lease frees the other");
     repo.complete(a, T0).await.expect("complete");
     let again = repo
@@ -63,7 +61,6 @@ pub async fn outbox(repo: &dyn Outbox) {
         "taken again, it keeps the batch it was sent in"
     );
 
-    // Retry waits for its time; fail stops for good.
     case.step("Retry waits for its time; fail stops for good");
     repo.retry(b, "provider said no", T0 + Duration::minutes(30))
         .await
@@ -96,7 +93,6 @@ pub async fn outbox(repo: &dyn Outbox) {
     );
     assert_eq!(repo.depth(&other).await.unwrap(), 1, "topics are separate");
 
-    // Concurrent workers never take the same job.
     case.step("Concurrent workers never take the same job");
     let busy = format!("conformance.{}", unique());
     for i in 0..20 {
@@ -120,7 +116,6 @@ pub async fn outbox(repo: &dyn Outbox) {
     assert_eq!(ids.len(), n, "a job was claimed twice");
     assert!(n >= 15, "the two workers took {n} of 20");
 
-    // Skipped jobs are done, with their reason kept.
     case.step("Skipped jobs are done, with their reason kept");
     let skipped = format!("conformance.{}", unique());
     let s = repo

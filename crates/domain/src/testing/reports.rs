@@ -39,20 +39,10 @@ pub async fn report_repository(
             .all(|c| !c.label_ko.is_empty() && !c.label_en.is_empty())
     );
 
-    let me = accounts
-        .create(new_account(None, false, T0))
-        .await
-        .unwrap()
-        .id;
-    let other = accounts
-        .create(new_account(None, false, T0))
-        .await
-        .unwrap()
-        .id;
+    let (me, other) = two_accounts(accounts).await;
     let room = ReportTarget::ChatRoom(i64::from(uuid::Uuid::new_v4().as_u128() as u32));
     let topic = "conformance.notify";
 
-    // Create: the report, its audit entry and its notice, together.
     case.step("Create: the report, its audit entry and its notice, together");
     let before = outbox.depth(topic).await.unwrap();
     let r = repo
@@ -88,7 +78,6 @@ pub async fn report_repository(
     assert_eq!(trail.len(), 1);
     assert_eq!((trail[0].action.as_str(), trail[0].actor), ("create", me));
 
-    // One open report per reporter and target; others may report it too.
     case.step("One open report per reporter and target; others may report it too");
     match repo.create(new_report(me, room, T0), vec![]).await {
         Err(CreateReportError::DuplicateOpen) => {}
@@ -99,7 +88,6 @@ pub async fn report_repository(
         .await
         .unwrap();
 
-    // Moderation: conditional on the status, audited.
     case.step("Moderation: conditional on the status, audited");
     let resolve = ReportChange {
         status: ReportStatus::Resolved,
@@ -165,7 +153,6 @@ pub async fn report_repository(
         None
     );
 
-    // Listing: filters, newest first, pages and totals.
     case.step("Listing: filters, newest first, pages and totals");
     let page = |n, s| Page::parse(Some(n), Some(s)).unwrap();
     let (mine, total) = repo
@@ -243,7 +230,6 @@ pub async fn report_repository(
             .unwrap(),
         1
     );
-    // Counting stops at the bound.
     case.step("Counting stops at the bound");
     assert_eq!(repo.count_since(me, T0, 1).await.unwrap(), 1);
     assert_eq!(repo.count_since(me, T0, 0).await.unwrap(), 0);

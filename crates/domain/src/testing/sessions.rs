@@ -21,16 +21,7 @@ fn new_session(account: crate::AccountId, at: OffsetDateTime) -> (SessionToken, 
 /// repository of the same store is needed to make some.
 pub async fn session_repository(accounts: &dyn AccountRepository, repo: &dyn SessionRepository) {
     let mut case = Case::new("session_repository");
-    let account = accounts
-        .create(new_account(None, false, T0))
-        .await
-        .unwrap()
-        .id;
-    let other = accounts
-        .create(new_account(None, false, T0))
-        .await
-        .unwrap()
-        .id;
+    let (account, other) = two_accounts(accounts).await;
     case.step("sessions_round_trip");
     sessions_round_trip(repo, account).await;
     case.step("sessions_expiry");

@@ -85,15 +85,7 @@ impl Images {
                 })
             }
             Err(e) => {
-                // No record may point at an upload that cannot happen.
-                self.repo
-                    .transition(
-                        image.id,
-                        ImageStatus::Pending,
-                        ImageStatus::Rejected,
-                        self.clock.now(),
-                    )
-                    .await?;
+                self.mark_rejected(&image).await?;
                 Err(e.into())
             }
         }
@@ -142,14 +134,7 @@ impl Images {
             )
             .await
         {
-            self.repo
-                .transition(
-                    image.id,
-                    ImageStatus::Pending,
-                    ImageStatus::Rejected,
-                    self.clock.now(),
-                )
-                .await?;
+            self.mark_rejected(&image).await?;
             return Err(match e {
                 StorageError::TooLarge { limit } => ImageError::TooLarge(limit),
                 other => other.into(),
@@ -157,6 +142,21 @@ impl Images {
         }
         self.verify_and_promote(image, &Confirmation::default())
             .await
+    }
+
+    /// Marks a pending upload rejected; `false` when it was no longer pending. Also for an
+    /// upload whose bytes can never arrive (its URL could not be issued, its body failed):
+    /// no record may point at an upload that cannot happen.
+    async fn mark_rejected(&self, image: &Image) -> Result<bool, ImageError> {
+        Ok(self
+            .repo
+            .transition(
+                image.id,
+                ImageStatus::Pending,
+                ImageStatus::Rejected,
+                self.clock.now(),
+            )
+            .await?)
     }
 
     /// Confirms an upload (seed 003's callback): idempotent for a ready image.
@@ -209,16 +209,7 @@ impl Images {
         image: &Image,
         rejection: Rejection,
     ) -> Result<Image, ImageError> {
-        let rejected = self
-            .repo
-            .transition(
-                image.id,
-                ImageStatus::Pending,
-                ImageStatus::Rejected,
-                self.clock.now(),
-            )
-            .await?;
-        if !rejected {
+        if !self.mark_rejected(image).await? {
             return self.settled(image).await;
         }
         let kind = rejection.kind();
