@@ -47,8 +47,9 @@ pub use notify::{Notice, Notifier, NotifyError};
 pub use outbox::{Outbox, OutboxJob};
 pub use report::{
     CreateReportError, Enqueue, EvidenceKeys, ModerationAction, NewReport, Page, Report,
-    ReportCategory, ReportCategoryId, ReportChange, ReportEvent, ReportFilter, ReportId,
-    ReportReason, ReportRepository, ReportStatus, ReportSubmission, ReportTarget, TargetType,
+    ReportAction, ReportCategory, ReportCategoryId, ReportChange, ReportEvent, ReportFilter,
+    ReportId, ReportReason, ReportRepository, ReportStatus, ReportSubmission, ReportTarget,
+    TargetType,
 };
 pub use session::{
     NewSession, Principal, Session, SessionId, SessionRepository, SessionToken, TokenHash,

@@ -310,6 +310,39 @@ pub struct ReportSubmission {
     pub evidence: EvidenceKeys,
 }
 
+/// What happened to a report, as its history records it: filed, or a moderator's action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportAction {
+    Create,
+    Moderation(ModerationAction),
+}
+
+impl ReportAction {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Moderation(m) => m.as_str(),
+        }
+    }
+}
+
+impl From<ModerationAction> for ReportAction {
+    fn from(m: ModerationAction) -> Self {
+        Self::Moderation(m)
+    }
+}
+
+impl FromStr for ReportAction {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "create" => Ok(Self::Create),
+            other => other.parse().map(Self::Moderation),
+        }
+    }
+}
+
 /// What a moderator did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModerationAction {
@@ -361,8 +394,7 @@ impl FromStr for ModerationAction {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportEvent {
     pub actor: AccountId,
-    /// `create`, `resolve`, `dismiss`, `assign`, `reopen`.
-    pub action: String,
+    pub action: ReportAction,
     pub from_status: Option<ReportStatus>,
     pub to_status: ReportStatus,
     pub note: Option<String>,
@@ -394,6 +426,18 @@ pub struct ReportChange {
 pub struct Enqueue {
     pub topic: &'static str,
     pub payload: serde_json::Value,
+}
+
+impl Enqueue {
+    /// The job for the report `report` once it has its id: the payload names it as
+    /// `report_id` (the repository calls this inside the report's transaction).
+    #[must_use]
+    pub fn for_report(mut self, report: i64) -> Self {
+        if let Some(obj) = self.payload.as_object_mut() {
+            obj.insert("report_id".into(), serde_json::json!(report));
+        }
+        self
+    }
 }
 
 /// Which reports to list; unset fields match anything.

@@ -3,9 +3,9 @@
 
 use async_trait::async_trait;
 use domain::{
-    AccountId, CreateReportError, Enqueue, NewReport, ObjectKey, Page, Report, ReportCategory,
-    ReportCategoryId, ReportChange, ReportEvent, ReportFilter, ReportId, ReportReason,
-    ReportRepository, ReportStatus, ReportTarget, RepositoryError,
+    AccountId, CreateReportError, Enqueue, NewReport, ObjectKey, Page, Report, ReportAction,
+    ReportCategory, ReportCategoryId, ReportChange, ReportEvent, ReportFilter, ReportId,
+    ReportReason, ReportRepository, ReportStatus, ReportTarget, RepositoryError,
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
@@ -41,7 +41,7 @@ fn event_row(report: i64, e: &ReportEvent) -> events::ActiveModel {
     events::ActiveModel {
         report_id: Set(report),
         actor_id: Set(e.actor.get()),
-        action: Set(e.action.clone()),
+        action: Set(e.action.as_str().to_owned()),
         from_status: Set(e.from_status.map(|s| s.as_str().to_owned())),
         to_status: Set(e.to_status.as_str().to_owned()),
         note: Set(e.note.clone()),
@@ -59,13 +59,10 @@ async fn enqueue<C: ConnectionTrait>(
     at: OffsetDateTime,
 ) -> Result<(), RepositoryError> {
     for job in jobs {
-        let mut payload = job.payload;
-        if let Some(obj) = payload.as_object_mut() {
-            obj.insert("report_id".into(), serde_json::json!(report));
-        }
+        let job = job.for_report(report);
         outbox::ActiveModel {
             topic: Set(job.topic.to_owned()),
-            payload: Set(payload.to_string()),
+            payload: Set(job.payload.to_string()),
             attempts: Set(0),
             next_attempt_at: Set(micros(at)),
             locked_until: Set(None),
@@ -134,7 +131,7 @@ impl ReportRepository for SqlStore {
             };
             let created = ReportEvent {
                 actor: new.reporter,
-                action: "create".into(),
+                action: ReportAction::Create,
                 from_status: None,
                 to_status: ReportStatus::Open,
                 note: None,
@@ -277,7 +274,7 @@ impl ReportRepository for SqlStore {
             .map(|e| {
                 Ok(ReportEvent {
                     actor: AccountId::new(e.actor_id),
-                    action: e.action,
+                    action: e.action.parse().map_err(corrupt)?,
                     from_status: e
                         .from_status
                         .map(|s| s.parse().map_err(corrupt))

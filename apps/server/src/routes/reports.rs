@@ -162,7 +162,7 @@ impl ReportResponse {
 fn event(e: ReportEvent) -> EventResponse {
     EventResponse {
         actor_id: e.actor.get(),
-        action: e.action,
+        action: e.action.as_str().to_owned(),
         from_status: e.from_status.map(|s| s.as_str().to_owned()),
         to_status: e.to_status.as_str().to_owned(),
         note: e.note,

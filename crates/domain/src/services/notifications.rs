@@ -16,7 +16,8 @@ use crate::outbox::{Outbox, backoff};
 pub const TOPIC: &str = "notify.report";
 
 /// What the reporter is told about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ReportNotice {
     Received,
     Resolved,
@@ -32,18 +33,15 @@ impl ReportNotice {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "received" => Some(Self::Received),
-            "resolved" => Some(Self::Resolved),
-            "dismissed" => Some(Self::Dismissed),
-            _ => None,
-        }
-    }
-
-    /// The job payload (the repository adds `report_id`).
+    /// The job payload: a [`NoticeJob`] without its report, which the repository adds
+    /// when it writes the report ([`crate::report::Enqueue::for_report`]).
     pub fn payload(self, account: AccountId) -> serde_json::Value {
-        serde_json::json!({ "account_id": account.get(), "kind": self.as_str() })
+        let job = NoticeJob {
+            account_id: account.get(),
+            kind: self,
+            report_id: None,
+        };
+        serde_json::to_value(job).unwrap_or_default()
     }
 
     fn text(self, report: i64) -> String {
@@ -59,6 +57,16 @@ impl ReportNotice {
             ),
         }
     }
+}
+
+/// A notice job as the outbox carries it: written by [`ReportNotice::payload`] and
+/// [`crate::report::Enqueue::for_report`], read back by [`Notifications`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NoticeJob {
+    pub account_id: i64,
+    pub kind: ReportNotice,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_id: Option<i64>,
 }
 
 /// Delivers report notices.
@@ -125,16 +133,20 @@ impl Notifications {
         let mut report = DeliveryReport::default();
         let jobs = self.outbox.claim(TOPIC, now, self.lease, 20).await?;
         for job in jobs {
-            let account = job.payload["account_id"].as_i64().map(AccountId::new);
-            let kind = job.payload["kind"].as_str().and_then(ReportNotice::parse);
-            let report_id = job.payload["report_id"].as_i64();
-            let (Some(account), Some(kind), Some(report_id)) = (account, kind, report_id) else {
+            let parsed = serde_json::from_value::<NoticeJob>(job.payload.clone()).ok();
+            let Some(NoticeJob {
+                account_id,
+                kind,
+                report_id: Some(report_id),
+            }) = parsed
+            else {
                 self.outbox
                     .fail(job.id, "malformed notice job", now)
                     .await?;
                 report.failed += 1;
                 continue;
             };
+            let account = AccountId::new(account_id);
             let phone = match self.accounts.find_by_id(account).await? {
                 Some(a) if !a.is_withdrawn() => a.phone,
                 _ => {

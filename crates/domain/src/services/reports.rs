@@ -312,7 +312,7 @@ impl Reports {
             resolution_note,
             event: ReportEvent {
                 actor: moderator,
-                action: action.as_str().to_owned(),
+                action: action.into(),
                 from_status: Some(from),
                 to_status: to,
                 note,

@@ -26,8 +26,8 @@ use crate::login::{
 };
 use crate::outbox::Outbox;
 use crate::report::{
-    CreateReportError, Enqueue, NewReport, Page, ReportCategoryId, ReportChange, ReportEvent,
-    ReportFilter, ReportReason, ReportRepository, ReportStatus, ReportTarget,
+    CreateReportError, Enqueue, ModerationAction, NewReport, Page, ReportCategoryId, ReportChange,
+    ReportEvent, ReportFilter, ReportReason, ReportRepository, ReportStatus, ReportTarget,
 };
 use crate::session::TokenHash;
 use crate::session::{NewSession, SessionId, SessionRepository, SessionToken};

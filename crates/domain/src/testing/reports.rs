@@ -95,7 +95,7 @@ pub async fn report_repository(
         resolution_note: Some("warned".into()),
         event: ReportEvent {
             actor: other,
-            action: "resolve".into(),
+            action: ModerationAction::Resolve.into(),
             from_status: Some(ReportStatus::Open),
             to_status: ReportStatus::Resolved,
             note: Some("warned".into()),
@@ -139,7 +139,7 @@ pub async fn report_repository(
         resolution_note: None,
         event: ReportEvent {
             actor: other,
-            action: "reopen".into(),
+            action: ModerationAction::Reopen.into(),
             from_status: Some(ReportStatus::Resolved),
             to_status: ReportStatus::Open,
             note: None,

@@ -285,7 +285,7 @@ async fn resolving_is_audited_and_notifies_the_reporter() {
                 && change.status == ReportStatus::Resolved
                 && change.resolution_note.as_deref() == Some("경고 조치")
                 && change.event.actor == AccountId::new(8)
-                && change.event.action == "resolve"
+                && change.event.action.as_str() == "resolve"
                 && change.event.from_status == Some(ReportStatus::Open)
                 && change.event.at == NOW
                 && q.len() == 1
