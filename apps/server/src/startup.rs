@@ -15,9 +15,7 @@ use anyhow::Context as _;
 use domain::services::notifications::Notifications;
 use domain::services::reports::{ReportPolicy, Reports};
 use domain::services::{Accounts, Images, Login, LoginPolicy, Sessions, Sweeper};
-use domain::{
-    Account, Clock, IdentityProvider, Invalidating, ObjectStore, ReadCaches, SystemClock,
-};
+use domain::{Account, Cached, Clock, IdentityProvider, ObjectStore, ReadCaches, SystemClock};
 use identity_oidc::{DevProvider, OidcProvider};
 use store_sql::SqlStore;
 
@@ -129,13 +127,13 @@ impl Application {
 
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let repo = Arc::new(db.clone());
-        // Accounts, sessions and images go through the read caches' invalidating wrapper,
-        // so that every write made here drops what the caches hold about it.
+        // Accounts, sessions, images and report categories go through the read caches'
+        // decorator: hot reads answered from memory, every write made here dropping what
+        // the caches hold about it. Report evidence and notices read the database itself.
         let caches = ReadCaches::new(config.cache_policy());
-        let cached = Arc::new(Invalidating::new(db.clone(), caches.clone()));
+        let cached = Arc::new(Cached::new(db.clone(), caches.clone()));
         let session_policy = config.identity.session_policy();
-        let sessions = Sessions::new(cached.clone(), clock.clone(), session_policy)
-            .with_caches(caches.clone());
+        let sessions = Sessions::new(cached.clone(), clock.clone(), session_policy);
         let accounts = Accounts::new(cached.clone(), cached.clone(), clock.clone())
             .with_caches(caches.clone());
         let metrics = Arc::new(crate::metrics::Metrics::new().context("metrics registry")?);
@@ -147,8 +145,7 @@ impl Application {
             clock.clone(),
             config.images.policy(),
         )
-        .with_observer(metrics.clone())
-        .with_caches(caches.clone());
+        .with_observer(metrics.clone());
 
         let mut providers: Vec<Arc<dyn IdentityProvider>> = Vec::new();
         for c in &config.identity.oidc {
@@ -213,14 +210,13 @@ impl Application {
                 .demo_page
                 .unwrap_or(config.app_env == AppEnv::Dev),
             reports: Reports::new(
-                repo.clone(),
+                cached.clone(),
                 repo.clone(),
                 clock.clone(),
                 ReportPolicy {
                     per_day: config.reports_per_day,
                 },
-            )
-            .with_caches(caches.clone()),
+            ),
             dev,
             service_tokens: ServiceTokens::new(
                 config.identity.parsed_service_tokens().unwrap_or_default(),

@@ -1,5 +1,6 @@
-//! Short-lived, in-process read caches for the hottest reads, and the decorators that keep
-//! them honest.
+//! Short-lived, in-process read caches for the hottest reads, kept by one decorator,
+//! [`Cached`], that implements the ports: services read and write through it and never
+//! know a cache exists.
 //!
 //! Three things are read far more often than they change: who a session token belongs to
 //! (every authenticated request), an account's summary, and a ready image's record (which
@@ -8,10 +9,13 @@
 //! rules:
 //!
 //! - **Every write in this process invalidates.** The repositories the services use are
-//!   wrapped in [`Invalidating`], which drops the affected entries whenever a session is
-//!   revoked, an account is updated or withdrawn, or an image changes state, whichever
-//!   service or route did it. A read that started before such a write never stores what it
-//!   read (each cache counts its invalidations, see [`TtlCache::ticket`]).
+//!   wrapped in [`Cached`], which answers the cached reads (a token's session and account,
+//!   a ready image's record, the report categories) from memory when fresh and drops the
+//!   affected entries whenever a session is revoked, an account is updated or withdrawn,
+//!   or an image changes state, whichever service or route did it. A read that started
+//!   before such a write never stores what it read (each cache counts its invalidations,
+//!   see [`TtlCache::ticket`]). Account summaries are the one cache a service still reads
+//!   itself ([`crate::services::Accounts::summary`]).
 //! - **Writes in other processes are seen within the TTL.** Another replica's logout, or an
 //!   operator's `server accounts grant`, takes effect here after at most the session TTL
 //!   (seconds); another replica's profile edit or image deletion after at most the read
@@ -26,11 +30,15 @@ use time::{Duration, OffsetDateTime};
 
 use crate::Email;
 use crate::account::{Account, AccountId, AccountRepository, AccountUpdate, Identity, NewAccount};
+use crate::clock::{Clock, SystemClock};
 use crate::error::{CreateAccountError, LinkIdentityError, RepositoryError, UpdateAccountError};
 use crate::image::{
     Image, ImageFilter, ImageId, ImageRepository, ImageStatus, NewImage, ReadyImage,
 };
-use crate::report::ReportCategory;
+use crate::report::{
+    CreateReportError, Enqueue, NewReport, Page, Report, ReportCategory, ReportChange, ReportEvent,
+    ReportFilter, ReportId, ReportRepository, ReportStatus,
+};
 use crate::session::{NewSession, Principal, Session, SessionId, SessionRepository, TokenHash};
 use crate::storage::ObjectKey;
 
@@ -155,6 +163,21 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         e.map.retain(|k, (_, v)| !stale(k, v));
     }
 
+    /// Changes every entry for which `matches` is true, in place: for a write whose effect
+    /// on the entry is known (a session touched), so that it need not be read again.
+    pub fn update_where(
+        &self,
+        mut matches: impl FnMut(&K, &V) -> bool,
+        mut change: impl FnMut(&mut V),
+    ) {
+        let mut e = self.lock();
+        for (k, (_, v)) in &mut e.map {
+            if matches(k, v) {
+                change(v);
+            }
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.lock().map.len()
     }
@@ -196,7 +219,7 @@ impl Default for CachePolicy {
 }
 
 /// The service's read caches, shared by the services that read them and the
-/// [`Invalidating`] repositories that keep them fresh. Cloning shares them.
+/// [`Cached`] repositories that keep them fresh. Cloning shares them.
 #[derive(Clone)]
 pub struct ReadCaches {
     pub principals: TtlCache<TokenHash, Principal>,
@@ -249,17 +272,40 @@ impl ReadCaches {
     }
 }
 
-/// A repository whose writes invalidate [`ReadCaches`]. Wrap the store once and hand the
-/// wrapper to every service, so that no write path can forget to invalidate.
-#[derive(Debug, Clone)]
-pub struct Invalidating<R> {
+/// A repository whose hot reads are answered from [`ReadCaches`] when fresh and whose
+/// writes invalidate them. Wrap the store once and hand the wrapper to every service, so
+/// that no write path can forget to invalidate and no service needs to know of caching.
+#[derive(Clone)]
+pub struct Cached<R> {
     inner: R,
     caches: ReadCaches,
+    /// Decides when entries expire.
+    clock: Arc<dyn Clock>,
 }
 
-impl<R> Invalidating<R> {
+impl<R> std::fmt::Debug for Cached<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cached")
+            .field("caches", &self.caches)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R> Cached<R> {
+    /// `inner` behind `caches`, whose entries expire by the system clock.
     pub fn new(inner: R, caches: ReadCaches) -> Self {
-        Self { inner, caches }
+        Self {
+            inner,
+            caches,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Entries expire by `clock` (the services' clock, in tests).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Runs a write with `forget` applied before and after it: a read racing the write can
@@ -278,7 +324,7 @@ impl<R> Invalidating<R> {
 }
 
 #[async_trait]
-impl<R: AccountRepository> AccountRepository for Invalidating<R> {
+impl<R: AccountRepository> AccountRepository for Cached<R> {
     async fn create(&self, new: NewAccount) -> Result<Account, CreateAccountError> {
         self.inner.create(new).await
     }
@@ -327,26 +373,50 @@ impl<R: AccountRepository> AccountRepository for Invalidating<R> {
 }
 
 #[async_trait]
-impl<R: SessionRepository> SessionRepository for Invalidating<R> {
+impl<R: SessionRepository> SessionRepository for Cached<R> {
     async fn insert(&self, new: NewSession) -> Result<Session, RepositoryError> {
         self.inner.insert(new).await
     }
 
+    /// From `principals` while fresh and still active at `now`.
     async fn find_active_by_token_hash(
         &self,
         hash: &TokenHash,
         now: OffsetDateTime,
     ) -> Result<Option<(Session, Account)>, RepositoryError> {
-        self.inner.find_active_by_token_hash(hash, now).await
+        if let Some(p) = self.caches.principals.get(hash, now)
+            && p.session.is_active(now)
+        {
+            return Ok(Some((p.session, p.account)));
+        }
+        let ticket = self.caches.principals.ticket();
+        let found = self.inner.find_active_by_token_hash(hash, now).await?;
+        if let Some((session, account)) = &found {
+            let principal = Principal {
+                session: session.clone(),
+                account: account.clone(),
+            };
+            self.caches.principals.insert(ticket, *hash, principal, now);
+        }
+        Ok(found)
     }
 
+    /// The cached session learns its new activity, so the next request finds it touched.
     async fn touch(
         &self,
         id: SessionId,
         now: OffsetDateTime,
         idle_expires_at: OffsetDateTime,
     ) -> Result<(), RepositoryError> {
-        self.inner.touch(id, now, idle_expires_at).await
+        self.inner.touch(id, now, idle_expires_at).await?;
+        self.caches.principals.update_where(
+            |_, p| p.session.id == id,
+            |p| {
+                p.session.last_seen_at = now;
+                p.session.idle_expires_at = idle_expires_at;
+            },
+        );
+        Ok(())
     }
 
     async fn revoke(
@@ -381,7 +451,7 @@ impl<R: SessionRepository> SessionRepository for Invalidating<R> {
 }
 
 #[async_trait]
-impl<R: ImageRepository> ImageRepository for Invalidating<R> {
+impl<R: ImageRepository> ImageRepository for Cached<R> {
     async fn insert(&self, new: NewImage) -> Result<Image, RepositoryError> {
         self.inner.insert(new).await
     }
@@ -394,8 +464,23 @@ impl<R: ImageRepository> ImageRepository for Invalidating<R> {
         self.inner.insert_within(new, limits).await
     }
 
+    /// A ready image's record from `images` while fresh: it changes only when the image
+    /// stops being ready, and every such change made here drops it.
     async fn find_by_key(&self, key: &ObjectKey) -> Result<Option<Image>, RepositoryError> {
-        self.inner.find_by_key(key).await
+        let now = self.clock.now();
+        if let Some(image) = self.caches.images.get(key, now) {
+            return Ok(Some(image));
+        }
+        let ticket = self.caches.images.ticket();
+        let found = self.inner.find_by_key(key).await?;
+        if let Some(image) = &found
+            && image.status == ImageStatus::Ready
+        {
+            self.caches
+                .images
+                .insert(ticket, key.clone(), image.clone(), now);
+        }
+        Ok(found)
     }
 
     async fn mark_ready(
@@ -436,6 +521,64 @@ impl<R: ImageRepository> ImageRepository for Invalidating<R> {
         at: OffsetDateTime,
     ) -> Result<bool, RepositoryError> {
         self.inner.mark_objects_removed(id, at).await
+    }
+}
+
+#[async_trait]
+impl<R: ReportRepository> ReportRepository for Cached<R> {
+    /// From `categories` while fresh: only migrations change them.
+    async fn categories(&self) -> Result<Vec<ReportCategory>, RepositoryError> {
+        let now = self.clock.now();
+        if let Some(c) = self.caches.categories.get(&(), now) {
+            return Ok(c);
+        }
+        let ticket = self.caches.categories.ticket();
+        let c = self.inner.categories().await?;
+        self.caches.categories.insert(ticket, (), c.clone(), now);
+        Ok(c)
+    }
+
+    async fn create(
+        &self,
+        new: NewReport,
+        enqueue: Vec<Enqueue>,
+    ) -> Result<Report, CreateReportError> {
+        self.inner.create(new, enqueue).await
+    }
+
+    async fn find(&self, id: ReportId) -> Result<Option<Report>, RepositoryError> {
+        self.inner.find(id).await
+    }
+
+    async fn list(
+        &self,
+        filter: ReportFilter,
+        page: Page,
+    ) -> Result<(Vec<Report>, u64), RepositoryError> {
+        self.inner.list(filter, page).await
+    }
+
+    async fn count_since(
+        &self,
+        reporter: AccountId,
+        since: OffsetDateTime,
+        at_most: u64,
+    ) -> Result<u64, RepositoryError> {
+        self.inner.count_since(reporter, since, at_most).await
+    }
+
+    async fn update(
+        &self,
+        id: ReportId,
+        expected: ReportStatus,
+        change: ReportChange,
+        enqueue: Vec<Enqueue>,
+    ) -> Result<Option<Report>, RepositoryError> {
+        self.inner.update(id, expected, change, enqueue).await
+    }
+
+    async fn events(&self, id: ReportId) -> Result<Vec<ReportEvent>, RepositoryError> {
+        self.inner.events(id).await
     }
 }
 
@@ -535,5 +678,84 @@ mod tests {
         assert_eq!(s.get(&AccountId::new(1), T0), None);
         assert!(p.get(&theirs, T0).is_some());
         assert!(s.get(&AccountId::new(2), T0).is_some());
+    }
+}
+
+#[cfg(test)]
+#[cfg(feature = "mock")]
+mod decorator_tests {
+    //! [`Cached`] answers the hot reads from memory and keeps them honest.
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::clock::MockClock;
+    use crate::image::{Channel, MockImageRepository};
+
+    const T0: OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
+
+    fn clock() -> Arc<dyn Clock> {
+        let mut c = MockClock::new();
+        c.expect_now().return_const(T0);
+        Arc::new(c)
+    }
+
+    fn image(status: ImageStatus) -> Image {
+        Image {
+            original_filename: None,
+            checksum_sha256: None,
+            id: ImageId::new(1),
+            key: ObjectKey::parse("chat/a.png").expect("key"),
+            channel: Channel::Chat,
+            status,
+            uploader: AccountId::new(1),
+            content_type: None,
+            declared_length: None,
+            size: None,
+            etag: None,
+            width: None,
+            height: None,
+            metadata: serde_json::Map::new(),
+            created_at: T0,
+            confirmed_at: None,
+            expires_at: None,
+        }
+    }
+
+    fn cached(repo: MockImageRepository) -> Cached<MockImageRepository> {
+        Cached::new(repo, ReadCaches::new(CachePolicy::default())).with_clock(clock())
+    }
+
+    #[tokio::test]
+    async fn a_ready_image_is_read_once_until_it_changes_and_a_pending_one_every_time() {
+        let key = ObjectKey::parse("chat/a.png").expect("key");
+        let mut repo = MockImageRepository::new();
+        repo.expect_find_by_key()
+            .times(2)
+            .returning(|_| Ok(Some(image(ImageStatus::Ready))));
+        repo.expect_transition().returning(|_, _, _, _| Ok(true));
+        let repo = cached(repo);
+        for _ in 0..3 {
+            assert!(repo.find_by_key(&key).await.expect("read").is_some());
+        }
+        repo.transition(
+            ImageId::new(1),
+            ImageStatus::Ready,
+            ImageStatus::Deleted,
+            T0,
+        )
+        .await
+        .expect("write");
+        // The write dropped it: read again (the second expected read).
+        repo.find_by_key(&key).await.expect("read");
+
+        let mut pending = MockImageRepository::new();
+        pending
+            .expect_find_by_key()
+            .times(3)
+            .returning(|_| Ok(Some(image(ImageStatus::Pending))));
+        let pending = cached(pending);
+        for _ in 0..3 {
+            pending.find_by_key(&key).await.expect("read");
+        }
     }
 }

@@ -30,7 +30,7 @@ pub use account::{
     Account, AccountId, AccountRepository, AccountUpdate, BirthDate, DisplayName, Email, Gender,
     Identity, Locale, NewAccount, Phone, Role, Roles,
 };
-pub use cache::{CachePolicy, Invalidating, ReadCaches};
+pub use cache::{CachePolicy, Cached, ReadCaches};
 pub use clock::{Clock, SystemClock};
 pub use error::{
     CreateAccountError, LinkIdentityError, ParseError, RepositoryError, UpdateAccountError,

@@ -94,7 +94,7 @@ impl Accounts {
     }
 
     /// Answers [`Accounts::summary`] from `caches.summaries` when fresh. Give it the caches
-    /// that the [`crate::Invalidating`] repositories invalidate.
+    /// that the [`crate::Cached`] repositories invalidate.
     #[must_use]
     pub fn with_caches(mut self, caches: ReadCaches) -> Self {
         self.caches = caches;

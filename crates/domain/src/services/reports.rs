@@ -13,7 +13,6 @@ use std::sync::Arc;
 use time::Duration;
 
 use crate::account::AccountId;
-use crate::cache::ReadCaches;
 use crate::clock::Clock;
 use crate::error::RepositoryError;
 use crate::image::{Channel, ImageRepository, ImageStatus};
@@ -70,7 +69,6 @@ pub struct Reports {
     images: Arc<dyn ImageRepository>,
     clock: Arc<dyn Clock>,
     policy: ReportPolicy,
-    caches: ReadCaches,
 }
 
 impl std::fmt::Debug for Reports {
@@ -93,15 +91,7 @@ impl Reports {
             images,
             clock,
             policy,
-            caches: ReadCaches::default(),
         }
-    }
-
-    /// Keeps the categories in `caches.categories` for the read TTL.
-    #[must_use]
-    pub fn with_caches(mut self, caches: ReadCaches) -> Self {
-        self.caches = caches;
-        self
     }
 
     /// The categories, for everyone. Only migrations change them: cached for the read TTL.
@@ -109,15 +99,7 @@ impl Reports {
     /// # Errors
     /// `Repository`.
     pub async fn categories(&self) -> Result<Vec<ReportCategory>, ReportError> {
-        if let Some(c) = self.caches.categories.get(&(), self.clock.now()) {
-            return Ok(c);
-        }
-        let ticket = self.caches.categories.ticket();
-        let c = self.repo.categories().await?;
-        self.caches
-            .categories
-            .insert(ticket, (), c.clone(), self.clock.now());
-        Ok(c)
+        Ok(self.repo.categories().await?)
     }
 
     /// Files a report.

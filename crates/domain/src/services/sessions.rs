@@ -5,7 +5,6 @@ use std::sync::Arc;
 use time::Duration;
 
 use crate::account::AccountId;
-use crate::cache::ReadCaches;
 use crate::clock::Clock;
 use crate::error::RepositoryError;
 use crate::session::Principal;
@@ -69,7 +68,6 @@ pub struct Sessions {
     repo: Arc<dyn SessionRepository>,
     clock: Arc<dyn Clock>,
     policy: SessionPolicy,
-    caches: ReadCaches,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -90,16 +88,7 @@ impl Sessions {
             repo,
             clock,
             policy,
-            caches: ReadCaches::default(),
         }
-    }
-
-    /// Resolves tokens through `caches.principals` first. Give it the caches that the
-    /// [`crate::Invalidating`] repositories invalidate, or revocations will not be seen.
-    #[must_use]
-    pub fn with_caches(mut self, caches: ReadCaches) -> Self {
-        self.caches = caches;
-        self
     }
 
     pub fn policy(&self) -> SessionPolicy {
@@ -139,9 +128,9 @@ impl Sessions {
     /// idle expiry (never past the absolute one) when the session was last seen more than
     /// `touch_interval` ago.
     ///
-    /// A principal resolved less than the session cache's TTL ago is answered from memory
-    /// (still checked against both expiries); revocations and account changes made in this
-    /// process drop it at once (see [`crate::cache`]).
+    /// Behind [`crate::Cached`], a principal resolved less than the session cache's TTL ago
+    /// is answered from memory (still checked against both expiries here); revocations and
+    /// account changes made in this process drop it at once.
     ///
     /// # Errors
     /// `RepositoryError` when the store fails.
@@ -151,13 +140,6 @@ impl Sessions {
     ) -> Result<Option<Principal>, RepositoryError> {
         let now = self.clock.now();
         let hash = token.hash();
-        if let Some(p) = self.caches.principals.get(&hash, now)
-            && p.session.is_active(now)
-            && now - p.session.last_seen_at < self.policy.touch_interval
-        {
-            return Ok(Some(p));
-        }
-        let ticket = self.caches.principals.ticket();
         let Some((mut session, account)) = self.repo.find_active_by_token_hash(&hash, now).await?
         else {
             return Ok(None);
@@ -173,11 +155,7 @@ impl Sessions {
             session.last_seen_at = now;
             session.idle_expires_at = idle;
         }
-        let principal = Principal { session, account };
-        self.caches
-            .principals
-            .insert(ticket, hash, principal.clone(), now);
-        Ok(Some(principal))
+        Ok(Some(Principal { session, account }))
     }
 
     /// Revokes one of `account`'s sessions; `false` when it has no such unrevoked session.
@@ -209,7 +187,7 @@ impl Sessions {
 mod tests {
     use super::*;
     use crate::account::Account;
-    use crate::cache::{CachePolicy, Invalidating};
+    use crate::cache::{CachePolicy, Cached, ReadCaches};
     use crate::clock::MockClock;
     use crate::session::MockSessionRepository;
     use mockall::predicate::*;
@@ -423,8 +401,8 @@ mod tests {
     /// Sessions over `repo` wrapped the way the service wires it: invalidating caches.
     fn cached(repo: MockSessionRepository) -> Sessions {
         let caches = ReadCaches::new(CachePolicy::default());
-        let repo = Arc::new(Invalidating::new(repo, caches.clone()));
-        Sessions::new(repo, clock_at(NOW), SessionPolicy::default()).with_caches(caches)
+        let repo = Arc::new(Cached::new(repo, caches).with_clock(clock_at(NOW)));
+        Sessions::new(repo, clock_at(NOW), SessionPolicy::default())
     }
 
     #[tokio::test]

@@ -27,7 +27,6 @@ use rand::RngCore as _;
 use time::Duration;
 
 use crate::account::AccountRepository;
-use crate::cache::ReadCaches;
 use crate::clock::Clock;
 use crate::error::RepositoryError;
 use crate::image::{Cdn, Channel, Image, ImageRepository, UploadLimit, UploadLimits};
@@ -183,7 +182,6 @@ pub struct Images {
     clock: Arc<dyn Clock>,
     policy: ImagePolicy,
     observer: Arc<dyn ImageObserver>,
-    caches: ReadCaches,
 }
 
 impl std::fmt::Debug for Images {
@@ -219,16 +217,7 @@ impl Images {
             clock,
             policy,
             observer: Arc::new(Deaf),
-            caches: ReadCaches::default(),
         }
-    }
-
-    /// Answers [`Images::metadata`] for ready images from `caches.images` when fresh. Give
-    /// it the caches that the [`crate::Invalidating`] repositories invalidate.
-    #[must_use]
-    pub fn with_caches(mut self, caches: ReadCaches) -> Self {
-        self.caches = caches;
-        self
     }
 
     /// Reports upload events to `observer`.

@@ -366,25 +366,12 @@ impl Images {
     /// # Errors
     /// `NotFound`.
     pub async fn metadata(&self, actor: &Actor, key: &ObjectKey) -> Result<Image, ImageError> {
-        // A ready image's record changes only when it stops being ready, and every such
-        // change made here drops it from the cache.
-        let image = match self.caches.images.get(key, self.clock.now()) {
-            Some(image) => image,
-            None => {
-                let ticket = self.caches.images.ticket();
-                let image = self
-                    .repo
-                    .find_by_key(key)
-                    .await?
-                    .ok_or(ImageError::NotFound)?;
-                if image.status == ImageStatus::Ready {
-                    self.caches
-                        .images
-                        .insert(ticket, key.clone(), image.clone(), self.clock.now());
-                }
-                image
-            }
-        };
+        // Behind [`crate::Cached`], a ready image's record comes from memory when fresh.
+        let image = self
+            .repo
+            .find_by_key(key)
+            .await?
+            .ok_or(ImageError::NotFound)?;
         let visible = Self::may_manage(actor, &image) || actor.has(Role::Server);
         if !visible {
             return Err(ImageError::NotFound);
