@@ -131,11 +131,10 @@ impl Application {
         // decorator: hot reads answered from memory, every write made here dropping what
         // the caches hold about it. Report evidence and notices read the database itself.
         let caches = ReadCaches::new(config.cache_policy());
-        let cached = Arc::new(Cached::new(db.clone(), caches.clone()));
+        let cached = Arc::new(Cached::new(db.clone(), caches));
         let session_policy = config.identity.session_policy();
         let sessions = Sessions::new(cached.clone(), clock.clone(), session_policy);
-        let accounts = Accounts::new(cached.clone(), cached.clone(), clock.clone())
-            .with_caches(caches.clone());
+        let accounts = Accounts::new(cached.clone(), cached.clone(), clock.clone());
         let metrics = Arc::new(crate::metrics::Metrics::new().context("metrics registry")?);
         let images = Images::new(
             cached.clone(),

@@ -513,6 +513,13 @@ impl AccountUpdate {
     }
 }
 
+/// A read that a cache may have answered; `cached` says whether it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaybeCached<T> {
+    pub value: T,
+    pub cached: bool,
+}
+
 /// Where accounts are kept.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
@@ -529,6 +536,22 @@ pub trait AccountRepository: Send + Sync {
     /// # Errors
     /// `RepositoryError` on infrastructure failure only.
     async fn find_by_id(&self, id: AccountId) -> Result<Option<Account>, RepositoryError>;
+
+    /// The account with this id for its public summary (name, picture), withdrawn or not.
+    /// A read cache may answer it (see [`crate::Cached`]: up to the read TTL old) and says
+    /// whether it did; adapters read it as [`Self::find_by_id`] does.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure only.
+    async fn find_summary(
+        &self,
+        id: AccountId,
+    ) -> Result<Option<MaybeCached<Account>>, RepositoryError> {
+        Ok(self.find_by_id(id).await?.map(|value| MaybeCached {
+            value,
+            cached: false,
+        }))
+    }
 
     /// The account holding this identity; `None` when none does (a withdrawn account holds
     /// none: withdrawal erases identities).

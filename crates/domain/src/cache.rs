@@ -10,12 +10,12 @@
 //!
 //! - **Every write in this process invalidates.** The repositories the services use are
 //!   wrapped in [`Cached`], which answers the cached reads (a token's session and account,
-//!   a ready image's record, the report categories) from memory when fresh and drops the
+//!   a ready image's record, an account's summary, the report categories) from memory when fresh and drops the
 //!   affected entries whenever a session is revoked, an account is updated or withdrawn,
 //!   or an image changes state, whichever service or route did it. A read that started
 //!   before such a write never stores what it read (each cache counts its invalidations,
-//!   see [`TtlCache::ticket`]). Account summaries are the one cache a service still reads
-//!   itself ([`crate::services::Accounts::summary`]).
+//!   see [`TtlCache::ticket`]). Account summaries are cached too, for the reads that ask
+//!   for a summary ([`AccountRepository::find_summary`]), and say when they were.
 //! - **Writes in other processes are seen within the TTL.** Another replica's logout, or an
 //!   operator's `server accounts grant`, takes effect here after at most the session TTL
 //!   (seconds); another replica's profile edit or image deletion after at most the read
@@ -29,7 +29,9 @@ use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
 use crate::Email;
-use crate::account::{Account, AccountId, AccountRepository, AccountUpdate, Identity, NewAccount};
+use crate::account::{
+    Account, AccountId, AccountRepository, AccountUpdate, Identity, MaybeCached, NewAccount,
+};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{CreateAccountError, LinkIdentityError, RepositoryError, UpdateAccountError};
 use crate::image::{
@@ -331,6 +333,33 @@ impl<R: AccountRepository> AccountRepository for Cached<R> {
 
     async fn find_by_id(&self, id: AccountId) -> Result<Option<Account>, RepositoryError> {
         self.inner.find_by_id(id).await
+    }
+
+    /// From `summaries` while fresh; only live accounts are kept.
+    async fn find_summary(
+        &self,
+        id: AccountId,
+    ) -> Result<Option<MaybeCached<Account>>, RepositoryError> {
+        let now = self.clock.now();
+        if let Some(value) = self.caches.summaries.get(&id, now) {
+            return Ok(Some(MaybeCached {
+                value,
+                cached: true,
+            }));
+        }
+        let ticket = self.caches.summaries.ticket();
+        let found = self.inner.find_by_id(id).await?;
+        if let Some(account) = &found
+            && !account.is_withdrawn()
+        {
+            self.caches
+                .summaries
+                .insert(ticket, id, account.clone(), now);
+        }
+        Ok(found.map(|value| MaybeCached {
+            value,
+            cached: false,
+        }))
     }
 
     async fn find_by_identity(

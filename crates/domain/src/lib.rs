@@ -28,7 +28,7 @@ pub mod testing;
 
 pub use account::{
     Account, AccountId, AccountRepository, AccountUpdate, BirthDate, DisplayName, Email, Gender,
-    Identity, Locale, NewAccount, Phone, Role, Roles,
+    Identity, Locale, MaybeCached, NewAccount, Phone, Role, Roles,
 };
 pub use cache::{CachePolicy, Cached, ReadCaches};
 pub use clock::{Clock, SystemClock};

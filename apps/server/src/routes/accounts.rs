@@ -172,13 +172,14 @@ pub async fn summary(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = AccountId::new(*id);
-    // Settling an avatar upload is only worth it when the summary is read fresh.
-    let account = match state.accounts.cached_summary(id) {
-        Some(account) => account,
-        None => {
-            state.settle_avatar(id).await;
-            state.accounts.summary(id).await?
-        }
+    let summary = state.accounts.summary(id).await?;
+    // Settling an avatar upload is only worth it when the summary is read fresh; a new
+    // avatar it confirms changes the account, and the second read sees it.
+    let account = if summary.cached {
+        summary.value
+    } else {
+        state.settle_avatar(id).await;
+        state.accounts.summary(id).await?.value
     };
     Ok(HttpResponse::Ok().json(SummaryResponse::new(&account, &state)))
 }

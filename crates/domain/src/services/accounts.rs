@@ -17,9 +17,8 @@ use time::Date;
 
 use crate::account::{
     Account, AccountId, AccountRepository, AccountUpdate, BirthDate, DisplayName, Email, Gender,
-    Role,
+    MaybeCached, Role,
 };
-use crate::cache::ReadCaches;
 use crate::clock::Clock;
 use crate::error::{RepositoryError, UpdateAccountError};
 use crate::login::Actor;
@@ -70,7 +69,6 @@ pub struct Accounts {
     accounts: Arc<dyn AccountRepository>,
     sessions: Arc<dyn SessionRepository>,
     clock: Arc<dyn Clock>,
-    caches: ReadCaches,
 }
 
 impl std::fmt::Debug for Accounts {
@@ -89,16 +87,7 @@ impl Accounts {
             accounts,
             sessions,
             clock,
-            caches: ReadCaches::default(),
         }
-    }
-
-    /// Answers [`Accounts::summary`] from `caches.summaries` when fresh. Give it the caches
-    /// that the [`crate::Cached`] repositories invalidate.
-    #[must_use]
-    pub fn with_caches(mut self, caches: ReadCaches) -> Self {
-        self.caches = caches;
-        self
     }
 
     pub fn today(&self) -> Date {
@@ -116,27 +105,18 @@ impl Accounts {
         }
     }
 
-    /// The live account as [`Accounts::summary`] last cached it, if that is fresh: callers
-    /// that have work to do before a fresh read (settling an avatar) skip it on a hit.
-    pub fn cached_summary(&self, id: AccountId) -> Option<Account> {
-        self.caches.summaries.get(&id, self.clock.now())
-    }
-
-    /// A live account for its public summary (name, picture), whoever asks: cached for the
-    /// read TTL, dropped at once by any change made in this process.
+    /// A live account for its public summary (name, picture), whoever asks. Behind
+    /// [`crate::Cached`] it may come from memory (up to the read TTL old, dropped at once by
+    /// any change made in this process), and says so: callers with work to do on a fresh
+    /// read (settling an avatar) skip it otherwise.
     ///
     /// # Errors
     /// `NotFound` for an unknown or withdrawn account.
-    pub async fn summary(&self, id: AccountId) -> Result<Account, AccountError> {
-        if let Some(a) = self.cached_summary(id) {
-            return Ok(a);
+    pub async fn summary(&self, id: AccountId) -> Result<MaybeCached<Account>, AccountError> {
+        match self.accounts.find_summary(id).await? {
+            Some(s) if !s.value.is_withdrawn() => Ok(s),
+            _ => Err(AccountError::NotFound),
         }
-        let ticket = self.caches.summaries.ticket();
-        let account = self.get(id).await?;
-        self.caches
-            .summaries
-            .insert(ticket, id, account.clone(), self.clock.now());
-        Ok(account)
     }
 
     /// The full account, for its owner, STAFF, ADMIN and SERVER.
