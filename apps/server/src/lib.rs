@@ -11,6 +11,7 @@ pub mod input;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod probes;
 pub mod ratelimit;
 pub mod routes;
 pub mod startup;

@@ -15,22 +15,23 @@ use anyhow::Context as _;
 use domain::services::notifications::Notifications;
 use domain::services::reports::{ReportPolicy, Reports};
 use domain::services::{Accounts, Images, Login, LoginPolicy, Sessions, Sweeper};
-use domain::{Account, Cached, Clock, IdentityProvider, ObjectStore, ReadCaches, SystemClock};
+use domain::{Account, Cached, Clock, IdentityProvider, ReadCaches, SystemClock};
 use identity_oidc::{DevProvider, OidcProvider};
 use store_sql::SqlStore;
 
 use crate::adapters::{connect_database, notifier, open_storage};
 use crate::auth::{CookiePolicy, ServiceTokens};
 use crate::config::{AppEnv, Config, public_origin};
+use crate::probes::Probes;
 use crate::ratelimit::{ClientAddr, RateLimiter};
 use crate::routes::local_store::LocalEndpoints;
 use crate::workers::{WorkerSet, Workers};
 use crate::{extractors, middleware, routes};
 
-/// What every handler can reach: the services and the adapters behind them.
+/// What every handler can reach: the services and the HTTP policy (cookies, origins,
+/// tokens, limits, lifetimes). The probes and the local store's endpoints are app data of
+/// their own ([`Probes`], [`LocalEndpoints`]).
 pub struct AppState {
-    pub db: SqlStore,
-    pub objects: Arc<dyn ObjectStore>,
     pub accounts: Accounts,
     pub sessions: Sessions,
     pub login: Login,
@@ -196,8 +197,6 @@ impl Application {
         origins.extend(public_origin(&public_url));
 
         let state = web::Data::new(AppState {
-            db: db.clone(),
-            objects,
             accounts,
             sessions,
             login,
@@ -233,6 +232,7 @@ impl Application {
             session_cookie_max_age: Duration::from_secs(config.identity.session_absolute_ttl_secs),
             login_success_redirect: config.identity.login_success_redirect.clone(),
         });
+        let probes = web::Data::new(Probes::new(db.clone(), objects));
         // The local store's endpoints exist only when it is the store.
         let local = local_store.map(|store| {
             web::Data::new(LocalEndpoints {
@@ -268,6 +268,7 @@ impl Application {
             let local = local.clone();
             App::new()
                 .app_data(state.clone())
+                .app_data(probes.clone())
                 .app_data(extractors::json_config(json_limit))
                 .app_data(extractors::query_config())
                 .app_data(extractors::path_config())

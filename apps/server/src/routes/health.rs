@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::Routes;
 use crate::error::ErrorCode;
 use crate::error::{ApiError, ErrorBody};
-use crate::startup::AppState;
+use crate::probes::Probes;
 
 /// How long each dependency gets to answer a readiness probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -55,10 +55,10 @@ pub async fn healthz() -> HttpResponse {
         (status = 200, description = "Ready", body = Readiness),
         (status = 503, description = "A dependency does not answer (`NOT_READY`)", body = ErrorBody),
     ))]
-pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn readyz(probes: web::Data<Probes>) -> Result<HttpResponse, ApiError> {
     let (db, store) = tokio::join!(
-        tokio::time::timeout(PROBE_TIMEOUT, state.db.ping()),
-        tokio::time::timeout(PROBE_TIMEOUT, state.objects.check()),
+        tokio::time::timeout(PROBE_TIMEOUT, probes.database()),
+        tokio::time::timeout(PROBE_TIMEOUT, probes.object_store()),
     );
     let db_ok = matches!(db, Ok(Ok(())));
     let store_ok = matches!(store, Ok(Ok(())));

@@ -2,10 +2,10 @@
 
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use domain::Outbox as _;
 
 use super::Routes;
 use crate::error::{ApiError, ErrorBody};
+use crate::probes::Probes;
 use crate::startup::AppState;
 
 pub fn routes(r: &mut Routes) {
@@ -21,6 +21,7 @@ pub fn routes(r: &mut Routes) {
 pub async fn metrics(
     req: HttpRequest,
     state: web::Data<AppState>,
+    probes: web::Data<Probes>,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(token) = &state.metrics_token {
         let sent = req
@@ -38,13 +39,13 @@ pub async fn metrics(
         domain::services::invalidations::TOPIC,
         domain::services::notifications::TOPIC,
     ] {
-        if let Ok(depth) = state.db.depth(topic).await {
+        if let Ok(depth) = probes.outbox_depth(topic).await {
             m.outbox_depth
                 .with_label_values(&[topic])
                 .set(i64::try_from(depth).unwrap_or(i64::MAX));
         }
     }
-    let (size, idle) = state.db.pool_stats();
+    let (size, idle) = probes.pool();
     let idle = i64::try_from(idle).unwrap_or(i64::MAX);
     m.db_connections.with_label_values(&["idle"]).set(idle);
     m.db_connections
