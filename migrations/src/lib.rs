@@ -17,6 +17,7 @@ mod m20261123_000004_outbox;
 mod m20261123_000005_reports;
 mod m20261123_000006_outbox_batch;
 mod m20261201_000007_image_removal;
+mod m20261202_000008_identity_email;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_reports::Migration),
             Box::new(m20261123_000006_outbox_batch::Migration),
             Box::new(m20261201_000007_image_removal::Migration),
+            Box::new(m20261202_000008_identity_email::Migration),
         ]
     }
 }

@@ -5,7 +5,8 @@ use utoipa::OpenApi;
 
 use crate::error::{Domain, ErrorBody, FieldError};
 use crate::routes::{
-    accounts, demo, dev_login, docs, files, health, images, local_store, login, metrics, reports,
+    accounts, demo, dev_login, docs, files, health, identities, images, local_store, login,
+    metrics, reports,
 };
 
 #[derive(Debug, OpenApi)]
@@ -37,6 +38,8 @@ use crate::routes::{
         accounts::delete_account,
         accounts::summary,
         accounts::internal_profile,
+        identities::list,
+        identities::unlink,
         images::issue_v1,
         images::callback_v1,
         images::presign_any,

@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use time::{Date, OffsetDateTime};
 
 use crate::error::{
-    CreateAccountError, LinkIdentityError, ParseError, RepositoryError, UpdateAccountError,
+    CreateAccountError, LinkIdentityError, ParseError, RepositoryError, UnlinkIdentityError,
+    UpdateAccountError,
 };
 use crate::storage::ObjectKey;
 
@@ -513,6 +514,30 @@ impl AccountUpdate {
     }
 }
 
+/// An identity's row id: what `DELETE /account/identities/{id}` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IdentityId(i64);
+
+impl IdentityId {
+    pub const fn new(id: i64) -> Self {
+        Self(id)
+    }
+
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// An identity as linked to an account: which provider's subject, the e-mail the provider
+/// gave when it was linked (none for identities linked before that was kept), and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkedIdentity {
+    pub id: IdentityId,
+    pub identity: Identity,
+    pub email: Option<Email>,
+    pub linked_at: OffsetDateTime,
+}
+
 /// A read that a cache may have answered; `cached` says whether it did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MaybeCached<T> {
@@ -572,7 +597,7 @@ pub trait AccountRepository: Send + Sync {
         email: &Email,
     ) -> Result<Option<Account>, RepositoryError>;
 
-    /// Adds another identity to an existing account.
+    /// Adds another identity to an existing account, with the e-mail its provider gave.
     ///
     /// # Errors
     /// `NotFound` for an unknown or withdrawn account, `DuplicateIdentity` when the identity
@@ -581,8 +606,28 @@ pub trait AccountRepository: Send + Sync {
         &self,
         id: AccountId,
         identity: Identity,
+        email: Option<Email>,
         at: OffsetDateTime,
     ) -> Result<(), LinkIdentityError>;
+
+    /// The account's identities, oldest first (the one it was created with first). The
+    /// identity an account is created with carries the account's e-mail.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure only.
+    async fn identities(&self, id: AccountId) -> Result<Vec<LinkedIdentity>, RepositoryError>;
+
+    /// Removes one of the account's identities, never its last: checked and removed in one
+    /// transaction, so two concurrent unlinks cannot leave it with none.
+    ///
+    /// # Errors
+    /// `NotFound` when the account has no such identity, `LastIdentity` when it is the only
+    /// one (nothing changes), `Repository` on infrastructure failure.
+    async fn unlink_identity(
+        &self,
+        id: AccountId,
+        identity: IdentityId,
+    ) -> Result<(), UnlinkIdentityError>;
 
     /// Applies `update` and returns the account as stored afterwards.
     ///

@@ -30,10 +30,13 @@ use time::{Duration, OffsetDateTime};
 
 use crate::Email;
 use crate::account::{
-    Account, AccountId, AccountRepository, AccountUpdate, Identity, MaybeCached, NewAccount,
+    Account, AccountId, AccountRepository, AccountUpdate, Identity, IdentityId, LinkedIdentity,
+    MaybeCached, NewAccount,
 };
 use crate::clock::{Clock, SystemClock};
-use crate::error::{CreateAccountError, LinkIdentityError, RepositoryError, UpdateAccountError};
+use crate::error::{
+    CreateAccountError, LinkIdentityError, RepositoryError, UnlinkIdentityError, UpdateAccountError,
+};
 use crate::image::{
     Image, ImageFilter, ImageId, ImageRepository, ImageStatus, NewImage, ReadyImage,
 };
@@ -380,9 +383,23 @@ impl<R: AccountRepository> AccountRepository for Cached<R> {
         &self,
         account: AccountId,
         identity: Identity,
+        email: Option<Email>,
         at: OffsetDateTime,
     ) -> Result<(), LinkIdentityError> {
-        self.inner.link_identity(account, identity, at).await
+        self.inner.link_identity(account, identity, email, at).await
+    }
+
+    async fn identities(&self, id: AccountId) -> Result<Vec<LinkedIdentity>, RepositoryError> {
+        self.inner.identities(id).await
+    }
+
+    // No cached read holds identities.
+    async fn unlink_identity(
+        &self,
+        id: AccountId,
+        identity: IdentityId,
+    ) -> Result<(), UnlinkIdentityError> {
+        self.inner.unlink_identity(id, identity).await
     }
 
     async fn update(

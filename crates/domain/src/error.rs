@@ -57,6 +57,19 @@ pub enum UpdateAccountError {
     Repository(#[from] RepositoryError),
 }
 
+/// Failures of `AccountRepository::unlink_identity`.
+#[derive(Debug, thiserror::Error)]
+pub enum UnlinkIdentityError {
+    /// The account has no such identity.
+    #[error("no such identity")]
+    NotFound,
+    /// It is the account's only identity: without it nobody could log in to the account.
+    #[error("the last identity cannot be unlinked")]
+    LastIdentity,
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
 /// Failures of `AccountRepository::link_identity`.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkIdentityError {

@@ -28,12 +28,13 @@ pub mod testing;
 
 pub use account::{
     Account, AccountId, AccountRepository, AccountUpdate, BirthDate, DisplayName, Email, Gender,
-    Identity, Locale, MaybeCached, NewAccount, Phone, Role, Roles,
+    Identity, IdentityId, LinkedIdentity, Locale, MaybeCached, NewAccount, Phone, Role, Roles,
 };
 pub use cache::{CachePolicy, Cached, ReadCaches};
 pub use clock::{Clock, SystemClock};
 pub use error::{
-    CreateAccountError, LinkIdentityError, ParseError, RepositoryError, UpdateAccountError,
+    CreateAccountError, LinkIdentityError, ParseError, RepositoryError, UnlinkIdentityError,
+    UpdateAccountError,
 };
 pub use image::{
     Cdn, Channel, Image, ImageFilter, ImageId, ImageRepository, ImageStatus, ImageType,

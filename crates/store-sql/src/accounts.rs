@@ -3,13 +3,13 @@
 use async_trait::async_trait;
 use domain::{
     Account, AccountId, AccountRepository, AccountUpdate, BirthDate, CreateAccountError,
-    DisplayName, Email, Gender, Identity, LinkIdentityError, Locale, NewAccount, ObjectKey, Phone,
-    RepositoryError, Roles, UpdateAccountError,
+    DisplayName, Email, Gender, Identity, IdentityId, LinkIdentityError, LinkedIdentity, Locale,
+    NewAccount, ObjectKey, Phone, RepositoryError, Roles, UnlinkIdentityError, UpdateAccountError,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
 };
 use time::OffsetDateTime;
 
@@ -64,14 +64,36 @@ pub(crate) fn to_domain(m: accounts::Model) -> Result<Account, RepositoryError> 
     })
 }
 
-fn identity_row(account: i64, identity: &Identity, at: OffsetDateTime) -> ids::ActiveModel {
+fn identity_row(
+    account: i64,
+    identity: &Identity,
+    email: Option<&Email>,
+    at: OffsetDateTime,
+) -> ids::ActiveModel {
     ids::ActiveModel {
         account_id: Set(account),
         issuer: Set(identity.issuer().to_owned()),
         subject: Set(identity.subject().to_owned()),
+        email: Set(email.map(|e| e.as_str().to_owned())),
         created_at: Set(micros(at)),
         ..Default::default()
     }
+}
+
+/// Takes the account's row for the rest of the transaction with a write to it: PostgreSQL
+/// locks that row until the transaction ends, so work on one account is done one at a time
+/// on every replica; SQLite takes its single write lock here, before any read.
+pub(crate) async fn lock_account<C: ConnectionTrait>(
+    conn: &C,
+    id: AccountId,
+) -> Result<(), RepositoryError> {
+    accounts::Entity::update_many()
+        .col_expr(accounts::Column::Id, Expr::col(accounts::Column::Id))
+        .filter(accounts::Column::Id.eq(id.get()))
+        .exec(conn)
+        .await
+        .map_err(translate)?;
+    Ok(())
 }
 
 impl SqlStore {
@@ -96,7 +118,7 @@ impl AccountRepository for SqlStore {
         let out: Result<Account, CreateAccountError> = async {
             let row = accounts::ActiveModel {
                 name: Set(new.name.map(|n| n.as_str().to_owned())),
-                email: Set(new.email.map(|e| e.as_str().to_owned())),
+                email: Set(new.email.as_ref().map(|e| e.as_str().to_owned())),
                 email_verified: Set(new.email_verified),
                 gender: Set(new.gender.map(|g| g.as_str().to_owned())),
                 birth_date: Set(new.birth_date.map(|d| d.to_string())),
@@ -112,7 +134,7 @@ impl AccountRepository for SqlStore {
             .insert(&txn)
             .await
             .map_err(translate)?;
-            match identity_row(row.id, &new.identity, new.created_at)
+            match identity_row(row.id, &new.identity, new.email.as_ref(), new.created_at)
                 .insert(&txn)
                 .await
             {
@@ -175,6 +197,7 @@ impl AccountRepository for SqlStore {
         &self,
         id: AccountId,
         identity: Identity,
+        email: Option<Email>,
         at: OffsetDateTime,
     ) -> Result<(), LinkIdentityError> {
         let txn = self.conn().begin().await.map_err(translate)?;
@@ -187,13 +210,72 @@ impl AccountRepository for SqlStore {
             if live.is_none() {
                 return Err(LinkIdentityError::NotFound);
             }
-            match identity_row(id.get(), &identity, at).insert(&txn).await {
+            match identity_row(id.get(), &identity, email.as_ref(), at)
+                .insert(&txn)
+                .await
+            {
                 Ok(_) => {}
                 Err(e) if is_unique_violation(&e) => {
                     return Err(LinkIdentityError::DuplicateIdentity);
                 }
                 Err(e) => return Err(translate(e).into()),
             }
+            Ok(())
+        }
+        .await;
+        finish(txn, out).await
+    }
+
+    async fn identities(&self, id: AccountId) -> Result<Vec<LinkedIdentity>, RepositoryError> {
+        ids::Entity::find()
+            .filter(ids::Column::AccountId.eq(id.get()))
+            .order_by_asc(ids::Column::Id)
+            .all(self.conn())
+            .await
+            .map_err(translate)?
+            .into_iter()
+            .map(|row| {
+                Ok(LinkedIdentity {
+                    id: IdentityId::new(row.id),
+                    identity: Identity::new(&row.issuer, &row.subject).map_err(corrupt)?,
+                    email: row
+                        .email
+                        .as_deref()
+                        .map(Email::parse)
+                        .transpose()
+                        .map_err(corrupt)?,
+                    linked_at: instant(row.created_at)?,
+                })
+            })
+            .collect()
+    }
+
+    #[tracing::instrument(skip(self), err(level = "info"))]
+    async fn unlink_identity(
+        &self,
+        id: AccountId,
+        identity: IdentityId,
+    ) -> Result<(), UnlinkIdentityError> {
+        let txn = self.conn().begin().await.map_err(translate)?;
+        let out: Result<(), UnlinkIdentityError> = async {
+            // The account's row, locked where the database can (PostgreSQL): two unlinks
+            // of one account take turns, so neither can remove the other's survivor.
+            lock_account(&txn, id).await?;
+            let held = ids::Entity::find()
+                .filter(ids::Column::AccountId.eq(id.get()))
+                .all(&txn)
+                .await
+                .map_err(translate)?;
+            if !held.iter().any(|row| row.id == identity.get()) {
+                return Err(UnlinkIdentityError::NotFound);
+            }
+            if held.len() < 2 {
+                return Err(UnlinkIdentityError::LastIdentity);
+            }
+            ids::Entity::delete_by_id(identity.get())
+                .exec(&txn)
+                .await
+                .map_err(translate)?;
             Ok(())
         }
         .await;

@@ -12,8 +12,9 @@ use sea_orm::{
 };
 use time::OffsetDateTime;
 
+use crate::accounts::lock_account;
 use crate::codec::{corrupt, instant, micros};
-use crate::entity::{accounts, images};
+use crate::entity::images;
 use crate::{SqlStore, finish, translate};
 
 fn to_domain(m: images::Model) -> Result<Image, RepositoryError> {
@@ -160,16 +161,9 @@ impl ImageRepository for SqlStore {
         }
         let txn = self.conn().begin().await.map_err(translate)?;
         let work = async {
-            // A write to the account's row first: PostgreSQL locks that row until the
-            // transaction ends, so one account's uploads are counted and inserted one at a
-            // time on every replica; SQLite takes its single write lock here, before any
-            // read, so the counts below cannot be stale.
-            accounts::Entity::update_many()
-                .col_expr(accounts::Column::Id, Expr::col(accounts::Column::Id))
-                .filter(accounts::Column::Id.eq(new.uploader.get()))
-                .exec(&txn)
-                .await
-                .map_err(translate)?;
+            // One account's uploads are counted and inserted one at a time on every
+            // replica, so the counts below cannot be stale.
+            lock_account(&txn, new.uploader).await?;
             if let Some(limit) = limit_passed(&txn, &new, limits).await? {
                 return Err(InsertImageError::Limit(limit));
             }

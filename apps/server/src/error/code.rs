@@ -39,6 +39,8 @@ pub enum ErrorCode {
     NoPendingRegistration,
     InsufficientUserInfo,
     AlreadyLoggedIn,
+    IdentityNotFound,
+    LastIdentity,
     // Images and uploads.
     ImageNotFound,
     FileNotFound,
@@ -105,6 +107,8 @@ impl ErrorCode {
             Self::NoPendingRegistration => "NO_PENDING_REGISTRATION",
             Self::InsufficientUserInfo => "INSUFFICIENT_USER_INFO",
             Self::AlreadyLoggedIn => "ALREADY_LOGGED_IN",
+            Self::IdentityNotFound => "IDENTITY_NOT_FOUND",
+            Self::LastIdentity => "LAST_IDENTITY",
             Self::ImageNotFound => "IMAGE_NOT_FOUND",
             Self::FileNotFound => "FILE_NOT_FOUND",
             Self::UploadNotFound => "UPLOAD_NOT_FOUND",
@@ -172,10 +176,12 @@ impl ErrorCode {
             | Self::ImageNotFound
             | Self::FileNotFound
             | Self::UploadNotFound
-            | Self::ReportNotFound => StatusCode::NOT_FOUND,
+            | Self::ReportNotFound
+            | Self::IdentityNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::ImageProtected
+            | Self::LastIdentity
             | Self::QuotaExceeded
             | Self::CanNotAccessS3
             | Self::DuplicateReport

@@ -47,6 +47,16 @@ impl From<AccountError> for ApiError {
             AccountError::Forbidden => {
                 Self::forbidden("You may not do this to this account.").in_domain(Domain::Account)
             }
+            AccountError::IdentityNotFound => Self::new(
+                ErrorCode::IdentityNotFound,
+                "You have no such linked identity.",
+            )
+            .in_domain(Domain::Account),
+            AccountError::LastIdentity => Self::new(
+                ErrorCode::LastIdentity,
+                "This is your only way to log in: link another identity before unlinking it.",
+            )
+            .in_domain(Domain::Account),
             AccountError::Repository(e) => Self::from(e).in_domain(Domain::Account),
         }
     }

@@ -8,6 +8,7 @@ pub mod dev_login;
 pub mod docs;
 pub mod files;
 pub mod health;
+pub mod identities;
 pub mod images;
 pub mod local_store;
 pub mod login;
@@ -123,6 +124,7 @@ pub fn all() -> Routes {
     login::routes(&mut r);
     dev_login::routes(&mut r);
     accounts::routes(&mut r);
+    identities::routes(&mut r);
     images::routes(&mut r);
     local_store::routes(&mut r);
     files::routes(&mut r);

@@ -65,6 +65,11 @@ fn table() -> Vec<(Method, &'static str, [u16; 7], Cells)> {
         (M::POST, "/account/logout",         [401, 401, 204, 204, 204, 204, 403], Fresh),
         (M::GET, "/account/sessions",        [401, 401, 200, 200, 200, 200, 403], Shared),
         (M::DELETE, "/account/sessions/{id}",[401, 401, 204, 404, 404, 404, 403], Fresh),
+        // Linked identities: one's own only (a service has none). The owner's only
+        // identity is its last, which stays (409).
+        (M::GET, "/account/identities",      [401, 401, 200, 200, 200, 200, 403], Shared),
+        (M::DELETE, "/account/identities/{id}",
+                                             [401, 401, 409, 404, 404, 404, 403], Shared),
         // Accounts.
         (M::GET, "/accounts/{id}",           [401, 401, 200, 403, 200, 200, 200], Shared),
         (M::PATCH, "/accounts/{id}",         [401, 401, 200, 403, 403, 200, 403], Shared),
@@ -119,6 +124,8 @@ enum Credential {
 struct Owner {
     user: User,
     session_id: String,
+    /// The account's only linked identity.
+    identity_id: i64,
     /// A ready chat image (the owner also has an avatar).
     image_key: String,
     /// An upload whose bytes arrived, not yet confirmed.
@@ -172,6 +179,13 @@ impl World {
             .await
             .unwrap();
         let session_id = sessions[0]["id"].as_str().expect("session id").to_owned();
+        let identities: serde_json::Value = app
+            .send_as(Method::GET, "/account/identities", &user.token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let identity_id = identities[0]["id"].as_i64().expect("identity id");
         app.upload_png(&user, "profile").await;
         let image_key = app.upload_png(&user, "chat").await["key"]
             .as_str()
@@ -198,6 +212,7 @@ impl World {
         Owner {
             user,
             session_id,
+            identity_id,
             image_key,
             pending,
             pending_etag,
@@ -245,6 +260,7 @@ impl World {
         let id = o.user.id.to_string();
         let url = match path {
             "/account/sessions/{id}" => format!("/account/sessions/{}", o.session_id),
+            "/account/identities/{id}" => format!("/account/identities/{}", o.identity_id),
             "/api/reports/{id}" => format!("/api/reports/{}", o.report_id),
             "/docs/{file}" => "/docs/swagger-ui.css".to_owned(),
             "/demo/{file}" => "/demo/demo.js".to_owned(),

@@ -15,6 +15,7 @@ mod faults;
 mod fuzz;
 mod health;
 mod helpers;
+mod identities;
 mod images;
 mod lifecycle;
 mod metrics;

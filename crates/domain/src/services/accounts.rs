@@ -17,10 +17,10 @@ use time::Date;
 
 use crate::account::{
     Account, AccountId, AccountRepository, AccountUpdate, BirthDate, DisplayName, Email, Gender,
-    MaybeCached, Role,
+    IdentityId, LinkedIdentity, MaybeCached, Role,
 };
 use crate::clock::Clock;
-use crate::error::{RepositoryError, UpdateAccountError};
+use crate::error::{RepositoryError, UnlinkIdentityError, UpdateAccountError};
 use crate::login::Actor;
 use crate::session::SessionRepository;
 
@@ -34,6 +34,12 @@ pub enum AccountError {
     /// The caller may not do this to this account.
     #[error("not allowed")]
     Forbidden,
+    /// The caller has no such linked identity.
+    #[error("no such identity")]
+    IdentityNotFound,
+    /// The identity is the account's last: without it nobody could log in.
+    #[error("the last identity cannot be unlinked")]
+    LastIdentity,
     #[error(transparent)]
     Repository(#[from] RepositoryError),
 }
@@ -188,6 +194,37 @@ impl Accounts {
             ..AccountUpdate::default()
         };
         Ok(self.accounts.update(id, update, self.clock.now()).await?)
+    }
+
+    /// The caller's own linked identities, oldest first: accounts only (a service has
+    /// none).
+    ///
+    /// # Errors
+    /// `Forbidden` for a service.
+    pub async fn identities(&self, actor: &Actor) -> Result<Vec<LinkedIdentity>, AccountError> {
+        let me = actor.account_id().ok_or(AccountError::Forbidden)?;
+        Ok(self.accounts.identities(me).await?)
+    }
+
+    /// Unlinks one of the caller's own identities, never the last: the account must stay
+    /// reachable by some login.
+    ///
+    /// # Errors
+    /// `Forbidden` for a service, `IdentityNotFound` (also for someone else's identity),
+    /// `LastIdentity`.
+    #[tracing::instrument(skip(self, actor), err(level = "info"))]
+    pub async fn unlink_identity(
+        &self,
+        actor: &Actor,
+        identity: IdentityId,
+    ) -> Result<(), AccountError> {
+        let me = actor.account_id().ok_or(AccountError::Forbidden)?;
+        match self.accounts.unlink_identity(me, identity).await {
+            Ok(()) => Ok(()),
+            Err(UnlinkIdentityError::NotFound) => Err(AccountError::IdentityNotFound),
+            Err(UnlinkIdentityError::LastIdentity) => Err(AccountError::LastIdentity),
+            Err(UnlinkIdentityError::Repository(e)) => Err(e.into()),
+        }
     }
 
     /// Whether `actor` may withdraw the live account `id`: for callers that must clean up

@@ -192,6 +192,14 @@ impl Login {
         }
     }
 
+    /// The registration id of the configured provider whose issuer is `issuer`, if any.
+    pub fn provider_of(&self, issuer: &str) -> Option<&RegistrationId> {
+        self.providers
+            .iter()
+            .find(|(_, p)| p.issuer() == issuer)
+            .map(|(id, _)| id)
+    }
+
     /// The configured providers' registration ids.
     pub fn provider_ids(&self) -> impl Iterator<Item = &RegistrationId> {
         self.providers.keys()
@@ -303,7 +311,7 @@ impl Login {
         {
             match self
                 .accounts
-                .link_identity(account.id, claims.identity.clone(), now)
+                .link_identity(account.id, claims.identity.clone(), Some(email), now)
                 .await
             {
                 Ok(()) => {
@@ -720,9 +728,9 @@ mod tests {
             .returning(|_| Ok(Some(account(7, Roles::user()))));
         accounts
             .expect_link_identity()
-            .withf(|id, ident, _| *id == AccountId::new(7) && ident.subject() == "kakao-1")
+            .withf(|id, ident, _, _| *id == AccountId::new(7) && ident.subject() == "kakao-1")
             .times(1)
-            .returning(|_, _, _| Ok(()));
+            .returning(|_, _, _, _| Ok(()));
         accounts.expect_create().never();
         let l = login(
             provider(claims(

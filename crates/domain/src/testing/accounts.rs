@@ -17,6 +17,8 @@ pub async fn account_repository(repo: &dyn AccountRepository) {
     accounts_update(repo).await;
     case.step("accounts_withdraw");
     accounts_withdraw(repo).await;
+    case.step("accounts_identities_listed_and_unlinked_never_the_last");
+    accounts_identities_listed_and_unlinked_never_the_last(repo).await;
 }
 
 async fn accounts_round_trip(repo: &dyn AccountRepository) {
@@ -140,7 +142,8 @@ async fn accounts_link_identity(repo: &dyn AccountRepository) {
     let b = repo.create(b_new.clone()).await.unwrap();
 
     let kakao = identity("https://kauth.kakao.com");
-    repo.link_identity(a.id, kakao.clone(), T0)
+    let kakao_email = Email::parse(&unique_email()).unwrap();
+    repo.link_identity(a.id, kakao.clone(), Some(kakao_email.clone()), T0)
         .await
         .expect("link");
     assert_eq!(
@@ -151,17 +154,19 @@ async fn accounts_link_identity(repo: &dyn AccountRepository) {
         Some(a.id)
     );
     assert!(matches!(
-        repo.link_identity(b.id, kakao.clone(), T0).await,
+        repo.link_identity(b.id, kakao.clone(), None, T0).await,
         Err(LinkIdentityError::DuplicateIdentity)
     ));
     assert!(matches!(
-        repo.link_identity(a.id, b_new.identity.clone(), T0).await,
+        repo.link_identity(a.id, b_new.identity.clone(), None, T0)
+            .await,
         Err(LinkIdentityError::DuplicateIdentity)
     ));
     assert!(matches!(
         repo.link_identity(
             crate::AccountId::new(i64::MAX),
             identity("https://x.example"),
+            None,
             T0
         )
         .await,
@@ -169,10 +174,63 @@ async fn accounts_link_identity(repo: &dyn AccountRepository) {
     ));
     repo.withdraw(b.id, T0).await.unwrap();
     assert!(matches!(
-        repo.link_identity(b.id, identity("https://x.example"), T0)
+        repo.link_identity(b.id, identity("https://x.example"), None, T0)
             .await,
         Err(LinkIdentityError::NotFound)
     ));
+}
+
+async fn accounts_identities_listed_and_unlinked_never_the_last(repo: &dyn AccountRepository) {
+    let email = unique_email();
+    let new = new_account(Some(&email), true, T0);
+    let a = repo.create(new.clone()).await.unwrap();
+    let other = repo.create(new_account(None, false, T0)).await.unwrap();
+    let github = identity("https://github.example");
+    let github_email = Email::parse(&unique_email()).unwrap();
+    repo.link_identity(
+        a.id,
+        github.clone(),
+        Some(github_email.clone()),
+        T0 + Duration::seconds(5),
+    )
+    .await
+    .expect("link");
+
+    // Oldest first, each with the e-mail its provider gave.
+    let listed = repo.identities(a.id).await.expect("list");
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].identity, new.identity);
+    assert_eq!(
+        listed[0].email.as_ref().map(Email::as_str),
+        Some(email.as_str())
+    );
+    assert_eq!(listed[0].linked_at, T0);
+    assert_eq!(listed[1].identity, github);
+    assert_eq!(listed[1].email, Some(github_email));
+    assert_eq!(listed[1].linked_at, T0 + Duration::seconds(5));
+    assert_ne!(listed[0].id, listed[1].id);
+
+    // Only the account's own, and never the last.
+    let theirs = repo.identities(other.id).await.unwrap()[0].id;
+    assert!(matches!(
+        repo.unlink_identity(a.id, theirs).await,
+        Err(crate::error::UnlinkIdentityError::NotFound)
+    ));
+    repo.unlink_identity(a.id, listed[0].id)
+        .await
+        .expect("unlink");
+    assert_eq!(repo.find_by_identity(&new.identity).await.unwrap(), None);
+    assert!(matches!(
+        repo.unlink_identity(a.id, listed[1].id).await,
+        Err(crate::error::UnlinkIdentityError::LastIdentity)
+    ));
+    let left = repo.identities(a.id).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].identity, github);
+    assert_eq!(
+        repo.find_by_identity(&github).await.unwrap().map(|x| x.id),
+        Some(a.id)
+    );
 }
 
 async fn accounts_update(repo: &dyn AccountRepository) {

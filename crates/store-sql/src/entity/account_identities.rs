@@ -8,6 +8,7 @@ pub struct Model {
     pub account_id: i64,
     pub issuer: String,
     pub subject: String,
+    pub email: Option<String>,
     pub created_at: i64,
 }
 
