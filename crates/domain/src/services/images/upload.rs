@@ -9,10 +9,10 @@ use crate::image::{
 use crate::login::Actor;
 use crate::sniff::{SNIFF_LEN, TAIL_LEN};
 use crate::storage::{ByteStream, ObjectKey, PutConditions, StorageError};
+use crate::upload::UploadSpec;
 
 use super::verify::{Rejection, check_body, check_head, needs_whole};
 use super::{Confirmation, ImageError, Images, IssuedUpload, random_part};
-use crate::upload::UploadSpec;
 
 impl Images {
     async fn insert_pending(
