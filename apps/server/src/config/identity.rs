@@ -23,7 +23,7 @@ pub struct IdentityConfig {
     pub oidc_providers: Vec<String>,
 
     /// The providers named by OIDC_PROVIDERS, read from the environment by
-    /// [`Config::load_oidc`] (tests set them directly).
+    /// [`IdentityConfig::load_oidc`] (tests set them directly).
     #[arg(skip)]
     pub oidc: Vec<OidcConfig>,
 

@@ -7,7 +7,7 @@
 //!
 //! Codes are stable: clients may switch on them; [`ErrorCode`] lists them all. 5xx answers
 //! say nothing about their cause; the cause is logged with the request id instead. Every
-//! domain error becomes an answer in [`from_domain`].
+//! domain error becomes an answer in `from_domain.rs`.
 
 mod code;
 mod from_domain;

@@ -15,7 +15,7 @@
 //!   or an image changes state, whichever service or route did it. A read that started
 //!   before such a write never stores what it read (each cache counts its invalidations,
 //!   see [`TtlCache::ticket`]). Account summaries are cached too, for the reads that ask
-//!   for a summary ([`AccountRepository::find_summary`]), and say when they were.
+//!   for a summary ([`crate::AccountRepository::find_summary`]), and say when they were.
 //! - **Writes in other processes are seen within the TTL.** Another replica's logout, or an
 //!   operator's `server accounts grant`, takes effect here after at most the session TTL
 //!   (seconds); another replica's profile edit or image deletion after at most the read

@@ -1,16 +1,16 @@
 //! Images: one service behind every upload route family of the seeds, in rooms:
 //!
-//! - [`upload`]: the upload state machine: `issue` writes a pending record and presigns a
+//! - `upload`: the upload state machine: `issue` writes a pending record and presigns a
 //!   PUT to a **staging** key; `confirm` verifies the staged object and promotes it to the
 //!   final key with a copy conditioned on the verified ETag, so bytes swapped after
 //!   verification never become final, and a reused upload URL can never replace a ready
 //!   image;
-//! - [`verify`]: the verification rules as pure functions, and [`Rejection`], why an upload
+//! - `verify`: the verification rules as pure functions, and [`Rejection`], why an upload
 //!   failed them;
-//! - [`removal`]: deleting an image, an account's images and released evidence; an image's
+//! - `removal`: deleting an image, an account's images and released evidence; an image's
 //!   objects are removed only through its record;
-//! - [`avatars`]: the account's profile image, the one place images write accounts;
-//! - [`sweeper`]: the [`Sweeper`], which expires, applies retention and removes what
+//! - `avatars`: the account's profile image, the one place images write accounts;
+//! - `sweeper`: the [`Sweeper`], which expires, applies retention and removes what
 //!   records name.
 
 mod avatars;
