@@ -250,7 +250,7 @@ impl AccountRepository for SqlStore {
             .collect()
     }
 
-    #[tracing::instrument(skip(self), err(level = "info"))]
+    // Its refusals are answers, not failures: the service's span logs them once.
     async fn unlink_identity(
         &self,
         id: AccountId,

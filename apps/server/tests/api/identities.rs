@@ -5,7 +5,16 @@ use domain::{AccountId, AccountRepository, Email, Identity};
 use reqwest::Method;
 use store_sql::{PoolConfig, SqlStore};
 
-use crate::helpers::{assert_envelope, spawn_app};
+use crate::helpers::{TestApp, User, assert_envelope, spawn_app};
+
+/// `GET /account/identities` as `user`.
+async fn identities(app: &TestApp, user: &User) -> serde_json::Value {
+    app.send_as(Method::GET, "/account/identities", &user.token)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
 
 #[tokio::test]
 async fn identities_are_listed_and_unlinked_but_never_the_last() {
@@ -14,12 +23,7 @@ async fn identities_are_listed_and_unlinked_but_never_the_last() {
     let bob = app.login("identities-bob@example.com").await;
 
     // The identity the account was created with, from the dev provider.
-    let listed: serde_json::Value = app
-        .send_as(Method::GET, "/account/identities", &alice.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = identities(&app, &alice).await;
     let first = &listed.as_array().expect("a list")[0];
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(first["provider"], "dev");
@@ -59,12 +63,7 @@ async fn identities_are_listed_and_unlinked_but_never_the_last() {
     )
     .await
     .expect("link");
-    let listed: serde_json::Value = app
-        .send_as(Method::GET, "/account/identities", &alice.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = identities(&app, &alice).await;
     let listed = listed.as_array().expect("a list");
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[1]["issuer"], "https://accounts.google.com");
@@ -97,23 +96,13 @@ async fn identities_are_listed_and_unlinked_but_never_the_last() {
         )
         .await;
     assert_eq!(res.status(), 204);
-    let listed: serde_json::Value = app
-        .send_as(Method::GET, "/account/identities", &alice.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = identities(&app, &alice).await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["issuer"], "https://accounts.google.com");
     // A provider that verifies the account's e-mail links itself again at its next login
     // (linking by verified e-mail, docs/accounts.md): unlinking is not blocking.
     let again = app.login("identities-alice@example.com").await;
     assert_eq!(again.id, alice.id);
-    let listed: serde_json::Value = app
-        .send_as(Method::GET, "/account/identities", &alice.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed = identities(&app, &alice).await;
     assert_eq!(listed.as_array().unwrap().len(), 2);
 }
