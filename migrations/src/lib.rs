@@ -18,6 +18,7 @@ mod m20261123_000005_reports;
 mod m20261123_000006_outbox_batch;
 mod m20261201_000007_image_removal;
 mod m20261202_000008_identity_email;
+mod m20261202_000009_moderation;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_outbox_batch::Migration),
             Box::new(m20261201_000007_image_removal::Migration),
             Box::new(m20261202_000008_identity_email::Migration),
+            Box::new(m20261202_000009_moderation::Migration),
         ]
     }
 }

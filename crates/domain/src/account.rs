@@ -7,10 +7,12 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use time::{Date, OffsetDateTime};
 
+use crate::audit::NewAuditEntry;
 use crate::error::{
     CreateAccountError, LinkIdentityError, ParseError, RepositoryError, UnlinkIdentityError,
     UpdateAccountError,
 };
+use crate::report::ReportId;
 use crate::storage::ObjectKey;
 
 /// An account's numeric id (seed 001's `userId: long`). Ids are never reused.
@@ -450,6 +452,9 @@ pub struct Account {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub withdrawn_at: Option<OffsetDateTime>,
+    /// The last suspension set and not lifted; it may have ended by itself
+    /// ([`Self::active_suspension`]).
+    pub suspension: Option<Suspension>,
 }
 
 impl Account {
@@ -470,11 +475,69 @@ impl Account {
             created_at: at,
             updated_at: at,
             withdrawn_at: None,
+            suspension: None,
         }
     }
 
     pub fn is_withdrawn(&self) -> bool {
         self.withdrawn_at.is_some()
+    }
+
+    /// The suspension in force at `now`, if any: one past its `until` has ended by itself.
+    pub fn active_suspension(&self, now: OffsetDateTime) -> Option<&Suspension> {
+        self.suspension.as_ref().filter(|s| s.is_active(now))
+    }
+}
+
+/// Why an account is suspended, as staff typed it: 1 to 500 characters after trimming, no
+/// control characters but line breaks.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SuspensionReason(String);
+
+impl SuspensionReason {
+    pub const MAX: usize = 500;
+
+    /// # Errors
+    /// Empty, longer than 500 characters, or with control characters.
+    pub fn parse(s: &str) -> Result<Self, ParseError> {
+        let s = s.trim();
+        if s.is_empty() || s.chars().count() > Self::MAX {
+            return Err(ParseError::new(
+                "reason",
+                format!("must be 1 to {} characters", Self::MAX),
+            ));
+        }
+        if s.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
+            return Err(ParseError::new(
+                "reason",
+                "must not contain control characters",
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An account's suspension: while active, the account cannot log in and has no session;
+/// nothing it owns is touched. It ends by itself at `until` (never, when `None`) or when
+/// lifted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suspension {
+    /// Who suspended it (STAFF or ADMIN).
+    pub by: AccountId,
+    pub at: OffsetDateTime,
+    pub until: Option<OffsetDateTime>,
+    pub reason: SuspensionReason,
+    /// The report whose decision it was, if any.
+    pub report: Option<ReportId>,
+}
+
+impl Suspension {
+    pub fn is_active(&self, now: OffsetDateTime) -> bool {
+        self.until.is_none_or(|until| now < until)
     }
 }
 
@@ -506,6 +569,11 @@ pub struct AccountUpdate {
     pub profile_image_key: Option<Option<ObjectKey>>,
     /// Doubly optional so that it can be cleared.
     pub phone: Option<Option<Phone>>,
+    /// `Some(None)` lifts the suspension.
+    pub suspension: Option<Option<Suspension>>,
+    /// The administrative act this change is (a role grant, a suspension), recorded in the
+    /// same transaction as the change.
+    pub audit: Option<NewAuditEntry>,
 }
 
 impl AccountUpdate {
@@ -629,7 +697,8 @@ pub trait AccountRepository: Send + Sync {
         identity: IdentityId,
     ) -> Result<(), UnlinkIdentityError>;
 
-    /// Applies `update` and returns the account as stored afterwards.
+    /// Applies `update` and returns the account as stored afterwards; its `audit` entry,
+    /// if any, is appended in the same transaction.
     ///
     /// # Errors
     /// `NotFound` for an unknown or withdrawn account; `Repository` on infrastructure failure.
@@ -642,11 +711,19 @@ pub trait AccountRepository: Send + Sync {
 
     /// Withdraws the account: erases its personal data (name, email, gender, birth date,
     /// locale, phone, profile image key) and its identities, keeps the row so its id is never
-    /// reused, and marks it withdrawn at `at`. Sessions are revoked by the caller through
+    /// reused, and marks it withdrawn at `at`. In the audit log, its e-mail and phone (in
+    /// every entry) and its name (in entries naming it) are replaced with `account:<id>`.
+    /// `audit` (an ADMIN deleting someone else's account) is appended in the same
+    /// transaction. Sessions are revoked by the caller through
     /// `SessionRepository::revoke_all`.
     ///
     /// # Errors
     /// `NotFound` for an unknown or already withdrawn account; `Repository` on infrastructure
     /// failure.
-    async fn withdraw(&self, id: AccountId, at: OffsetDateTime) -> Result<(), UpdateAccountError>;
+    async fn withdraw(
+        &self,
+        id: AccountId,
+        at: OffsetDateTime,
+        audit: Option<NewAuditEntry>,
+    ) -> Result<(), UpdateAccountError>;
 }

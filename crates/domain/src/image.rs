@@ -425,6 +425,20 @@ pub trait ImageRepository: Send + Sync {
         at: OffsetDateTime,
     ) -> Result<bool, RepositoryError>;
 
+    /// [`Self::transition`] to `Deleted`, with `audit` appended in the same transaction
+    /// (an image deleted by someone other than its uploader); `false`, and nothing
+    /// written, when it was not in `from`.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn remove_audited(
+        &self,
+        id: ImageId,
+        from: ImageStatus,
+        at: OffsetDateTime,
+        audit: crate::audit::NewAuditEntry,
+    ) -> Result<bool, RepositoryError>;
+
     /// Up to `limit` images matching `filter`, oldest first.
     ///
     /// # Errors

@@ -7,6 +7,7 @@
 //! into the port's error enums.
 
 pub mod account;
+pub mod audit;
 pub mod cache;
 pub mod clock;
 pub mod error;
@@ -29,6 +30,11 @@ pub mod testing;
 pub use account::{
     Account, AccountId, AccountRepository, AccountUpdate, BirthDate, DisplayName, Email, Gender,
     Identity, IdentityId, LinkedIdentity, Locale, MaybeCached, NewAccount, Phone, Role, Roles,
+    Suspension, SuspensionReason,
+};
+pub use audit::{
+    AuditAction, AuditActor, AuditEntry, AuditFilter, AuditLog, AuditOutcome, AuditTarget,
+    NewAuditEntry, RequestId,
 };
 pub use cache::{CachePolicy, Cached, ReadCaches};
 pub use clock::{Clock, SystemClock};
@@ -45,12 +51,12 @@ pub use login::{
     LoginStateRepository, PendingRegistration, ProviderClaims, RegistrationId,
 };
 pub use notify::{Notice, Notifier, NotifyError};
-pub use outbox::{Outbox, OutboxJob};
+pub use outbox::{JobRecord, JobState, Outbox, OutboxJob};
 pub use report::{
-    CreateReportError, Enqueue, EvidenceKeys, ModerationAction, NewReport, Page, Report,
+    CreateReportError, Decision, Enqueue, EvidenceKeys, ModerationAction, NewReport, Page, Report,
     ReportAction, ReportCategory, ReportCategoryId, ReportChange, ReportEvent, ReportFilter,
     ReportId, ReportReason, ReportRepository, ReportStatus, ReportSubmission, ReportTarget,
-    TargetType,
+    TargetSuspension, TargetType,
 };
 pub use session::{
     NewSession, Principal, Session, SessionId, SessionRepository, SessionToken, TokenHash,

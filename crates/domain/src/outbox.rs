@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
+use crate::account::AccountId;
 use crate::error::RepositoryError;
 
 /// A job taken from the outbox.
@@ -18,6 +19,26 @@ pub struct OutboxJob {
     pub created_at: OffsetDateTime,
     /// The reference it was last sent under ([`Outbox::stamp`]), if any.
     pub batch: Option<String>,
+}
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    /// Not yet delivered (waiting, or being retried).
+    Pending,
+    /// Delivered at that instant.
+    Delivered(OffsetDateTime),
+    /// Not sent, for the recorded reason (the account has no phone, …).
+    Skipped(OffsetDateTime),
+    /// Given up on after its last attempt.
+    Failed(OffsetDateTime),
+}
+
+/// A job about an account, for that account's data export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    pub job: OutboxJob,
+    pub state: JobState,
 }
 
 /// Where jobs wait.
@@ -91,6 +112,17 @@ pub trait Outbox: Send + Sync {
     /// # Errors
     /// `RepositoryError` on infrastructure failure.
     async fn depth(&self, topic: &str) -> Result<u64, RepositoryError>;
+
+    /// Every job of `topic` written about `account` ([`crate::Enqueue::about`]), oldest
+    /// first, with where it stands: what the account's data export lists.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn about(
+        &self,
+        account: AccountId,
+        topic: &str,
+    ) -> Result<Vec<JobRecord>, RepositoryError>;
 }
 
 /// When to try again after `attempts` failures: 2^attempts seconds, capped at an hour.

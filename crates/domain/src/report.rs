@@ -8,7 +8,8 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::account::AccountId;
+use crate::account::{AccountId, Suspension};
+use crate::audit::NewAuditEntry;
 use crate::error::{ParseError, RepositoryError};
 use crate::storage::ObjectKey;
 
@@ -344,7 +345,7 @@ impl FromStr for ReportAction {
 }
 
 /// What a moderator did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ModerationAction {
     Resolve,
     Dismiss,
@@ -390,6 +391,74 @@ impl FromStr for ModerationAction {
     }
 }
 
+/// What resolving a report did about its target. A user is suspended here (for the
+/// report's sake, [`crate::Suspension::report`]); products and chat rooms live in other
+/// services, which are told of the decision and carry it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Decision {
+    /// A user target: suspended until then (indefinitely without one).
+    SuspendTarget { until: Option<OffsetDateTime> },
+    /// A product or chat room: taken down by its service.
+    RemoveContent,
+    /// The target's owner is warned.
+    Warn,
+    /// Nothing is done about the target.
+    None,
+}
+
+impl Decision {
+    pub const fn kind(self) -> &'static str {
+        match self {
+            Self::SuspendTarget { .. } => "suspend_target",
+            Self::RemoveContent => "remove_content",
+            Self::Warn => "warn",
+            Self::None => "none",
+        }
+    }
+
+    /// Whether the decision can be taken about `target`: a suspension only about a user,
+    /// a removal only about a product or a chat room.
+    pub const fn applies_to(self, target: ReportTarget) -> bool {
+        match self {
+            Self::SuspendTarget { .. } => matches!(target, ReportTarget::User(_)),
+            Self::RemoveContent => !matches!(target, ReportTarget::User(_)),
+            Self::Warn | Self::None => true,
+        }
+    }
+
+    /// The stored form: the kind, and a suspension's end after a colon
+    /// (`suspend_target:2026-12-09T00:00:00Z`).
+    pub fn to_stored(self) -> String {
+        use time::format_description::well_known::Rfc3339;
+        match self {
+            Self::SuspendTarget { until: Some(t) } => {
+                format!("{}:{}", self.kind(), t.format(&Rfc3339).unwrap_or_default())
+            }
+            other => other.kind().to_owned(),
+        }
+    }
+
+    /// # Errors
+    /// Not a stored form.
+    pub fn from_stored(s: &str) -> Result<Self, ParseError> {
+        use time::format_description::well_known::Rfc3339;
+        let bad = || ParseError::new("decision", "is not a stored decision");
+        let (kind, until) = s.split_once(':').map_or((s, None), |(k, u)| (k, Some(u)));
+        match (kind, until) {
+            ("suspend_target", until) => Ok(Self::SuspendTarget {
+                until: until
+                    .map(|u| OffsetDateTime::parse(u, &Rfc3339))
+                    .transpose()
+                    .map_err(|_| bad())?,
+            }),
+            ("remove_content", None) => Ok(Self::RemoveContent),
+            ("warn", None) => Ok(Self::Warn),
+            ("none", None) => Ok(Self::None),
+            _ => Err(bad()),
+        }
+    }
+}
+
 /// One entry of a report's audit trail: who did what, when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportEvent {
@@ -398,6 +467,8 @@ pub struct ReportEvent {
     pub from_status: Option<ReportStatus>,
     pub to_status: ReportStatus,
     pub note: Option<String>,
+    /// What a resolution did about the target.
+    pub decision: Option<Decision>,
     pub at: OffsetDateTime,
 }
 
@@ -412,13 +483,24 @@ pub struct NewReport {
     pub created_at: OffsetDateTime,
 }
 
-/// A change a moderator makes, with its audit entry.
+/// A change a moderator makes, with its history entry and its audit-log entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportChange {
     pub status: ReportStatus,
     pub assignee: Option<AccountId>,
     pub resolution_note: Option<String>,
     pub event: ReportEvent,
+    pub audit: NewAuditEntry,
+    /// A decision that suspends the reported user: applied with the change.
+    pub suspend: Option<TargetSuspension>,
+}
+
+/// The suspension a report's decision sets on its target, with its own audit entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetSuspension {
+    pub account: AccountId,
+    pub suspension: Suspension,
+    pub audit: NewAuditEntry,
 }
 
 /// A side effect to enqueue in the same transaction as a report write.
@@ -426,6 +508,8 @@ pub struct ReportChange {
 pub struct Enqueue {
     pub topic: &'static str,
     pub payload: serde_json::Value,
+    /// The account the job concerns, if any: its notices are part of its data export.
+    pub about: Option<AccountId>,
 }
 
 impl Enqueue {
@@ -498,7 +582,7 @@ pub trait ReportRepository: Send + Sync {
     /// `RepositoryError` on infrastructure failure.
     async fn categories(&self) -> Result<Vec<ReportCategory>, RepositoryError>;
 
-    /// Stores a report, its `create` audit entry and `enqueue` (its notification) in one
+    /// Stores a report, its `create` history entry and `enqueue` (its notification) in one
     /// transaction: all or nothing.
     ///
     /// # Errors
@@ -537,9 +621,10 @@ pub trait ReportRepository: Send + Sync {
         at_most: u64,
     ) -> Result<u64, RepositoryError>;
 
-    /// Applies `change` to report `id` if its status is still `expected`, records its audit
-    /// entry and enqueues `enqueue`, in one transaction. `None` when the report is gone or
-    /// its status changed meanwhile.
+    /// Applies `change` to report `id` if its status is still `expected`, in one
+    /// transaction with its history entry, its audit-log entry, the suspension its decision
+    /// sets (on a live account; a withdrawn one stays as it is) and `enqueue`. `None` when
+    /// the report is gone or its status changed meanwhile: nothing is written.
     ///
     /// # Errors
     /// `RepositoryError` on infrastructure failure.

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use domain::{
     Account, AccountId, AccountRepository, AccountUpdate, BirthDate, CreateAccountError,
     DisplayName, Email, Gender, Identity, IdentityId, LinkIdentityError, LinkedIdentity, Locale,
-    NewAccount, ObjectKey, Phone, RepositoryError, Roles, UnlinkIdentityError, UpdateAccountError,
+    NewAccount, NewAuditEntry, ObjectKey, Phone, ReportId, RepositoryError, Roles, Suspension,
+    SuspensionReason, UnlinkIdentityError, UpdateAccountError,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -13,8 +14,9 @@ use sea_orm::{
 };
 use time::OffsetDateTime;
 
+use crate::audit::{append, scrub};
 use crate::codec::{corrupt, instant, micros};
-use crate::entity::{account_identities as ids, accounts};
+use crate::entity::{account_identities as ids, accounts, sessions};
 use crate::{SqlStore, finish, is_unique_violation, translate};
 
 pub(crate) fn to_domain(m: accounts::Model) -> Result<Account, RepositoryError> {
@@ -61,7 +63,69 @@ pub(crate) fn to_domain(m: accounts::Model) -> Result<Account, RepositoryError> 
         created_at: instant(m.created_at)?,
         updated_at: instant(m.updated_at)?,
         withdrawn_at: m.withdrawn_at.map(instant).transpose()?,
+        suspension: match (m.suspended_at, m.suspended_by, m.suspension_reason) {
+            (Some(at), Some(by), Some(reason)) => Some(Suspension {
+                by: AccountId::new(by),
+                at: instant(at)?,
+                until: m.suspended_until.map(instant).transpose()?,
+                reason: SuspensionReason::parse(&reason).map_err(corrupt)?,
+                report: m.suspension_report_id.map(ReportId::new),
+            }),
+            _ => None,
+        },
     })
+}
+
+/// Sets (or, with `None`, lifts) the live account's suspension on `conn`; setting one also
+/// revokes every session of the account, so both happen in the caller's transaction.
+/// `false` when no live account has this id.
+pub(crate) async fn set_suspension<C: ConnectionTrait>(
+    conn: &C,
+    id: AccountId,
+    suspension: Option<&Suspension>,
+    at: OffsetDateTime,
+) -> Result<bool, RepositoryError> {
+    let v = |x: Option<i64>| Expr::value(x);
+    let changed = accounts::Entity::update_many()
+        .col_expr(
+            accounts::Column::SuspendedAt,
+            v(suspension.map(|s| micros(s.at))),
+        )
+        .col_expr(
+            accounts::Column::SuspendedUntil,
+            v(suspension.and_then(|s| s.until).map(micros)),
+        )
+        .col_expr(
+            accounts::Column::SuspendedBy,
+            v(suspension.map(|s| s.by.get())),
+        )
+        .col_expr(
+            accounts::Column::SuspensionReason,
+            Expr::value(suspension.map(|s| s.reason.as_str().to_owned())),
+        )
+        .col_expr(
+            accounts::Column::SuspensionReportId,
+            v(suspension.and_then(|s| s.report).map(ReportId::get)),
+        )
+        .col_expr(accounts::Column::UpdatedAt, Expr::value(micros(at)))
+        .filter(accounts::Column::Id.eq(id.get()))
+        .filter(accounts::Column::WithdrawnAt.is_null())
+        .exec(conn)
+        .await
+        .map_err(translate)?;
+    if changed.rows_affected == 0 {
+        return Ok(false);
+    }
+    if suspension.is_some() {
+        sessions::Entity::update_many()
+            .col_expr(sessions::Column::RevokedAt, Expr::value(micros(at)))
+            .filter(sessions::Column::AccountId.eq(id.get()))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .exec(conn)
+            .await
+            .map_err(translate)?;
+    }
+    Ok(true)
 }
 
 fn identity_row(
@@ -96,19 +160,6 @@ pub(crate) async fn lock_account<C: ConnectionTrait>(
     Ok(())
 }
 
-impl SqlStore {
-    async fn live_account(
-        &self,
-        id: AccountId,
-    ) -> Result<Option<accounts::Model>, RepositoryError> {
-        accounts::Entity::find_by_id(id.get())
-            .filter(accounts::Column::WithdrawnAt.is_null())
-            .one(self.conn())
-            .await
-            .map_err(translate)
-    }
-}
-
 #[async_trait]
 impl AccountRepository for SqlStore {
     #[tracing::instrument(skip_all, err(level = "info"))]
@@ -129,6 +180,11 @@ impl AccountRepository for SqlStore {
                 created_at: Set(at),
                 updated_at: Set(at),
                 withdrawn_at: Set(None),
+                suspended_at: Set(None),
+                suspended_until: Set(None),
+                suspended_by: Set(None),
+                suspension_reason: Set(None),
+                suspension_report_id: Set(None),
                 ..Default::default()
             }
             .insert(&txn)
@@ -289,63 +345,30 @@ impl AccountRepository for SqlStore {
         update: AccountUpdate,
         at: OffsetDateTime,
     ) -> Result<Account, UpdateAccountError> {
-        if update.is_empty() {
-            let row = self.live_account(id).await?;
-            return row
-                .map(to_domain)
-                .transpose()?
-                .ok_or(UpdateAccountError::NotFound);
+        if update.audit.is_some() || update.suspension.is_some() {
+            let txn = self.conn().begin().await.map_err(translate)?;
+            let out = apply(&txn, id, update, at).await;
+            return finish(txn, out).await;
         }
-        let mut row = accounts::ActiveModel {
-            id: sea_orm::ActiveValue::Unchanged(id.get()),
-            updated_at: Set(micros(at)),
-            ..Default::default()
-        };
-        if let Some(v) = update.name {
-            row.name = Set(Some(v.as_str().to_owned()));
-        }
-        if let Some(v) = update.email {
-            row.email = Set(Some(v.as_str().to_owned()));
-        }
-        if let Some(v) = update.email_verified {
-            row.email_verified = Set(v);
-        }
-        if let Some(v) = update.gender {
-            row.gender = Set(Some(v.as_str().to_owned()));
-        }
-        if let Some(v) = update.birth_date {
-            row.birth_date = Set(Some(v.to_string()));
-        }
-        if let Some(v) = update.locale {
-            row.locale = Set(Some(v.as_str().to_owned()));
-        }
-        if let Some(v) = update.phone {
-            row.phone = Set(v.map(|p| p.as_str().to_owned()));
-        }
-        if let Some(v) = update.roles {
-            row.roles = Set(v.to_csv());
-        }
-        if let Some(v) = update.profile_image_key {
-            row.profile_image_key = Set(v.map(|k| k.as_str().to_owned()));
-        }
-        // One conditional statement: a concurrent withdrawal cannot be overwritten.
-        let update = accounts::Entity::update(row)
-            .validate()
-            .map_err(translate)?
-            .filter(accounts::Column::WithdrawnAt.is_null());
-        match update.exec(self.conn()).await {
-            Ok(model) => Ok(to_domain(model)?),
-            Err(sea_orm::DbErr::RecordNotUpdated | sea_orm::DbErr::RecordNotFound(_)) => {
-                Err(UpdateAccountError::NotFound)
-            }
-            Err(e) => Err(translate(e).into()),
-        }
+        apply(self.conn(), id, update, at).await
     }
 
-    #[tracing::instrument(skip(self), err(level = "info"))]
-    async fn withdraw(&self, id: AccountId, at: OffsetDateTime) -> Result<(), UpdateAccountError> {
+    #[tracing::instrument(skip(self, audit), err(level = "info"))]
+    async fn withdraw(
+        &self,
+        id: AccountId,
+        at: OffsetDateTime,
+        audit: Option<NewAuditEntry>,
+    ) -> Result<(), UpdateAccountError> {
         let txn = self.conn().begin().await.map_err(translate)?;
         let out: Result<(), UpdateAccountError> = async {
+            // Taken before they are erased: the audit log's copies go with them.
+            let personal = accounts::Entity::find_by_id(id.get())
+                .filter(accounts::Column::WithdrawnAt.is_null())
+                .one(&txn)
+                .await
+                .map_err(translate)?
+                .ok_or(UpdateAccountError::NotFound)?;
             let null = || Expr::value(Option::<String>::None);
             let erased = accounts::Entity::update_many()
                 .col_expr(accounts::Column::Name, null())
@@ -371,9 +394,110 @@ impl AccountRepository for SqlStore {
                 .exec(&txn)
                 .await
                 .map_err(translate)?;
+            let values: Vec<String> = [personal.email, personal.phone]
+                .into_iter()
+                .flatten()
+                .collect();
+            let named: Vec<String> = personal.name.into_iter().collect();
+            scrub(&txn, id, &values, &named).await?;
+            if let Some(entry) = &audit {
+                append(&txn, entry).await?;
+            }
             Ok(())
         }
         .await;
         finish(txn, out).await
+    }
+}
+
+/// Applies `update` on `conn`: its fields in one conditional statement, then its
+/// suspension (revoking sessions) and its audit entry. With either of those, `conn` is a
+/// transaction.
+async fn apply<C: ConnectionTrait>(
+    conn: &C,
+    id: AccountId,
+    update: AccountUpdate,
+    at: OffsetDateTime,
+) -> Result<Account, UpdateAccountError> {
+    let AccountUpdate {
+        suspension, audit, ..
+    } = update.clone();
+    let fields = AccountUpdate {
+        suspension: None,
+        audit: None,
+        ..update
+    };
+    if let Some(s) = &suspension
+        && !set_suspension(conn, id, s.as_ref(), at).await?
+    {
+        return Err(UpdateAccountError::NotFound);
+    }
+    let account = apply_fields(conn, id, fields, at).await?;
+    if let Some(entry) = &audit {
+        append(conn, entry).await?;
+    }
+    Ok(account)
+}
+
+async fn apply_fields<C: ConnectionTrait>(
+    conn: &C,
+    id: AccountId,
+    update: AccountUpdate,
+    at: OffsetDateTime,
+) -> Result<Account, UpdateAccountError> {
+    if update.is_empty() {
+        let row = accounts::Entity::find_by_id(id.get())
+            .filter(accounts::Column::WithdrawnAt.is_null())
+            .one(conn)
+            .await
+            .map_err(translate)?;
+        return row
+            .map(to_domain)
+            .transpose()?
+            .ok_or(UpdateAccountError::NotFound);
+    }
+    let mut row = accounts::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(id.get()),
+        updated_at: Set(micros(at)),
+        ..Default::default()
+    };
+    if let Some(v) = update.name {
+        row.name = Set(Some(v.as_str().to_owned()));
+    }
+    if let Some(v) = update.email {
+        row.email = Set(Some(v.as_str().to_owned()));
+    }
+    if let Some(v) = update.email_verified {
+        row.email_verified = Set(v);
+    }
+    if let Some(v) = update.gender {
+        row.gender = Set(Some(v.as_str().to_owned()));
+    }
+    if let Some(v) = update.birth_date {
+        row.birth_date = Set(Some(v.to_string()));
+    }
+    if let Some(v) = update.locale {
+        row.locale = Set(Some(v.as_str().to_owned()));
+    }
+    if let Some(v) = update.phone {
+        row.phone = Set(v.map(|p| p.as_str().to_owned()));
+    }
+    if let Some(v) = update.roles {
+        row.roles = Set(v.to_csv());
+    }
+    if let Some(v) = update.profile_image_key {
+        row.profile_image_key = Set(v.map(|k| k.as_str().to_owned()));
+    }
+    // One conditional statement: a concurrent withdrawal cannot be overwritten.
+    let update = accounts::Entity::update(row)
+        .validate()
+        .map_err(translate)?
+        .filter(accounts::Column::WithdrawnAt.is_null());
+    match update.exec(conn).await {
+        Ok(model) => Ok(to_domain(model)?),
+        Err(sea_orm::DbErr::RecordNotUpdated | sea_orm::DbErr::RecordNotFound(_)) => {
+            Err(UpdateAccountError::NotFound)
+        }
+        Err(e) => Err(translate(e).into()),
     }
 }

@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use domain::{
     AccountId, Channel, Image, ImageFilter, ImageId, ImageRepository, ImageStatus, ImageType,
-    InsertImageError, NewImage, ObjectKey, ReadyImage, RepositoryError, UploadLimit, UploadLimits,
+    InsertImageError, NewAuditEntry, NewImage, ObjectKey, ReadyImage, RepositoryError, UploadLimit,
+    UploadLimits,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -13,6 +14,7 @@ use sea_orm::{
 use time::OffsetDateTime;
 
 use crate::accounts::lock_account;
+use crate::audit::append;
 use crate::codec::{corrupt, instant, micros};
 use crate::entity::images;
 use crate::{SqlStore, finish, translate};
@@ -230,15 +232,26 @@ impl ImageRepository for SqlStore {
         to: ImageStatus,
         at: OffsetDateTime,
     ) -> Result<bool, RepositoryError> {
-        let res = images::Entity::update_many()
-            .col_expr(images::Column::Status, Expr::value(to.as_str()))
-            .col_expr(images::Column::UpdatedAt, Expr::value(micros(at)))
-            .filter(images::Column::Id.eq(id.get()))
-            .filter(images::Column::Status.eq(from.as_str()))
-            .exec(self.conn())
-            .await
-            .map_err(translate)?;
-        Ok(res.rows_affected == 1)
+        move_status(self.conn(), id, from, to, at).await
+    }
+
+    async fn remove_audited(
+        &self,
+        id: ImageId,
+        from: ImageStatus,
+        at: OffsetDateTime,
+        audit: NewAuditEntry,
+    ) -> Result<bool, RepositoryError> {
+        let txn = self.conn().begin().await.map_err(translate)?;
+        let out = async {
+            let moved = move_status(&txn, id, from, ImageStatus::Deleted, at).await?;
+            if moved {
+                append(&txn, &audit).await?;
+            }
+            Ok(moved)
+        }
+        .await;
+        finish(txn, out).await
     }
 
     async fn list(&self, f: ImageFilter, limit: u64) -> Result<Vec<Image>, RepositoryError> {
@@ -294,4 +307,23 @@ impl ImageRepository for SqlStore {
             .map_err(translate)?;
         Ok(res.rows_affected == 1)
     }
+}
+
+/// Moves an image from `from` to `to` on `conn`; `false` when it was not in `from`.
+async fn move_status<C: ConnectionTrait>(
+    conn: &C,
+    id: ImageId,
+    from: ImageStatus,
+    to: ImageStatus,
+    at: OffsetDateTime,
+) -> Result<bool, RepositoryError> {
+    let res = images::Entity::update_many()
+        .col_expr(images::Column::Status, Expr::value(to.as_str()))
+        .col_expr(images::Column::UpdatedAt, Expr::value(micros(at)))
+        .filter(images::Column::Id.eq(id.get()))
+        .filter(images::Column::Status.eq(from.as_str()))
+        .exec(conn)
+        .await
+        .map_err(translate)?;
+    Ok(res.rows_affected == 1)
 }

@@ -5,6 +5,7 @@
 //! and database errors are translated into the ports' error enums on the way back.
 
 mod accounts;
+mod audit;
 mod codec;
 mod entity;
 mod images;

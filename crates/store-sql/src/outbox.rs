@@ -3,7 +3,7 @@
 //! job once, on PostgreSQL and SQLite alike.
 
 use async_trait::async_trait;
-use domain::{Outbox, OutboxJob, RepositoryError};
+use domain::{AccountId, JobRecord, JobState, Outbox, OutboxJob, RepositoryError};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait as _};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -72,6 +72,7 @@ impl Outbox for SqlStore {
             failed_at: Set(None),
             last_error: Set(None),
             created_at: Set(micros(at)),
+            account_id: Set(None),
             ..Default::default()
         }
         .insert(self.conn())
@@ -169,6 +170,42 @@ impl Outbox for SqlStore {
     async fn skip(&self, id: i64, reason: &str, at: OffsetDateTime) -> Result<(), RepositoryError> {
         let done = (outbox::Column::DoneAt, Expr::value(micros(at)));
         self.settle(id, vec![done], Some(reason)).await
+    }
+
+    async fn about(
+        &self,
+        account: AccountId,
+        topic: &str,
+    ) -> Result<Vec<JobRecord>, RepositoryError> {
+        outbox::Entity::find()
+            .filter(outbox::Column::AccountId.eq(account.get()))
+            .filter(outbox::Column::Topic.eq(topic))
+            .order_by_asc(outbox::Column::Id)
+            .all(self.conn())
+            .await
+            .map_err(translate)?
+            .into_iter()
+            .map(|row| {
+                // A skip is recorded as done with a reason; a delivery as done without one.
+                let state = match (row.done_at, row.failed_at, row.last_error.is_some()) {
+                    (_, Some(at), _) => JobState::Failed(instant(at)?),
+                    (Some(at), None, true) => JobState::Skipped(instant(at)?),
+                    (Some(at), None, false) => JobState::Delivered(instant(at)?),
+                    (None, None, _) => JobState::Pending,
+                };
+                Ok(JobRecord {
+                    job: OutboxJob {
+                        id: row.id,
+                        topic: row.topic,
+                        payload: serde_json::from_str(&row.payload).map_err(corrupt)?,
+                        attempts: u32::try_from(row.attempts).map_err(corrupt)?,
+                        created_at: instant(row.created_at)?,
+                        batch: row.batch,
+                    },
+                    state,
+                })
+            })
+            .collect()
     }
 
     async fn depth(&self, topic: &str) -> Result<u64, RepositoryError> {

@@ -3,9 +3,9 @@
 
 use async_trait::async_trait;
 use domain::{
-    AccountId, CreateReportError, Enqueue, NewReport, ObjectKey, Page, Report, ReportAction,
-    ReportCategory, ReportCategoryId, ReportChange, ReportEvent, ReportFilter, ReportId,
-    ReportReason, ReportRepository, ReportStatus, ReportTarget, RepositoryError,
+    AccountId, CreateReportError, Decision, Enqueue, NewReport, ObjectKey, Page, Report,
+    ReportAction, ReportCategory, ReportCategoryId, ReportChange, ReportEvent, ReportFilter,
+    ReportId, ReportReason, ReportRepository, ReportStatus, ReportTarget, RepositoryError,
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
@@ -13,6 +13,8 @@ use sea_orm::{
 };
 use time::OffsetDateTime;
 
+use crate::accounts::set_suspension;
+use crate::audit::append;
 use crate::codec::{corrupt, instant, micros};
 use crate::entity::{outbox, report_categories as categories, report_events as events, reports};
 use crate::{SqlStore, finish, is_unique_violation, translate};
@@ -45,6 +47,7 @@ fn event_row(report: i64, e: &ReportEvent) -> events::ActiveModel {
         from_status: Set(e.from_status.map(|s| s.as_str().to_owned())),
         to_status: Set(e.to_status.as_str().to_owned()),
         note: Set(e.note.clone()),
+        decision: Set(e.decision.map(Decision::to_stored)),
         created_at: Set(micros(e.at)),
         ..Default::default()
     }
@@ -70,6 +73,7 @@ async fn enqueue<C: ConnectionTrait>(
             failed_at: Set(None),
             last_error: Set(None),
             created_at: Set(micros(at)),
+            account_id: Set(job.about.map(AccountId::get)),
             ..Default::default()
         }
         .insert(conn)
@@ -135,6 +139,7 @@ impl ReportRepository for SqlStore {
                 from_status: None,
                 to_status: ReportStatus::Open,
                 note: None,
+                decision: None,
                 at: new.created_at,
             };
             event_row(row.id, &created)
@@ -252,6 +257,13 @@ impl ReportRepository for SqlStore {
                 .insert(&txn)
                 .await
                 .map_err(translate)?;
+            append(&txn, &change.audit).await?;
+            if let Some(s) = &change.suspend {
+                // A target withdrawn meanwhile has nothing left to suspend.
+                if set_suspension(&txn, s.account, Some(&s.suspension), at).await? {
+                    append(&txn, &s.audit).await?;
+                }
+            }
             enqueue(&txn, id.get(), jobs, at).await?;
             let row = reports::Entity::find_by_id(id.get())
                 .one(&txn)
@@ -281,6 +293,12 @@ impl ReportRepository for SqlStore {
                         .transpose()?,
                     to_status: e.to_status.parse().map_err(corrupt)?,
                     note: e.note,
+                    decision: e
+                        .decision
+                        .as_deref()
+                        .map(Decision::from_stored)
+                        .transpose()
+                        .map_err(corrupt)?,
                     at: instant(e.created_at)?,
                 })
             })

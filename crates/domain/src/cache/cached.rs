@@ -12,6 +12,7 @@ use crate::account::{
     Account, AccountId, AccountRepository, AccountUpdate, Identity, IdentityId, LinkedIdentity,
     MaybeCached, NewAccount,
 };
+use crate::audit::NewAuditEntry;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{
     CreateAccountError, LinkIdentityError, RepositoryError, UnlinkIdentityError, UpdateAccountError,
@@ -161,8 +162,13 @@ impl<R: AccountRepository> AccountRepository for Cached<R> {
             .await
     }
 
-    async fn withdraw(&self, id: AccountId, at: OffsetDateTime) -> Result<(), UpdateAccountError> {
-        self.around(|c| c.forget_account(id), self.inner.withdraw(id, at))
+    async fn withdraw(
+        &self,
+        id: AccountId,
+        at: OffsetDateTime,
+        audit: Option<NewAuditEntry>,
+    ) -> Result<(), UpdateAccountError> {
+        self.around(|c| c.forget_account(id), self.inner.withdraw(id, at, audit))
             .await
     }
 }
@@ -301,6 +307,20 @@ impl<R: ImageRepository> ImageRepository for Cached<R> {
         .await
     }
 
+    async fn remove_audited(
+        &self,
+        id: ImageId,
+        from: ImageStatus,
+        at: OffsetDateTime,
+        audit: NewAuditEntry,
+    ) -> Result<bool, RepositoryError> {
+        self.around(
+            |c| c.forget_image(id),
+            self.inner.remove_audited(id, from, at, audit),
+        )
+        .await
+    }
+
     async fn list(&self, filter: ImageFilter, limit: u64) -> Result<Vec<Image>, RepositoryError> {
         self.inner.list(filter, limit).await
     }
@@ -369,7 +389,17 @@ impl<R: ReportRepository> ReportRepository for Cached<R> {
         change: ReportChange,
         enqueue: Vec<Enqueue>,
     ) -> Result<Option<Report>, RepositoryError> {
-        self.inner.update(id, expected, change, enqueue).await
+        // A decision that suspends the target revokes its sessions: its principals go.
+        match change.suspend.as_ref().map(|s| s.account) {
+            Some(target) => {
+                self.around(
+                    |c| c.forget_account(target),
+                    self.inner.update(id, expected, change, enqueue),
+                )
+                .await
+            }
+            None => self.inner.update(id, expected, change, enqueue).await,
+        }
     }
 
     async fn events(&self, id: ReportId) -> Result<Vec<ReportEvent>, RepositoryError> {

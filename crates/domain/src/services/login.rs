@@ -22,6 +22,7 @@ use crate::account::{
     Account, AccountRepository, AccountUpdate, BirthDate, DisplayName, Email, Gender, Locale,
     NewAccount, Role, Roles,
 };
+use crate::audit::{AuditAction, AuditActor, AuditTarget, NewAuditEntry, RequestId};
 use crate::clock::Clock;
 use crate::error::{CreateAccountError, LinkIdentityError, ParseError, RepositoryError};
 use crate::login::{
@@ -109,6 +110,9 @@ pub enum LoginError {
     /// The code exchange or the ID token failed validation.
     #[error("the login was rejected: {0}")]
     Rejected(String),
+    /// The account is suspended (until then; indefinitely without an end): no session.
+    #[error("this account is suspended {}", crate::services::accounts::describe_until(*until))]
+    Suspended { until: Option<OffsetDateTime> },
     #[error(transparent)]
     Repository(#[from] RepositoryError),
 }
@@ -130,8 +134,21 @@ pub enum RegisterError {
     /// Still not enough: these fields are missing or invalid.
     #[error("insufficient user info")]
     Insufficient(Vec<ParseError>),
+    /// The registration landed in a suspended account (a concurrent login created it).
+    #[error("this account is suspended {}", crate::services::accounts::describe_until(*until))]
+    Suspended { until: Option<OffsetDateTime> },
     #[error(transparent)]
     Repository(#[from] RepositoryError),
+}
+
+impl From<LoginError> for RegisterError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::Suspended { until } => Self::Suspended { until },
+            LoginError::Repository(e) => Self::Repository(e),
+            other => Self::Repository(RepositoryError::Unexpected(other.to_string().into())),
+        }
+    }
 }
 
 /// The login service.
@@ -407,7 +424,7 @@ impl Login {
         new: NewAccount,
         claims: &ProviderClaims,
         meta: SessionMeta,
-    ) -> Result<LoggedIn, RepositoryError> {
+    ) -> Result<LoggedIn, LoginError> {
         let account = match self.accounts.create(new).await {
             Ok(a) => {
                 tracing::info!(account = %a.id, "created an account");
@@ -421,7 +438,7 @@ impl Login {
                 .ok_or_else(|| {
                     RepositoryError::Unexpected("identity vanished after a duplicate".into())
                 })?,
-            Err(CreateAccountError::Repository(e)) => return Err(e),
+            Err(CreateAccountError::Repository(e)) => return Err(e.into()),
         };
         self.log_in(account, claims, meta).await
     }
@@ -431,20 +448,37 @@ impl Login {
         mut account: Account,
         claims: &ProviderClaims,
         meta: SessionMeta,
-    ) -> Result<LoggedIn, RepositoryError> {
+    ) -> Result<LoggedIn, LoginError> {
+        // A suspended account gets no session, and is changed in nothing (not even by
+        // ADMIN_EMAILS) until the suspension ends.
+        if let Some(s) = account.active_suspension(self.clock.now()) {
+            return Err(LoginError::Suspended { until: s.until });
+        }
         let admin = verified_email(claims).is_some_and(|e| self.policy.admin_emails.contains(&e));
         if admin && !account.roles.contains(Role::Admin) {
             let mut roles = account.roles.clone();
             roles.insert(Role::Admin);
+            let now = self.clock.now();
             account = self
                 .accounts
                 .update(
                     account.id,
                     AccountUpdate {
                         roles: Some(roles),
+                        audit: Some(
+                            NewAuditEntry::done(
+                                now,
+                                AuditActor::System,
+                                AuditAction::RoleGrant,
+                                AuditTarget::Account(account.id),
+                                RequestId::none(),
+                            )
+                            .detail(Role::Admin.as_str())
+                            .reason(Some("ADMIN_EMAILS")),
+                        ),
                         ..AccountUpdate::default()
                     },
-                    self.clock.now(),
+                    now,
                 )
                 .await
                 .map_err(|e| match e {

@@ -8,7 +8,7 @@ pub mod notifications;
 pub mod reports;
 pub mod sessions;
 
-pub use accounts::{AccountError, Accounts, ProfilePatch};
+pub use accounts::{AccountError, Accounts, ProfilePatch, RoleChange, describe_until, may_suspend};
 pub use images::{
     Confirmation, ImageError, ImageObserver, ImagePolicy, Images, IssuedUpload, RejectKind,
     Rejection, SweepReport, Sweeper,

@@ -12,17 +12,23 @@ use std::sync::Arc;
 
 use time::Duration;
 
-use crate::account::AccountId;
+use crate::account::{AccountId, AccountRepository, Suspension, SuspensionReason};
+use crate::audit::{AuditAction, AuditLog, AuditTarget, NewAuditEntry, RequestId};
 use crate::clock::Clock;
 use crate::error::RepositoryError;
 use crate::image::{Channel, ImageRepository, ImageStatus};
 use crate::login::Actor;
 use crate::report::{
-    CreateReportError, Enqueue, ModerationAction, NewReport, Page, Report, ReportCategory,
-    ReportChange, ReportEvent, ReportFilter, ReportId, ReportRepository, ReportStatus,
-    ReportSubmission, ReportTarget,
+    CreateReportError, Decision, Enqueue, ModerationAction, NewReport, Page, Report,
+    ReportCategory, ReportChange, ReportEvent, ReportFilter, ReportId, ReportRepository,
+    ReportStatus, ReportSubmission, ReportTarget, TargetSuspension,
 };
+use crate::services::accounts::{describe_until, may_suspend};
 use crate::services::notifications::{ReportNotice, TOPIC};
+
+/// The outbox topic of decisions other services carry out (a product or chat room to take
+/// down, an owner to warn): `{report_id, target_type, target_id, decision, until}`.
+pub const DECISION_TOPIC: &str = "moderation.decision";
 use crate::storage::ObjectKey;
 
 /// Limits on reporting.
@@ -58,6 +64,10 @@ pub enum ReportError {
     /// A moderation action that does not apply to the report's status.
     #[error("{0}")]
     Conflict(String),
+    /// A decision that does not apply: to this action (only resolving decides), to this
+    /// target, or to this user (STAFF cannot suspend STAFF or ADMIN; nobody themselves).
+    #[error("{0}")]
+    InvalidDecision(String),
     #[error(transparent)]
     Repository(#[from] RepositoryError),
 }
@@ -67,6 +77,8 @@ pub enum ReportError {
 pub struct Reports {
     repo: Arc<dyn ReportRepository>,
     images: Arc<dyn ImageRepository>,
+    accounts: Arc<dyn AccountRepository>,
+    audit: Arc<dyn AuditLog>,
     clock: Arc<dyn Clock>,
     policy: ReportPolicy,
 }
@@ -83,12 +95,16 @@ impl Reports {
     pub fn new(
         repo: Arc<dyn ReportRepository>,
         images: Arc<dyn ImageRepository>,
+        accounts: Arc<dyn AccountRepository>,
+        audit: Arc<dyn AuditLog>,
         clock: Arc<dyn Clock>,
         policy: ReportPolicy,
     ) -> Self {
         Self {
             repo,
             images,
+            accounts,
+            audit,
             clock,
             policy,
         }
@@ -157,6 +173,7 @@ impl Reports {
         let notice = Enqueue {
             topic: TOPIC,
             payload: ReportNotice::Received.payload(reporter),
+            about: Some(reporter),
         };
         match self.repo.create(new, vec![notice]).await {
             Ok(report) => Ok(report),
@@ -214,11 +231,6 @@ impl Reports {
         Ok((report, events))
     }
 
-    /// Resolves, dismisses, assigns to oneself or reopens a report.
-    ///
-    /// # Errors
-    /// `Forbidden`, `NotFound`, `Conflict` (the action does not apply to
-    /// the report's status, or it changed meanwhile), `Repository`.
     /// The evidence of `reporter`'s reports still open: what withdrawing the account must
     /// keep until those reports are closed.
     ///
@@ -249,17 +261,41 @@ impl Reports {
         Ok(keep)
     }
 
-    #[tracing::instrument(skip(self, actor, note), err(level = "info"))]
+    /// Resolves, dismisses, assigns to oneself or reopens a report. Resolving can carry a
+    /// [`Decision`]: a user target's suspension is set with the change (and the target's
+    /// sessions end); any other decision is recorded and queued for the services that own
+    /// the target ([`DECISION_TOPIC`]). The act, and a refused attempt, are audited.
+    ///
+    /// # Errors
+    /// `Forbidden`, `NotFound`, `Conflict` (the action does not apply to the report's
+    /// status, or it changed meanwhile), `InvalidDecision`, `Repository`.
+    #[tracing::instrument(skip(self, actor, note, request), err(level = "info"))]
     pub async fn moderate(
         &self,
         actor: &Actor,
         id: ReportId,
         action: ModerationAction,
         note: Option<String>,
+        decision: Option<Decision>,
+        request: &RequestId,
     ) -> Result<Report, ReportError> {
+        let now = self.clock.now();
         let (true, Some(moderator)) = (actor.is_staff(), actor.account_id()) else {
+            let refused = NewAuditEntry::denied(
+                now,
+                actor.into(),
+                AuditAction::Moderate(action),
+                AuditTarget::Report(id),
+                request.clone(),
+            );
+            self.audit.record(refused).await?;
             return Err(ReportError::Forbidden);
         };
+        if decision.is_some() && action != ModerationAction::Resolve {
+            return Err(ReportError::InvalidDecision(
+                "only resolving a report carries a decision".into(),
+            ));
+        }
         let report = self.repo.find(id).await?.ok_or(ReportError::NotFound)?;
         let from = report.status;
         let (to, assignee, resolution_note, notice) = match (action, from) {
@@ -288,6 +324,24 @@ impl Reports {
                 )));
             }
         };
+        let suspend = match decision {
+            Some(d) => {
+                self.decide(actor, moderator, &report, d, note.as_deref(), request)
+                    .await?
+            }
+            None => None,
+        };
+        let mut audit = NewAuditEntry::done(
+            now,
+            actor.into(),
+            AuditAction::Moderate(action),
+            AuditTarget::Report(id),
+            request.clone(),
+        )
+        .reason(note.as_deref());
+        if let Some(d) = decision {
+            audit = audit.detail(d.to_stored());
+        }
         let change = ReportChange {
             status: to,
             assignee,
@@ -298,22 +352,129 @@ impl Reports {
                 from_status: Some(from),
                 to_status: to,
                 note,
-                at: self.clock.now(),
+                decision,
+                at: now,
             },
+            audit,
+            suspend,
         };
-        let enqueue = notice
+        let mut enqueue: Vec<Enqueue> = notice
             .map(|n| Enqueue {
                 topic: TOPIC,
                 payload: n.payload(report.reporter),
+                about: Some(report.reporter),
             })
             .into_iter()
             .collect();
+        if let Some(d) = decision.filter(|d| *d != Decision::None) {
+            enqueue.push(decision_job(&report, d));
+        }
         self.repo
             .update(id, from, change, enqueue)
             .await?
             .ok_or_else(|| {
                 ReportError::Conflict("the report changed meanwhile: read it again".into())
             })
+    }
+
+    /// Checks `decision` against the report's target and, for a suspension, the moderator's
+    /// right to suspend that user; the suspension to set, if any.
+    async fn decide(
+        &self,
+        actor: &Actor,
+        moderator: AccountId,
+        report: &Report,
+        decision: Decision,
+        note: Option<&str>,
+        request: &RequestId,
+    ) -> Result<Option<TargetSuspension>, ReportError> {
+        if !decision.applies_to(report.target) {
+            return Err(ReportError::InvalidDecision(format!(
+                "{} does not apply to a {} target",
+                decision.kind(),
+                report.target.kind()
+            )));
+        }
+        let (Decision::SuspendTarget { until }, crate::report::ReportTarget::User(target)) =
+            (decision, report.target)
+        else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        if until.is_some_and(|t| t <= now) {
+            return Err(ReportError::InvalidDecision(
+                "a suspension must end in the future".into(),
+            ));
+        }
+        let account = match self.accounts.find_by_id(target).await? {
+            Some(a) if !a.is_withdrawn() => a,
+            _ => {
+                return Err(ReportError::InvalidDecision(
+                    "the reported user has left: there is nobody to suspend".into(),
+                ));
+            }
+        };
+        if !may_suspend(actor, &account) {
+            self.audit
+                .record(NewAuditEntry::denied(
+                    now,
+                    actor.into(),
+                    AuditAction::AccountSuspend,
+                    AuditTarget::Account(target),
+                    request.clone(),
+                ))
+                .await?;
+            return Err(ReportError::InvalidDecision(
+                "you may not suspend this user (STAFF cannot suspend STAFF or ADMIN)".into(),
+            ));
+        }
+        let reason = note
+            .and_then(|n| SuspensionReason::parse(n).ok())
+            .or_else(|| SuspensionReason::parse(&format!("report #{}", report.id.get())).ok())
+            .ok_or_else(|| ReportError::InvalidDecision("no reason".into()))?;
+        Ok(Some(TargetSuspension {
+            account: target,
+            audit: NewAuditEntry::done(
+                now,
+                actor.into(),
+                AuditAction::AccountSuspend,
+                AuditTarget::Account(target),
+                request.clone(),
+            )
+            .reason(Some(reason.as_str()))
+            .detail(format!(
+                "{}, report #{}",
+                describe_until(until),
+                report.id.get()
+            )),
+            suspension: Suspension {
+                by: moderator,
+                at: now,
+                until,
+                reason,
+                report: Some(report.id),
+            },
+        }))
+    }
+}
+
+/// The job that tells the services owning a report's target what was decided.
+fn decision_job(report: &Report, decision: Decision) -> Enqueue {
+    use time::format_description::well_known::Rfc3339;
+    let until = match decision {
+        Decision::SuspendTarget { until } => until.and_then(|t| t.format(&Rfc3339).ok()),
+        _ => None,
+    };
+    Enqueue {
+        topic: DECISION_TOPIC,
+        payload: serde_json::json!({
+            "report_id": report.id.get(),
+            "target_type": report.target.kind(),
+            "target_id": report.target.id(),
+            "decision": decision.kind(),
+            "until": until,
+        }),
+        about: None,
     }
 }
 

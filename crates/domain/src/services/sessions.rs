@@ -146,7 +146,13 @@ impl Sessions {
         };
         // The adapter promised only active sessions; an adapter bug must not let a revoked
         // or expired session in, so check again here where the rule lives.
-        if !session.is_active(now) || account.is_withdrawn() || account.id != session.account_id {
+        // A suspension revokes the account's sessions when it is set; a session that
+        // escaped (a cached principal on another replica) is refused here all the same.
+        if !session.is_active(now)
+            || account.is_withdrawn()
+            || account.active_suspension(now).is_some()
+            || account.id != session.account_id
+        {
             return Ok(None);
         }
         if now - session.last_seen_at >= self.policy.touch_interval {

@@ -17,6 +17,11 @@ pub struct Model {
     pub created_at: i64,
     pub updated_at: i64,
     pub withdrawn_at: Option<i64>,
+    pub suspended_at: Option<i64>,
+    pub suspended_until: Option<i64>,
+    pub suspended_by: Option<i64>,
+    pub suspension_reason: Option<String>,
+    pub suspension_report_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,6 +3,7 @@
 
 pub mod account_identities;
 pub mod accounts;
+pub mod audit_log;
 pub mod images;
 pub mod login_flows;
 pub mod outbox;

@@ -15,6 +15,7 @@ pub struct Model {
     pub last_error: Option<String>,
     pub created_at: i64,
     pub batch: Option<String>,
+    pub account_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,7 @@ pub struct Model {
     pub from_status: Option<String>,
     pub to_status: String,
     pub note: Option<String>,
+    pub decision: Option<String>,
     pub created_at: i64,
 }
 

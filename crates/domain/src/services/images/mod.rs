@@ -27,6 +27,7 @@ use rand::RngCore as _;
 use time::Duration;
 
 use crate::account::AccountRepository;
+use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::error::RepositoryError;
 use crate::image::{Cdn, Channel, Image, ImageRepository, UploadLimit, UploadLimits};
@@ -179,6 +180,7 @@ pub struct Images {
     store: Arc<dyn ObjectStore>,
     cdn: Arc<dyn Cdn>,
     avatars: Avatars,
+    audit: Arc<dyn AuditLog>,
     clock: Arc<dyn Clock>,
     policy: ImagePolicy,
     observer: Arc<dyn ImageObserver>,
@@ -206,6 +208,7 @@ impl Images {
         store: Arc<dyn ObjectStore>,
         cdn: Arc<dyn Cdn>,
         accounts: Arc<dyn AccountRepository>,
+        audit: Arc<dyn AuditLog>,
         clock: Arc<dyn Clock>,
         policy: ImagePolicy,
     ) -> Self {
@@ -214,6 +217,7 @@ impl Images {
             store,
             cdn,
             avatars: Avatars::new(accounts, clock.clone()),
+            audit,
             clock,
             policy,
             observer: Arc::new(Deaf),

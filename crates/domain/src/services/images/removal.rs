@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::account::AccountId;
+use crate::audit::{AuditAction, AuditTarget, NewAuditEntry, RequestId};
 use crate::image::{Channel, Image, ImageFilter, ImageStatus, staging_key};
 use crate::login::Actor;
 use crate::storage::ObjectKey;
@@ -14,6 +15,16 @@ use super::{ImageError, Images};
 impl Images {
     /// Deletes an image's record and object and invalidates its CDN path.
     pub(super) async fn remove(&self, image: &Image) -> Result<(), ImageError> {
+        self.remove_recording(image, None).await
+    }
+
+    /// [`Self::remove`], with `audit` appended in the transaction that marks the record
+    /// deleted (an image deleted by someone other than its uploader).
+    async fn remove_recording(
+        &self,
+        image: &Image,
+        audit: Option<NewAuditEntry>,
+    ) -> Result<(), ImageError> {
         let at = self.clock.now();
         // The CDN's copy is queued for invalidation before the record stops being ready:
         // a crash between the two then costs one needless invalidation at worst, never a
@@ -23,11 +34,19 @@ impl Images {
             // Not queued: stop here, nothing has changed.
             self.cdn.invalidate(vec![image.key.clone()]).await?;
         }
-        if self
-            .repo
-            .transition(image.id, image.status, ImageStatus::Deleted, at)
-            .await?
-        {
+        let deleted = match audit {
+            None => {
+                self.repo
+                    .transition(image.id, image.status, ImageStatus::Deleted, at)
+                    .await?
+            }
+            Some(audit) => {
+                self.repo
+                    .remove_audited(image.id, image.status, at, audit)
+                    .await?
+            }
+        };
+        if deleted {
             self.purge_or_leave(image).await;
         }
         Ok(())
@@ -56,15 +75,32 @@ impl Images {
     }
 
     /// Deletes an image: its uploader, STAFF or ADMIN. The object goes, the CDN path is
-    /// invalidated, and a profile image stops being the account's avatar.
+    /// invalidated, and a profile image stops being the account's avatar. A deletion by
+    /// someone other than the uploader is audited, and so is a refused attempt at someone
+    /// else's live image.
     ///
     /// # Errors
     /// `Forbidden` for services, `NotFound` (also for images the caller may not manage),
     /// `StorageUnavailable` (and then nothing has changed).
-    #[tracing::instrument(skip(self, actor), err(level = "info"))]
-    pub async fn delete(&self, actor: &Actor, key: &ObjectKey) -> Result<(), ImageError> {
+    #[tracing::instrument(skip(self, actor, request), err(level = "info"))]
+    pub async fn delete(
+        &self,
+        actor: &Actor,
+        key: &ObjectKey,
+        request: &RequestId,
+    ) -> Result<(), ImageError> {
+        let entry = |outcome: fn(_, _, _, _, _) -> NewAuditEntry| {
+            outcome(
+                self.clock.now(),
+                actor.into(),
+                AuditAction::ImageDelete,
+                AuditTarget::Image(key.clone()),
+                request.clone(),
+            )
+        };
         // Services read images; they never delete one (and may see every image exists).
         if matches!(actor, Actor::Service { .. }) {
+            self.audit.record(entry(NewAuditEntry::denied)).await?;
             return Err(ImageError::Forbidden);
         }
         let image = self
@@ -72,9 +108,12 @@ impl Images {
             .find_by_key(key)
             .await?
             .ok_or(ImageError::NotFound)?;
-        if !Self::may_manage(actor, &image)
-            || !matches!(image.status, ImageStatus::Ready | ImageStatus::Pending)
-        {
+        let live = matches!(image.status, ImageStatus::Ready | ImageStatus::Pending);
+        if !live {
+            return Err(ImageError::NotFound);
+        }
+        if !Self::may_manage(actor, &image) {
+            self.audit.record(entry(NewAuditEntry::denied)).await?;
             return Err(ImageError::NotFound);
         }
         if image.channel == Channel::Report
@@ -85,7 +124,8 @@ impl Images {
         }
         // Reach the store before changing anything, so an outage changes nothing.
         self.store.check().await?;
-        self.remove(&image).await?;
+        let audit = (!actor.is(image.uploader)).then(|| entry(NewAuditEntry::done));
+        self.remove_recording(&image, audit).await?;
         if image.channel == Channel::Profile {
             self.avatars.clear_if(image.uploader, &image.key).await?;
         }

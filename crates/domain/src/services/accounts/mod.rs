@@ -7,9 +7,13 @@
 //! | read the internal profile | SERVER only |
 //! | change the profile | the owner, ADMIN |
 //! | withdraw | the owner, ADMIN |
+//! | suspend, lift a suspension | STAFF (not of STAFF or ADMIN), ADMIN; never oneself |
+//! | grant, revoke a role | ADMIN (never their own ADMIN); the operator's CLI |
 //!
 //! Permission is checked before existence, so a refused caller learns nothing about
-//! whether the account exists.
+//! whether the account exists (suspension's STAFF-or-ADMIN rule, which needs the target's
+//! roles, is the one exception). Administrative acts and refused attempts at them leave
+//! an audit entry ([`crate::audit`]).
 
 use std::sync::Arc;
 
@@ -19,6 +23,7 @@ use crate::account::{
     Account, AccountId, AccountRepository, AccountUpdate, BirthDate, DisplayName, Email, Gender,
     IdentityId, LinkedIdentity, MaybeCached, Role,
 };
+use crate::audit::{AuditAction, AuditActor, AuditLog, AuditTarget, NewAuditEntry, RequestId};
 use crate::clock::Clock;
 use crate::error::{RepositoryError, UnlinkIdentityError, UpdateAccountError};
 use crate::login::Actor;
@@ -40,6 +45,12 @@ pub enum AccountError {
     /// The identity is the account's last: without it nobody could log in.
     #[error("the last identity cannot be unlinked")]
     LastIdentity,
+    /// A suspension's end that is not in the future.
+    #[error("a suspension must end in the future")]
+    SuspensionEnded,
+    /// Lifting a suspension from an account that has none in force.
+    #[error("the account is not suspended")]
+    NotSuspended,
     #[error(transparent)]
     Repository(#[from] RepositoryError),
 }
@@ -74,6 +85,7 @@ impl ProfilePatch {
 pub struct Accounts {
     accounts: Arc<dyn AccountRepository>,
     sessions: Arc<dyn SessionRepository>,
+    audit: Arc<dyn AuditLog>,
     clock: Arc<dyn Clock>,
 }
 
@@ -87,12 +99,36 @@ impl Accounts {
     pub fn new(
         accounts: Arc<dyn AccountRepository>,
         sessions: Arc<dyn SessionRepository>,
+        audit: Arc<dyn AuditLog>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             accounts,
             sessions,
+            audit,
             clock,
+        }
+    }
+
+    /// Records `actor`'s refused attempt at `action` on account `id`, and answers
+    /// `Forbidden`.
+    async fn refuse(
+        &self,
+        actor: &Actor,
+        action: AuditAction,
+        id: AccountId,
+        request: &RequestId,
+    ) -> AccountError {
+        let entry = NewAuditEntry::denied(
+            self.clock.now(),
+            actor.into(),
+            action,
+            AuditTarget::Account(id),
+            request.clone(),
+        );
+        match self.audit.record(entry).await {
+            Ok(()) => AccountError::Forbidden,
+            Err(e) => e.into(),
         }
     }
 
@@ -241,282 +277,64 @@ impl Accounts {
 
     /// Withdraws an account: the owner or an ADMIN. Revokes every session first (so that
     /// access ends even if erasure fails and is retried), then erases its personal data.
+    /// An ADMIN deleting someone else's account is audited, as is a refused attempt.
     ///
     /// # Errors
     /// `Forbidden`; `NotFound` for an unknown or already withdrawn account.
-    #[tracing::instrument(skip(self), err(level = "info"))]
-    pub async fn withdraw(&self, actor: &Actor, id: AccountId) -> Result<(), AccountError> {
+    #[tracing::instrument(skip(self, request), err(level = "info"))]
+    pub async fn withdraw(
+        &self,
+        actor: &Actor,
+        id: AccountId,
+        request: &RequestId,
+    ) -> Result<(), AccountError> {
         if !(actor.is(id) || actor.has(Role::Admin)) {
-            return Err(AccountError::Forbidden);
+            return Err(self
+                .refuse(actor, AuditAction::AccountDelete, id, request)
+                .await);
         }
         self.get(id).await?;
         let now = self.clock.now();
+        let audit = (!actor.is(id)).then(|| {
+            NewAuditEntry::done(
+                now,
+                actor.into(),
+                AuditAction::AccountDelete,
+                AuditTarget::Account(id),
+                request.clone(),
+            )
+        });
         self.sessions.revoke_all(id, now).await?;
-        self.accounts.withdraw(id, now).await?;
+        self.accounts.withdraw(id, now, audit).await?;
         Ok(())
     }
 
     /// Grants `role` to the live account with this verified e-mail: the operator's
-    /// `server accounts grant`.
+    /// `server accounts grant`, audited as `by` (the command line).
     ///
     /// # Errors
     /// `NotFound` when no live account has this verified e-mail.
-    pub async fn grant_role(&self, email: &Email, role: Role) -> Result<Account, AccountError> {
+    pub async fn grant_role_by_email(
+        &self,
+        email: &Email,
+        role: Role,
+        by: AuditActor,
+    ) -> Result<Account, AccountError> {
         let account = self
             .accounts
             .find_by_verified_email(email)
             .await?
             .ok_or(AccountError::NotFound)?;
-        let mut roles = account.roles.clone();
-        roles.insert(role);
-        let update = AccountUpdate {
-            roles: Some(roles),
-            ..AccountUpdate::default()
-        };
-        Ok(self
-            .accounts
-            .update(account.id, update, self.clock.now())
-            .await?)
+        self.write_roles(&account, role, true, by, &RequestId::none())
+            .await
     }
 }
+
+mod roles;
+mod suspension;
+
+pub use roles::RoleChange;
+pub use suspension::{describe_until, may_suspend};
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::account::{MockAccountRepository, Roles};
-    use crate::clock::MockClock;
-    use crate::session::MockSessionRepository;
-    use mockall::Sequence;
-    use mockall::predicate::*;
-    use time::macros::datetime;
-
-    const NOW: time::OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
-
-    fn account(id: i64, withdrawn: bool) -> Account {
-        Account {
-            withdrawn_at: withdrawn.then_some(NOW),
-            ..Account::bare(id, NOW)
-        }
-    }
-
-    fn owner(id: i64) -> Actor {
-        Actor::Account {
-            id: AccountId::new(id),
-            roles: Roles::user(),
-        }
-    }
-
-    fn with_role(id: i64, role: Role) -> Actor {
-        let mut roles = Roles::user();
-        roles.insert(role);
-        Actor::Account {
-            id: AccountId::new(id),
-            roles,
-        }
-    }
-
-    fn service() -> Actor {
-        Actor::Service {
-            name: "chat".into(),
-        }
-    }
-
-    fn clock() -> Arc<dyn Clock> {
-        let mut c = MockClock::new();
-        c.expect_now().return_const(NOW);
-        Arc::new(c)
-    }
-
-    #[tokio::test]
-    async fn withdrawn_and_unknown_accounts_are_not_found() {
-        let mut repo = MockAccountRepository::new();
-        repo.expect_find_by_id()
-            .with(eq(AccountId::new(1)))
-            .returning(|_| Ok(Some(account(1, true))));
-        repo.expect_find_by_id()
-            .with(eq(AccountId::new(2)))
-            .returning(|_| Ok(None));
-        repo.expect_find_by_id()
-            .with(eq(AccountId::new(3)))
-            .returning(|_| Ok(Some(account(3, false))));
-        let svc = Accounts::new(
-            Arc::new(repo),
-            Arc::new(MockSessionRepository::new()),
-            clock(),
-        );
-        assert!(matches!(
-            svc.get(AccountId::new(1)).await,
-            Err(AccountError::NotFound)
-        ));
-        assert!(matches!(
-            svc.get(AccountId::new(2)).await,
-            Err(AccountError::NotFound)
-        ));
-        assert_eq!(
-            svc.get(AccountId::new(3)).await.expect("live").id,
-            AccountId::new(3)
-        );
-    }
-
-    #[tokio::test]
-    async fn withdrawal_revokes_sessions_before_erasing() {
-        let mut seq = Sequence::new();
-        let mut repo = MockAccountRepository::new();
-        let mut sessions = MockSessionRepository::new();
-        repo.expect_find_by_id()
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_| Ok(Some(account(5, false))));
-        sessions
-            .expect_revoke_all()
-            .with(eq(AccountId::new(5)), eq(NOW))
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_, _| Ok(2));
-        repo.expect_withdraw()
-            .with(eq(AccountId::new(5)), eq(NOW))
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_, _| Ok(()));
-        let svc = Accounts::new(Arc::new(repo), Arc::new(sessions), clock());
-        svc.withdraw(&owner(5), AccountId::new(5))
-            .await
-            .expect("withdrawn");
-    }
-
-    #[tokio::test]
-    async fn withdrawing_twice_is_not_found_and_touches_nothing() {
-        let mut repo = MockAccountRepository::new();
-        repo.expect_find_by_id()
-            .returning(|_| Ok(Some(account(5, true))));
-        repo.expect_withdraw().never();
-        let mut sessions = MockSessionRepository::new();
-        sessions.expect_revoke_all().never();
-        let svc = Accounts::new(Arc::new(repo), Arc::new(sessions), clock());
-        assert!(matches!(
-            svc.withdraw(&owner(5), AccountId::new(5)).await,
-            Err(AccountError::NotFound)
-        ));
-    }
-
-    #[tokio::test]
-    async fn a_failed_revocation_stops_the_withdrawal() {
-        let mut repo = MockAccountRepository::new();
-        repo.expect_find_by_id()
-            .returning(|_| Ok(Some(account(5, false))));
-        repo.expect_withdraw().never();
-        let mut sessions = MockSessionRepository::new();
-        sessions
-            .expect_revoke_all()
-            .returning(|_, _| Err(RepositoryError::Unavailable("down".into())));
-        let svc = Accounts::new(Arc::new(repo), Arc::new(sessions), clock());
-        assert!(matches!(
-            svc.withdraw(&owner(5), AccountId::new(5)).await,
-            Err(AccountError::Repository(RepositoryError::Unavailable(_)))
-        ));
-    }
-
-    fn live_repo() -> MockAccountRepository {
-        let mut repo = MockAccountRepository::new();
-        repo.expect_find_by_id()
-            .returning(|id| Ok(Some(account(id.get(), false))));
-        repo
-    }
-
-    #[tokio::test]
-    async fn who_may_read_a_full_account() {
-        let svc = Accounts::new(
-            Arc::new(live_repo()),
-            Arc::new(MockSessionRepository::new()),
-            clock(),
-        );
-        let id = AccountId::new(3);
-        for (actor, allowed) in [
-            (owner(3), true),
-            (owner(4), false),
-            (with_role(4, Role::Staff), true),
-            (with_role(4, Role::Admin), true),
-            (service(), true),
-        ] {
-            let got = svc.read(&actor, id).await;
-            assert_eq!(got.is_ok(), allowed, "{actor:?}: {got:?}");
-            if !allowed {
-                assert!(matches!(got, Err(AccountError::Forbidden)));
-            }
-        }
-        assert!(svc.internal_profile(&service(), id).await.is_ok());
-        for actor in [owner(3), with_role(4, Role::Admin)] {
-            assert!(matches!(
-                svc.internal_profile(&actor, id).await,
-                Err(AccountError::Forbidden)
-            ));
-        }
-    }
-
-    #[tokio::test]
-    async fn only_the_owner_and_admins_change_or_withdraw() {
-        let mut repo = MockAccountRepository::new();
-        repo.expect_update().never();
-        repo.expect_withdraw().never();
-        let svc = Accounts::new(
-            Arc::new(repo),
-            Arc::new(MockSessionRepository::new()),
-            clock(),
-        );
-        let id = AccountId::new(3);
-        for actor in [owner(4), with_role(4, Role::Staff), service()] {
-            assert!(matches!(
-                svc.update_profile(&actor, id, ProfilePatch::default())
-                    .await,
-                Err(AccountError::Forbidden)
-            ));
-            assert!(matches!(
-                svc.withdraw(&actor, id).await,
-                Err(AccountError::Forbidden)
-            ));
-        }
-    }
-
-    #[tokio::test]
-    async fn an_admin_changes_someone_elses_profile() {
-        let mut repo = MockAccountRepository::new();
-        repo.expect_update()
-            .withf(|id, u, at| {
-                *id == AccountId::new(3)
-                    && u.name.as_ref().map(DisplayName::as_str) == Some("New Name")
-                    && u.roles.is_none()
-                    && *at == NOW
-            })
-            .times(1)
-            .returning(|id, _, _| Ok(account(id.get(), false)));
-        let svc = Accounts::new(
-            Arc::new(repo),
-            Arc::new(MockSessionRepository::new()),
-            clock(),
-        );
-        let patch = ProfilePatch {
-            name: Some(DisplayName::parse("New Name").expect("valid")),
-            ..ProfilePatch::default()
-        };
-        svc.update_profile(&with_role(1, Role::Admin), AccountId::new(3), patch)
-            .await
-            .expect("updated");
-    }
-
-    #[tokio::test]
-    async fn granting_a_role_needs_a_verified_email() {
-        let mut repo = MockAccountRepository::new();
-        repo.expect_find_by_verified_email().returning(|_| Ok(None));
-        repo.expect_update().never();
-        let svc = Accounts::new(
-            Arc::new(repo),
-            Arc::new(MockSessionRepository::new()),
-            clock(),
-        );
-        let email = Email::parse("x@example.com").expect("email");
-        assert!(matches!(
-            svc.grant_role(&email, Role::Staff).await,
-            Err(AccountError::NotFound)
-        ));
-    }
-}
+mod tests;
