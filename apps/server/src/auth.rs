@@ -11,7 +11,7 @@ use std::time::Duration;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
 use domain::{Actor, SessionId, SessionToken, TokenHash};
 
 use crate::error::ErrorCode;
@@ -113,6 +113,8 @@ pub struct Authenticated {
     pub actor: Actor,
     /// The session, for account callers.
     pub session: Option<SessionId>,
+    /// The request's id (`X-Request-Id`), for the audit entries of administrative acts.
+    pub request: domain::RequestId,
 }
 
 /// A caller who may or may not have credentials (login and registration routes). Invalid
@@ -183,6 +185,10 @@ async fn resolve(req: HttpRequest) -> Result<Option<Authenticated>, ApiError> {
     let Some((token, via_cookie)) = credential(&req)? else {
         return Ok(None);
     };
+    let request = req
+        .extensions()
+        .get::<crate::middleware::RequestId>()
+        .map_or_else(domain::RequestId::none, |r| domain::RequestId::new(&r.0));
     if token.starts_with(SERVICE_TOKEN_PREFIX) {
         let name = state
             .service_tokens
@@ -193,6 +199,7 @@ async fn resolve(req: HttpRequest) -> Result<Option<Authenticated>, ApiError> {
                 name: name.to_owned(),
             },
             session: None,
+            request,
         }));
     }
     let token = SessionToken::parse(&token).map_err(|_| ApiError::unauthenticated())?;
@@ -210,6 +217,7 @@ async fn resolve(req: HttpRequest) -> Result<Option<Authenticated>, ApiError> {
             roles: account.roles,
         },
         session: Some(session.id),
+        request,
     }))
 }
 

@@ -39,6 +39,20 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
             if name.is_empty() || name.contains([':', ',']) {
                 anyhow::bail!("a service name must be non-empty, without ':' or ','");
             }
+            // Recorded before the token exists anywhere: a token nobody audited is never
+            // printed.
+            telemetry::init(cli.config.log_format());
+            let db = server::adapters::connect_database(&cli.config).await?;
+            db.migrate().await?;
+            let entry = domain::NewAuditEntry::done(
+                time::OffsetDateTime::now_utc(),
+                operator(),
+                domain::AuditAction::ServiceTokenCreate,
+                domain::AuditTarget::Service(name.to_owned()),
+                domain::RequestId::none(),
+            );
+            domain::AuditLog::record(&db, entry).await?;
+            db.close().await;
             let (token, entry) = server::auth::ServiceTokens::generate(name);
             println!("token (give it to the service; shown once): {token}");
             println!("SERVICE_TOKENS entry (configure it here):   {entry}");
@@ -61,11 +75,12 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
             let repo = std::sync::Arc::new(db.clone());
             let accounts = domain::services::Accounts::new(
                 repo.clone(),
+                repo.clone(),
                 repo,
                 std::sync::Arc::new(domain::SystemClock),
             );
             let account = accounts
-                .grant_role(&email, role)
+                .grant_role_by_email(&email, role, operator())
                 .await
                 .map_err(|e| match e {
                     domain::services::AccountError::NotFound => {
@@ -101,6 +116,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
                 repo.clone(),
                 storage.objects,
                 storage.cdn,
+                repo.clone(),
                 repo,
                 std::sync::Arc::new(domain::SystemClock),
                 cli.config.images.policy(),
@@ -154,6 +170,17 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The operator at the command line, as audit entries name them: the OS user (`USER`,
+/// else `LOGNAME`), or `cli:unknown`.
+fn operator() -> domain::AuditActor {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|u| !u.is_empty() && u.len() <= 64 && !u.contains(char::is_control))
+        .unwrap_or_else(|| "unknown".to_owned());
+    domain::AuditActor::Cli(user)
 }
 
 /// SIGTERM (Kubernetes, systemd) or SIGINT (Ctrl-C): both stop gracefully. The handlers

@@ -5,8 +5,8 @@ use utoipa::OpenApi;
 
 use crate::error::{Domain, ErrorBody, FieldError};
 use crate::routes::{
-    accounts, demo, dev_login, docs, files, health, identities, images, local_store, login,
-    metrics, reports,
+    accounts, admin, demo, dev_login, docs, export, files, health, identities, images, local_store,
+    login, metrics, reports,
 };
 
 #[derive(Debug, OpenApi)]
@@ -38,6 +38,12 @@ use crate::routes::{
         accounts::delete_account,
         accounts::summary,
         accounts::internal_profile,
+        admin::suspend,
+        admin::lift,
+        admin::grant_role,
+        admin::revoke_role,
+        admin::audit_log,
+        export::export,
         identities::list,
         identities::unlink,
         images::issue_v1,

@@ -14,7 +14,9 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
 use domain::services::notifications::Notifications;
 use domain::services::reports::{ReportPolicy, Reports};
-use domain::services::{Accounts, Images, Login, LoginPolicy, Sessions, Sweeper};
+use domain::services::{
+    Accounts, AuditTrail, Exports, Images, Login, LoginPolicy, Sessions, Sweeper,
+};
 use domain::{Account, Cached, Clock, IdentityProvider, ReadCaches, SystemClock};
 use identity_oidc::{DevProvider, OidcProvider};
 use store_sql::SqlStore;
@@ -37,6 +39,8 @@ pub struct AppState {
     pub login: Login,
     pub images: Images,
     pub reports: Reports,
+    pub audit: AuditTrail,
+    pub exports: Exports,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Required as a bearer token on `/metrics` when set.
     pub metrics_token: Option<String>,
@@ -135,13 +139,14 @@ impl Application {
         let cached = Arc::new(Cached::new(db.clone(), caches));
         let session_policy = config.identity.session_policy();
         let sessions = Sessions::new(cached.clone(), clock.clone(), session_policy);
-        let accounts = Accounts::new(cached.clone(), cached.clone(), clock.clone());
+        let accounts = Accounts::new(cached.clone(), cached.clone(), repo.clone(), clock.clone());
         let metrics = Arc::new(crate::metrics::Metrics::new().context("metrics registry")?);
         let images = Images::new(
             cached.clone(),
             objects.clone(),
             cdn,
             cached.clone(),
+            repo.clone(),
             clock.clone(),
             config.images.policy(),
         )
@@ -210,10 +215,21 @@ impl Application {
             reports: Reports::new(
                 cached.clone(),
                 repo.clone(),
+                cached.clone(),
+                repo.clone(),
                 clock.clone(),
                 ReportPolicy {
                     per_day: config.reports_per_day,
                 },
+            ),
+            audit: AuditTrail::new(repo.clone()),
+            exports: Exports::new(
+                cached.clone(),
+                cached.clone(),
+                repo.clone(),
+                repo.clone(),
+                repo.clone(),
+                clock.clone(),
             ),
             dev,
             service_tokens: ServiceTokens::new(

@@ -5,7 +5,7 @@ use domain::{
     AccountId, AuditAction, AuditActor, AuditEntry, AuditFilter, AuditLog, AuditTarget,
     NewAuditEntry, Page, RepositoryError, RequestId,
 };
-use sea_orm::sea_query::{Expr, ExprTrait as _, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
@@ -73,16 +73,12 @@ pub(crate) async fn scrub<C: ConnectionTrait>(
             continue;
         }
         for col in [audit_log::Column::Reason, audit_log::Column::Detail] {
-            let replaced = Expr::cust_with_exprs(
-                "REPLACE($1, $2, $3)",
-                [
-                    Expr::col(col).into(),
-                    Expr::value(value.clone()),
-                    Expr::value(with.clone()),
-                ],
-            );
+            let replaced = Func::cust("REPLACE")
+                .arg(Expr::col(col))
+                .arg(Expr::value(value.clone()))
+                .arg(Expr::value(with.clone()));
             let mut q = audit_log::Entity::update_many()
-                .col_expr(col, replaced)
+                .col_expr(col, replaced.into())
                 .filter(Expr::col(col).like(containing(value)));
             if let Some(scope) = scope.clone() {
                 q = q.filter(scope);

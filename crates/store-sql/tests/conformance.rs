@@ -129,6 +129,24 @@ async fn postgres_reports() {
 }
 
 #[tokio::test]
+async fn sqlite_audit_log() {
+    let db = sqlite().await;
+    let s = &db.store;
+    domain::testing::audit_log(s, s, s, s, s).await;
+}
+
+#[tokio::test]
+async fn postgres_audit_log() {
+    let Some((db, store)) = postgres().await else {
+        return;
+    };
+    let s = &store;
+    domain::testing::audit_log(s, s, s, s, s).await;
+    store.close().await;
+    db.drop_database().await;
+}
+
+#[tokio::test]
 async fn migrations_are_idempotent_and_survive_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!(

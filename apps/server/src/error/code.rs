@@ -41,6 +41,10 @@ pub enum ErrorCode {
     AlreadyLoggedIn,
     IdentityNotFound,
     LastIdentity,
+    /// Login refused: the account is suspended.
+    AccountSuspended,
+    /// Lifting a suspension from an account that has none in force.
+    SuspensionNotFound,
     // Images and uploads.
     ImageNotFound,
     FileNotFound,
@@ -72,6 +76,8 @@ pub enum ErrorCode {
     DuplicateReport,
     TooManyReports,
     ReportConflict,
+    /// A moderation decision that does not apply (to the action, the target or the user).
+    InvalidDecision,
 }
 
 impl ErrorCode {
@@ -109,6 +115,8 @@ impl ErrorCode {
             Self::AlreadyLoggedIn => "ALREADY_LOGGED_IN",
             Self::IdentityNotFound => "IDENTITY_NOT_FOUND",
             Self::LastIdentity => "LAST_IDENTITY",
+            Self::AccountSuspended => "ACCOUNT_SUSPENDED",
+            Self::SuspensionNotFound => "SUSPENSION_NOT_FOUND",
             Self::ImageNotFound => "IMAGE_NOT_FOUND",
             Self::FileNotFound => "FILE_NOT_FOUND",
             Self::UploadNotFound => "UPLOAD_NOT_FOUND",
@@ -134,6 +142,7 @@ impl ErrorCode {
             Self::DuplicateReport => "DUPLICATE_REPORT",
             Self::TooManyReports => "TOO_MANY_REPORTS",
             Self::ReportConflict => "REPORT_CONFLICT",
+            Self::InvalidDecision => "INVALID_DECISION",
         }
     }
 
@@ -159,6 +168,7 @@ impl ErrorCode {
             | Self::UnknownCategory
             | Self::SelfReport
             | Self::InvalidEvidence
+            | Self::InvalidDecision
             | Self::Error => StatusCode::BAD_REQUEST,
             Self::Unauthenticated | Self::LoginRejected | Self::NoPendingRegistration => {
                 StatusCode::UNAUTHORIZED
@@ -166,6 +176,7 @@ impl ErrorCode {
             Self::Forbidden
             | Self::CsrfOriginRefused
             | Self::AlreadyLoggedIn
+            | Self::AccountSuspended
             | Self::UploaderMismatch
             | Self::UploadUrlInvalid
             | Self::UploadUrlExpired => StatusCode::FORBIDDEN,
@@ -177,7 +188,8 @@ impl ErrorCode {
             | Self::FileNotFound
             | Self::UploadNotFound
             | Self::ReportNotFound
-            | Self::IdentityNotFound => StatusCode::NOT_FOUND,
+            | Self::IdentityNotFound
+            | Self::SuspensionNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::ImageProtected

@@ -1,7 +1,9 @@
 //! Every domain error as an answer: one `From` per error enum, here and nowhere else.
 
 use domain::services::reports::ReportError;
-use domain::services::{AccountError, ImageError, LoginError, RegisterError};
+use domain::services::{
+    AccountError, AuditError, ExportError, ImageError, LoginError, RegisterError,
+};
 use domain::{RepositoryError, StorageError};
 
 use super::{ApiError, Domain, ErrorCode};
@@ -57,7 +59,51 @@ impl From<AccountError> for ApiError {
                 "This is your only way to log in: link another identity before unlinking it.",
             )
             .in_domain(Domain::Account),
+            AccountError::SuspensionEnded => Self::new(
+                ErrorCode::InvalidInput,
+                "A suspension must end in the future (or leave `until` out for none).",
+            )
+            .in_domain(Domain::Account),
+            AccountError::NotSuspended => Self::new(
+                ErrorCode::SuspensionNotFound,
+                "This account is not suspended.",
+            )
+            .in_domain(Domain::Account),
             AccountError::Repository(e) => Self::from(e).in_domain(Domain::Account),
+        }
+    }
+}
+
+/// `ACCOUNT_SUSPENDED`, naming when the suspension ends.
+fn suspended(until: Option<time::OffsetDateTime>) -> ApiError {
+    ApiError::new(
+        ErrorCode::AccountSuspended,
+        format!(
+            "This account is suspended {}.",
+            domain::services::describe_until(until)
+        ),
+    )
+    .in_domain(Domain::Account)
+}
+
+impl From<AuditError> for ApiError {
+    fn from(e: AuditError) -> Self {
+        match e {
+            AuditError::Forbidden => Self::forbidden("Only ADMIN may read the audit log."),
+            AuditError::Repository(r) => Self::from(r),
+        }
+    }
+}
+
+impl From<ExportError> for ApiError {
+    fn from(e: ExportError) -> Self {
+        match e {
+            ExportError::Forbidden => {
+                Self::forbidden("Only the account's owner or an ADMIN may export it.")
+                    .in_domain(Domain::Account)
+            }
+            ExportError::NotFound => Self::user_not_found(),
+            ExportError::Repository(r) => Self::from(r).in_domain(Domain::Account),
         }
     }
 }
@@ -89,6 +135,7 @@ impl From<LoginError> for ApiError {
                 ErrorCode::IdentityProviderUnavailable,
                 "The identity provider cannot be reached right now; try again shortly.",
             ),
+            LoginError::Suspended { until } => return suspended(*until),
             LoginError::Repository(_) => {
                 let LoginError::Repository(r) = e else {
                     unreachable!()
@@ -140,6 +187,7 @@ impl From<RegisterError> for ApiError {
         match e {
             RegisterError::NoPendingRegistration => Self::no_pending_registration(),
             RegisterError::Insufficient(invalid) => Self::insufficient_user_info(invalid),
+            RegisterError::Suspended { until } => suspended(until),
             RegisterError::Repository(r) => Self::from(r).in_domain(Domain::Account),
         }
     }
@@ -176,6 +224,7 @@ impl From<ReportError> for ApiError {
                 report(Self::forbidden("Only STAFF and ADMIN moderate reports."))
             }
             ReportError::Conflict(why) => report(Self::new(ErrorCode::ReportConflict, why)),
+            ReportError::InvalidDecision(why) => report(Self::new(ErrorCode::InvalidDecision, why)),
             ReportError::Repository(r) => report(Self::from(r)),
         }
     }

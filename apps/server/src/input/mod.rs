@@ -4,6 +4,7 @@
 //! contract's envelope (`validation` and seed 001's `invalidFields`).
 
 pub mod account;
+pub mod admin;
 pub mod report;
 pub mod upload;
 

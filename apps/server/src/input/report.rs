@@ -2,13 +2,14 @@
 //! turned into domain values.
 
 use domain::{
-    EvidenceKeys, ModerationAction, Page, ParseError, ReportCategoryId, ReportFilter, ReportReason,
-    ReportStatus, ReportSubmission, ReportTarget, TargetType,
+    Decision, EvidenceKeys, ModerationAction, Page, ParseError, ReportCategoryId, ReportFilter,
+    ReportReason, ReportStatus, ReportSubmission, ReportTarget, TargetType,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use validator::{Validate, ValidationError};
 
+use super::admin::parse_decision;
 use super::{field_errors, refusal, refused, refused_fields};
 use crate::error::{ApiError, Domain};
 
@@ -94,6 +95,11 @@ pub struct ModerateRequest {
     /// Up to 1000 characters; kept with resolutions and in the history.
     #[validate(custom(function = "valid_note"))]
     pub note: Option<String>,
+    /// With `resolve` only: what was done about the target.
+    /// `{"suspend_target": {"until": "2026-12-31T00:00:00Z"}}` (a user target; `{}` for
+    /// no end), or `"remove_content"` (a product or chat room), `"warn"`, `"none"`.
+    #[schema(value_type = Option<Object>, example = json!({"suspend_target": {"until": "2026-12-31T00:00:00Z"}}))]
+    pub decision: Option<serde_json::Value>,
 }
 
 /// The longest moderation note, in characters after trimming.
@@ -108,17 +114,22 @@ fn valid_note(n: &str) -> Result<(), ValidationError> {
 }
 
 impl ModerateRequest {
-    /// The action and the note (trimmed; blank is none).
+    /// The action, the note (trimmed; blank is none) and the decision.
     ///
     /// # Errors
-    /// 400 for an unknown action or a note too long.
-    pub fn try_into_domain(self) -> Result<(ModerationAction, Option<String>), ApiError> {
+    /// 400 for an unknown action, a note too long or a malformed decision.
+    pub fn try_into_domain(self) -> Result<Moderation, ApiError> {
         let action: ModerationAction = self.action.parse()?;
-        if let Err(errors) = self.validate() {
-            return Err(
-                ApiError::invalid_fields(field_errors(&errors, &[("note", "note")]))
-                    .in_domain(Domain::Report),
-            );
+        let mut invalid = match self.validate() {
+            Ok(()) => Vec::new(),
+            Err(errors) => field_errors(&errors, &[("note", "note")]),
+        };
+        let decision = match self.decision.as_ref().filter(|d| !d.is_null()) {
+            None => None,
+            Some(d) => parse_decision(d).map_err(|e| invalid.push(e)).ok(),
+        };
+        if !invalid.is_empty() {
+            return Err(ApiError::invalid_fields(invalid).in_domain(Domain::Report));
         }
         let note = self
             .note
@@ -126,8 +137,20 @@ impl ModerateRequest {
             .map(str::trim)
             .filter(|n| !n.is_empty())
             .map(str::to_owned);
-        Ok((action, note))
+        Ok(Moderation {
+            action,
+            note,
+            decision,
+        })
     }
+}
+
+/// A checked moderation request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moderation {
+    pub action: ModerationAction,
+    pub note: Option<String>,
+    pub decision: Option<Decision>,
 }
 
 /// The moderation list's filters and paging.
@@ -206,16 +229,22 @@ mod tests {
         let long = ModerateRequest {
             action: "dismiss".into(),
             note: Some("x".repeat(1001)),
+            decision: None,
         };
         let e = long.try_into_domain().expect_err("too long");
         assert_eq!(e.code(), crate::error::ErrorCode::InvalidInput);
         let trimmed = ModerateRequest {
             action: "resolve".into(),
             note: Some(" 경고 조치 ".into()),
+            decision: Some(serde_json::json!("warn")),
         };
         assert_eq!(
             trimmed.try_into_domain().expect("valid"),
-            (ModerationAction::Resolve, Some("경고 조치".to_owned()))
+            Moderation {
+                action: ModerationAction::Resolve,
+                note: Some("경고 조치".to_owned()),
+                decision: Some(Decision::Warn),
+            }
         );
     }
 }

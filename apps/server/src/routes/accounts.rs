@@ -3,7 +3,7 @@
 
 use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
-use domain::{Account, AccountId};
+use domain::{Account, AccountId, Actor};
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
@@ -45,6 +45,43 @@ pub struct AccountResponse {
     email_verified: bool,
     /// For SMS notices; set with PATCH.
     phone: Option<String>,
+    /// Present while the account is suspended. Its owner (and services) see when it ends;
+    /// STAFF and ADMIN also see why, who and when, and the report it came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suspension: Option<SuspensionResponse>,
+}
+
+/// A suspension in force.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SuspensionResponse {
+    /// RFC 3339; `null`: until lifted.
+    until: Option<String>,
+    /// Staff only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    /// Staff only: who suspended the account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suspended_by: Option<i64>,
+    /// Staff only: RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suspended_at: Option<String>,
+    /// Staff only: the report whose decision it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report_id: Option<i64>,
+}
+
+impl SuspensionResponse {
+    fn new(s: &domain::Suspension, staff: bool) -> Self {
+        let rfc = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
+        Self {
+            until: s.until.map(rfc),
+            reason: staff.then(|| s.reason.as_str().to_owned()),
+            suspended_by: staff.then_some(s.by.get()),
+            suspended_at: staff.then(|| rfc(s.at)),
+            report_id: s.report.filter(|_| staff).map(domain::ReportId::get),
+        }
+    }
 }
 
 /// What anyone logged in may see of an account.
@@ -57,7 +94,9 @@ pub struct SummaryResponse {
 }
 
 impl AccountResponse {
-    fn new(a: &Account, state: &AppState) -> Self {
+    /// The account as `viewer` may see it (the suspension's details are for staff).
+    pub fn new(a: &Account, state: &AppState, viewer: &Actor) -> Self {
+        let now = time::OffsetDateTime::now_utc();
         Self {
             user_id: a.id.get(),
             name: a.name.as_ref().map(|n| n.as_str().to_owned()),
@@ -70,6 +109,9 @@ impl AccountResponse {
             locale: a.locale.as_ref().map(|l| l.as_str().to_owned()),
             email_verified: a.email_verified,
             phone: a.phone.as_ref().map(|p| p.as_str().to_owned()),
+            suspension: a
+                .active_suspension(now)
+                .map(|s| SuspensionResponse::new(s, viewer.is_staff())),
         }
     }
 }
@@ -103,7 +145,7 @@ pub async fn get_account(
     domain::services::Accounts::authorize_read(&who.actor, id)?;
     state.settle_avatar(id).await;
     let account = state.accounts.read(&who.actor, id).await?;
-    Ok(HttpResponse::Ok().json(AccountResponse::new(&account, &state)))
+    Ok(HttpResponse::Ok().json(AccountResponse::new(&account, &state, &who.actor)))
 }
 
 /// Changes the profile: the owner or an ADMIN.
@@ -126,11 +168,12 @@ pub async fn patch_account(
     let id = AccountId::new(*id);
     let patch = body.into_inner().try_into_domain(state.accounts.today())?;
     let account = state.accounts.update_profile(&who.actor, id, patch).await?;
-    Ok(HttpResponse::Ok().json(AccountResponse::new(&account, &state)))
+    Ok(HttpResponse::Ok().json(AccountResponse::new(&account, &state, &who.actor)))
 }
 
-/// Withdraws the account: every session revoked, personal data erased, the id never
-/// reused; afterwards it answers 404 `USER_NOT_FOUND`. The owner or an ADMIN.
+/// Withdraws the account: every session revoked, personal data erased (in the audit log
+/// too), the id never reused; afterwards it answers 404 `USER_NOT_FOUND`. The owner or an
+/// ADMIN; an ADMIN deleting someone else's account, and a refused attempt, are audited.
 #[utoipa::path(delete, path = "/accounts/{id}", tag = "accounts",
     params(("id" = i64, Path)),
     responses(
@@ -145,12 +188,18 @@ pub async fn delete_account(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = AccountId::new(*id);
-    state.accounts.check_withdraw(&who.actor, id).await?;
+    state
+        .accounts
+        .check_withdraw(&who.actor, id, &who.request)
+        .await?;
     // Images first: when the store is down nothing is withdrawn, and a retry finishes.
     // The evidence of the account's open reports stays until those reports are closed.
     let keep = state.reports.open_evidence_of(id).await?;
     state.images.purge_account(id, &keep).await?;
-    state.accounts.withdraw(&who.actor, id).await?;
+    state
+        .accounts
+        .withdraw(&who.actor, id, &who.request)
+        .await?;
     let mut res = HttpResponse::NoContent();
     if who.actor.is(id) {
         res.cookie(state.cookies.removal(SESSION_COOKIE, "/"));

@@ -357,6 +357,6 @@ pub async fn delete_image(
     key: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let key = image_key(&key)?;
-    state.images.delete(&who.actor, &key).await?;
+    state.images.delete(&who.actor, &key, &who.request).await?;
     Ok(HttpResponse::NoContent().finish())
 }

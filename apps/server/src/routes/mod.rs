@@ -3,9 +3,11 @@
 //! walks the same list, so no route can ship undocumented or without a decision.
 
 pub mod accounts;
+pub mod admin;
 pub mod demo;
 pub mod dev_login;
 pub mod docs;
+pub mod export;
 pub mod files;
 pub mod health;
 pub mod identities;
@@ -124,6 +126,8 @@ pub fn all() -> Routes {
     login::routes(&mut r);
     dev_login::routes(&mut r);
     accounts::routes(&mut r);
+    admin::routes(&mut r);
+    export::routes(&mut r);
     identities::routes(&mut r);
     images::routes(&mut r);
     local_store::routes(&mut r);

@@ -110,6 +110,13 @@ pub struct EventResponse {
     from_status: Option<String>,
     to_status: String,
     note: Option<String>,
+    /// What a resolution did about the target: `suspend_target`, `remove_content`,
+    /// `warn`, `none`; absent when nothing was decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decision: Option<String>,
+    /// A `suspend_target` decision's end (RFC 3339); absent for none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decision_until: Option<String>,
     at: String,
 }
 
@@ -166,6 +173,11 @@ fn event(e: ReportEvent) -> EventResponse {
         from_status: e.from_status.map(|s| s.as_str().to_owned()),
         to_status: e.to_status.as_str().to_owned(),
         note: e.note,
+        decision: e.decision.map(|d| d.kind().to_owned()),
+        decision_until: match e.decision {
+            Some(domain::Decision::SuspendTarget { until: Some(t) }) => Some(at(t)),
+            _ => None,
+        },
         at: at(e.at),
     }
 }
@@ -250,13 +262,16 @@ pub async fn get_report(
 }
 
 /// Resolves, dismisses, assigns to oneself or reopens a report. Resolving and dismissing
-/// notify the reporter.
+/// notify the reporter. Resolving can carry a `decision`: `suspend_target` suspends a
+/// reported user (as `POST /accounts/{id}/suspension` does, linked to the report);
+/// `remove_content`, `warn` and `none` are recorded in the history and sent to the
+/// services that own the target. Every action is in the audit log.
 #[utoipa::path(patch, path = "/api/reports/{id}", tag = "reports",
     params(("id" = i64, Path)),
     request_body = ModerateRequest,
     responses(
         (status = 200, body = ReportResponse),
-        (status = 400, description = "Unknown action or a note too long", body = ErrorBody),
+        (status = 400, description = "`INVALID_INPUT` (unknown action, a note too long, a malformed decision); `INVALID_DECISION` (a decision with another action than resolve, for the wrong kind of target, about a user who has left, or a STAFF moderator suspending STAFF or ADMIN)", body = ErrorBody),
         (status = 401, description = "No valid session", body = ErrorBody),
         (status = 403, description = "Not STAFF or ADMIN", body = ErrorBody),
         (status = 404, description = "`REPORT_NOT_FOUND`", body = ErrorBody),
@@ -268,10 +283,17 @@ pub async fn moderate(
     id: web::Path<i64>,
     body: web::Json<ModerateRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let (action, note) = body.into_inner().try_into_domain()?;
+    let m = body.into_inner().try_into_domain()?;
     let report = state
         .reports
-        .moderate(&who.actor, ReportId::new(*id), action, note)
+        .moderate(
+            &who.actor,
+            ReportId::new(*id),
+            m.action,
+            m.note,
+            m.decision,
+            &who.request,
+        )
         .await?;
     if report.status != domain::ReportStatus::Open {
         // A withdrawn reporter's evidence was kept for this report only.

@@ -1,6 +1,8 @@
 //! The use-case services. Every HTTP route family calls these; none has logic of its own.
 
 pub mod accounts;
+pub mod audit;
+pub mod export;
 pub mod images;
 pub mod invalidations;
 pub mod login;
@@ -9,6 +11,8 @@ pub mod reports;
 pub mod sessions;
 
 pub use accounts::{AccountError, Accounts, ProfilePatch, RoleChange, describe_until, may_suspend};
+pub use audit::{AuditError, AuditTrail};
+pub use export::{AccountExport, ExportError, Exports};
 pub use images::{
     Confirmation, ImageError, ImageObserver, ImagePolicy, Images, IssuedUpload, RejectKind,
     Rejection, SweepReport, Sweeper,
@@ -17,4 +21,5 @@ pub use login::{
     Callback, LoggedIn, Login, LoginError, LoginOutcome, LoginPolicy, RegisterError,
     RegistrationForm,
 };
+pub use reports::{DECISION_TOPIC, ReportError, ReportPolicy, Reports};
 pub use sessions::{SessionMeta, SessionPolicy, Sessions, StartedSession};

@@ -191,7 +191,7 @@ impl Notifications {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::{Account, MockAccountRepository, Phone, Roles};
+    use crate::account::{Account, MockAccountRepository, Phone};
     use crate::clock::MockClock;
     use crate::notify::MockNotifier;
     use crate::outbox::{MockOutbox, OutboxJob};
@@ -222,19 +222,8 @@ mod tests {
         let mut a = MockAccountRepository::new();
         a.expect_find_by_id().returning(move |id| {
             Ok(Some(Account {
-                id,
-                name: None,
-                email: None,
-                email_verified: false,
-                gender: None,
-                birth_date: None,
-                locale: None,
                 phone: phone.clone(),
-                roles: Roles::user(),
-                profile_image_key: None,
-                created_at: NOW,
-                updated_at: NOW,
-                withdrawn_at: None,
+                ..Account::bare(id.get(), NOW)
             }))
         });
         a

@@ -122,7 +122,7 @@ async fn accounts_find_by_verified_email(repo: &dyn AccountRepository) {
     );
     assert_ne!(unverified.id, oldest.id);
 
-    repo.withdraw(oldest.id, T0 + Duration::seconds(3))
+    repo.withdraw(oldest.id, T0 + Duration::seconds(3), None)
         .await
         .unwrap();
     let found = repo.find_by_verified_email(&parsed).await.expect("q");
@@ -172,7 +172,7 @@ async fn accounts_link_identity(repo: &dyn AccountRepository) {
         .await,
         Err(LinkIdentityError::NotFound)
     ));
-    repo.withdraw(b.id, T0).await.unwrap();
+    repo.withdraw(b.id, T0, None).await.unwrap();
     assert!(matches!(
         repo.link_identity(b.id, identity("https://x.example"), None, T0)
             .await,
@@ -252,6 +252,7 @@ async fn accounts_update(repo: &dyn AccountRepository) {
                 roles: Some(roles.clone()),
                 profile_image_key: Some(Some(key.clone())),
                 phone: Some(Some(crate::account::Phone::parse("010-1234-5678").unwrap())),
+                ..AccountUpdate::default()
             },
             later,
         )
@@ -330,7 +331,7 @@ async fn accounts_withdraw(repo: &dyn AccountRepository) {
     .await
     .unwrap();
     let at = T0 + Duration::days(1);
-    repo.withdraw(a.id, at).await.expect("withdraw");
+    repo.withdraw(a.id, at, None).await.expect("withdraw");
 
     let gone = repo
         .find_by_id(a.id)
@@ -352,7 +353,7 @@ async fn accounts_withdraw(repo: &dyn AccountRepository) {
         "identities are erased"
     );
     assert!(matches!(
-        repo.withdraw(a.id, at).await,
+        repo.withdraw(a.id, at, None).await,
         Err(UpdateAccountError::NotFound)
     ));
     assert!(matches!(

@@ -76,6 +76,7 @@ fn unique_email() -> String {
 mod accounts;
 mod images;
 mod login_states;
+mod moderation;
 mod objects;
 mod outbox;
 mod reports;
@@ -84,6 +85,7 @@ mod sessions;
 pub use accounts::account_repository;
 pub use images::image_repository;
 pub use login_states::login_state_repository;
+pub use moderation::audit_log;
 pub use objects::object_store;
 pub use outbox::outbox;
 pub use reports::report_repository;

@@ -13,6 +13,21 @@ fn new_report(reporter: crate::AccountId, target: ReportTarget, at: OffsetDateTi
     }
 }
 
+fn moderation_entry(
+    by: crate::AccountId,
+    report: crate::ReportId,
+    action: ModerationAction,
+    at: OffsetDateTime,
+) -> crate::audit::NewAuditEntry {
+    crate::audit::NewAuditEntry::done(
+        at,
+        crate::audit::AuditActor::Account(by),
+        crate::audit::AuditAction::Moderate(action),
+        crate::audit::AuditTarget::Report(report),
+        crate::audit::RequestId::none(),
+    )
+}
+
 /// Runs every report-repository case; the outbox of the same store checks that notices are
 /// written with their reports.
 pub async fn report_repository(
@@ -51,6 +66,7 @@ pub async fn report_repository(
             vec![Enqueue {
                 topic: "conformance.notify",
                 payload: serde_json::json!({"kind": "received"}),
+                about: Some(me),
             }],
         )
         .await
@@ -74,6 +90,12 @@ pub async fn report_repository(
         .expect("the job names the report");
     assert_eq!(job.payload["kind"], "received");
     outbox.complete(job.id, T0).await.unwrap();
+    case.step("A job written about an account is listed for it, with its state");
+    let about = outbox.about(me, topic).await.unwrap();
+    assert_eq!(about.len(), 1, "{about:?}");
+    assert_eq!(about[0].job.id, job.id);
+    assert_eq!(about[0].state, crate::outbox::JobState::Delivered(T0));
+    assert!(outbox.about(other, topic).await.unwrap().is_empty());
     let trail = repo.events(r.id).await.unwrap();
     assert_eq!(trail.len(), 1);
     assert_eq!((trail[0].action.as_str(), trail[0].actor), ("create", me));
@@ -99,8 +121,16 @@ pub async fn report_repository(
             from_status: Some(ReportStatus::Open),
             to_status: ReportStatus::Resolved,
             note: Some("warned".into()),
+            decision: Some(crate::report::Decision::Warn),
             at: T0 + Duration::minutes(5),
         },
+        audit: moderation_entry(
+            other,
+            r.id,
+            ModerationAction::Resolve,
+            T0 + Duration::minutes(5),
+        ),
+        suspend: None,
     };
     let done = repo
         .update(r.id, ReportStatus::Open, resolve.clone(), vec![])
@@ -125,6 +155,7 @@ pub async fn report_repository(
     );
     assert_eq!(trail[1].note.as_deref(), Some("warned"));
     assert_eq!(trail[1].from_status, Some(ReportStatus::Open));
+    assert_eq!(trail[1].decision, Some(crate::report::Decision::Warn));
 
     // Resolved: the reporter may report the target again; reopening the old one then
     // would make two open reports, and is refused.
@@ -143,8 +174,16 @@ pub async fn report_repository(
             from_status: Some(ReportStatus::Resolved),
             to_status: ReportStatus::Open,
             note: None,
+            decision: None,
             at: T0 + Duration::minutes(11),
         },
+        audit: moderation_entry(
+            other,
+            r.id,
+            ModerationAction::Reopen,
+            T0 + Duration::minutes(11),
+        ),
+        suspend: None,
     };
     assert_eq!(
         repo.update(r.id, ReportStatus::Resolved, reopen, vec![])

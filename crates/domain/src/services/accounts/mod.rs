@@ -264,13 +264,20 @@ impl Accounts {
     }
 
     /// Whether `actor` may withdraw the live account `id`: for callers that must clean up
-    /// (images) before withdrawing.
+    /// (images) before withdrawing. A refusal is audited.
     ///
     /// # Errors
     /// `Forbidden`, `NotFound`.
-    pub async fn check_withdraw(&self, actor: &Actor, id: AccountId) -> Result<(), AccountError> {
+    pub async fn check_withdraw(
+        &self,
+        actor: &Actor,
+        id: AccountId,
+        request: &RequestId,
+    ) -> Result<(), AccountError> {
         if !(actor.is(id) || actor.has(Role::Admin)) {
-            return Err(AccountError::Forbidden);
+            return Err(self
+                .refuse(actor, AuditAction::AccountDelete, id, request)
+                .await);
         }
         self.get(id).await.map(|_| ())
     }

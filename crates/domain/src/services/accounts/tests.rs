@@ -1,6 +1,8 @@
 //! The accounts service's rules, with mocked ports.
 use super::*;
 use crate::account::{MockAccountRepository, Roles};
+use crate::account::{Suspension, SuspensionReason};
+use crate::audit::{AuditAction, AuditActor, AuditOutcome, MockAuditLog};
 use crate::clock::MockClock;
 use crate::session::MockSessionRepository;
 use mockall::Sequence;
@@ -38,6 +40,13 @@ fn service() -> Actor {
     }
 }
 
+/// An audit log that accepts whatever it is given (for tests about other things).
+fn any_audit() -> Arc<dyn AuditLog> {
+    let mut log = MockAuditLog::new();
+    log.expect_record().returning(|_| Ok(()));
+    Arc::new(log)
+}
+
 fn clock() -> Arc<dyn Clock> {
     let mut c = MockClock::new();
     c.expect_now().return_const(NOW);
@@ -59,6 +68,7 @@ async fn withdrawn_and_unknown_accounts_are_not_found() {
     let svc = Accounts::new(
         Arc::new(repo),
         Arc::new(MockSessionRepository::new()),
+        any_audit(),
         clock(),
     );
     assert!(matches!(
@@ -91,12 +101,12 @@ async fn withdrawal_revokes_sessions_before_erasing() {
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(2));
     repo.expect_withdraw()
-        .with(eq(AccountId::new(5)), eq(NOW))
+        .with(eq(AccountId::new(5)), eq(NOW), eq(None))
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _| Ok(()));
-    let svc = Accounts::new(Arc::new(repo), Arc::new(sessions), clock());
-    svc.withdraw(&owner(5), AccountId::new(5))
+        .returning(|_, _, _| Ok(()));
+    let svc = Accounts::new(Arc::new(repo), Arc::new(sessions), any_audit(), clock());
+    svc.withdraw(&owner(5), AccountId::new(5), &RequestId::none())
         .await
         .expect("withdrawn");
 }
@@ -109,9 +119,10 @@ async fn withdrawing_twice_is_not_found_and_touches_nothing() {
     repo.expect_withdraw().never();
     let mut sessions = MockSessionRepository::new();
     sessions.expect_revoke_all().never();
-    let svc = Accounts::new(Arc::new(repo), Arc::new(sessions), clock());
+    let svc = Accounts::new(Arc::new(repo), Arc::new(sessions), any_audit(), clock());
     assert!(matches!(
-        svc.withdraw(&owner(5), AccountId::new(5)).await,
+        svc.withdraw(&owner(5), AccountId::new(5), &RequestId::none())
+            .await,
         Err(AccountError::NotFound)
     ));
 }
@@ -126,9 +137,10 @@ async fn a_failed_revocation_stops_the_withdrawal() {
     sessions
         .expect_revoke_all()
         .returning(|_, _| Err(RepositoryError::Unavailable("down".into())));
-    let svc = Accounts::new(Arc::new(repo), Arc::new(sessions), clock());
+    let svc = Accounts::new(Arc::new(repo), Arc::new(sessions), any_audit(), clock());
     assert!(matches!(
-        svc.withdraw(&owner(5), AccountId::new(5)).await,
+        svc.withdraw(&owner(5), AccountId::new(5), &RequestId::none())
+            .await,
         Err(AccountError::Repository(RepositoryError::Unavailable(_)))
     ));
 }
@@ -145,6 +157,7 @@ async fn who_may_read_a_full_account() {
     let svc = Accounts::new(
         Arc::new(live_repo()),
         Arc::new(MockSessionRepository::new()),
+        any_audit(),
         clock(),
     );
     let id = AccountId::new(3);
@@ -178,6 +191,7 @@ async fn only_the_owner_and_admins_change_or_withdraw() {
     let svc = Accounts::new(
         Arc::new(repo),
         Arc::new(MockSessionRepository::new()),
+        any_audit(),
         clock(),
     );
     let id = AccountId::new(3);
@@ -188,7 +202,7 @@ async fn only_the_owner_and_admins_change_or_withdraw() {
             Err(AccountError::Forbidden)
         ));
         assert!(matches!(
-            svc.withdraw(&actor, id).await,
+            svc.withdraw(&actor, id, &RequestId::none()).await,
             Err(AccountError::Forbidden)
         ));
     }
@@ -209,6 +223,7 @@ async fn an_admin_changes_someone_elses_profile() {
     let svc = Accounts::new(
         Arc::new(repo),
         Arc::new(MockSessionRepository::new()),
+        any_audit(),
         clock(),
     );
     let patch = ProfilePatch {
@@ -228,11 +243,299 @@ async fn granting_a_role_needs_a_verified_email() {
     let svc = Accounts::new(
         Arc::new(repo),
         Arc::new(MockSessionRepository::new()),
+        any_audit(),
         clock(),
     );
     let email = Email::parse("x@example.com").expect("email");
     assert!(matches!(
-        svc.grant_role(&email, Role::Staff).await,
+        svc.grant_role_by_email(&email, Role::Staff, AuditActor::Cli("root".into()))
+            .await,
         Err(AccountError::NotFound)
     ));
+}
+
+fn with_roles(id: i64, roles: &[Role]) -> Account {
+    Account {
+        roles: roles.iter().copied().collect(),
+        ..account(id, false)
+    }
+}
+
+/// An audit log that expects exactly one refused attempt at `action`.
+fn expect_denied(action: AuditAction) -> Arc<dyn AuditLog> {
+    let mut log = MockAuditLog::new();
+    log.expect_record()
+        .withf(move |e| e.outcome == AuditOutcome::Denied && e.action == action)
+        .times(1)
+        .returning(|_| Ok(()));
+    Arc::new(log)
+}
+
+fn reason() -> SuspensionReason {
+    SuspensionReason::parse("fraud").expect("reason")
+}
+
+#[tokio::test]
+async fn a_suspension_is_one_audited_update() {
+    let until = NOW + time::Duration::days(3);
+    let mut repo = MockAccountRepository::new();
+    repo.expect_find_by_id()
+        .returning(|id| Ok(Some(account(id.get(), false))));
+    repo.expect_update()
+        .withf(move |id, u, at| {
+            let Some(Some(s)) = &u.suspension else {
+                return false;
+            };
+            let Some(e) = &u.audit else { return false };
+            *id == AccountId::new(3)
+                && s.by == AccountId::new(1)
+                && s.until == Some(until)
+                && s.report.is_none()
+                && e.action == AuditAction::AccountSuspend
+                && e.outcome == AuditOutcome::Done
+                && e.reason.as_deref() == Some("fraud")
+                && e.request_id.as_deref() == Some("r-1")
+                && *at == NOW
+        })
+        .times(1)
+        .returning(|id, _, _| Ok(account(id.get(), false)));
+    let mut log = MockAuditLog::new();
+    log.expect_record().never();
+    let svc = Accounts::new(
+        Arc::new(repo),
+        Arc::new(MockSessionRepository::new()),
+        Arc::new(log),
+        clock(),
+    );
+    svc.suspend(
+        &with_role(1, Role::Staff),
+        AccountId::new(3),
+        Some(until),
+        reason(),
+        &RequestId::new("r-1"),
+    )
+    .await
+    .expect("suspended");
+}
+
+#[tokio::test]
+async fn who_may_suspend_whom() {
+    // (actor, target's roles, allowed)
+    let cases = [
+        (with_role(1, Role::Staff), vec![Role::User], true),
+        (
+            with_role(1, Role::Admin),
+            vec![Role::User, Role::Staff],
+            true,
+        ),
+        (with_role(1, Role::Admin), vec![Role::Admin], true),
+        (
+            with_role(1, Role::Staff),
+            vec![Role::User, Role::Staff],
+            false,
+        ),
+        (with_role(1, Role::Staff), vec![Role::Admin], false),
+    ];
+    for (actor, roles, allowed) in cases {
+        let mut repo = MockAccountRepository::new();
+        let target = with_roles(3, &roles);
+        repo.expect_find_by_id()
+            .returning(move |_| Ok(Some(target.clone())));
+        repo.expect_update()
+            .times(usize::from(allowed))
+            .returning(|id, _, _| Ok(account(id.get(), false)));
+        let log = if allowed {
+            any_audit()
+        } else {
+            expect_denied(AuditAction::AccountSuspend)
+        };
+        let svc = Accounts::new(
+            Arc::new(repo),
+            Arc::new(MockSessionRepository::new()),
+            log,
+            clock(),
+        );
+        let got = svc
+            .suspend(
+                &actor,
+                AccountId::new(3),
+                None,
+                reason(),
+                &RequestId::none(),
+            )
+            .await;
+        assert_eq!(got.is_ok(), allowed, "{actor:?} on {roles:?}: {got:?}");
+    }
+    // Nobody themselves; users and services never, before the account is read.
+    for actor in [with_role(3, Role::Admin), owner(4), service()] {
+        let mut repo = MockAccountRepository::new();
+        repo.expect_find_by_id().never();
+        repo.expect_update().never();
+        let svc = Accounts::new(
+            Arc::new(repo),
+            Arc::new(MockSessionRepository::new()),
+            expect_denied(AuditAction::AccountSuspend),
+            clock(),
+        );
+        assert!(matches!(
+            svc.suspend(
+                &actor,
+                AccountId::new(3),
+                None,
+                reason(),
+                &RequestId::none()
+            )
+            .await,
+            Err(AccountError::Forbidden)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn a_suspension_must_end_in_the_future_and_only_one_in_force_is_lifted() {
+    let svc = Accounts::new(
+        Arc::new(live_repo()),
+        Arc::new(MockSessionRepository::new()),
+        any_audit(),
+        clock(),
+    );
+    let staff = with_role(1, Role::Staff);
+    assert!(matches!(
+        svc.suspend(
+            &staff,
+            AccountId::new(3),
+            Some(NOW),
+            reason(),
+            &RequestId::none()
+        )
+        .await,
+        Err(AccountError::SuspensionEnded)
+    ));
+    assert!(matches!(
+        svc.lift_suspension(&staff, AccountId::new(3), &RequestId::none())
+            .await,
+        Err(AccountError::NotSuspended)
+    ));
+    // One that ended by itself is not in force either.
+    let mut repo = MockAccountRepository::new();
+    repo.expect_find_by_id().returning(|id| {
+        Ok(Some(Account {
+            suspension: Some(Suspension {
+                by: AccountId::new(1),
+                at: NOW - time::Duration::days(2),
+                until: Some(NOW - time::Duration::days(1)),
+                reason: reason(),
+                report: None,
+            }),
+            ..account(id.get(), false)
+        }))
+    });
+    repo.expect_update().never();
+    let svc = Accounts::new(
+        Arc::new(repo),
+        Arc::new(MockSessionRepository::new()),
+        any_audit(),
+        clock(),
+    );
+    assert!(matches!(
+        svc.lift_suspension(&staff, AccountId::new(3), &RequestId::none())
+            .await,
+        Err(AccountError::NotSuspended)
+    ));
+}
+
+#[tokio::test]
+async fn roles_are_changed_by_admins_only_and_never_their_own_admin() {
+    let mut repo = MockAccountRepository::new();
+    repo.expect_find_by_id()
+        .returning(|id| Ok(Some(account(id.get(), false))));
+    repo.expect_update()
+        .withf(|id, u, _| {
+            *id == AccountId::new(3)
+                && u.roles.as_ref().is_some_and(|r| r.contains(Role::Staff))
+                && u.audit.as_ref().is_some_and(|e| {
+                    e.action == AuditAction::RoleGrant && e.detail.as_deref() == Some("STAFF")
+                })
+        })
+        .times(1)
+        .returning(|id, _, _| Ok(account(id.get(), false)));
+    let svc = Accounts::new(
+        Arc::new(repo),
+        Arc::new(MockSessionRepository::new()),
+        any_audit(),
+        clock(),
+    );
+    let admin = with_role(1, Role::Admin);
+    svc.change_role(
+        &admin,
+        AccountId::new(3),
+        Role::Staff,
+        RoleChange::Grant,
+        &RequestId::none(),
+    )
+    .await
+    .expect("granted");
+    for (actor, target, change) in [
+        (with_role(2, Role::Staff), 3, RoleChange::Grant),
+        (owner(3), 3, RoleChange::Grant),
+        (service(), 3, RoleChange::Grant),
+        (admin.clone(), 1, RoleChange::Revoke),
+    ] {
+        let mut repo = MockAccountRepository::new();
+        repo.expect_update().never();
+        let action = if change == RoleChange::Grant {
+            AuditAction::RoleGrant
+        } else {
+            AuditAction::RoleRevoke
+        };
+        let svc = Accounts::new(
+            Arc::new(repo),
+            Arc::new(MockSessionRepository::new()),
+            expect_denied(action),
+            clock(),
+        );
+        let role = if change == RoleChange::Grant {
+            Role::Staff
+        } else {
+            Role::Admin
+        };
+        assert!(matches!(
+            svc.change_role(
+                &actor,
+                AccountId::new(target),
+                role,
+                change,
+                &RequestId::none()
+            )
+            .await,
+            Err(AccountError::Forbidden)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn an_admin_deleting_someone_else_is_audited_with_the_withdrawal() {
+    let mut repo = MockAccountRepository::new();
+    repo.expect_find_by_id()
+        .returning(|id| Ok(Some(account(id.get(), false))));
+    repo.expect_withdraw()
+        .withf(|id, _, audit| {
+            *id == AccountId::new(5)
+                && audit.as_ref().is_some_and(|e| {
+                    e.action == AuditAction::AccountDelete
+                        && e.actor == AuditActor::Account(AccountId::new(1))
+                })
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let mut sessions = MockSessionRepository::new();
+    sessions.expect_revoke_all().returning(|_, _| Ok(0));
+    let svc = Accounts::new(Arc::new(repo), Arc::new(sessions), any_audit(), clock());
+    svc.withdraw(
+        &with_role(1, Role::Admin),
+        AccountId::new(5),
+        &RequestId::none(),
+    )
+    .await
+    .expect("withdrawn");
 }

@@ -9,6 +9,7 @@ use time::macros::datetime;
 use super::*;
 use crate::account::AccountId;
 use crate::account::{Account, MockAccountRepository, Roles};
+use crate::audit::{AuditAction, AuditOutcome, AuditTarget, RequestId};
 use crate::clock::MockClock;
 use crate::image::{ImageId, MockCdn, MockImageRepository};
 use crate::image::{ImageStatus, ImageType, InsertImageError, staging_key, staging_prefix};
@@ -103,11 +104,24 @@ fn service(
     cdn: MockCdn,
     accounts: MockAccountRepository,
 ) -> Images {
+    let mut audit = crate::audit::MockAuditLog::new();
+    audit.expect_record().returning(|_| Ok(()));
+    audited(repo, store, cdn, accounts, audit)
+}
+
+fn audited(
+    repo: MockImageRepository,
+    store: MockObjectStore,
+    cdn: MockCdn,
+    accounts: MockAccountRepository,
+    audit: crate::audit::MockAuditLog,
+) -> Images {
     Images::new(
         Arc::new(repo),
         Arc::new(store),
         Arc::new(cdn),
         Arc::new(accounts),
+        Arc::new(audit),
         clock(),
         ImagePolicy::default(),
     )
@@ -692,7 +706,7 @@ async fn other_users_images_do_not_exist_for_them() {
         Err(ImageError::NotFound)
     ));
     assert!(matches!(
-        svc.delete(&someone_else(), &k).await,
+        svc.delete(&someone_else(), &k, &RequestId::none()).await,
         Err(ImageError::NotFound)
     ));
     assert!(svc.metadata(&me(), &k).await.is_ok());
@@ -703,7 +717,7 @@ async fn other_users_images_do_not_exist_for_them() {
     };
     assert!(svc.metadata(&service_actor, &k).await.is_ok());
     assert!(matches!(
-        svc.delete(&service_actor, &k).await,
+        svc.delete(&service_actor, &k, &RequestId::none()).await,
         Err(ImageError::Forbidden)
     ));
     // A pending upload with no bytes yet has no metadata, even for its uploader; STAFF
@@ -754,7 +768,76 @@ async fn deleting_removes_the_object_and_invalidates_the_cdn() {
         .times(1)
         .returning(|_| Ok(()));
     let svc = service(repo, store, cdn, MockAccountRepository::new());
-    svc.delete(&me(), &key()).await.expect("deleted");
+    svc.delete(&me(), &key(), &RequestId::none())
+        .await
+        .expect("deleted");
+}
+
+#[tokio::test]
+async fn staff_deleting_someone_elses_image_is_audited_with_the_deletion() {
+    let mut repo = repo_with(image(ImageStatus::Ready, Channel::Chat));
+    repo.expect_transition().never();
+    repo.expect_remove_audited()
+        .withf(|id, from, at, e| {
+            *id == ImageId::new(1)
+                && *from == ImageStatus::Ready
+                && *at == NOW
+                && e.action == AuditAction::ImageDelete
+                && e.target == AuditTarget::Image(key())
+                && e.outcome == AuditOutcome::Done
+                && e.request_id.as_deref() == Some("req-1")
+        })
+        .times(1)
+        .returning(|_, _, _, _| Ok(true));
+    repo.expect_mark_objects_removed()
+        .returning(|_, _| Ok(true));
+    let mut store = MockObjectStore::new();
+    store.expect_check().returning(|| Ok(()));
+    store.expect_delete().returning(|_| Ok(()));
+    let mut cdn = cdn();
+    cdn.expect_invalidate().returning(|_| Ok(()));
+    let mut audit = crate::audit::MockAuditLog::new();
+    audit.expect_record().never();
+    let svc = audited(repo, store, cdn, MockAccountRepository::new(), audit);
+    svc.delete(&staff(), &key(), &RequestId::new("req-1"))
+        .await
+        .expect("deleted");
+}
+
+#[tokio::test]
+async fn refused_deletions_are_recorded_as_denied_and_change_nothing() {
+    let mut repo = repo_with(image(ImageStatus::Ready, Channel::Chat));
+    repo.expect_transition().never();
+    repo.expect_remove_audited().never();
+    let mut audit = crate::audit::MockAuditLog::new();
+    audit
+        .expect_record()
+        .withf(|e| {
+            e.action == AuditAction::ImageDelete
+                && e.outcome == AuditOutcome::Denied
+                && e.target == AuditTarget::Image(key())
+        })
+        .times(2)
+        .returning(|_| Ok(()));
+    let svc = audited(
+        repo,
+        MockObjectStore::new(),
+        cdn(),
+        MockAccountRepository::new(),
+        audit,
+    );
+    let service_actor = Actor::Service {
+        name: "chat".into(),
+    };
+    assert!(matches!(
+        svc.delete(&someone_else(), &key(), &RequestId::none())
+            .await,
+        Err(ImageError::NotFound)
+    ));
+    assert!(matches!(
+        svc.delete(&service_actor, &key(), &RequestId::none()).await,
+        Err(ImageError::Forbidden)
+    ));
 }
 
 #[tokio::test]
@@ -767,7 +850,7 @@ async fn deleting_while_the_store_is_down_changes_nothing() {
         .returning(|| Err(StorageError::Unavailable("down".into())));
     let svc = service(repo, store, cdn(), MockAccountRepository::new());
     assert!(matches!(
-        svc.delete(&staff(), &key()).await,
+        svc.delete(&staff(), &key(), &RequestId::none()).await,
         Err(ImageError::StorageUnavailable(_))
     ));
 }

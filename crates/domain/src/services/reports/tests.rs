@@ -7,9 +7,11 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 
 use super::*;
-use crate::account::{Role, Roles};
+use crate::account::{Account, MockAccountRepository, Role, Roles};
+use crate::audit::{AuditAction, AuditOutcome, AuditTarget, MockAuditLog, RequestId};
 use crate::clock::MockClock;
 use crate::image::{Image, ImageId, ImageType, MockImageRepository};
+use crate::report::Decision;
 use crate::report::{
     EvidenceKeys, MockReportRepository, ReportCategoryId, ReportReason, ReportTarget,
 };
@@ -79,9 +81,22 @@ fn evidence_image(key: &str, uploader: AccountId, channel: Channel, status: Imag
 }
 
 fn service(repo: MockReportRepository, images: MockImageRepository) -> Reports {
+    let mut audit = MockAuditLog::new();
+    audit.expect_record().returning(|_| Ok(()));
+    deciding(repo, images, MockAccountRepository::new(), audit)
+}
+
+fn deciding(
+    repo: MockReportRepository,
+    images: MockImageRepository,
+    accounts: MockAccountRepository,
+    audit: MockAuditLog,
+) -> Reports {
     Reports::new(
         Arc::new(repo),
         Arc::new(images),
+        Arc::new(accounts),
+        Arc::new(audit),
         clock(),
         ReportPolicy { per_day: 3 },
     )
@@ -253,8 +268,15 @@ async fn only_staff_moderate() {
     };
     for actor in [&user, &server] {
         assert!(matches!(
-            svc.moderate(actor, ReportId::new(5), ModerationAction::Resolve, None)
-                .await,
+            svc.moderate(
+                actor,
+                ReportId::new(5),
+                ModerationAction::Resolve,
+                None,
+                None,
+                &RequestId::none()
+            )
+            .await,
             Err(ReportError::Forbidden)
         ));
         assert!(matches!(
@@ -299,6 +321,8 @@ async fn resolving_is_audited_and_notifies_the_reporter() {
         ReportId::new(5),
         ModerationAction::Resolve,
         Some("경고 조치".to_owned()),
+        None,
+        &RequestId::none(),
     )
     .await
     .expect("resolved");
@@ -318,12 +342,26 @@ async fn assigning_and_reopening_follow_the_status() {
         .times(1)
         .returning(|_, _, _, _| Ok(Some(report(ReportStatus::Open))));
     let svc = service(r, MockImageRepository::new());
-    svc.moderate(&staff(8), ReportId::new(5), ModerationAction::Assign, None)
-        .await
-        .expect("assigned");
+    svc.moderate(
+        &staff(8),
+        ReportId::new(5),
+        ModerationAction::Assign,
+        None,
+        None,
+        &RequestId::none(),
+    )
+    .await
+    .expect("assigned");
     assert!(matches!(
-        svc.moderate(&staff(8), ReportId::new(5), ModerationAction::Reopen, None)
-            .await,
+        svc.moderate(
+            &staff(8),
+            ReportId::new(5),
+            ModerationAction::Reopen,
+            None,
+            None,
+            &RequestId::none()
+        )
+        .await,
         Err(ReportError::Conflict(_))
     ));
 
@@ -340,12 +378,26 @@ async fn assigning_and_reopening_follow_the_status() {
         .times(1)
         .returning(|_, _, _, _| Ok(Some(report(ReportStatus::Open))));
     let svc = service(r, MockImageRepository::new());
-    svc.moderate(&staff(8), ReportId::new(5), ModerationAction::Reopen, None)
-        .await
-        .expect("reopened");
+    svc.moderate(
+        &staff(8),
+        ReportId::new(5),
+        ModerationAction::Reopen,
+        None,
+        None,
+        &RequestId::none(),
+    )
+    .await
+    .expect("reopened");
     assert!(matches!(
-        svc.moderate(&staff(8), ReportId::new(5), ModerationAction::Resolve, None)
-            .await,
+        svc.moderate(
+            &staff(8),
+            ReportId::new(5),
+            ModerationAction::Resolve,
+            None,
+            None,
+            &RequestId::none()
+        )
+        .await,
         Err(ReportError::Conflict(_))
     ));
 }
@@ -358,8 +410,15 @@ async fn a_concurrent_change_is_a_conflict() {
     r.expect_update().returning(|_, _, _, _| Ok(None));
     let svc = service(r, MockImageRepository::new());
     assert!(matches!(
-        svc.moderate(&staff(8), ReportId::new(5), ModerationAction::Dismiss, None)
-            .await,
+        svc.moderate(
+            &staff(8),
+            ReportId::new(5),
+            ModerationAction::Dismiss,
+            None,
+            None,
+            &RequestId::none()
+        )
+        .await,
         Err(ReportError::Conflict(_))
     ));
 }
@@ -393,11 +452,194 @@ async fn a_refused_moderation_says_what_in_plain_words() {
         r.expect_update().never();
         let svc = service(r, MockImageRepository::new());
         match svc
-            .moderate(&staff(8), ReportId::new(5), action, None)
+            .moderate(
+                &staff(8),
+                ReportId::new(5),
+                action,
+                None,
+                None,
+                &RequestId::none(),
+            )
             .await
         {
             Err(ReportError::Conflict(message)) => assert_eq!(message, said),
             other => panic!("expected a conflict, got {other:?}"),
         }
     }
+}
+
+fn user_report(target: i64) -> Report {
+    Report {
+        target: ReportTarget::User(AccountId::new(target)),
+        ..report(ReportStatus::Open)
+    }
+}
+
+fn target_account(id: i64, roles: &[Role]) -> MockAccountRepository {
+    let roles: Roles = roles.iter().copied().collect();
+    let mut accounts = MockAccountRepository::new();
+    accounts.expect_find_by_id().returning(move |_| {
+        Ok(Some(Account {
+            roles: roles.clone(),
+            ..Account::bare(id, NOW)
+        }))
+    });
+    accounts
+}
+
+#[tokio::test]
+async fn a_decision_to_suspend_the_reported_user_goes_with_the_resolution() {
+    let mut r = MockReportRepository::new();
+    r.expect_find().returning(|_| Ok(Some(user_report(77))));
+    let until = NOW + time::Duration::days(7);
+    r.expect_update()
+        .withf(move |_, _, change, q| {
+            let Some(s) = &change.suspend else {
+                return false;
+            };
+            s.account == AccountId::new(77)
+                && s.suspension.until == Some(until)
+                && s.suspension.by == AccountId::new(8)
+                && s.suspension.report == Some(ReportId::new(5))
+                && s.suspension.reason.as_str() == "사기 반복"
+                && s.audit.action == AuditAction::AccountSuspend
+                && s.audit.target == AuditTarget::Account(AccountId::new(77))
+                && change.audit.action == AuditAction::Moderate(ModerationAction::Resolve)
+                && change.audit.request_id.as_deref() == Some("req-9")
+                && change.event.decision == Some(Decision::SuspendTarget { until: Some(until) })
+                && q.iter().any(|j| {
+                    j.topic == DECISION_TOPIC
+                        && j.payload["decision"] == "suspend_target"
+                        && j.payload["target_id"] == 77
+                })
+        })
+        .times(1)
+        .returning(|_, _, _, _| Ok(Some(report(ReportStatus::Resolved))));
+    let mut audit = MockAuditLog::new();
+    audit.expect_record().never();
+    let svc = deciding(
+        r,
+        MockImageRepository::new(),
+        target_account(77, &[Role::User]),
+        audit,
+    );
+    svc.moderate(
+        &staff(8),
+        ReportId::new(5),
+        ModerationAction::Resolve,
+        Some("사기 반복".into()),
+        Some(Decision::SuspendTarget { until: Some(until) }),
+        &RequestId::new("req-9"),
+    )
+    .await
+    .expect("resolved and suspended");
+}
+
+#[tokio::test]
+async fn decisions_that_do_not_apply_are_refused_before_anything_is_written() {
+    let cases: Vec<(Report, ModerationAction, Decision, Vec<Role>)> = vec![
+        // Only resolving decides.
+        (
+            user_report(77),
+            ModerationAction::Dismiss,
+            Decision::Warn,
+            vec![Role::User],
+        ),
+        // A chat room cannot be suspended; a user's content is not removed here.
+        (
+            report(ReportStatus::Open),
+            ModerationAction::Resolve,
+            Decision::SuspendTarget { until: None },
+            vec![Role::User],
+        ),
+        (
+            user_report(77),
+            ModerationAction::Resolve,
+            Decision::RemoveContent,
+            vec![Role::User],
+        ),
+        // The end must be in the future.
+        (
+            user_report(77),
+            ModerationAction::Resolve,
+            Decision::SuspendTarget { until: Some(NOW) },
+            vec![Role::User],
+        ),
+        // STAFF cannot suspend STAFF or ADMIN.
+        (
+            user_report(77),
+            ModerationAction::Resolve,
+            Decision::SuspendTarget { until: None },
+            vec![Role::User, Role::Staff],
+        ),
+        (
+            user_report(77),
+            ModerationAction::Resolve,
+            Decision::SuspendTarget { until: None },
+            vec![Role::Admin],
+        ),
+    ];
+    for (found, action, decision, roles) in cases {
+        let mut r = MockReportRepository::new();
+        r.expect_find().returning(move |_| Ok(Some(found.clone())));
+        r.expect_update().never();
+        let svc = service(r, MockImageRepository::new());
+        let svc = Reports {
+            accounts: Arc::new(target_account(77, &roles)),
+            ..svc
+        };
+        let got = svc
+            .moderate(
+                &staff(8),
+                ReportId::new(5),
+                action,
+                None,
+                Some(decision),
+                &RequestId::none(),
+            )
+            .await;
+        assert!(
+            matches!(got, Err(ReportError::InvalidDecision(_))),
+            "{action:?} {decision:?} {roles:?}: {got:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_refused_moderation_is_recorded_as_denied() {
+    let mut r = MockReportRepository::new();
+    r.expect_find().never();
+    r.expect_update().never();
+    let mut audit = MockAuditLog::new();
+    audit
+        .expect_record()
+        .withf(|e| {
+            e.outcome == AuditOutcome::Denied
+                && e.action == AuditAction::Moderate(ModerationAction::Dismiss)
+                && e.target == AuditTarget::Report(ReportId::new(5))
+        })
+        .times(1)
+        .returning(|_| Ok(()));
+    let svc = deciding(
+        r,
+        MockImageRepository::new(),
+        MockAccountRepository::new(),
+        audit,
+    );
+    let user = Actor::Account {
+        id: ME,
+        roles: Roles::user(),
+    };
+    assert!(matches!(
+        svc.moderate(
+            &user,
+            ReportId::new(5),
+            ModerationAction::Dismiss,
+            None,
+            None,
+            &RequestId::none()
+        )
+        .await,
+        Err(ReportError::Forbidden)
+    ));
 }

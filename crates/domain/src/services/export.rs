@@ -1,0 +1,212 @@
+//! The data export (GDPR art. 15 and 20): everything the service holds about an account,
+//! for its owner or an ADMIN. Reports filed *against* the account are left out: they would
+//! identify their reporters. Tokens are never part of it (the stores keep only hashes).
+
+use std::sync::Arc;
+
+use crate::account::{Account, AccountId, AccountRepository, LinkedIdentity, Role};
+use crate::clock::Clock;
+use crate::error::RepositoryError;
+use crate::image::{Image, ImageFilter, ImageRepository};
+use crate::login::Actor;
+use crate::outbox::{JobRecord, Outbox};
+use crate::report::{Page, Report, ReportFilter, ReportRepository};
+use crate::services::notifications::TOPIC;
+use crate::session::{Session, SessionRepository};
+
+/// The most image records one export lists (an account holds far fewer: uploads are
+/// limited per hour and per quota).
+pub const MAX_IMAGES: u64 = 100_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("not allowed")]
+    Forbidden,
+    /// Unknown or withdrawn (a withdrawn account's data is erased).
+    #[error("the user has left or does not exist")]
+    NotFound,
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+/// What the service holds about one account.
+#[derive(Debug, Clone)]
+pub struct AccountExport {
+    pub account: Account,
+    pub identities: Vec<LinkedIdentity>,
+    /// Active sessions (revoked and expired ones are not kept as sessions).
+    pub sessions: Vec<Session>,
+    /// Every image record the account uploaded, in any state, oldest first.
+    pub images: Vec<Image>,
+    /// The reports it filed, newest first.
+    pub reports: Vec<Report>,
+    /// The notices sent (or to be sent) to it, oldest first.
+    pub notices: Vec<JobRecord>,
+}
+
+/// Builds exports.
+#[derive(Clone)]
+pub struct Exports {
+    accounts: Arc<dyn AccountRepository>,
+    sessions: Arc<dyn SessionRepository>,
+    images: Arc<dyn ImageRepository>,
+    reports: Arc<dyn ReportRepository>,
+    outbox: Arc<dyn Outbox>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Exports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exports").finish_non_exhaustive()
+    }
+}
+
+impl Exports {
+    pub fn new(
+        accounts: Arc<dyn AccountRepository>,
+        sessions: Arc<dyn SessionRepository>,
+        images: Arc<dyn ImageRepository>,
+        reports: Arc<dyn ReportRepository>,
+        outbox: Arc<dyn Outbox>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            accounts,
+            sessions,
+            images,
+            reports,
+            outbox,
+            clock,
+        }
+    }
+
+    /// The export of the live account `id`: its owner or an ADMIN.
+    ///
+    /// # Errors
+    /// `Forbidden` (checked first), `NotFound`, `Repository`.
+    #[tracing::instrument(skip(self, actor), err(level = "info"))]
+    pub async fn export(&self, actor: &Actor, id: AccountId) -> Result<AccountExport, ExportError> {
+        let admin = actor.account_id().is_some() && actor.has(Role::Admin);
+        if !(actor.is(id) || admin) {
+            return Err(ExportError::Forbidden);
+        }
+        let account = match self.accounts.find_by_id(id).await? {
+            Some(a) if !a.is_withdrawn() => a,
+            _ => return Err(ExportError::NotFound),
+        };
+        let identities = self.accounts.identities(id).await?;
+        let sessions = self.sessions.list_active(id, self.clock.now()).await?;
+        let images = self
+            .images
+            .list(
+                ImageFilter {
+                    uploader: Some(id),
+                    ..ImageFilter::default()
+                },
+                MAX_IMAGES,
+            )
+            .await?;
+        let mut reports = Vec::new();
+        let filter = ReportFilter {
+            reporter: Some(id),
+            ..ReportFilter::default()
+        };
+        for number in 0.. {
+            let page = Page {
+                number,
+                size: Page::MAX_SIZE,
+            };
+            let (items, _) = self.reports.list(filter.clone(), page).await?;
+            let last = (items.len() as u64) < Page::MAX_SIZE;
+            reports.extend(items);
+            if last {
+                break;
+            }
+        }
+        let notices = self.outbox.about(id, TOPIC).await?;
+        Ok(AccountExport {
+            account,
+            identities,
+            sessions,
+            images,
+            reports,
+            notices,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::{MockAccountRepository, Roles};
+    use crate::clock::MockClock;
+    use crate::image::MockImageRepository;
+    use crate::outbox::MockOutbox;
+    use crate::report::MockReportRepository;
+    use crate::session::MockSessionRepository;
+    use time::macros::datetime;
+
+    fn exports(accounts: MockAccountRepository) -> Exports {
+        let mut clock = MockClock::new();
+        clock
+            .expect_now()
+            .return_const(datetime!(2026-12-02 10:00 UTC));
+        let mut sessions = MockSessionRepository::new();
+        sessions.expect_list_active().returning(|_, _| Ok(vec![]));
+        let mut images = MockImageRepository::new();
+        images
+            .expect_list()
+            .withf(|f, _| f.uploader == Some(AccountId::new(3)) && f.status.is_none())
+            .returning(|_, _| Ok(vec![]));
+        let mut reports = MockReportRepository::new();
+        reports
+            .expect_list()
+            .withf(|f, _| f.reporter == Some(AccountId::new(3)) && f.target_id.is_none())
+            .returning(|_, _| Ok((vec![], 0)));
+        let mut outbox = MockOutbox::new();
+        outbox.expect_about().returning(|_, _| Ok(vec![]));
+        Exports::new(
+            Arc::new(accounts),
+            Arc::new(sessions),
+            Arc::new(images),
+            Arc::new(reports),
+            Arc::new(outbox),
+            Arc::new(clock),
+        )
+    }
+
+    fn actor(id: i64, roles: &[Role]) -> Actor {
+        Actor::Account {
+            id: AccountId::new(id),
+            roles: roles.iter().copied().collect::<Roles>(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_owner_and_admins_export_and_nobody_else() {
+        let mut accounts = MockAccountRepository::new();
+        accounts.expect_find_by_id().returning(|id| {
+            Ok(Some(Account::bare(
+                id.get(),
+                datetime!(2026-12-01 0:00 UTC),
+            )))
+        });
+        accounts.expect_identities().returning(|_| Ok(vec![]));
+        let svc = exports(accounts);
+        let id = AccountId::new(3);
+        assert!(svc.export(&actor(3, &[Role::User]), id).await.is_ok());
+        assert!(svc.export(&actor(1, &[Role::Admin]), id).await.is_ok());
+        for refused in [
+            actor(4, &[Role::User]),
+            actor(4, &[Role::Staff]),
+            Actor::Service {
+                name: "chat".into(),
+            },
+        ] {
+            assert!(matches!(
+                svc.export(&refused, id).await,
+                Err(ExportError::Forbidden)
+            ));
+        }
+    }
+}
