@@ -76,6 +76,18 @@ fn table() -> Vec<(Method, &'static str, [u16; 7], Cells)> {
         (M::DELETE, "/accounts/{id}",        [401, 401, 204, 403, 403, 204, 403], Fresh),
         (M::GET, "/accounts/{id}/summary",   [401, 401, 200, 200, 200, 200, 200], Shared),
         (M::GET, "/users/{userId}/profile",  [401, 401, 403, 403, 403, 403, 200], Shared),
+        // The data export: the owner's and ADMIN's.
+        (M::GET, "/accounts/{id}/export",    [401, 401, 200, 403, 403, 200, 403], Shared),
+        // Administration. STAFF and ADMIN suspend (never themselves); lifting a suspension
+        // the account does not have finds none (404). Roles and the audit log: ADMIN.
+        (M::POST, "/accounts/{id}/suspension",
+                                             [401, 401, 403, 403, 200, 200, 403], Fresh),
+        (M::DELETE, "/accounts/{id}/suspension",
+                                             [401, 401, 403, 403, 404, 404, 403], Shared),
+        (M::POST, "/accounts/{id}/roles",    [401, 401, 403, 403, 403, 200, 403], Fresh),
+        (M::DELETE, "/accounts/{id}/roles/{role}",
+                                             [401, 401, 403, 403, 403, 200, 403], Shared),
+        (M::GET, "/admin/audit",             [401, 401, 403, 403, 403, 200, 403], Shared),
         // Images: uploads are a user's own; a ready image is its uploader's, STAFF's and
         // ADMIN's (SERVER reads metadata); the upload URL is a capability of its own.
         (M::POST, "/api/v1/images/{channel}",[401, 401, 200, 200, 200, 200, 403], Shared),
@@ -288,6 +300,7 @@ impl World {
                 .replace("{id}", &id)
                 .replace("{userId}", &id)
                 .replace("{channel}", "chat")
+                .replace("{role}", "STAFF")
                 .replace("{registrationId}", "dev"),
         };
         let req = app.client.request(method.clone(), app.url(&url));
@@ -295,6 +308,8 @@ impl World {
         match (method.as_str(), path) {
             ("PATCH", "/accounts/{id}") => req.json(&json!({"name": "Renamed"})),
             ("PATCH", "/api/reports/{id}") => req.json(&json!({"action": "assign"})),
+            ("POST", "/accounts/{id}/suspension") => req.json(&json!({"reason": "matrix"})),
+            ("POST", "/accounts/{id}/roles") => req.json(&json!({"role": "STAFF"})),
             ("POST", "/api/v1/images/{channel}") => req.json(&png),
             ("POST", p) if p.starts_with("/images/presigned-url") => req.json(&png),
             ("POST", "/api/v1/images/{channel}/callback") => {

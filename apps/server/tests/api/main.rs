@@ -19,6 +19,7 @@ mod identities;
 mod images;
 mod lifecycle;
 mod metrics;
+mod moderation;
 mod oidc;
 mod reports;
 mod s3;
