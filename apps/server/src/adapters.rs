@@ -31,6 +31,29 @@ pub async fn connect_database(config: &Config) -> anyhow::Result<SqlStore> {
 ///
 /// # Errors
 /// Its HTTP client cannot be built.
+/// Where moderation decisions go: `DECISIONS_WEBHOOK_URL`, or the log.
+///
+/// # Errors
+/// The HTTP client cannot be built.
+pub fn decision_publisher(config: &Config) -> anyhow::Result<Arc<dyn domain::DecisionPublisher>> {
+    Ok(match &config.notify.decisions_webhook_url {
+        None => Arc::new(notify::LogNotifier),
+        Some(url) => Arc::new(
+            notify::Webhook::new(
+                url,
+                config
+                    .notify
+                    .decisions_webhook_secret
+                    .clone()
+                    .unwrap_or_default()
+                    .as_bytes(),
+                config.notify.timeout(),
+            )
+            .map_err(anyhow::Error::msg)?,
+        ),
+    })
+}
+
 pub fn notifier(config: &Config) -> anyhow::Result<Arc<dyn domain::Notifier>> {
     let timeout = config.notify.timeout();
     Ok(match config.notify.notifier {

@@ -15,13 +15,13 @@ use anyhow::Context as _;
 use domain::services::notifications::Notifications;
 use domain::services::reports::{ReportPolicy, Reports};
 use domain::services::{
-    Accounts, AuditTrail, Exports, Images, Login, LoginPolicy, Sessions, Sweeper,
+    Accounts, AuditTrail, Decisions, Exports, Images, Login, LoginPolicy, Sessions, Sweeper,
 };
 use domain::{Account, Cached, Clock, IdentityProvider, ReadCaches, SystemClock};
 use identity_oidc::{DevProvider, OidcProvider};
 use store_sql::SqlStore;
 
-use crate::adapters::{connect_database, notifier, open_storage};
+use crate::adapters::{connect_database, decision_publisher, notifier, open_storage};
 use crate::auth::{CookiePolicy, ServiceTokens};
 use crate::config::{AppEnv, Config, public_origin};
 use crate::probes::Probes;
@@ -196,6 +196,20 @@ impl Application {
             })
             .transpose()?;
 
+        let decisions = (config.notify.notify_interval_secs > 0)
+            .then(|| -> anyhow::Result<Decisions> {
+                Ok(Decisions::new(
+                    repo.clone(),
+                    decision_publisher(&config)?,
+                    clock.clone(),
+                    config.notify.notify_max_attempts,
+                    time::Duration::seconds(
+                        i64::try_from(config.notify.outbox_lease_secs).unwrap_or(300),
+                    ),
+                ))
+            })
+            .transpose()?;
+
         // The service's own origin is always allowed: browsers send Origin on same-origin
         // POSTs too.
         let mut origins = config.http.parsed_cors_origins().unwrap_or_default();
@@ -329,6 +343,12 @@ impl Application {
                 notifications: notifications.map(|n| {
                     (
                         n,
+                        Duration::from_secs(config.notify.notify_interval_secs.max(1)),
+                    )
+                }),
+                decisions: decisions.map(|d| {
+                    (
+                        d,
                         Duration::from_secs(config.notify.notify_interval_secs.max(1)),
                     )
                 }),

@@ -1,5 +1,6 @@
 //! Background work, started and stopped in one place: the sweeper (expiry, retention,
-//! removals), the CDN invalidation worker and the notification worker. Each runs on every
+//! removals), the CDN invalidation worker, the notification worker and the moderation
+//! decisions' worker. Each runs on every
 //! replica; the outbox's leases and the records' conditional transitions make each piece
 //! of work happen once.
 
@@ -7,8 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use domain::services::Sweeper;
+use domain::services::decisions::Decisions;
 use domain::services::invalidations::{self, Invalidations};
-use domain::services::notifications::{self, Notifications};
+use domain::services::notifications::{self, DeliveryReport, Notifications};
+use domain::services::reports::DECISION_TOPIC;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
@@ -28,6 +31,7 @@ pub struct WorkerSet {
     pub sweeper: Option<(Sweeper, Duration)>,
     pub invalidations: Option<Invalidations>,
     pub notifications: Option<(Notifications, Duration)>,
+    pub decisions: Option<(Decisions, Duration)>,
 }
 
 impl std::fmt::Debug for WorkerSet {
@@ -38,6 +42,10 @@ impl std::fmt::Debug for WorkerSet {
             .field(
                 "notifications",
                 &self.notifications.as_ref().map(|(_, every)| every),
+            )
+            .field(
+                "decisions",
+                &self.decisions.as_ref().map(|(_, every)| every),
             )
             .finish()
     }
@@ -55,6 +63,9 @@ impl Workers {
         }
         if let Some((worker, every)) = set.notifications {
             tasks.push(tokio::spawn(notify(worker, every, metrics.clone())));
+        }
+        if let Some((worker, every)) = set.decisions {
+            tasks.push(tokio::spawn(decide(worker, every, metrics.clone())));
         }
         Self { tasks }
     }
@@ -114,11 +125,7 @@ async fn notify(worker: Notifications, every: Duration, metrics: Arc<Metrics>) {
         tick.tick().await;
         match worker.run_once().await {
             Ok(r) => {
-                let topic = notifications::TOPIC;
-                metrics.deliveries(topic, "delivered", r.delivered);
-                metrics.deliveries(topic, "skipped", r.skipped);
-                metrics.deliveries(topic, "retried", r.retried);
-                metrics.deliveries(topic, "failed", r.failed);
+                count(&metrics, notifications::TOPIC, &r);
                 if r != Default::default() {
                     tracing::info!(?r, "notices");
                 }
@@ -126,4 +133,23 @@ async fn notify(worker: Notifications, every: Duration, metrics: Arc<Metrics>) {
             Err(e) => tracing::warn!(error = %e, "notification worker: outbox unavailable"),
         }
     }
+}
+
+/// Delivers the due moderation decisions every `every`.
+async fn decide(worker: Decisions, every: Duration, metrics: Arc<Metrics>) {
+    let mut tick = ticker(every);
+    loop {
+        tick.tick().await;
+        match worker.run_once().await {
+            Ok(r) => count(&metrics, DECISION_TOPIC, &r),
+            Err(e) => tracing::warn!(error = %e, "decisions worker: outbox unavailable"),
+        }
+    }
+}
+
+fn count(metrics: &Metrics, topic: &str, r: &DeliveryReport) {
+    metrics.deliveries(topic, "delivered", r.delivered);
+    metrics.deliveries(topic, "skipped", r.skipped);
+    metrics.deliveries(topic, "retried", r.retried);
+    metrics.deliveries(topic, "failed", r.failed);
 }

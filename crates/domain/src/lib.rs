@@ -50,7 +50,7 @@ pub use login::{
     Actor, AuthorizationRedirect, IdentityError, IdentityProvider, LoginFlow, LoginHints,
     LoginStateRepository, PendingRegistration, ProviderClaims, RegistrationId,
 };
-pub use notify::{Notice, Notifier, NotifyError};
+pub use notify::{DecisionEvent, DecisionPublisher, Notice, Notifier, NotifyError};
 pub use outbox::{JobRecord, JobState, Outbox, OutboxJob};
 pub use report::{
     CreateReportError, Decision, Enqueue, EvidenceKeys, ModerationAction, NewReport, Page, Report,

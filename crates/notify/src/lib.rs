@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use domain::{Notice, Notifier, NotifyError};
+use domain::{DecisionEvent, DecisionPublisher, Notice, Notifier, NotifyError};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -22,6 +22,19 @@ impl Notifier for LogNotifier {
             has_phone = notice.phone.is_some(),
             text = %notice.text,
             "notice"
+        );
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DecisionPublisher for LogNotifier {
+    async fn publish(&self, decision: &DecisionEvent) -> Result<(), NotifyError> {
+        tracing::info!(
+            target: "decision",
+            id = %decision.id,
+            decision = %decision.payload,
+            "moderation decision"
         );
         Ok(())
     }
@@ -198,12 +211,19 @@ impl Notifier for Webhook {
             "idempotency_key": notice.idempotency_key,
         })
         .to_string();
+        self.post(body, &notice.idempotency_key).await
+    }
+}
+
+impl Webhook {
+    /// POSTs `body` signed, under `key`: 2xx is delivered, anything else failed.
+    async fn post(&self, body: String, key: &str) -> Result<(), NotifyError> {
         let res = self
             .http
             .post(&self.url)
             .header("content-type", "application/json")
             .header("x-signature", Self::sign(&self.secret, body.as_bytes()))
-            .header("idempotency-key", &notice.idempotency_key)
+            .header("idempotency-key", key)
             .body(body)
             .send()
             .await
@@ -216,6 +236,20 @@ impl Notifier for Webhook {
                 res.status()
             )))
         }
+    }
+}
+
+/// Decisions go as `{"id": …, "decision": {report_id, target_type, target_id, decision,
+/// until}}`, signed as notices are, with the id as `Idempotency-Key`.
+#[async_trait]
+impl DecisionPublisher for Webhook {
+    async fn publish(&self, decision: &DecisionEvent) -> Result<(), NotifyError> {
+        let body = serde_json::json!({
+            "id": decision.id,
+            "decision": decision.payload,
+        })
+        .to_string();
+        self.post(body, &decision.id).await
     }
 }
 

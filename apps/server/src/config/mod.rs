@@ -260,6 +260,15 @@ impl Config {
             }
             _ => {}
         }
+        if self.notify.decisions_webhook_url.is_some()
+            && self
+                .notify
+                .decisions_webhook_secret
+                .as_deref()
+                .is_none_or(str::is_empty)
+        {
+            problems.push("DECISIONS_WEBHOOK_URL needs DECISIONS_WEBHOOK_SECRET".to_owned());
+        }
         if self.images.image_max_bytes == 0
             || self.images.upload_url_ttl_secs == 0
             || self.images.pending_upload_ttl_secs == 0

@@ -724,3 +724,95 @@ async fn suspension_decisions_audit_and_export_on_postgres() {
     scenario(Some(&db)).await;
     db.drop_database().await;
 }
+
+/// A receiver that keeps every POST's signature, idempotency key and body.
+async fn receiver(seen: std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>) -> String {
+    use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+    let server = HttpServer::new(move || {
+        let seen = seen.clone();
+        App::new().route(
+            "/decisions",
+            web::post().to(move |req: HttpRequest, body: String| {
+                let seen = seen.clone();
+                async move {
+                    let header = |name: &str| {
+                        req.headers()
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned()
+                    };
+                    seen.lock().unwrap().push((
+                        header("x-signature"),
+                        header("idempotency-key"),
+                        body,
+                    ));
+                    HttpResponse::NoContent().finish()
+                }
+            }),
+        )
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let addr = server.addrs()[0];
+    tokio::spawn(server.run());
+    format!("http://{addr}/decisions")
+}
+
+#[tokio::test]
+async fn a_decision_about_a_product_reaches_the_configured_service_signed() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let url = receiver(seen.clone()).await;
+    const SECRET: &str = "a-decisions-secret-of-some-length";
+    let app = spawn_with(move |c| {
+        c.notify.decisions_webhook_url = Some(url);
+        c.notify.decisions_webhook_secret = Some(SECRET.into());
+        c.notify.notify_interval_secs = 1;
+    })
+    .await;
+    let reporter = app.login("decide-reporter@example.com").await;
+    app.login("decide-staff@example.com").await;
+    app.grant("decide-staff@example.com", "STAFF");
+    let staff = app.login("decide-staff@example.com").await;
+    let res = app
+        .report(
+            &reporter,
+            json!({"report_category_id": 3, "report_room_id": 12,
+            "report_etc_reason": "불법 거래"}),
+        )
+        .await;
+    let report = id_of(res.headers());
+    let res = act(
+        &app,
+        &staff,
+        Method::PATCH,
+        &format!("/api/reports/{report}"),
+        Some(json!({"action": "resolve", "decision": "remove_content"})),
+        "req-room",
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let delivered = loop {
+        if let Some(d) = seen.lock().unwrap().first().cloned() {
+            break d;
+        }
+        assert!(std::time::Instant::now() < deadline, "no decision arrived");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (signature, key, body) = delivered;
+    assert_eq!(
+        signature,
+        notify::Webhook::sign(SECRET.as_bytes(), body.as_bytes())
+    );
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["id"], key);
+    assert_eq!(
+        body["decision"],
+        json!({"report_id": report, "target_type": "chat_room", "target_id": 12,
+            "decision": "remove_content", "until": null})
+    );
+    app.stop().await;
+}

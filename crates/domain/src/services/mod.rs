@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod decisions;
 pub mod export;
 pub mod images;
 pub mod invalidations;
@@ -12,6 +13,7 @@ pub mod sessions;
 
 pub use accounts::{AccountError, Accounts, ProfilePatch, RoleChange, describe_until, may_suspend};
 pub use audit::{AuditError, AuditTrail};
+pub use decisions::Decisions;
 pub use export::{AccountExport, ExportError, Exports};
 pub use images::{
     Confirmation, ImageError, ImageObserver, ImagePolicy, Images, IssuedUpload, RejectKind,

@@ -69,6 +69,45 @@ pub struct NoticeJob {
     pub report_id: Option<i64>,
 }
 
+/// Records how one delivery of `job` went: done, skipped (with the reason), retried with
+/// backoff, or failed once `max_attempts` were spent. Shared by every outbox worker that
+/// delivers through a notifier-like port.
+///
+/// # Errors
+/// The outbox's own failures.
+pub(crate) async fn settle(
+    outbox: &dyn Outbox,
+    job: &crate::outbox::OutboxJob,
+    sent: Result<(), NotifyError>,
+    max_attempts: u32,
+    now: time::OffsetDateTime,
+    report: &mut DeliveryReport,
+) -> Result<(), RepositoryError> {
+    match sent {
+        Ok(()) => {
+            outbox.complete(job.id, now).await?;
+            report.delivered += 1;
+        }
+        Err(NotifyError::Skipped(why)) => {
+            outbox.skip(job.id, &why, now).await?;
+            report.skipped += 1;
+        }
+        Err(NotifyError::Failed(why)) if job.attempts >= max_attempts => {
+            tracing::warn!(job = job.id, topic = %job.topic, error = %why, "giving up on a delivery");
+            outbox.fail(job.id, &why, now).await?;
+            report.failed += 1;
+        }
+        Err(NotifyError::Failed(why)) => {
+            tracing::info!(job = job.id, topic = %job.topic, error = %why, attempts = job.attempts, "delivery failed; will retry");
+            outbox
+                .retry(job.id, &why, now + backoff(job.attempts))
+                .await?;
+            report.retried += 1;
+        }
+    }
+    Ok(())
+}
+
 /// Delivers report notices.
 #[derive(Clone)]
 pub struct Notifications {
@@ -161,28 +200,16 @@ impl Notifications {
                 text: kind.text(report_id),
                 idempotency_key: format!("notice-{}", job.id),
             };
-            match self.notifier.send(&notice).await {
-                Ok(()) => {
-                    self.outbox.complete(job.id, self.clock.now()).await?;
-                    report.delivered += 1;
-                }
-                Err(NotifyError::Skipped(why)) => {
-                    self.outbox.skip(job.id, &why, now).await?;
-                    report.skipped += 1;
-                }
-                Err(NotifyError::Failed(why)) if job.attempts >= self.max_attempts => {
-                    tracing::warn!(job = job.id, error = %why, "giving up on a notice");
-                    self.outbox.fail(job.id, &why, now).await?;
-                    report.failed += 1;
-                }
-                Err(NotifyError::Failed(why)) => {
-                    tracing::info!(job = job.id, error = %why, attempts = job.attempts, "notice failed; will retry");
-                    self.outbox
-                        .retry(job.id, &why, now + backoff(job.attempts))
-                        .await?;
-                    report.retried += 1;
-                }
-            }
+            let sent = self.notifier.send(&notice).await;
+            settle(
+                &*self.outbox,
+                &job,
+                sent,
+                self.max_attempts,
+                now,
+                &mut report,
+            )
+            .await?;
         }
         Ok(report)
     }
