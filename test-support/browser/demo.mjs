@@ -14,6 +14,7 @@ import { chromium } from "playwright-core";
 const base = process.env.BASE_URL;
 const image = process.env.IMAGE;
 const staffEmail = process.env.STAFF_EMAIL;
+const targetUser = Number(process.env.TARGET_USER);
 const shots = process.env.SHOTS_DIR ?? "screenshots";
 if (!base || !image || !staffEmail) throw new Error("set BASE_URL, IMAGE and STAFF_EMAIL");
 mkdirSync(shots, { recursive: true });
@@ -116,6 +117,15 @@ try {
   await see("#my-reports", new RegExp(`#${reportId} .*: open`));
   await screenshot("reported");
 
+  step("report a user too");
+  await page.selectOption("#target-kind", { label: "a user" });
+  await page.fill("#room", String(targetUser));
+  await page.fill("#reason", "Sells fakes");
+  await page.locator("#report-status").evaluate((p) => { p.textContent = ""; });
+  await page.click("#report-form button[type=submit]");
+  const [, userReportId] = await see("#report-status", /Report #(\d+) filed/);
+  await see("#my-reports", new RegExp(`#${userReportId} user ${targetUser}: open`));
+
   step("log out");
   // The page logs out, then reloads itself.
   await Promise.all([page.waitForEvent("load"), page.click("#logout")]);
@@ -129,15 +139,22 @@ try {
   await see("#moderation-status", /\d+ open/);
   const item = page.locator("#open-reports li", { hasText: `#${reportId} ` });
   await see(`#open-reports li:has(button[data-report-id="${reportId}"])`, /Insults in the chat \(1 image\)/);
-  await item.locator("button").click();
+  if (await item.locator("button.suspend").count()) throw new Error("a chat room offered a suspension");
+  await item.locator("button.resolve").click();
   await see("#open-reports", new RegExp(`#${reportId}: resolved`));
   await screenshot("resolved");
+
+  step("resolve the user report with a 7-day suspension");
+  const userItem = page.locator("#open-reports li", { hasText: `#${userReportId} ` });
+  await userItem.locator("button.suspend").click();
+  await see("#open-reports", new RegExp(`#${userReportId}: resolved; user #${targetUser} suspended until \\d{4}-`));
+  await screenshot("suspended");
   await page.click("#load-reports");
   await see("#moderation-status", /^0 open$/);
   await screenshot("none-open");
 
   if (problems.length) throw new Error(problems.join("; "));
-  console.log(JSON.stringify({ ok: true, report: Number(reportId), screenshots: shot }));
+  console.log(JSON.stringify({ ok: true, report: Number(reportId), userReport: Number(userReportId), screenshots: shot }));
 } catch (err) {
   await screenshot("failure").catch(() => {});
   console.log(`FAILED: ${err.message}`);

@@ -123,7 +123,8 @@ $("report-form").addEventListener("submit", async (e) => {
   try {
     const evidence = await upload("report");
     const { res } = await api("POST", "/api/report", {
-      report_category_id: Number($("category").value), report_room_id: Number($("room").value),
+      report_category_id: Number($("category").value),
+      [$("target-kind").value]: Number($("room").value),
       report_etc_reason: $("reason").value, report_img_path: [evidence.key],
     });
     say("report-status", `Report #${res.headers.get("X-Report-Id")} filed`);
@@ -137,16 +138,27 @@ $("load-reports").addEventListener("click", async () => {
     $("open-reports").replaceChildren(...data.items.map((r) => {
       const li = document.createElement("li");
       li.textContent = `#${r.id} ${r.target_type} ${r.target_id}: ${r.reason} (${r.evidence.length} image) `;
-      const resolve = document.createElement("button");
-      resolve.textContent = "Resolve";
-      resolve.dataset.reportId = r.id;
-      resolve.addEventListener("click", async () => {
-        try {
-          await api("PATCH", `/api/reports/${r.id}`, { action: "resolve", note: "handled in the demo" });
-          li.textContent = `#${r.id}: resolved`;
-        } catch (err) { say("moderation-status", err.message, true); }
-      });
-      li.append(resolve);
+      const act = (label, cls, body, done) => {
+        const button = document.createElement("button");
+        button.textContent = label;
+        button.className = cls;
+        button.dataset.reportId = r.id;
+        button.addEventListener("click", async () => {
+          try {
+            await api("PATCH", `/api/reports/${r.id}`, body);
+            li.textContent = `#${r.id}: ${done}`;
+          } catch (err) { say("moderation-status", err.message, true); }
+        });
+        li.append(button, " ");
+      };
+      act("Resolve", "resolve", { action: "resolve", note: "handled in the demo" }, "resolved");
+      if (r.target_type === "user") {
+        // The decision suspends the reported user with the resolution, in one step.
+        const until = new Date(Date.now() + 7 * 24 * 3600 * 1000).toISOString().replace(/\.\d+Z$/, "Z");
+        act("Resolve and suspend 7 days", "suspend",
+          { action: "resolve", note: "suspended in the demo", decision: { suspend_target: { until } } },
+          `resolved; user #${r.target_id} suspended until ${until}`);
+      }
       return li;
     }));
     say("moderation-status", `${data.total} open`);

@@ -63,6 +63,8 @@ async fn the_demo_page_works_in_a_browser() {
     // The moderator: an account that exists, then STAFF through the operator's CLI.
     app.login("moderator@example.com").await;
     app.grant("moderator@example.com", "STAFF");
+    // The user Alice reports, whom the moderator suspends from the report.
+    let mallory = app.login("mallory@example.com").await;
     let image = app.dir.path().join("evidence.png");
     std::fs::write(&image, PNG).expect("write the image");
     let shots = artifacts();
@@ -75,6 +77,7 @@ async fn the_demo_page_works_in_a_browser() {
         .env("BASE_URL", &app.address)
         .env("IMAGE", &image)
         .env("STAFF_EMAIL", "moderator@example.com")
+        .env("TARGET_USER", mallory.id.to_string())
         .env("SHOTS_DIR", &shots)
         .env("CHROMIUM", chromium());
     // The service runs on this test's runtime: wait for the browser off it.
@@ -116,6 +119,33 @@ async fn the_demo_page_works_in_a_browser() {
     let body: serde_json::Value = res.json().await.expect("json");
     assert_eq!(body["status"], "resolved", "{body}");
     assert_eq!(body["evidence"].as_array().map(Vec::len), Some(1), "{body}");
+    // The user report's decision suspended Mallory: her session ended, her login is refused.
+    let user_report = result["userReport"].as_i64().expect("user report id");
+    let body: serde_json::Value = app
+        .send_as(
+            reqwest::Method::GET,
+            &format!("/api/reports/{user_report}"),
+            &moderator.token,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["history"][1]["decision"], "suspend_target", "{body}");
+    let res = app
+        .send_as(
+            reqwest::Method::GET,
+            &format!("/accounts/{}", mallory.id),
+            &mallory.token,
+        )
+        .await;
+    assert_eq!(res.status(), 401, "a suspended account's session ends");
+    let res = crate::helpers::follow(
+        &crate::helpers::browser(),
+        &app.url("/account/login/oauth2/authorization/dev?login_hint=mallory@example.com&name=M"),
+    )
+    .await;
+    crate::helpers::assert_envelope(res, 403, "ACCOUNT_SUSPENDED").await;
 
     // The series moved while the browser ran (the outbox worker delivers within seconds).
     let deadline = Instant::now() + Duration::from_secs(20);
