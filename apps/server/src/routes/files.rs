@@ -126,7 +126,7 @@ pub async fn delete_avatar(
 ) -> Result<HttpResponse, ApiError> {
     state
         .images
-        .delete_avatar(&who.actor, who.account()?)
+        .delete_avatar(&who.actor, who.account()?, &who.request)
         .await
         .map_err(file_not_found)?;
     Ok(HttpResponse::NoContent().finish())
@@ -251,7 +251,7 @@ pub async fn delete_profile_image(
     let id = AccountId::new(*id);
     state
         .images
-        .delete_avatar(&who.actor, id)
+        .delete_avatar(&who.actor, id, &who.request)
         .await
         .map_err(file_not_found)?;
     Ok(HttpResponse::NoContent().finish())

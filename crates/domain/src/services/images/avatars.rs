@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use crate::account::{Account, AccountId, AccountRepository, AccountUpdate, Role};
+use crate::audit::{AuditAction, AuditTarget, NewAuditEntry, RequestId};
 use crate::clock::Clock;
 use crate::error::UpdateAccountError;
 use crate::image::{Channel, ImageFilter, ImageStatus};
@@ -108,12 +109,26 @@ impl Images {
     }
 
     /// Deletes an account's profile image (seeds 000 and 001): the account itself or an
-    /// ADMIN.
+    /// ADMIN. An ADMIN deleting someone else's, and a refused attempt, are audited.
     ///
     /// # Errors
     /// `Forbidden`, `NotFound` when it has none (`FILE_NOT_FOUND`), `StorageUnavailable`.
-    pub async fn delete_avatar(&self, actor: &Actor, account: AccountId) -> Result<(), ImageError> {
+    pub async fn delete_avatar(
+        &self,
+        actor: &Actor,
+        account: AccountId,
+        request: &RequestId,
+    ) -> Result<(), ImageError> {
         if !(actor.is(account) || actor.has(Role::Admin)) {
+            let refused = NewAuditEntry::denied(
+                self.clock.now(),
+                actor.into(),
+                AuditAction::ImageDelete,
+                AuditTarget::Account(account),
+                request.clone(),
+            )
+            .detail("profile image");
+            self.audit.record(refused).await?;
             return Err(ImageError::Forbidden);
         }
         let key = self
@@ -124,7 +139,17 @@ impl Images {
             .ok_or(ImageError::NotFound)?;
         self.store.check().await?;
         if let Some(image) = self.repo.find_by_key(&key).await? {
-            self.remove(&image).await?;
+            let audit = (!actor.is(image.uploader)).then(|| {
+                NewAuditEntry::done(
+                    self.clock.now(),
+                    actor.into(),
+                    AuditAction::ImageDelete,
+                    AuditTarget::Image(key.clone()),
+                    request.clone(),
+                )
+                .detail("profile image")
+            });
+            self.remove_recording(&image, audit).await?;
         }
         self.avatars.clear_if(account, &key).await
     }

@@ -20,7 +20,7 @@ impl Images {
 
     /// [`Self::remove`], with `audit` appended in the transaction that marks the record
     /// deleted (an image deleted by someone other than its uploader).
-    async fn remove_recording(
+    pub(super) async fn remove_recording(
         &self,
         image: &Image,
         audit: Option<NewAuditEntry>,

@@ -1077,7 +1077,7 @@ async fn only_the_account_issues_for_itself_and_only_it_or_an_admin_drops_its_av
     ));
     for actor in [someone_else(), staff()] {
         assert!(matches!(
-            svc.delete_avatar(&actor, ME).await,
+            svc.delete_avatar(&actor, ME, &RequestId::none()).await,
             Err(ImageError::Forbidden)
         ));
     }
