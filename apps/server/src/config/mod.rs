@@ -348,6 +348,16 @@ mod tests {
         let mut c = prod();
         c.http.public_url = Some("http://api.example.com".into());
         assert!(c.problems().iter().any(|m| m.contains("must be https")));
+        let mut c = prod();
+        c.notify.decisions_webhook_url = Some("https://moderation.example.com/hook".into());
+        assert!(
+            c.problems()
+                .iter()
+                .any(|m| m.contains("DECISIONS_WEBHOOK_SECRET")),
+            "an unsigned decisions webhook is refused"
+        );
+        c.notify.decisions_webhook_secret = Some("s3cret-s3cret".into());
+        assert!(c.problems().is_empty(), "{:?}", c.problems());
     }
 
     #[test]

@@ -99,6 +99,13 @@ async fn one_entry(
     found.into_iter().next().unwrap()
 }
 
+/// `GET path` as `user`, as JSON.
+async fn get_json(app: &TestApp, user: &User, path: &str) -> Value {
+    let res = app.send_as(Method::GET, path, &user.token).await;
+    assert_eq!(res.status(), 200, "{path}");
+    res.json().await.unwrap()
+}
+
 fn id_of(res_headers: &reqwest::header::HeaderMap) -> i64 {
     res_headers["x-report-id"]
         .to_str()
@@ -266,12 +273,7 @@ async fn scenario(db: Option<&TestDatabase>) {
         body["message"].as_str().unwrap().contains("indefinitely"),
         "{body}"
     );
-    let read: Value = app
-        .send_as(Method::GET, &format!("/accounts/{}", user.id), &staff.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let read: Value = get_json(&app, &staff, &format!("/accounts/{}", user.id)).await;
     assert_eq!(read["suspension"]["reason"], "Repeated fraud reports");
     let suspended = one_entry(
         &app,
@@ -346,12 +348,7 @@ async fn scenario(db: Option<&TestDatabase>) {
     );
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let user = app.login(&email("user")).await;
-    let me: Value = app
-        .send_as(Method::GET, &format!("/accounts/{}", user.id), &user.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = get_json(&app, &user, &format!("/accounts/{}", user.id)).await;
     assert!(me.get("suspension").is_none(), "ended: {me}");
 
     // Reports: one against the user, one against a product, with evidence.
@@ -425,12 +422,7 @@ async fn scenario(db: Option<&TestDatabase>) {
         body["message"].as_str().unwrap().contains("2099-01-01"),
         "{body}"
     );
-    let read: Value = app
-        .send_as(Method::GET, &format!("/accounts/{}", user.id), &staff.token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let read: Value = get_json(&app, &staff, &format!("/accounts/{}", user.id)).await;
     assert_eq!(read["suspension"]["reportId"], against_user);
     let detail: Value = app
         .send_as(
