@@ -31,27 +31,15 @@ pub async fn connect_database(config: &Config) -> anyhow::Result<SqlStore> {
 ///
 /// # Errors
 /// Its HTTP client cannot be built.
-/// Where moderation decisions go: `DECISIONS_WEBHOOK_URL`, or the log.
+/// The event publisher: Standard Webhooks to `EVENT_ENDPOINTS`.
 ///
 /// # Errors
 /// The HTTP client cannot be built.
-pub fn decision_publisher(config: &Config) -> anyhow::Result<Arc<dyn domain::DecisionPublisher>> {
-    Ok(match &config.notify.decisions_webhook_url {
-        None => Arc::new(notify::LogNotifier),
-        Some(url) => Arc::new(
-            notify::Webhook::new(
-                url,
-                config
-                    .notify
-                    .decisions_webhook_secret
-                    .clone()
-                    .unwrap_or_default()
-                    .as_bytes(),
-                config.notify.timeout(),
-            )
+pub fn event_publisher(config: &Config) -> anyhow::Result<Arc<dyn domain::EventPublisher>> {
+    Ok(Arc::new(
+        notify::events::StandardWebhooks::new(config.events.by_name(), config.events.timeout())
             .map_err(anyhow::Error::msg)?,
-        ),
-    })
+    ))
 }
 
 pub fn notifier(config: &Config) -> anyhow::Result<Arc<dyn domain::Notifier>> {

@@ -43,6 +43,8 @@ use crate::routes::{
         admin::grant_role,
         admin::revoke_role,
         admin::audit_log,
+        admin::failed_events,
+        admin::redeliver_event,
         export::export,
         identities::list,
         identities::unlink,

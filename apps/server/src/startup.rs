@@ -15,13 +15,13 @@ use anyhow::Context as _;
 use domain::services::notifications::Notifications;
 use domain::services::reports::{ReportPolicy, Reports};
 use domain::services::{
-    Accounts, AuditTrail, Decisions, Exports, Images, Login, LoginPolicy, Sessions, Sweeper,
+    Accounts, AuditTrail, EventDelivery, Exports, Images, Login, LoginPolicy, Sessions, Sweeper,
 };
 use domain::{Account, Cached, Clock, IdentityProvider, ReadCaches, SystemClock};
 use identity_oidc::{DevProvider, OidcProvider};
 use store_sql::SqlStore;
 
-use crate::adapters::{connect_database, decision_publisher, notifier, open_storage};
+use crate::adapters::{connect_database, event_publisher, notifier, open_storage};
 use crate::auth::{CookiePolicy, ServiceTokens};
 use crate::config::{AppEnv, Config, public_origin};
 use crate::probes::Probes;
@@ -41,6 +41,8 @@ pub struct AppState {
     pub reports: Reports,
     pub audit: AuditTrail,
     pub exports: Exports,
+    /// The failed event deliveries, for ADMIN.
+    pub events: EventDelivery,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Required as a bearer token on `/metrics` when set.
     pub metrics_token: Option<String>,
@@ -139,7 +141,9 @@ impl Application {
         let cached = Arc::new(Cached::new(db.clone(), caches));
         let session_policy = config.identity.session_policy();
         let sessions = Sessions::new(cached.clone(), clock.clone(), session_policy);
-        let accounts = Accounts::new(cached.clone(), cached.clone(), repo.clone(), clock.clone());
+        let subscriptions = config.events.subscriptions();
+        let accounts = Accounts::new(cached.clone(), cached.clone(), repo.clone(), clock.clone())
+            .with_events(subscriptions.clone());
         let metrics = Arc::new(crate::metrics::Metrics::new().context("metrics registry")?);
         let images = Images::new(
             cached.clone(),
@@ -150,7 +154,8 @@ impl Application {
             clock.clone(),
             config.images.policy(),
         )
-        .with_observer(metrics.clone());
+        .with_observer(metrics.clone())
+        .with_events(subscriptions.clone());
 
         let mut providers: Vec<Arc<dyn IdentityProvider>> = Vec::new();
         for c in &config.identity.oidc {
@@ -196,19 +201,15 @@ impl Application {
             })
             .transpose()?;
 
-        let decisions = (config.notify.notify_interval_secs > 0)
-            .then(|| -> anyhow::Result<Decisions> {
-                Ok(Decisions::new(
-                    repo.clone(),
-                    decision_publisher(&config)?,
-                    clock.clone(),
-                    config.notify.notify_max_attempts,
-                    time::Duration::seconds(
-                        i64::try_from(config.notify.outbox_lease_secs).unwrap_or(300),
-                    ),
-                ))
-            })
-            .transpose()?;
+        // Events: one outbox job per event and endpoint, written with the change; the
+        // worker runs with the notices' pace and leases.
+        let events = EventDelivery::new(
+            repo.clone(),
+            event_publisher(&config)?,
+            clock.clone(),
+            config.events.event_max_attempts,
+            config.notify.outbox_lease(),
+        );
 
         // The service's own origin is always allowed: browsers send Origin on same-origin
         // POSTs too.
@@ -235,8 +236,10 @@ impl Application {
                 ReportPolicy {
                     per_day: config.reports_per_day,
                 },
-            ),
+            )
+            .with_events(subscriptions),
             audit: AuditTrail::new(repo.clone()),
+            events: events.clone(),
             exports: Exports::new(
                 cached.clone(),
                 cached.clone(),
@@ -346,10 +349,10 @@ impl Application {
                         Duration::from_secs(config.notify.notify_interval_secs.max(1)),
                     )
                 }),
-                decisions: decisions.map(|d| {
+                events: (config.notify.notify_interval_secs > 0).then(|| {
                     (
-                        d,
-                        Duration::from_secs(config.notify.notify_interval_secs.max(1)),
+                        events,
+                        Duration::from_secs(config.notify.notify_interval_secs),
                     )
                 }),
             },

@@ -1,6 +1,6 @@
 //! Background work, started and stopped in one place: the sweeper (expiry, retention,
-//! removals), the CDN invalidation worker, the notification worker and the moderation
-//! decisions' worker. Each runs on every
+//! removals), the CDN invalidation worker, the notification worker and the event
+//! delivery worker. Each runs on every
 //! replica; the outbox's leases and the records' conditional transitions make each piece
 //! of work happen once.
 
@@ -8,10 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use domain::services::Sweeper;
-use domain::services::decisions::Decisions;
+use domain::services::events::EventDelivery;
 use domain::services::invalidations::{self, Invalidations};
 use domain::services::notifications::{self, DeliveryReport, Notifications};
-use domain::services::reports::DECISION_TOPIC;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
@@ -31,7 +30,7 @@ pub struct WorkerSet {
     pub sweeper: Option<(Sweeper, Duration)>,
     pub invalidations: Option<Invalidations>,
     pub notifications: Option<(Notifications, Duration)>,
-    pub decisions: Option<(Decisions, Duration)>,
+    pub events: Option<(EventDelivery, Duration)>,
 }
 
 impl std::fmt::Debug for WorkerSet {
@@ -43,10 +42,7 @@ impl std::fmt::Debug for WorkerSet {
                 "notifications",
                 &self.notifications.as_ref().map(|(_, every)| every),
             )
-            .field(
-                "decisions",
-                &self.decisions.as_ref().map(|(_, every)| every),
-            )
+            .field("events", &self.events.as_ref().map(|(_, every)| every))
             .finish()
     }
 }
@@ -64,8 +60,8 @@ impl Workers {
         if let Some((worker, every)) = set.notifications {
             tasks.push(tokio::spawn(notify(worker, every, metrics.clone())));
         }
-        if let Some((worker, every)) = set.decisions {
-            tasks.push(tokio::spawn(decide(worker, every, metrics.clone())));
+        if let Some((worker, every)) = set.events {
+            tasks.push(tokio::spawn(publish(worker, every, metrics.clone())));
         }
         Self { tasks }
     }
@@ -135,14 +131,14 @@ async fn notify(worker: Notifications, every: Duration, metrics: Arc<Metrics>) {
     }
 }
 
-/// Delivers the due moderation decisions every `every`.
-async fn decide(worker: Decisions, every: Duration, metrics: Arc<Metrics>) {
+/// Delivers the due events every `every`.
+async fn publish(worker: EventDelivery, every: Duration, metrics: Arc<Metrics>) {
     let mut tick = ticker(every);
     loop {
         tick.tick().await;
         match worker.run_once().await {
-            Ok(r) => count(&metrics, DECISION_TOPIC, &r),
-            Err(e) => tracing::warn!(error = %e, "decisions worker: outbox unavailable"),
+            Ok(r) => count(&metrics, domain::events::TOPIC, &r),
+            Err(e) => tracing::warn!(error = %e, "event worker: outbox unavailable"),
         }
     }
 }

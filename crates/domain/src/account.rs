@@ -713,8 +713,9 @@ pub trait AccountRepository: Send + Sync {
     /// locale, phone, profile image key) and its identities, keeps the row so its id is never
     /// reused, and marks it withdrawn at `at`. In the audit log, its e-mail and phone (in
     /// every entry) and its name (in entries naming it) are replaced with `account:<id>`.
-    /// `audit` (an ADMIN deleting someone else's account) is appended in the same
-    /// transaction. Sessions are revoked by the caller through
+    /// `audit` (an ADMIN deleting someone else's account) and `enqueue` (its
+    /// `account.withdrawn` events) are written in the same transaction. Sessions are
+    /// revoked by the caller through
     /// `SessionRepository::revoke_all`.
     ///
     /// # Errors
@@ -725,5 +726,6 @@ pub trait AccountRepository: Send + Sync {
         id: AccountId,
         at: OffsetDateTime,
         audit: Option<NewAuditEntry>,
+        enqueue: Vec<crate::report::Enqueue>,
     ) -> Result<(), UpdateAccountError>;
 }

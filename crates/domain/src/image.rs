@@ -401,8 +401,10 @@ pub trait ImageRepository: Send + Sync {
     /// `RepositoryError` on infrastructure failure.
     async fn find_by_key(&self, key: &ObjectKey) -> Result<Option<Image>, RepositoryError>;
 
-    /// Marks a pending image ready with what was verified and returns the record as
-    /// updated; `None` when it was not pending (another confirmation won, or it expired).
+    /// Marks a pending image ready with what was verified, writing `enqueue` (its
+    /// `image.ready` events) in the same transaction, and returns the record as updated;
+    /// `None`, and nothing written, when it was not pending (another confirmation won, or
+    /// it expired).
     ///
     /// # Errors
     /// `RepositoryError` on infrastructure failure.
@@ -410,6 +412,7 @@ pub trait ImageRepository: Send + Sync {
         &self,
         id: ImageId,
         ready: ReadyImage,
+        enqueue: Vec<crate::report::Enqueue>,
     ) -> Result<Option<Image>, RepositoryError>;
 
     /// Moves an image from `from` to `to` at `at`; `false` when it was not in `from`.
@@ -425,18 +428,19 @@ pub trait ImageRepository: Send + Sync {
         at: OffsetDateTime,
     ) -> Result<bool, RepositoryError>;
 
-    /// [`Self::transition`] to `Deleted`, with `audit` appended in the same transaction
-    /// (an image deleted by someone other than its uploader); `false`, and nothing
-    /// written, when it was not in `from`.
+    /// Moves an image from `from` to `Deleted` at `at`, with `audit` (an image deleted by
+    /// someone other than its uploader) and `enqueue` (its `image.deleted` events) written
+    /// in the same transaction; `false`, and nothing written, when it was not in `from`.
     ///
     /// # Errors
     /// `RepositoryError` on infrastructure failure.
-    async fn remove_audited(
+    async fn mark_deleted(
         &self,
         id: ImageId,
         from: ImageStatus,
         at: OffsetDateTime,
-        audit: crate::audit::NewAuditEntry,
+        audit: Option<crate::audit::NewAuditEntry>,
+        enqueue: Vec<crate::report::Enqueue>,
     ) -> Result<bool, RepositoryError>;
 
     /// Up to `limit` images matching `filter`, oldest first.

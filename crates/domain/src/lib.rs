@@ -11,6 +11,7 @@ pub mod audit;
 pub mod cache;
 pub mod clock;
 pub mod error;
+pub mod events;
 pub mod image;
 pub mod login;
 pub mod notify;
@@ -42,6 +43,7 @@ pub use error::{
     CreateAccountError, LinkIdentityError, ParseError, RepositoryError, UnlinkIdentityError,
     UpdateAccountError,
 };
+pub use events::{EventKind, EventMessage, EventPublisher, Subscriptions};
 pub use image::{
     Cdn, Channel, Image, ImageFilter, ImageId, ImageRepository, ImageStatus, ImageType,
     InsertImageError, NewImage, ReadyImage, UploadLimit, UploadLimits,
@@ -50,7 +52,7 @@ pub use login::{
     Actor, AuthorizationRedirect, IdentityError, IdentityProvider, LoginFlow, LoginHints,
     LoginStateRepository, PendingRegistration, ProviderClaims, RegistrationId,
 };
-pub use notify::{DecisionEvent, DecisionPublisher, Notice, Notifier, NotifyError};
+pub use notify::{Notice, Notifier, NotifyError};
 pub use outbox::{JobRecord, JobState, Outbox, OutboxJob};
 pub use report::{
     CreateReportError, Decision, Enqueue, EvidenceKeys, ModerationAction, NewReport, Page, Report,

@@ -36,25 +36,3 @@ pub trait Notifier: Send + Sync {
     /// `Skipped` when this notifier cannot reach the account at all; `Failed` otherwise.
     async fn send(&self, notice: &Notice) -> Result<(), NotifyError>;
 }
-
-/// A moderation decision for the services that own a report's target (a product or chat
-/// room to take down, an owner to warn), as the outbox carries it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DecisionEvent {
-    /// Stable per decision (`decision-<job id>`): the same on every retry.
-    pub id: String,
-    /// `{report_id, target_type, target_id, decision, until}`.
-    pub payload: serde_json::Value,
-}
-
-/// Where moderation decisions are sent.
-#[cfg_attr(feature = "mock", mockall::automock)]
-#[async_trait]
-pub trait DecisionPublisher: Send + Sync {
-    /// Delivers one decision.
-    ///
-    /// # Errors
-    /// `Failed` when the receiver fails or refuses (retried); `Skipped` when there is
-    /// nowhere to send it.
-    async fn publish(&self, decision: &DecisionEvent) -> Result<(), NotifyError>;
-}

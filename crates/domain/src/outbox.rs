@@ -34,11 +34,13 @@ pub enum JobState {
     Failed(OffsetDateTime),
 }
 
-/// A job about an account, for that account's data export.
+/// A job with where it stands (for an account's export, or the failed deliveries), and
+/// the last error recorded for it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobRecord {
     pub job: OutboxJob,
     pub state: JobState,
+    pub last_error: Option<String>,
 }
 
 /// Where jobs wait.
@@ -77,7 +79,8 @@ pub trait Outbox: Send + Sync {
     /// `RepositoryError` on infrastructure failure.
     async fn stamp(&self, ids: &[i64], batch: &str) -> Result<(), RepositoryError>;
 
-    /// Marks a job delivered: it is never taken again.
+    /// Marks a job delivered (clearing an earlier attempt's error): it is never taken
+    /// again.
     ///
     /// # Errors
     /// `RepositoryError` on infrastructure failure.
@@ -123,6 +126,29 @@ pub trait Outbox: Send + Sync {
         account: AccountId,
         topic: &str,
     ) -> Result<Vec<JobRecord>, RepositoryError>;
+
+    /// A page of the jobs of `topic` that failed for good, the most recently failed
+    /// first, and how many there are.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn failed(
+        &self,
+        topic: &str,
+        page: crate::report::Page,
+    ) -> Result<(Vec<JobRecord>, u64), RepositoryError>;
+
+    /// Makes the failed job `id` of `topic` due again at `at`, with its attempts counted
+    /// from zero and its lease and error cleared; `false` when no such job has failed.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn redeliver(
+        &self,
+        topic: &str,
+        id: i64,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepositoryError>;
 }
 
 /// When to try again after `attempts` failures: 2^attempts seconds, capped at an hour.

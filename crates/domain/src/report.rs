@@ -513,11 +513,18 @@ pub struct Enqueue {
 }
 
 impl Enqueue {
-    /// The job for the report `report` once it has its id: the payload names it as
-    /// `report_id` (the repository calls this inside the report's transaction).
+    /// The job for the report `report` once it has its id: the payload (an event's data)
+    /// names it as `report_id` (the repository calls this inside the report's
+    /// transaction).
     #[must_use]
     pub fn for_report(mut self, report: i64) -> Self {
-        if let Some(obj) = self.payload.as_object_mut() {
+        // An event carries it in its data; a notice at its top level.
+        let target = if self.topic == crate::events::TOPIC {
+            self.payload.get_mut("data")
+        } else {
+            Some(&mut self.payload)
+        };
+        if let Some(obj) = target.and_then(serde_json::Value::as_object_mut) {
             obj.insert("report_id".into(), serde_json::json!(report));
         }
         self

@@ -1,11 +1,13 @@
 //! The notifier port's adapters: the log (the embedded default), SMS through Aligo's HTTP
 //! API (the provider seed 002's system used), and a generic webhook signed with
-//! HMAC-SHA256.
+//! HMAC-SHA256; and the event publisher, Standard Webhooks ([`events`]).
+
+pub mod events;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use domain::{DecisionEvent, DecisionPublisher, Notice, Notifier, NotifyError};
+use domain::{Notice, Notifier, NotifyError};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -27,20 +29,7 @@ impl Notifier for LogNotifier {
     }
 }
 
-#[async_trait]
-impl DecisionPublisher for LogNotifier {
-    async fn publish(&self, decision: &DecisionEvent) -> Result<(), NotifyError> {
-        tracing::info!(
-            target: "decision",
-            id = %decision.id,
-            decision = %decision.payload,
-            "moderation decision"
-        );
-        Ok(())
-    }
-}
-
-fn client(timeout: Duration) -> Result<reqwest::Client, String> {
+pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
@@ -236,20 +225,6 @@ impl Webhook {
                 res.status()
             )))
         }
-    }
-}
-
-/// Decisions go as `{"id": …, "decision": {report_id, target_type, target_id, decision,
-/// until}}`, signed as notices are, with the id as `Idempotency-Key`.
-#[async_trait]
-impl DecisionPublisher for Webhook {
-    async fn publish(&self, decision: &DecisionEvent) -> Result<(), NotifyError> {
-        let body = serde_json::json!({
-            "id": decision.id,
-            "decision": decision.payload,
-        })
-        .to_string();
-        self.post(body, &decision.id).await
     }
 }
 

@@ -3,9 +3,9 @@
 use async_trait::async_trait;
 use domain::{
     Account, AccountId, AccountRepository, AccountUpdate, BirthDate, CreateAccountError,
-    DisplayName, Email, Gender, Identity, IdentityId, LinkIdentityError, LinkedIdentity, Locale,
-    NewAccount, NewAuditEntry, ObjectKey, Phone, ReportId, RepositoryError, Roles, Suspension,
-    SuspensionReason, UnlinkIdentityError, UpdateAccountError,
+    DisplayName, Email, Enqueue, Gender, Identity, IdentityId, LinkIdentityError, LinkedIdentity,
+    Locale, NewAccount, NewAuditEntry, ObjectKey, Phone, ReportId, RepositoryError, Roles,
+    Suspension, SuspensionReason, UnlinkIdentityError, UpdateAccountError,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 use crate::audit::{append, scrub};
 use crate::codec::{corrupt, instant, micros};
 use crate::entity::{account_identities as ids, accounts, sessions};
+use crate::outbox::write_jobs;
 use crate::{SqlStore, finish, is_unique_violation, translate};
 
 pub(crate) fn to_domain(m: accounts::Model) -> Result<Account, RepositoryError> {
@@ -353,12 +354,13 @@ impl AccountRepository for SqlStore {
         apply(self.conn(), id, update, at).await
     }
 
-    #[tracing::instrument(skip(self, audit), err(level = "info"))]
+    #[tracing::instrument(skip(self, audit, enqueue), err(level = "info"))]
     async fn withdraw(
         &self,
         id: AccountId,
         at: OffsetDateTime,
         audit: Option<NewAuditEntry>,
+        enqueue: Vec<Enqueue>,
     ) -> Result<(), UpdateAccountError> {
         let txn = self.conn().begin().await.map_err(translate)?;
         let out: Result<(), UpdateAccountError> = async {
@@ -403,6 +405,7 @@ impl AccountRepository for SqlStore {
             if let Some(entry) = &audit {
                 append(&txn, entry).await?;
             }
+            write_jobs(&txn, enqueue, at).await?;
             Ok(())
         }
         .await;

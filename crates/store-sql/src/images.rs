@@ -2,9 +2,9 @@
 
 use async_trait::async_trait;
 use domain::{
-    AccountId, Channel, Image, ImageFilter, ImageId, ImageRepository, ImageStatus, ImageType,
-    InsertImageError, NewAuditEntry, NewImage, ObjectKey, ReadyImage, RepositoryError, UploadLimit,
-    UploadLimits,
+    AccountId, Channel, Enqueue, Image, ImageFilter, ImageId, ImageRepository, ImageStatus,
+    ImageType, InsertImageError, NewAuditEntry, NewImage, ObjectKey, ReadyImage, RepositoryError,
+    UploadLimit, UploadLimits,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -17,6 +17,7 @@ use crate::accounts::lock_account;
 use crate::audit::append;
 use crate::codec::{corrupt, instant, micros};
 use crate::entity::images;
+use crate::outbox::write_jobs;
 use crate::{SqlStore, finish, translate};
 
 fn to_domain(m: images::Model) -> Result<Image, RepositoryError> {
@@ -190,39 +191,22 @@ impl ImageRepository for SqlStore {
         &self,
         id: ImageId,
         r: ReadyImage,
+        enqueue: Vec<Enqueue>,
     ) -> Result<Option<Image>, RepositoryError> {
-        // The updated row comes back with the update (RETURNING): no second read.
-        let rows = images::Entity::update_many()
-            .col_expr(
-                images::Column::Status,
-                Expr::value(ImageStatus::Ready.as_str()),
-            )
-            .col_expr(
-                images::Column::ContentType,
-                Expr::value(r.content_type.mime()),
-            )
-            .col_expr(images::Column::Size, Expr::value(signed(r.size)?))
-            .col_expr(images::Column::Etag, Expr::value(r.etag))
-            .col_expr(images::Column::Width, Expr::value(i64::from(r.width)))
-            .col_expr(images::Column::Height, Expr::value(i64::from(r.height)))
-            .col_expr(
-                images::Column::ConfirmedAt,
-                Expr::value(micros(r.confirmed_at)),
-            )
-            .col_expr(
-                images::Column::UpdatedAt,
-                Expr::value(micros(r.confirmed_at)),
-            )
-            .col_expr(
-                images::Column::ExpiresAt,
-                Expr::value(r.expires_at.map(micros)),
-            )
-            .filter(images::Column::Id.eq(id.get()))
-            .filter(images::Column::Status.eq(ImageStatus::Pending.as_str()))
-            .exec_with_returning(self.conn())
-            .await
-            .map_err(translate)?;
-        rows.into_iter().next().map(to_domain).transpose()
+        if enqueue.is_empty() {
+            return ready(self.conn(), id, r).await;
+        }
+        let txn = self.conn().begin().await.map_err(translate)?;
+        let out = async {
+            let at = r.confirmed_at;
+            let marked = ready(&txn, id, r).await?;
+            if marked.is_some() {
+                write_jobs(&txn, enqueue, at).await?;
+            }
+            Ok(marked)
+        }
+        .await;
+        finish(txn, out).await
     }
 
     async fn transition(
@@ -235,18 +219,25 @@ impl ImageRepository for SqlStore {
         move_status(self.conn(), id, from, to, at).await
     }
 
-    async fn remove_audited(
+    async fn mark_deleted(
         &self,
         id: ImageId,
         from: ImageStatus,
         at: OffsetDateTime,
-        audit: NewAuditEntry,
+        audit: Option<NewAuditEntry>,
+        enqueue: Vec<Enqueue>,
     ) -> Result<bool, RepositoryError> {
+        if audit.is_none() && enqueue.is_empty() {
+            return move_status(self.conn(), id, from, ImageStatus::Deleted, at).await;
+        }
         let txn = self.conn().begin().await.map_err(translate)?;
         let out = async {
             let moved = move_status(&txn, id, from, ImageStatus::Deleted, at).await?;
             if moved {
-                append(&txn, &audit).await?;
+                if let Some(entry) = &audit {
+                    append(&txn, entry).await?;
+                }
+                write_jobs(&txn, enqueue, at).await?;
             }
             Ok(moved)
         }
@@ -326,4 +317,44 @@ async fn move_status<C: ConnectionTrait>(
         .await
         .map_err(translate)?;
     Ok(res.rows_affected == 1)
+}
+
+/// Marks a pending image ready on `conn`; `None` when it was not pending.
+async fn ready<C: ConnectionTrait>(
+    conn: &C,
+    id: ImageId,
+    r: ReadyImage,
+) -> Result<Option<Image>, RepositoryError> {
+    // The updated row comes back with the update (RETURNING): no second read.
+    let rows = images::Entity::update_many()
+        .col_expr(
+            images::Column::Status,
+            Expr::value(ImageStatus::Ready.as_str()),
+        )
+        .col_expr(
+            images::Column::ContentType,
+            Expr::value(r.content_type.mime()),
+        )
+        .col_expr(images::Column::Size, Expr::value(signed(r.size)?))
+        .col_expr(images::Column::Etag, Expr::value(r.etag))
+        .col_expr(images::Column::Width, Expr::value(i64::from(r.width)))
+        .col_expr(images::Column::Height, Expr::value(i64::from(r.height)))
+        .col_expr(
+            images::Column::ConfirmedAt,
+            Expr::value(micros(r.confirmed_at)),
+        )
+        .col_expr(
+            images::Column::UpdatedAt,
+            Expr::value(micros(r.confirmed_at)),
+        )
+        .col_expr(
+            images::Column::ExpiresAt,
+            Expr::value(r.expires_at.map(micros)),
+        )
+        .filter(images::Column::Id.eq(id.get()))
+        .filter(images::Column::Status.eq(ImageStatus::Pending.as_str()))
+        .exec_with_returning(conn)
+        .await
+        .map_err(translate)?;
+    rows.into_iter().next().map(to_domain).transpose()
 }

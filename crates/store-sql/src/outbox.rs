@@ -3,11 +3,11 @@
 //! job once, on PostgreSQL and SQLite alike.
 
 use async_trait::async_trait;
-use domain::{AccountId, JobRecord, JobState, Outbox, OutboxJob, RepositoryError};
+use domain::{AccountId, Enqueue, JobRecord, JobState, Outbox, OutboxJob, Page, RepositoryError};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait as _};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -24,6 +24,33 @@ fn lease_free(now: i64) -> Condition {
 /// Error texts are for operators; bounded so a huge provider answer cannot bloat the row.
 fn bounded(error: &str) -> String {
     error.chars().take(1000).collect()
+}
+
+/// Writes `jobs` on `conn`, due at `at`: inside the transaction of the change they follow.
+pub(crate) async fn write_jobs<C: ConnectionTrait>(
+    conn: &C,
+    jobs: impl IntoIterator<Item = Enqueue>,
+    at: OffsetDateTime,
+) -> Result<(), RepositoryError> {
+    for job in jobs {
+        outbox::ActiveModel {
+            topic: Set(job.topic.to_owned()),
+            payload: Set(job.payload.to_string()),
+            attempts: Set(0),
+            next_attempt_at: Set(micros(at)),
+            locked_until: Set(None),
+            done_at: Set(None),
+            failed_at: Set(None),
+            last_error: Set(None),
+            created_at: Set(micros(at)),
+            account_id: Set(job.about.map(AccountId::get)),
+            ..Default::default()
+        }
+        .insert(conn)
+        .await
+        .map_err(translate)?;
+    }
+    Ok(())
 }
 
 impl SqlStore {
@@ -141,9 +168,17 @@ impl Outbox for SqlStore {
     }
 
     async fn complete(&self, id: i64, at: OffsetDateTime) -> Result<(), RepositoryError> {
+        // A delivery clears the error of an earlier attempt: a done job with an error is
+        // one that was skipped, for that reason.
         self.settle(
             id,
-            vec![(outbox::Column::DoneAt, Expr::value(micros(at)))],
+            vec![
+                (outbox::Column::DoneAt, Expr::value(micros(at))),
+                (
+                    outbox::Column::LastError,
+                    Expr::value(Option::<String>::None),
+                ),
+            ],
             None,
         )
         .await
@@ -185,27 +220,56 @@ impl Outbox for SqlStore {
             .await
             .map_err(translate)?
             .into_iter()
-            .map(|row| {
-                // A skip is recorded as done with a reason; a delivery as done without one.
-                let state = match (row.done_at, row.failed_at, row.last_error.is_some()) {
-                    (_, Some(at), _) => JobState::Failed(instant(at)?),
-                    (Some(at), None, true) => JobState::Skipped(instant(at)?),
-                    (Some(at), None, false) => JobState::Delivered(instant(at)?),
-                    (None, None, _) => JobState::Pending,
-                };
-                Ok(JobRecord {
-                    job: OutboxJob {
-                        id: row.id,
-                        topic: row.topic,
-                        payload: serde_json::from_str(&row.payload).map_err(corrupt)?,
-                        attempts: u32::try_from(row.attempts).map_err(corrupt)?,
-                        created_at: instant(row.created_at)?,
-                        batch: row.batch,
-                    },
-                    state,
-                })
-            })
+            .map(record)
             .collect()
+    }
+
+    async fn failed(
+        &self,
+        topic: &str,
+        page: Page,
+    ) -> Result<(Vec<JobRecord>, u64), RepositoryError> {
+        let q = outbox::Entity::find()
+            .filter(outbox::Column::Topic.eq(topic))
+            .filter(outbox::Column::FailedAt.is_not_null());
+        let total = q.clone().count(self.conn()).await.map_err(translate)?;
+        let rows = q
+            .order_by_desc(outbox::Column::FailedAt)
+            .order_by_desc(outbox::Column::Id)
+            .offset(page.number * page.size)
+            .limit(page.size)
+            .all(self.conn())
+            .await
+            .map_err(translate)?;
+        Ok((
+            rows.into_iter().map(record).collect::<Result<_, _>>()?,
+            total,
+        ))
+    }
+
+    async fn redeliver(
+        &self,
+        topic: &str,
+        id: i64,
+        at: OffsetDateTime,
+    ) -> Result<bool, RepositoryError> {
+        let none = || Expr::value(Option::<i64>::None);
+        let res = outbox::Entity::update_many()
+            .col_expr(outbox::Column::FailedAt, none())
+            .col_expr(outbox::Column::LockedUntil, none())
+            .col_expr(outbox::Column::Attempts, Expr::value(0))
+            .col_expr(outbox::Column::NextAttemptAt, Expr::value(micros(at)))
+            .col_expr(
+                outbox::Column::LastError,
+                Expr::value(Option::<String>::None),
+            )
+            .filter(outbox::Column::Id.eq(id))
+            .filter(outbox::Column::Topic.eq(topic))
+            .filter(outbox::Column::FailedAt.is_not_null())
+            .exec(self.conn())
+            .await
+            .map_err(translate)?;
+        Ok(res.rows_affected == 1)
     }
 
     async fn depth(&self, topic: &str) -> Result<u64, RepositoryError> {
@@ -217,4 +281,27 @@ impl Outbox for SqlStore {
             .await
             .map_err(translate)
     }
+}
+
+/// A row with where it stands. A skip is recorded as done with a reason; a delivery as
+/// done without one.
+fn record(row: outbox::Model) -> Result<JobRecord, RepositoryError> {
+    let state = match (row.done_at, row.failed_at, row.last_error.is_some()) {
+        (_, Some(at), _) => JobState::Failed(instant(at)?),
+        (Some(at), None, true) => JobState::Skipped(instant(at)?),
+        (Some(at), None, false) => JobState::Delivered(instant(at)?),
+        (None, None, _) => JobState::Pending,
+    };
+    Ok(JobRecord {
+        job: OutboxJob {
+            id: row.id,
+            topic: row.topic,
+            payload: serde_json::from_str(&row.payload).map_err(corrupt)?,
+            attempts: u32::try_from(row.attempts).map_err(corrupt)?,
+            created_at: instant(row.created_at)?,
+            batch: row.batch,
+        },
+        state,
+        last_error: row.last_error,
+    })
 }

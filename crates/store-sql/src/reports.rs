@@ -16,7 +16,8 @@ use time::OffsetDateTime;
 use crate::accounts::set_suspension;
 use crate::audit::append;
 use crate::codec::{corrupt, instant, micros};
-use crate::entity::{outbox, report_categories as categories, report_events as events, reports};
+use crate::entity::{report_categories as categories, report_events as events, reports};
+use crate::outbox::write_jobs;
 use crate::{SqlStore, finish, is_unique_violation, translate};
 
 fn to_domain(m: reports::Model) -> Result<Report, RepositoryError> {
@@ -53,34 +54,15 @@ fn event_row(report: i64, e: &ReportEvent) -> events::ActiveModel {
     }
 }
 
-/// Writes outbox jobs inside the caller's transaction; each payload object gets the
-/// report's id as `report_id`.
+/// Writes outbox jobs inside the caller's transaction; each names the report
+/// (`report_id`, [`Enqueue::for_report`]).
 async fn enqueue<C: ConnectionTrait>(
     conn: &C,
     report: i64,
     jobs: Vec<Enqueue>,
     at: OffsetDateTime,
 ) -> Result<(), RepositoryError> {
-    for job in jobs {
-        let job = job.for_report(report);
-        outbox::ActiveModel {
-            topic: Set(job.topic.to_owned()),
-            payload: Set(job.payload.to_string()),
-            attempts: Set(0),
-            next_attempt_at: Set(micros(at)),
-            locked_until: Set(None),
-            done_at: Set(None),
-            failed_at: Set(None),
-            last_error: Set(None),
-            created_at: Set(micros(at)),
-            account_id: Set(job.about.map(AccountId::get)),
-            ..Default::default()
-        }
-        .insert(conn)
-        .await
-        .map_err(translate)?;
-    }
-    Ok(())
+    write_jobs(conn, jobs.into_iter().map(|j| j.for_report(report)), at).await
 }
 
 #[async_trait]

@@ -132,7 +132,7 @@ async fn postgres_reports() {
 async fn sqlite_audit_log() {
     let db = sqlite().await;
     let s = &db.store;
-    domain::testing::audit_log(s, s, s, s, s).await;
+    domain::testing::audit_log(s, s, s, s, s, s).await;
 }
 
 #[tokio::test]
@@ -141,7 +141,7 @@ async fn postgres_audit_log() {
         return;
     };
     let s = &store;
-    domain::testing::audit_log(s, s, s, s, s).await;
+    domain::testing::audit_log(s, s, s, s, s, s).await;
     store.close().await;
     db.drop_database().await;
 }

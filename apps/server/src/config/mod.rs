@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 mod database;
+mod events;
 mod http;
 mod identity;
 mod images;
@@ -15,6 +16,7 @@ mod notify;
 mod storage;
 
 pub use database::DatabaseConfig;
+pub use events::{EndpointConfig, EventsConfig};
 pub use http::{HttpConfig, LogFormat, parse_origin, public_origin};
 pub use identity::IdentityConfig;
 pub use images::ImagesConfig;
@@ -129,6 +131,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub notify: NotifyConfig,
+
+    #[command(flatten)]
+    pub events: EventsConfig,
 }
 
 impl Config {
@@ -260,14 +265,8 @@ impl Config {
             }
             _ => {}
         }
-        if self.notify.decisions_webhook_url.is_some()
-            && self
-                .notify
-                .decisions_webhook_secret
-                .as_deref()
-                .is_none_or(str::is_empty)
-        {
-            problems.push("DECISIONS_WEBHOOK_URL needs DECISIONS_WEBHOOK_SECRET".to_owned());
+        if let Err(bad) = self.events.endpoints() {
+            problems.extend(bad);
         }
         if self.images.image_max_bytes == 0
             || self.images.upload_url_ttl_secs == 0
@@ -349,15 +348,13 @@ mod tests {
         c.http.public_url = Some("http://api.example.com".into());
         assert!(c.problems().iter().any(|m| m.contains("must be https")));
         let mut c = prod();
-        c.notify.decisions_webhook_url = Some("https://moderation.example.com/hook".into());
+        c.events.event_endpoints = Some("chat=https://chat.internal/e * whsec_x".into());
         assert!(
             c.problems()
                 .iter()
-                .any(|m| m.contains("DECISIONS_WEBHOOK_SECRET")),
-            "an unsigned decisions webhook is refused"
+                .any(|m| m.contains("EVENT_ENDPOINTS entry 1")),
+            "a malformed endpoint is refused"
         );
-        c.notify.decisions_webhook_secret = Some("s3cret-s3cret".into());
-        assert!(c.problems().is_empty(), "{:?}", c.problems());
     }
 
     #[test]

@@ -52,21 +52,6 @@ pub struct NotifyConfig {
     #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true, global = true)]
     pub webhook_secret: Option<String>,
 
-    /// Where moderation decisions (a product or chat room to take down, an owner to warn)
-    /// are POSTed for the services that carry them out, signed as webhook notices are.
-    /// Unset: they are written to the log.
-    #[arg(long, env = "DECISIONS_WEBHOOK_URL", global = true)]
-    pub decisions_webhook_url: Option<String>,
-
-    /// The HMAC-SHA256 key signing each decision (`X-Signature`).
-    #[arg(
-        long,
-        env = "DECISIONS_WEBHOOK_SECRET",
-        hide_env_values = true,
-        global = true
-    )]
-    pub decisions_webhook_secret: Option<String>,
-
     /// Seconds one delivery may take.
     #[arg(long, env = "NOTIFY_TIMEOUT_SECS", default_value_t = 5, global = true)]
     pub notify_timeout_secs: u64,

@@ -2,7 +2,7 @@
 
 use domain::services::reports::ReportError;
 use domain::services::{
-    AccountError, AuditError, ExportError, ImageError, LoginError, RegisterError,
+    AccountError, AuditError, EventError, ExportError, ImageError, LoginError, RegisterError,
 };
 use domain::{RepositoryError, StorageError};
 
@@ -91,6 +91,19 @@ impl From<AuditError> for ApiError {
         match e {
             AuditError::Forbidden => Self::forbidden("Only ADMIN may read the audit log."),
             AuditError::Repository(r) => Self::from(r),
+        }
+    }
+}
+
+impl From<EventError> for ApiError {
+    fn from(e: EventError) -> Self {
+        match e {
+            EventError::Forbidden => Self::forbidden("Only ADMIN may see and redeliver events."),
+            EventError::NotFound => Self::new(
+                ErrorCode::NotFound,
+                "No event delivery of this id has failed for good.",
+            ),
+            EventError::Repository(r) => Self::from(r),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Administration: suspending accounts and lifting suspensions (STAFF, ADMIN), granting
-//! and revoking roles (ADMIN), and the audit log (ADMIN).
+//! and revoking roles (ADMIN), the audit log (ADMIN), and event deliveries that failed for
+//! good (ADMIN).
 
 use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
@@ -21,7 +22,13 @@ pub fn routes(r: &mut Routes) {
         .add(Method::DELETE, "/accounts/{id}/suspension", lift)
         .add(Method::POST, "/accounts/{id}/roles", grant_role)
         .add(Method::DELETE, "/accounts/{id}/roles/{role}", revoke_role)
-        .add(Method::GET, "/admin/audit", audit_log);
+        .add(Method::GET, "/admin/audit", audit_log)
+        .add(Method::GET, "/admin/events/failed", failed_events)
+        .add(
+            Method::POST,
+            "/admin/events/failed/{id}/redeliver",
+            redeliver_event,
+        );
 }
 
 /// Suspends an account until `until` (indefinitely without it): its sessions end at once,
@@ -208,4 +215,93 @@ pub async fn audit_log(
         size: page.size,
         total,
     }))
+}
+
+/// An event delivery that failed for good.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FailedEvent {
+    /// What `POST /admin/events/failed/{id}/redeliver` names.
+    id: i64,
+    /// The endpoint's configured name.
+    endpoint: String,
+    /// The `webhook-id` it was sent under (the same on every attempt and on redelivery).
+    webhook_id: String,
+    /// `{type, timestamp, data}`, as sent.
+    #[schema(value_type = Object)]
+    body: serde_json::Value,
+    attempts: u32,
+    /// The last attempt's error.
+    last_error: Option<String>,
+    /// RFC 3339.
+    created_at: String,
+    /// RFC 3339.
+    failed_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FailedEventPage {
+    items: Vec<FailedEvent>,
+    page: u64,
+    size: u64,
+    total: u64,
+}
+
+/// Event deliveries that failed for good (every attempt spent), the most recent failure
+/// first. ADMIN only.
+#[utoipa::path(get, path = "/admin/events/failed", tag = "operations",
+    params(crate::routes::reports::PageQuery),
+    responses(
+        (status = 200, body = FailedEventPage),
+        (status = 400, description = "Bad paging", body = ErrorBody),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "Not ADMIN", body = ErrorBody),
+    ))]
+pub async fn failed_events(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    query: web::Query<crate::routes::reports::PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = query.into_inner().page()?;
+    let (items, total) = state.events.failed(&who.actor, page).await?;
+    let rfc = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
+    Ok(HttpResponse::Ok().json(FailedEventPage {
+        items: items
+            .into_iter()
+            .map(|(record, message)| FailedEvent {
+                id: record.job.id,
+                endpoint: message.endpoint,
+                webhook_id: message.id,
+                body: message.body,
+                attempts: record.job.attempts,
+                last_error: record.last_error,
+                created_at: rfc(record.job.created_at),
+                failed_at: match record.state {
+                    domain::JobState::Failed(t) => Some(rfc(t)),
+                    _ => None,
+                },
+            })
+            .collect(),
+        page: page.number,
+        size: page.size,
+        total,
+    }))
+}
+
+/// Sends a failed delivery again, at once and under its `webhook-id`, with its attempts
+/// counted afresh. ADMIN only.
+#[utoipa::path(post, path = "/admin/events/failed/{id}/redeliver", tag = "operations",
+    params(("id" = i64, Path)),
+    responses(
+        (status = 202, description = "Queued: the worker sends it within seconds"),
+        (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "Not ADMIN, or `CSRF_ORIGIN_REFUSED`", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: no delivery of this id has failed for good", body = ErrorBody),
+    ))]
+pub async fn redeliver_event(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    state.events.redeliver(&who.actor, *id).await?;
+    Ok(HttpResponse::Accepted().finish())
 }

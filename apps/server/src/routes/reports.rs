@@ -203,6 +203,16 @@ pub struct PageQuery {
     size: Option<u64>,
 }
 
+impl PageQuery {
+    /// The page asked for.
+    ///
+    /// # Errors
+    /// 400 for a size of 0 or above 100, or a page past any sensible end.
+    pub fn page(&self) -> Result<Page, ApiError> {
+        Ok(Page::parse(self.page, self.size)?)
+    }
+}
+
 /// The caller's own reports and their status, newest first.
 #[utoipa::path(get, path = "/api/reports/mine", tag = "reports",
     params(PageQuery),
@@ -216,7 +226,7 @@ pub async fn mine(
     who: Authenticated,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = Page::parse(query.page, query.size)?;
+    let page = query.page()?;
     let (items, total) = state.reports.mine(who.account()?, page).await?;
     Ok(HttpResponse::Ok().json(page_of(items, total, page, &state)))
 }

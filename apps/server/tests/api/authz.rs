@@ -88,6 +88,10 @@ fn table() -> Vec<(Method, &'static str, [u16; 7], Cells)> {
         (M::DELETE, "/accounts/{id}/roles/{role}",
                                              [401, 401, 403, 403, 403, 200, 403], Shared),
         (M::GET, "/admin/audit",             [401, 401, 403, 403, 403, 200, 403], Shared),
+        // Failed event deliveries: ADMIN; redelivering an id that never failed finds none.
+        (M::GET, "/admin/events/failed",     [401, 401, 403, 403, 403, 200, 403], Shared),
+        (M::POST, "/admin/events/failed/{id}/redeliver",
+                                             [401, 401, 403, 403, 403, 404, 403], Shared),
         // Images: uploads are a user's own; a ready image is its uploader's, STAFF's and
         // ADMIN's (SERVER reads metadata); the upload URL is a capability of its own.
         (M::POST, "/api/v1/images/{channel}",[401, 401, 200, 200, 200, 200, 403], Shared),

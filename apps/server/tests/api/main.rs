@@ -11,6 +11,7 @@ mod cors;
 mod docs;
 mod durability;
 mod errors;
+mod events;
 mod faults;
 mod fuzz;
 mod health;

@@ -167,9 +167,13 @@ impl<R: AccountRepository> AccountRepository for Cached<R> {
         id: AccountId,
         at: OffsetDateTime,
         audit: Option<NewAuditEntry>,
+        enqueue: Vec<Enqueue>,
     ) -> Result<(), UpdateAccountError> {
-        self.around(|c| c.forget_account(id), self.inner.withdraw(id, at, audit))
-            .await
+        self.around(
+            |c| c.forget_account(id),
+            self.inner.withdraw(id, at, audit, enqueue),
+        )
+        .await
     }
 }
 
@@ -288,9 +292,13 @@ impl<R: ImageRepository> ImageRepository for Cached<R> {
         &self,
         id: ImageId,
         ready: ReadyImage,
+        enqueue: Vec<Enqueue>,
     ) -> Result<Option<Image>, RepositoryError> {
-        self.around(|c| c.forget_image(id), self.inner.mark_ready(id, ready))
-            .await
+        self.around(
+            |c| c.forget_image(id),
+            self.inner.mark_ready(id, ready, enqueue),
+        )
+        .await
     }
 
     async fn transition(
@@ -307,16 +315,17 @@ impl<R: ImageRepository> ImageRepository for Cached<R> {
         .await
     }
 
-    async fn remove_audited(
+    async fn mark_deleted(
         &self,
         id: ImageId,
         from: ImageStatus,
         at: OffsetDateTime,
-        audit: NewAuditEntry,
+        audit: Option<NewAuditEntry>,
+        enqueue: Vec<Enqueue>,
     ) -> Result<bool, RepositoryError> {
         self.around(
             |c| c.forget_image(id),
-            self.inner.remove_audited(id, from, at, audit),
+            self.inner.mark_deleted(id, from, at, audit, enqueue),
         )
         .await
     }

@@ -2,7 +2,7 @@
 
 pub mod accounts;
 pub mod audit;
-pub mod decisions;
+pub mod events;
 pub mod export;
 pub mod images;
 pub mod invalidations;
@@ -13,7 +13,7 @@ pub mod sessions;
 
 pub use accounts::{AccountError, Accounts, ProfilePatch, RoleChange, describe_until, may_suspend};
 pub use audit::{AuditError, AuditTrail};
-pub use decisions::Decisions;
+pub use events::{EventDelivery, EventError};
 pub use export::{AccountExport, ExportError, Exports};
 pub use images::{
     Confirmation, ImageError, ImageObserver, ImagePolicy, Images, IssuedUpload, RejectKind,
@@ -23,5 +23,5 @@ pub use login::{
     Callback, LoggedIn, Login, LoginError, LoginOutcome, LoginPolicy, RegisterError,
     RegistrationForm,
 };
-pub use reports::{DECISION_TOPIC, ReportError, ReportPolicy, Reports};
+pub use reports::{ReportError, ReportPolicy, Reports};
 pub use sessions::{SessionMeta, SessionPolicy, Sessions, StartedSession};

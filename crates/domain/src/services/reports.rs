@@ -16,6 +16,7 @@ use crate::account::{AccountId, AccountRepository, Suspension, SuspensionReason}
 use crate::audit::{AuditAction, AuditLog, AuditTarget, NewAuditEntry, RequestId};
 use crate::clock::Clock;
 use crate::error::RepositoryError;
+use crate::events::{EventKind, Subscriptions};
 use crate::image::{Channel, ImageRepository, ImageStatus};
 use crate::login::Actor;
 use crate::report::{
@@ -26,9 +27,6 @@ use crate::report::{
 use crate::services::accounts::{describe_until, may_suspend};
 use crate::services::notifications::{ReportNotice, TOPIC};
 
-/// The outbox topic of decisions other services carry out (a product or chat room to take
-/// down, an owner to warn): `{report_id, target_type, target_id, decision, until}`.
-pub const DECISION_TOPIC: &str = "moderation.decision";
 use crate::storage::ObjectKey;
 
 /// Limits on reporting.
@@ -81,6 +79,7 @@ pub struct Reports {
     audit: Arc<dyn AuditLog>,
     clock: Arc<dyn Clock>,
     policy: ReportPolicy,
+    events: Subscriptions,
 }
 
 impl std::fmt::Debug for Reports {
@@ -107,7 +106,15 @@ impl Reports {
             audit,
             clock,
             policy,
+            events: Subscriptions::default(),
         }
+    }
+
+    /// Writes `report.created` and `report.moderated` events for `events`' endpoints.
+    #[must_use]
+    pub fn with_events(mut self, events: Subscriptions) -> Self {
+        self.events = events;
+        self
     }
 
     /// The categories, for everyone. Only migrations change them: cached for the read TTL.
@@ -175,7 +182,18 @@ impl Reports {
             payload: ReportNotice::Received.payload(reporter),
             about: Some(reporter),
         };
-        match self.repo.create(new, vec![notice]).await {
+        // The report's id is added to every job by the repository (`report_id`).
+        let created = self.events.jobs(
+            EventKind::ReportCreated,
+            now,
+            serde_json::json!({
+                "category_id": new.category.get(),
+                "target_type": new.target.kind(),
+                "target_id": new.target.id(),
+            }),
+        );
+        let jobs = std::iter::once(notice).chain(created).collect();
+        match self.repo.create(new, jobs).await {
             Ok(report) => Ok(report),
             Err(CreateReportError::DuplicateOpen) => Err(ReportError::Duplicate),
             Err(CreateReportError::Repository(e)) => Err(e.into()),
@@ -263,8 +281,9 @@ impl Reports {
 
     /// Resolves, dismisses, assigns to oneself or reopens a report. Resolving can carry a
     /// [`Decision`]: a user target's suspension is set with the change (and the target's
-    /// sessions end); any other decision is recorded and queued for the services that own
-    /// the target ([`DECISION_TOPIC`]). The act, and a refused attempt, are audited.
+    /// sessions end); every decision is recorded, and reaches the services that own the
+    /// target through the `report.moderated` event. The act, and a refused attempt, are
+    /// audited.
     ///
     /// # Errors
     /// `Forbidden`, `NotFound`, `Conflict` (the action does not apply to the report's
@@ -366,9 +385,11 @@ impl Reports {
             })
             .into_iter()
             .collect();
-        if let Some(d) = decision.filter(|d| *d != Decision::None) {
-            enqueue.push(decision_job(&report, d));
-        }
+        enqueue.extend(self.events.jobs(
+            EventKind::ReportModerated,
+            now,
+            moderated(&report, action, to, decision),
+        ));
         self.repo
             .update(id, from, change, enqueue)
             .await?
@@ -458,24 +479,28 @@ impl Reports {
     }
 }
 
-/// The job that tells the services owning a report's target what was decided.
-fn decision_job(report: &Report, decision: Decision) -> Enqueue {
+/// `report.moderated`'s data: what was done, and about what (the services that own the
+/// target carry out a decision).
+fn moderated(
+    report: &Report,
+    action: ModerationAction,
+    status: ReportStatus,
+    decision: Option<Decision>,
+) -> serde_json::Value {
     use time::format_description::well_known::Rfc3339;
     let until = match decision {
-        Decision::SuspendTarget { until } => until.and_then(|t| t.format(&Rfc3339).ok()),
+        Some(Decision::SuspendTarget { until }) => until.and_then(|t| t.format(&Rfc3339).ok()),
         _ => None,
     };
-    Enqueue {
-        topic: DECISION_TOPIC,
-        payload: serde_json::json!({
-            "report_id": report.id.get(),
-            "target_type": report.target.kind(),
-            "target_id": report.target.id(),
-            "decision": decision.kind(),
-            "until": until,
-        }),
-        about: None,
-    }
+    serde_json::json!({
+        "report_id": report.id.get(),
+        "action": action.as_str(),
+        "status": status.as_str(),
+        "target_type": report.target.kind(),
+        "target_id": report.target.id(),
+        "decision": decision.map(Decision::kind),
+        "until": until,
+    })
 }
 
 #[cfg(test)]

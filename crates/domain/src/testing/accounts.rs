@@ -122,7 +122,7 @@ async fn accounts_find_by_verified_email(repo: &dyn AccountRepository) {
     );
     assert_ne!(unverified.id, oldest.id);
 
-    repo.withdraw(oldest.id, T0 + Duration::seconds(3), None)
+    repo.withdraw(oldest.id, T0 + Duration::seconds(3), None, vec![])
         .await
         .unwrap();
     let found = repo.find_by_verified_email(&parsed).await.expect("q");
@@ -172,7 +172,7 @@ async fn accounts_link_identity(repo: &dyn AccountRepository) {
         .await,
         Err(LinkIdentityError::NotFound)
     ));
-    repo.withdraw(b.id, T0, None).await.unwrap();
+    repo.withdraw(b.id, T0, None, vec![]).await.unwrap();
     assert!(matches!(
         repo.link_identity(b.id, identity("https://x.example"), None, T0)
             .await,
@@ -331,7 +331,9 @@ async fn accounts_withdraw(repo: &dyn AccountRepository) {
     .await
     .unwrap();
     let at = T0 + Duration::days(1);
-    repo.withdraw(a.id, at, None).await.expect("withdraw");
+    repo.withdraw(a.id, at, None, vec![])
+        .await
+        .expect("withdraw");
 
     let gone = repo
         .find_by_id(a.id)
@@ -353,7 +355,7 @@ async fn accounts_withdraw(repo: &dyn AccountRepository) {
         "identities are erased"
     );
     assert!(matches!(
-        repo.withdraw(a.id, at, None).await,
+        repo.withdraw(a.id, at, None, vec![]).await,
         Err(UpdateAccountError::NotFound)
     ));
     assert!(matches!(

@@ -56,12 +56,12 @@ pub async fn image_repository(accounts: &dyn AccountRepository, repo: &dyn Image
         expires_at: Some(T0 + Duration::days(7)),
     };
     let marked = repo
-        .mark_ready(img.id, ready.clone())
+        .mark_ready(img.id, ready.clone(), vec![])
         .await
         .expect("mark_ready")
         .expect("it was pending");
     assert!(
-        repo.mark_ready(img.id, ready.clone())
+        repo.mark_ready(img.id, ready.clone(), vec![])
             .await
             .unwrap()
             .is_none(),
@@ -271,7 +271,10 @@ async fn upload_limits_count_ready_bytes(repo: &dyn ImageRepository, me: crate::
             confirmed_at: T0,
             expires_at: None,
         };
-        repo.mark_ready(img.id, ready).await.unwrap().unwrap();
+        repo.mark_ready(img.id, ready, vec![])
+            .await
+            .unwrap()
+            .unwrap();
         let new = || new_image(me, Channel::Chat, T0 + Duration::minutes(15)); // declares 1234
         assert_eq!(
             limit_of(

@@ -66,15 +66,48 @@ fn suspension(
     }
 }
 
-/// Runs every case.
+/// An event job for this suite's endpoint.
+fn endpoint_event(endpoint: &str, kind: &str) -> crate::report::Enqueue {
+    crate::report::Enqueue {
+        topic: crate::events::TOPIC,
+        payload: serde_json::json!({"endpoint": endpoint, "type": kind, "timestamp": "t", "data": {}}),
+        about: None,
+    }
+}
+
+/// How many event jobs of `kind` for `endpoint` are due (claimed and let go at once).
+async fn written(outbox: &dyn Outbox, endpoint: &str, kind: &str) -> usize {
+    let far = T0 + Duration::days(3650);
+    let jobs = outbox
+        .claim(crate::events::TOPIC, far, Duration::seconds(1), 1000)
+        .await
+        .unwrap();
+    let n = jobs
+        .iter()
+        .filter(|j| j.payload["endpoint"] == endpoint && j.payload["type"] == kind)
+        .count();
+    for j in &jobs {
+        outbox
+            .retry(j.id, "counted by the suite", T0)
+            .await
+            .unwrap();
+    }
+    n
+}
+
+/// Runs every case: acts and what they write with them (audit entries, sessions ended,
+/// events in the outbox).
 pub async fn audit_log(
     accounts: &dyn AccountRepository,
     sessions: &dyn SessionRepository,
     images: &dyn ImageRepository,
     reports: &dyn ReportRepository,
     log: &dyn AuditLog,
+    outbox: &dyn Outbox,
 ) {
     let mut case = Case::new("audit_log");
+    let endpoint = format!("ep-{}", unique());
+    let event = |kind: &str| endpoint_event(&endpoint, kind);
     let (staff, user) = two_accounts(accounts).await;
     let now = T0 + Duration::minutes(1);
 
@@ -164,7 +197,7 @@ pub async fn audit_log(
 
     case.step("An act on a withdrawn account writes neither the change nor its entry");
     let (gone, _) = two_accounts(accounts).await;
-    accounts.withdraw(gone, T0, None).await.unwrap();
+    accounts.withdraw(gone, T0, None, vec![]).await.unwrap();
     let refused = accounts
         .update(
             gone,
@@ -266,7 +299,6 @@ pub async fn audit_log(
         3
     );
 
-    case.step("An image deleted by someone else: the move and its entry together, once");
     let key = Channel::Chat.new_key(user, T0, &unique(), Some(ImageType::Png));
     let image = images
         .insert(NewImage {
@@ -283,6 +315,45 @@ pub async fn audit_log(
         })
         .await
         .unwrap();
+    case.step("An image made ready writes its events with it, once");
+    let shown = Channel::Chat.new_key(user, T0, &unique(), Some(ImageType::Png));
+    let pending = images
+        .insert(NewImage {
+            key: shown,
+            channel: Channel::Chat,
+            uploader: user,
+            content_type: Some(ImageType::Png),
+            declared_length: None,
+            checksum_sha256: None,
+            original_filename: None,
+            metadata: serde_json::Map::new(),
+            created_at: T0,
+            expires_at: T0 + Duration::hours(1),
+        })
+        .await
+        .unwrap();
+    let ready = ReadyImage {
+        content_type: ImageType::Png,
+        size: 10,
+        etag: "e".into(),
+        width: 1,
+        height: 1,
+        confirmed_at: at,
+        expires_at: None,
+    };
+    for _ in 0..2 {
+        images
+            .mark_ready(pending.id, ready.clone(), vec![event("image.ready")])
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        written(outbox, &endpoint, "image.ready").await,
+        1,
+        "not for the refused second"
+    );
+
+    case.step("An image deleted by someone else: the move, its entry and its event together, once");
     let deletion = || {
         entry(
             AuditActor::Account(staff),
@@ -293,19 +364,36 @@ pub async fn audit_log(
     };
     assert!(
         images
-            .remove_audited(image.id, ImageStatus::Pending, at, deletion())
+            .mark_deleted(
+                image.id,
+                ImageStatus::Pending,
+                at,
+                Some(deletion()),
+                vec![event("image.deleted")]
+            )
             .await
             .unwrap()
     );
     assert!(
         !images
-            .remove_audited(image.id, ImageStatus::Pending, at, deletion())
+            .mark_deleted(
+                image.id,
+                ImageStatus::Pending,
+                at,
+                Some(deletion()),
+                vec![event("image.deleted")]
+            )
             .await
             .unwrap()
     );
     assert_eq!(
         images.find_by_key(&key).await.unwrap().unwrap().status,
         ImageStatus::Deleted
+    );
+    assert_eq!(
+        written(outbox, &endpoint, "image.deleted").await,
+        1,
+        "the event is written with the deletion, once"
     );
     assert_eq!(
         entries_about(log, AuditTarget::Image(key.clone()))
@@ -416,7 +504,11 @@ pub async fn audit_log(
         AuditTarget::Account(w),
         at,
     );
-    accounts.withdraw(w, at, Some(admin_deletes)).await.unwrap();
+    accounts
+        .withdraw(w, at, Some(admin_deletes), vec![event("account.withdrawn")])
+        .await
+        .unwrap();
+    assert_eq!(written(outbox, &endpoint, "account.withdrawn").await, 1);
     let about_w = entries_about(log, AuditTarget::Account(w)).await;
     assert_eq!(
         about_w.iter().map(|e| e.action).collect::<Vec<_>>(),

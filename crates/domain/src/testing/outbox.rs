@@ -131,4 +131,56 @@ pub async fn outbox(repo: &dyn Outbox) {
             .unwrap()
             .is_empty()
     );
+
+    case.step("Failed jobs are listed, newest failure first, and redelivered once");
+    let doomed = format!("conformance.{}", unique());
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let id = repo
+            .enqueue(&doomed, serde_json::json!({"i": i}), T0)
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    repo.claim(&doomed, T0, lease, 10).await.unwrap();
+    repo.fail(ids[0], "HTTP 500", T0 + Duration::minutes(1))
+        .await
+        .unwrap();
+    repo.fail(ids[1], "timed out", T0 + Duration::minutes(2))
+        .await
+        .unwrap();
+    repo.retry(ids[2], "HTTP 502", T0 + Duration::minutes(3))
+        .await
+        .unwrap();
+    let page = crate::report::Page::parse(None, Some(1)).unwrap();
+    let (first, total) = repo.failed(&doomed, page).await.unwrap();
+    assert_eq!(total, 2, "the retried one has not failed for good");
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].job.id, ids[1]);
+    assert_eq!(
+        first[0].state,
+        crate::outbox::JobState::Failed(T0 + Duration::minutes(2))
+    );
+    assert_eq!(first[0].last_error.as_deref(), Some("timed out"));
+    assert!(repo.failed(&other, page).await.unwrap().0.is_empty());
+    let at = T0 + Duration::hours(1);
+    assert!(
+        !repo.redeliver(&other, ids[1], at).await.unwrap(),
+        "another topic's"
+    );
+    assert!(
+        !repo.redeliver(&doomed, ids[2], at).await.unwrap(),
+        "not failed"
+    );
+    assert!(repo.redeliver(&doomed, ids[1], at).await.unwrap());
+    assert!(!repo.redeliver(&doomed, ids[1], at).await.unwrap(), "once");
+    let again = repo.claim(&doomed, at, lease, 10).await.unwrap();
+    let back = again.iter().find(|j| j.id == ids[1]).expect("due again");
+    assert_eq!(back.attempts, 1, "attempts counted from zero");
+    assert_eq!(repo.failed(&doomed, page).await.unwrap().1, 1);
+
+    case.step("Completed after its redelivery, it is failed no more");
+    repo.complete(ids[1], at).await.unwrap();
+    let (_, total) = repo.failed(&doomed, page).await.unwrap();
+    assert_eq!(total, 1);
 }

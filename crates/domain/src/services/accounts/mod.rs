@@ -26,6 +26,7 @@ use crate::account::{
 use crate::audit::{AuditAction, AuditActor, AuditLog, AuditTarget, NewAuditEntry, RequestId};
 use crate::clock::Clock;
 use crate::error::{RepositoryError, UnlinkIdentityError, UpdateAccountError};
+use crate::events::{EventKind, Subscriptions};
 use crate::login::Actor;
 use crate::session::SessionRepository;
 
@@ -87,6 +88,7 @@ pub struct Accounts {
     sessions: Arc<dyn SessionRepository>,
     audit: Arc<dyn AuditLog>,
     clock: Arc<dyn Clock>,
+    events: Subscriptions,
 }
 
 impl std::fmt::Debug for Accounts {
@@ -107,7 +109,15 @@ impl Accounts {
             sessions,
             audit,
             clock,
+            events: Subscriptions::default(),
         }
+    }
+
+    /// Writes `account.withdrawn` events for `events`' endpoints.
+    #[must_use]
+    pub fn with_events(mut self, events: Subscriptions) -> Self {
+        self.events = events;
+        self
     }
 
     /// Records `actor`'s refused attempt at `action` on account `id`, and answers
@@ -311,8 +321,13 @@ impl Accounts {
                 request.clone(),
             )
         });
+        let withdrawn = self.events.jobs(
+            EventKind::AccountWithdrawn,
+            now,
+            serde_json::json!({"account_id": id.get()}),
+        );
         self.sessions.revoke_all(id, now).await?;
-        self.accounts.withdraw(id, now, audit).await?;
+        self.accounts.withdraw(id, now, audit, withdrawn).await?;
         Ok(())
     }
 

@@ -101,10 +101,10 @@ async fn withdrawal_revokes_sessions_before_erasing() {
         .in_sequence(&mut seq)
         .returning(|_, _| Ok(2));
     repo.expect_withdraw()
-        .with(eq(AccountId::new(5)), eq(NOW), eq(None))
+        .with(eq(AccountId::new(5)), eq(NOW), eq(None), eq(vec![]))
         .times(1)
         .in_sequence(&mut seq)
-        .returning(|_, _, _| Ok(()));
+        .returning(|_, _, _, _| Ok(()));
     let svc = Accounts::new(Arc::new(repo), Arc::new(sessions), any_audit(), clock());
     svc.withdraw(&owner(5), AccountId::new(5), &RequestId::none())
         .await
@@ -519,7 +519,7 @@ async fn an_admin_deleting_someone_else_is_audited_with_the_withdrawal() {
     repo.expect_find_by_id()
         .returning(|id| Ok(Some(account(id.get(), false))));
     repo.expect_withdraw()
-        .withf(|id, _, audit| {
+        .withf(|id, _, audit, _| {
             *id == AccountId::new(5)
                 && audit.as_ref().is_some_and(|e| {
                     e.action == AuditAction::AccountDelete
@@ -527,7 +527,7 @@ async fn an_admin_deleting_someone_else_is_audited_with_the_withdrawal() {
                 })
         })
         .times(1)
-        .returning(|_, _, _| Ok(()));
+        .returning(|_, _, _, _| Ok(()));
     let mut sessions = MockSessionRepository::new();
     sessions.expect_revoke_all().returning(|_, _| Ok(0));
     let svc = Accounts::new(Arc::new(repo), Arc::new(sessions), any_audit(), clock());

@@ -30,6 +30,7 @@ use crate::account::AccountRepository;
 use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::error::RepositoryError;
+use crate::events::{EventKind, Subscriptions};
 use crate::image::{Cdn, Channel, Image, ImageRepository, UploadLimit, UploadLimits};
 use crate::login::Actor;
 use crate::storage::{ObjectKey, ObjectStore, StorageError};
@@ -184,6 +185,7 @@ pub struct Images {
     clock: Arc<dyn Clock>,
     policy: ImagePolicy,
     observer: Arc<dyn ImageObserver>,
+    events: Subscriptions,
 }
 
 impl std::fmt::Debug for Images {
@@ -221,7 +223,33 @@ impl Images {
             clock,
             policy,
             observer: Arc::new(Deaf),
+            events: Subscriptions::default(),
         }
+    }
+
+    /// Writes `image.ready` and `image.deleted` events for `events`' endpoints.
+    #[must_use]
+    pub fn with_events(mut self, events: Subscriptions) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// The jobs of an event about `image`: its key, channel and uploader.
+    fn event(
+        &self,
+        kind: EventKind,
+        image: &Image,
+        extra: serde_json::Value,
+    ) -> Vec<crate::report::Enqueue> {
+        let mut data = serde_json::json!({
+            "key": image.key.as_str(),
+            "channel": image.channel.as_str(),
+            "uploader_id": image.uploader.get(),
+        });
+        if let (Some(d), serde_json::Value::Object(more)) = (data.as_object_mut(), extra) {
+            d.extend(more);
+        }
+        self.events.jobs(kind, self.clock.now(), data)
     }
 
     /// Reports upload events to `observer`.

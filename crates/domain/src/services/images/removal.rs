@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::account::AccountId;
 use crate::audit::{AuditAction, AuditTarget, NewAuditEntry, RequestId};
+use crate::events::EventKind;
 use crate::image::{Channel, Image, ImageFilter, ImageStatus, staging_key};
 use crate::login::Actor;
 use crate::storage::ObjectKey;
@@ -34,18 +35,17 @@ impl Images {
             // Not queued: stop here, nothing has changed.
             self.cdn.invalidate(vec![image.key.clone()]).await?;
         }
-        let deleted = match audit {
-            None => {
-                self.repo
-                    .transition(image.id, image.status, ImageStatus::Deleted, at)
-                    .await?
-            }
-            Some(audit) => {
-                self.repo
-                    .remove_audited(image.id, image.status, at, audit)
-                    .await?
-            }
+        // Services that may reference the image hear of it; an upload never confirmed
+        // was never theirs to know.
+        let events = if image.status == ImageStatus::Ready {
+            self.event(EventKind::ImageDeleted, image, serde_json::json!({}))
+        } else {
+            Vec::new()
         };
+        let deleted = self
+            .repo
+            .mark_deleted(image.id, image.status, at, audit, events)
+            .await?;
         if deleted {
             self.purge_or_leave(image).await;
         }

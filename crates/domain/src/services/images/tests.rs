@@ -524,7 +524,7 @@ async fn verified_bytes_are_promoted_on_their_etag_and_marked_ready() {
         .returning(|_| Ok(Some(image(ImageStatus::Pending, Channel::Chat))));
     let answer = after.clone();
     repo.expect_mark_ready()
-        .withf(|id, r| {
+        .withf(|id, r, _| {
             *id == ImageId::new(1)
                 && r.width == 1
                 && r.height == 1
@@ -532,7 +532,7 @@ async fn verified_bytes_are_promoted_on_their_etag_and_marked_ready() {
                 && r.expires_at == Some(NOW + Duration::days(7))
         })
         .times(1)
-        .returning(move |_, _| Ok(Some(answer.clone())));
+        .returning(move |_, _, _| Ok(Some(answer.clone())));
     let mut store = staged_store(PNG_1X1);
     store
         .expect_promote()
@@ -636,16 +636,17 @@ async fn a_confirmed_profile_image_replaces_the_old_avatar() {
         }))
     });
     repo.expect_mark_ready()
-        .returning(move |_, _| Ok(Some(marked.clone())));
-    repo.expect_transition()
+        .returning(move |_, _, _| Ok(Some(marked.clone())));
+    repo.expect_mark_deleted()
         .with(
             eq(ImageId::new(9)),
             eq(ImageStatus::Ready),
-            eq(ImageStatus::Deleted),
             eq(NOW),
+            eq(None),
+            eq(vec![]),
         )
         .times(1)
-        .returning(|_, _, _, _| Ok(true));
+        .returning(|_, _, _, _, _| Ok(true));
     let mut store = staged_store(PNG_1X1);
     store
         .expect_promote()
@@ -743,15 +744,16 @@ async fn other_users_images_do_not_exist_for_them() {
 #[tokio::test]
 async fn deleting_removes_the_object_and_invalidates_the_cdn() {
     let mut repo = repo_with(image(ImageStatus::Ready, Channel::Chat));
-    repo.expect_transition()
+    repo.expect_mark_deleted()
         .with(
             eq(ImageId::new(1)),
             eq(ImageStatus::Ready),
-            eq(ImageStatus::Deleted),
             eq(NOW),
+            eq(None),
+            eq(vec![]),
         )
         .times(1)
-        .returning(|_, _, _, _| Ok(true));
+        .returning(|_, _, _, _, _| Ok(true));
     let mut store = MockObjectStore::new();
     store.expect_check().returning(|| Ok(()));
     store
@@ -776,9 +778,9 @@ async fn deleting_removes_the_object_and_invalidates_the_cdn() {
 #[tokio::test]
 async fn staff_deleting_someone_elses_image_is_audited_with_the_deletion() {
     let mut repo = repo_with(image(ImageStatus::Ready, Channel::Chat));
-    repo.expect_transition().never();
-    repo.expect_remove_audited()
-        .withf(|id, from, at, e| {
+    repo.expect_mark_deleted()
+        .withf(|id, from, at, e, _| {
+            let Some(e) = e else { return false };
             *id == ImageId::new(1)
                 && *from == ImageStatus::Ready
                 && *at == NOW
@@ -788,7 +790,7 @@ async fn staff_deleting_someone_elses_image_is_audited_with_the_deletion() {
                 && e.request_id.as_deref() == Some("req-1")
         })
         .times(1)
-        .returning(|_, _, _, _| Ok(true));
+        .returning(|_, _, _, _, _| Ok(true));
     repo.expect_mark_objects_removed()
         .returning(|_, _| Ok(true));
     let mut store = MockObjectStore::new();
@@ -807,8 +809,7 @@ async fn staff_deleting_someone_elses_image_is_audited_with_the_deletion() {
 #[tokio::test]
 async fn refused_deletions_are_recorded_as_denied_and_change_nothing() {
     let mut repo = repo_with(image(ImageStatus::Ready, Channel::Chat));
-    repo.expect_transition().never();
-    repo.expect_remove_audited().never();
+    repo.expect_mark_deleted().never();
     let mut audit = crate::audit::MockAuditLog::new();
     audit
         .expect_record()
@@ -896,7 +897,6 @@ async fn the_sweeper_deletes_only_what_records_name() {
     });
     for (id, from, to) in [
         (1, ImageStatus::Pending, ImageStatus::Expired),
-        (2, ImageStatus::Ready, ImageStatus::Deleted),
         (5, ImageStatus::Pending, ImageStatus::Rejected),
     ] {
         repo.expect_transition()
@@ -904,6 +904,17 @@ async fn the_sweeper_deletes_only_what_records_name() {
             .times(1)
             .returning(|_, _, _, _| Ok(true));
     }
+    // Past retention: deleted as any image is.
+    repo.expect_mark_deleted()
+        .with(
+            eq(ImageId::new(2)),
+            eq(ImageStatus::Ready),
+            eq(NOW),
+            eq(None),
+            eq(vec![]),
+        )
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(true));
     // What the records say must go: the expired upload's and the rejected one's objects.
     let mut expired = image(ImageStatus::Expired, Channel::Chat);
     expired.id = ImageId::new(1);
@@ -1122,15 +1133,16 @@ async fn a_failed_avatar_switch_is_completed_by_a_retry_of_the_callback() {
         .returning(move |_| Ok(Some(found.clone())));
     let listed = vec![old.clone(), new.clone()];
     repo.expect_list().returning(move |_, _| Ok(listed.clone()));
-    repo.expect_transition()
+    repo.expect_mark_deleted()
         .with(
             eq(ImageId::new(9)),
             eq(ImageStatus::Ready),
-            eq(ImageStatus::Deleted),
             eq(NOW),
+            eq(None),
+            eq(vec![]),
         )
         .times(1)
-        .returning(|_, _, _, _| Ok(true));
+        .returning(|_, _, _, _, _| Ok(true));
     repo.expect_mark_objects_removed()
         .times(1)
         .returning(|_, _| Ok(true));

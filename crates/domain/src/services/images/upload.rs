@@ -13,6 +13,7 @@ use crate::upload::UploadSpec;
 
 use super::verify::{Rejection, check_body, check_head, needs_whole};
 use super::{Confirmation, ImageError, Images, IssuedUpload, random_part};
+use crate::events::EventKind;
 
 impl Images {
     async fn insert_pending(
@@ -303,7 +304,16 @@ impl Images {
             confirmed_at: now,
             expires_at: image.channel.retention().map(|r| now + r),
         };
-        let Some(confirmed) = self.repo.mark_ready(image.id, ready).await? else {
+        let events = self.event(
+            EventKind::ImageReady,
+            &image,
+            serde_json::json!({
+                "content_type": ready.content_type.mime(),
+                "width": ready.width,
+                "height": ready.height,
+            }),
+        );
+        let Some(confirmed) = self.repo.mark_ready(image.id, ready, events).await? else {
             return self.settled(&image).await;
         };
         self.observer.confirmed(image.channel);

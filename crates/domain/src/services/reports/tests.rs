@@ -508,9 +508,12 @@ async fn a_decision_to_suspend_the_reported_user_goes_with_the_resolution() {
                 && change.audit.request_id.as_deref() == Some("req-9")
                 && change.event.decision == Some(Decision::SuspendTarget { until: Some(until) })
                 && q.iter().any(|j| {
-                    j.topic == DECISION_TOPIC
-                        && j.payload["decision"] == "suspend_target"
-                        && j.payload["target_id"] == 77
+                    j.topic == crate::events::TOPIC
+                        && j.payload["endpoint"] == "office"
+                        && j.payload["type"] == "report.moderated"
+                        && j.payload["data"]["decision"] == "suspend_target"
+                        && j.payload["data"]["target_id"] == 77
+                        && j.payload["data"]["until"] == "2026-11-30T10:00:00Z"
                 })
         })
         .times(1)
@@ -522,7 +525,11 @@ async fn a_decision_to_suspend_the_reported_user_goes_with_the_resolution() {
         MockImageRepository::new(),
         target_account(77, &[Role::User]),
         audit,
-    );
+    )
+    .with_events(crate::events::Subscriptions::new(vec![(
+        "office".into(),
+        [crate::events::EventKind::ReportModerated].into(),
+    )]));
     svc.moderate(
         &staff(8),
         ReportId::new(5),
