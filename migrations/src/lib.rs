@@ -19,6 +19,7 @@ mod m20261123_000006_outbox_batch;
 mod m20261201_000007_image_removal;
 mod m20261202_000008_identity_email;
 mod m20261202_000009_moderation;
+mod m20261202_000010_private_images;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000007_image_removal::Migration),
             Box::new(m20261202_000008_identity_email::Migration),
             Box::new(m20261202_000009_moderation::Migration),
+            Box::new(m20261202_000010_private_images::Migration),
         ]
     }
 }

@@ -106,6 +106,11 @@ async fn signing_key(config: &Config) -> anyhow::Result<[u8; 32]> {
 pub struct Storage {
     pub objects: Arc<dyn ObjectStore>,
     pub cdn: Arc<dyn domain::Cdn>,
+    /// Signs private images' URLs: the local `/cdn`'s HMAC, CloudFront's signed URLs, or
+    /// S3's presigned GET.
+    pub signer: Arc<dyn domain::ReadSigner>,
+    /// The local `/cdn`'s check of those signatures.
+    pub local_reads: Option<storage_local::ReadUrls>,
     pub local: Option<LocalStore>,
     pub invalidations: Option<domain::services::invalidations::Invalidations>,
 }
@@ -139,9 +144,12 @@ pub async fn open_storage(
                 .cdn_base_url
                 .clone()
                 .unwrap_or_else(|| format!("{public_url}/cdn"));
+            let reads = storage_local::ReadUrls::new(&cdn_base, signing_key(config).await?);
             Ok(Storage {
                 objects: Arc::new(store.clone()),
                 cdn: Arc::new(LocalCdn::new(&cdn_base)),
+                signer: Arc::new(reads.clone()),
+                local_reads: Some(reads),
                 local: Some(store),
                 invalidations: None,
             })
@@ -184,9 +192,23 @@ pub async fn open_storage(
                     }
                     None => (Arc::new(LocalCdn::new(&cdn_base)), None),
                 };
+            // Behind CloudFront with a key pair, private images are read through the
+            // distribution; otherwise straight from the private bucket.
+            let signer: Arc<dyn domain::ReadSigner> = match (
+                &config.storage.cloudfront_key_pair_id,
+                &config.storage.cloudfront_private_key,
+            ) {
+                (Some(id), Some(pem)) => Arc::new(
+                    storage_s3::CloudFrontSigner::new(&cdn_base, id, &pem.replace("\\n", "\n"))
+                        .map_err(anyhow::Error::msg)?,
+                ),
+                _ => Arc::new(store.clone()),
+            };
             Ok(Storage {
                 objects: Arc::new(store),
                 cdn,
+                signer,
+                local_reads: None,
                 local: None,
                 invalidations,
             })

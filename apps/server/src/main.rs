@@ -115,7 +115,10 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
             let images = domain::services::Images::new(
                 repo.clone(),
                 storage.objects,
-                storage.cdn,
+                domain::services::Delivery {
+                    cdn: storage.cdn,
+                    signer: storage.signer,
+                },
                 repo.clone(),
                 repo,
                 std::sync::Arc::new(domain::SystemClock),

@@ -54,6 +54,7 @@ use crate::routes::{
         images::presign_scan,
         images::presign_profile,
         images::metadata,
+        images::read_url,
         images::delete_image,
         local_store::local_put,
         local_store::local_get,

@@ -15,7 +15,8 @@ use anyhow::Context as _;
 use domain::services::notifications::Notifications;
 use domain::services::reports::{ReportPolicy, Reports};
 use domain::services::{
-    Accounts, AuditTrail, EventDelivery, Exports, Images, Login, LoginPolicy, Sessions, Sweeper,
+    Accounts, AuditTrail, Delivery, EventDelivery, Exports, Images, Login, LoginPolicy, Sessions,
+    Sweeper,
 };
 use domain::{Account, Cached, Clock, IdentityProvider, ReadCaches, SystemClock};
 use identity_oidc::{DevProvider, OidcProvider};
@@ -131,6 +132,7 @@ impl Application {
 
         let storage = open_storage(&config, &public_url, Arc::new(db.clone())).await?;
         let (objects, cdn, local_store) = (storage.objects, storage.cdn, storage.local);
+        let (signer, local_reads) = (storage.signer, storage.local_reads);
 
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let repo = Arc::new(db.clone());
@@ -148,7 +150,7 @@ impl Application {
         let images = Images::new(
             cached.clone(),
             objects.clone(),
-            cdn,
+            Delivery { cdn, signer },
             cached.clone(),
             repo.clone(),
             clock.clone(),
@@ -267,10 +269,12 @@ impl Application {
         });
         let probes = web::Data::new(Probes::new(db.clone(), objects));
         // The local store's endpoints exist only when it is the store.
-        let local = local_store.map(|store| {
+        let local = local_store.zip(local_reads).map(|(store, reads)| {
             web::Data::new(LocalEndpoints {
                 store,
                 max_size: config.images.policy().max_size,
+                reads,
+                images: images.clone(),
             })
         });
         let json_limit = config.http.json_body_limit;

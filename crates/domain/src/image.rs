@@ -29,7 +29,7 @@ impl ImageId {
 
 /// What an image is for (seed 003's channels, seed 004's purposes, seed 000's and 002's
 /// uses). It decides the key layout and the retention.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Channel {
     Chat,
     Scan,
@@ -223,6 +223,8 @@ pub struct Image {
     pub confirmed_at: Option<OffsetDateTime>,
     /// Pending: when the upload URL lapses. Ready: when retention ends, if it does.
     pub expires_at: Option<OffsetDateTime>,
+    /// Read only through signed URLs (its channel was private when it was confirmed).
+    pub private: bool,
 }
 
 impl Channel {
@@ -305,6 +307,8 @@ pub struct ReadyImage {
     pub confirmed_at: OffsetDateTime,
     /// When retention ends, for channels that have one.
     pub expires_at: Option<OffsetDateTime>,
+    /// Whether its channel is private now: it is read only through signed URLs.
+    pub private: bool,
 }
 
 /// Which images to list; unset fields match anything.
@@ -468,6 +472,22 @@ pub trait ImageRepository: Send + Sync {
         id: ImageId,
         at: OffsetDateTime,
     ) -> Result<bool, RepositoryError>;
+}
+
+/// Signs URLs that read one object until a time and not after: the local store's HMAC,
+/// S3's presigned GET, CloudFront's signed URLs.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait ReadSigner: Send + Sync {
+    /// A URL that reads `key` until `expires_at`.
+    ///
+    /// # Errors
+    /// `Unavailable`, `Other` when it cannot be signed.
+    async fn signed_url(
+        &self,
+        key: &ObjectKey,
+        expires_at: OffsetDateTime,
+    ) -> Result<String, StorageError>;
 }
 
 /// The content delivery network in front of the store.

@@ -46,7 +46,7 @@ pub use error::{
 pub use events::{EventKind, EventMessage, EventPublisher, Subscriptions};
 pub use image::{
     Cdn, Channel, Image, ImageFilter, ImageId, ImageRepository, ImageStatus, ImageType,
-    InsertImageError, NewImage, ReadyImage, UploadLimit, UploadLimits,
+    InsertImageError, NewImage, ReadSigner, ReadyImage, UploadLimit, UploadLimits,
 };
 pub use login::{
     Actor, AuthorizationRedirect, IdentityError, IdentityProvider, LoginFlow, LoginHints,

@@ -23,7 +23,7 @@ mod dirs;
 mod signing;
 
 pub use cdn::LocalCdn;
-pub use signing::{PutPermit, PutRefusal, SignedQuery, UrlSigner};
+pub use signing::{PutPermit, PutRefusal, ReadRefusal, ReadUrls, SignedQuery, UrlSigner};
 
 use dirs::{Dirs, io_err};
 

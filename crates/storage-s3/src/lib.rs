@@ -10,6 +10,9 @@
 #[cfg(feature = "testing")]
 pub mod testing;
 
+mod signed;
+pub use signed::CloudFrontSigner;
+
 use std::time::Duration;
 
 use async_trait::async_trait;

@@ -50,6 +50,7 @@ fn to_domain(m: images::Model) -> Result<Image, RepositoryError> {
         created_at: instant(m.created_at)?,
         confirmed_at: m.confirmed_at.map(instant).transpose()?,
         expires_at: m.expires_at.map(instant).transpose()?,
+        private: m.private,
     })
 }
 
@@ -76,6 +77,7 @@ fn row(new: NewImage) -> Result<images::ActiveModel, RepositoryError> {
         updated_at: Set(micros(new.created_at)),
         confirmed_at: Set(None),
         expires_at: Set(Some(micros(new.expires_at))),
+        private: Set(false),
         objects_removed_at: Set(None),
         ..Default::default()
     })
@@ -351,6 +353,7 @@ async fn ready<C: ConnectionTrait>(
             images::Column::ExpiresAt,
             Expr::value(r.expires_at.map(micros)),
         )
+        .col_expr(images::Column::Private, Expr::value(r.private))
         .filter(images::Column::Id.eq(id.get()))
         .filter(images::Column::Status.eq(ImageStatus::Pending.as_str()))
         .exec_with_returning(conn)

@@ -9,6 +9,26 @@ use super::seconds;
 /// The images settings.
 #[derive(Debug, Clone, Args)]
 pub struct ImagesConfig {
+    /// Channels whose images are private (read only through signed, expiring URLs by
+    /// their uploader, STAFF, ADMIN and services), comma-separated. Applies to images
+    /// confirmed from then on.
+    #[arg(
+        long,
+        env = "IMAGE_PRIVATE_CHANNELS",
+        default_value = "report,scan,my",
+        global = true
+    )]
+    pub image_private_channels: String,
+
+    /// Seconds a private image's signed URL works.
+    #[arg(
+        long,
+        env = "PRIVATE_URL_TTL_SECS",
+        default_value_t = 3600,
+        global = true
+    )]
+    pub private_url_ttl_secs: u64,
+
     /// Largest image accepted, in bytes.
     #[arg(long, env = "IMAGE_MAX_BYTES", default_value_t = 10 * 1024 * 1024, global = true)]
     pub image_max_bytes: u64,
@@ -83,7 +103,29 @@ impl ImagesConfig {
                 per_hour: (self.upload_urls_per_hour > 0).then_some(self.upload_urls_per_hour),
                 stored_bytes: (self.upload_quota_bytes > 0).then_some(self.upload_quota_bytes),
             },
+            private_channels: self.private_channels(),
+            private_url_ttl: seconds(self.private_url_ttl_secs.max(1)),
             ..domain::services::ImagePolicy::default()
         }
+    }
+
+    /// `IMAGE_PRIVATE_CHANNELS`, parsed (unknown names are refused at start-up).
+    pub fn private_channels(&self) -> std::collections::BTreeSet<domain::Channel> {
+        self.image_private_channels
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .filter_map(|c| c.parse().ok())
+            .collect()
+    }
+
+    /// Names in `IMAGE_PRIVATE_CHANNELS` that are no channel.
+    pub fn unknown_private_channels(&self) -> Vec<String> {
+        self.image_private_channels
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty() && c.parse::<domain::Channel>().is_err())
+            .map(str::to_owned)
+            .collect()
     }
 }

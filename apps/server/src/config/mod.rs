@@ -268,6 +268,17 @@ impl Config {
         if let Err(bad) = self.events.endpoints() {
             problems.extend(bad);
         }
+        for name in self.images.unknown_private_channels() {
+            problems.push(format!(
+                "IMAGE_PRIVATE_CHANNELS: {name} is no channel (profile, post, chat, scan, my, report)"
+            ));
+        }
+        if self.storage.cloudfront_key_pair_id.is_some()
+            != self.storage.cloudfront_private_key.is_some()
+        {
+            problems
+                .push("CLOUDFRONT_KEY_PAIR_ID and CLOUDFRONT_PRIVATE_KEY go together".to_owned());
+        }
         if self.images.image_max_bytes == 0
             || self.images.upload_url_ttl_secs == 0
             || self.images.pending_upload_ttl_secs == 0

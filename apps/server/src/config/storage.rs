@@ -21,6 +21,22 @@ pub struct StorageConfig {
     #[arg(long, env = "CDN_BASE_URL", global = true)]
     pub cdn_base_url: Option<String>,
 
+    /// CloudFront: the id of the public key (in the distribution's trusted key group) that
+    /// private images' signed URLs name. With `CLOUDFRONT_PRIVATE_KEY`, private images are
+    /// read through CloudFront signed URLs; without, through S3 presigned GETs.
+    #[arg(long, env = "CLOUDFRONT_KEY_PAIR_ID", global = true)]
+    pub cloudfront_key_pair_id: Option<String>,
+
+    /// CloudFront: the matching RSA private key, PEM (`\n` for line breaks allowed).
+    /// Never printed.
+    #[arg(
+        long,
+        env = "CLOUDFRONT_PRIVATE_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub cloudfront_private_key: Option<String>,
+
     /// Local storage: the 64-hex-digit key signing upload URLs. Default: generated once
     /// into DATA_DIR/storage-signing.key (replicas sharing a directory share it).
     #[arg(

@@ -85,8 +85,11 @@ pub struct ExportedImage {
     channel: String,
     /// `pending`, `ready`, `rejected`, `expired`, `deleted`.
     status: String,
-    /// Where it is served; ready images only.
+    /// Where it is served; ready public images only (a private one's signed URL is had
+    /// from `GET /images/{key}/url`).
     cdn_url: Option<String>,
+    /// Read only through signed URLs.
+    private: bool,
     content_type: Option<String>,
     size: Option<u64>,
     width: Option<u32>,
@@ -175,7 +178,11 @@ impl ExportDocument {
                 .images
                 .into_iter()
                 .map(|i| ExportedImage {
-                    cdn_url: (i.status == ImageStatus::Ready).then(|| state.images.cdn_url(&i.key)),
+                    // A private image's URL would expire; the key reads it through
+                    // `GET /images/{key}/url`.
+                    cdn_url: (i.status == ImageStatus::Ready && !i.private)
+                        .then(|| state.images.cdn_url(&i.key)),
+                    private: i.private,
                     key: i.key.to_string(),
                     channel: i.channel.as_str().to_owned(),
                     status: i.status.as_str().to_owned(),

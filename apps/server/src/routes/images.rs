@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use domain::services::Confirmation;
+use domain::services::ImageUrl;
 use domain::{Channel, Image, ObjectKey};
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
@@ -33,6 +34,7 @@ pub fn routes(r: &mut Routes) {
             presign_profile,
         )
         .add(Method::GET, "/images/{key:.+}/metadata", metadata)
+        .add(Method::GET, "/images/{key:.+}/url", read_url)
         .add(Method::DELETE, "/images/{key:.+}", delete_image);
 }
 
@@ -76,6 +78,10 @@ pub struct IssueResponse {
     upload_url: String,
     /// Where the image will be served once confirmed.
     cdn_url: String,
+    /// When `cdn_url` stops working (RFC 3339): present only for a private image, whose
+    /// URL is signed (`GET /images/{key}/url` gives a fresh one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cdn_url_expires_at: Option<String>,
     /// Seconds the upload URL works.
     expires_in: u64,
     required_headers: BTreeMap<String, String>,
@@ -127,6 +133,9 @@ pub async fn issue_v1(
         key: issued.image.key.to_string(),
         upload_url: issued.upload_url,
         cdn_url: issued.cdn_url,
+        cdn_url_expires_at: issued
+            .cdn_url_expires_at
+            .map(|t| t.format(&Rfc3339).unwrap_or_default()),
         expires_in: issued.expires_in,
         required_headers: issued.required_headers.into_iter().collect(),
     }))
@@ -147,6 +156,11 @@ pub struct CallbackRequest {
 pub struct ImageResponse {
     key: String,
     cdn_url: String,
+    /// When `cdn_url` stops working (RFC 3339): present only for a private image, whose
+    /// URL is signed (`GET /images/{key}/url` gives a fresh one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cdn_url_expires_at: Option<String>,
+
     channel: String,
     uploader_id: String,
     content_type: String,
@@ -165,11 +179,13 @@ pub struct ImageResponse {
 }
 
 impl ImageResponse {
-    pub(crate) fn new(image: &Image, state: &AppState) -> Self {
+    /// The image as answered, with `url` where it is read (signed for a private one).
+    pub(crate) fn new(image: &Image, url: ImageUrl) -> Self {
         let at = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
         Self {
             key: image.key.to_string(),
-            cdn_url: state.images.cdn_url(&image.key),
+            cdn_url: url.url,
+            cdn_url_expires_at: url.expires_at.map(at),
             channel: image.channel.as_str().to_owned(),
             uploader_id: image.uploader.to_string(),
             // Known once confirmed; empty while an upload that declared none is pending.
@@ -219,7 +235,8 @@ pub async fn callback_v1(
         checksum: b.checksum,
     };
     let image = state.images.confirm(&who.actor, channel, &key, &c).await?;
-    Ok(HttpResponse::Ok().json(ImageResponse::new(&image, &state)))
+    let url = state.images.url_of(&image).await?;
+    Ok(HttpResponse::Ok().json(ImageResponse::new(&image, url)))
 }
 
 /// Seed 004's presign request.
@@ -241,6 +258,11 @@ pub struct PresignRequest {
 pub struct PresignResponse {
     upload_url: String,
     cdn_url: String,
+    /// When `cdn_url` stops working (RFC 3339): present only for a private image, whose
+    /// URL is signed (`GET /images/{key}/url` gives a fresh one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cdn_url_expires_at: Option<String>,
+
     key: String,
     expires_in: u64,
     /// The headers the PUT must carry (seed 003's addition).
@@ -265,6 +287,9 @@ async fn presign(
     Ok(HttpResponse::Ok().json(PresignResponse {
         upload_url: issued.upload_url,
         cdn_url: issued.cdn_url,
+        cdn_url_expires_at: issued
+            .cdn_url_expires_at
+            .map(|t| t.format(&Rfc3339).unwrap_or_default()),
         key: issued.image.key.to_string(),
         expires_in: issued.expires_in,
         required_headers: issued.required_headers.into_iter().collect(),
@@ -337,7 +362,8 @@ pub async fn metadata(
 ) -> Result<HttpResponse, ApiError> {
     let key = image_key(&key)?;
     let image = state.images.metadata(&who.actor, &key).await?;
-    Ok(HttpResponse::Ok().json(ImageResponse::new(&image, &state)))
+    let url = state.images.url_of(&image).await?;
+    Ok(HttpResponse::Ok().json(ImageResponse::new(&image, url)))
 }
 
 /// Deletes an image: its uploader, STAFF or ADMIN (a service token gets 403). The object is removed and its CDN path
@@ -359,4 +385,37 @@ pub async fn delete_image(
     let key = image_key(&key)?;
     state.images.delete(&who.actor, &key, &who.request).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// A fresh URL of a ready image.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UrlResponse {
+    /// Where to read it: for a private image a signed URL.
+    url: String,
+    /// Seconds `url` works; `null` for a public image's, which does not expire.
+    expires_in: Option<i64>,
+}
+
+/// A fresh URL of a ready image, for those who may read it: its uploader, STAFF, ADMIN
+/// and services. A private image's is signed and works for `PRIVATE_URL_TTL_SECS`.
+#[utoipa::path(get, path = "/images/{key}/url", tag = "images",
+    params(("key" = String, Path)),
+    responses(
+        (status = 200, body = UrlResponse),
+        (status = 401, description = "No valid credentials", body = ErrorBody),
+        (status = 404, description = "`IMAGE_NOT_FOUND`: none, not ready, or not the caller's to read", body = ErrorBody),
+        (status = 409, description = "`CAN_NOT_ACCESS_S3`: the store cannot sign now", body = ErrorBody),
+    ))]
+pub async fn read_url(
+    state: web::Data<AppState>,
+    who: Authenticated,
+    key: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let key = image_key(&key)?;
+    let url = state.images.read_url(&who.actor, &key).await?;
+    let now = time::OffsetDateTime::now_utc();
+    Ok(HttpResponse::Ok().json(UrlResponse {
+        url: url.url,
+        expires_in: url.expires_at.map(|t| (t - now).whole_seconds().max(0)),
+    }))
 }

@@ -24,6 +24,17 @@ pub struct LocalEndpoints {
     pub store: LocalStore,
     /// The largest upload accepted (`IMAGE_MAX_BYTES`).
     pub max_size: u64,
+    /// Checks private images' signed URLs.
+    pub reads: storage_local::ReadUrls,
+    /// Tells private images from public ones.
+    pub images: domain::services::Images,
+}
+
+/// A signed read's query: `?expires=…&sig=…`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ReadQuery {
+    expires: Option<i64>,
+    sig: Option<String>,
 }
 
 /// The local store's presigned PUT (local storage only): the URL's signature, expiry and
@@ -120,11 +131,16 @@ fn upload_url_invalid() -> ApiError {
 /// long cache lifetime (keys are never reused), `nosniff` and a CSP that forbids
 /// everything, so even a hostile file could not run as a page. `HEAD` answers like `GET`
 /// without the body and a `Range` is honoured (206, or 416 past the end), as S3 and
-/// CloudFront do (`actix-files` serves the file).
+/// CloudFront do (`actix-files` serves the file). A private image is served only with a
+/// valid, unexpired signature (`?expires=…&sig=…`, checked in constant time), as
+/// `Cache-Control: private` for no longer than the URL lives; without one it is 403.
 #[utoipa::path(get, path = "/cdn/{key}", tag = "images",
-    params(("key" = String, Path)),
+    params(("key" = String, Path),
+        ("expires" = Option<i64>, Query, description = "A private image's signed URL: its expiry (Unix seconds)"),
+        ("sig" = Option<String>, Query, description = "A private image's signed URL: its signature")),
     responses(
         (status = 200, description = "The image bytes"),
+        (status = 403, description = "`FORBIDDEN`: a private image without a valid signature, or after its URL expired", body = ErrorBody),
         (status = 206, description = "The requested byte range (Range)"),
         (status = 304, description = "Not modified (If-None-Match)"),
         (status = 404, description = "No such image", body = ErrorBody),
@@ -134,6 +150,7 @@ pub async fn local_get(
     req: HttpRequest,
     local: Option<web::Data<LocalEndpoints>>,
     key: web::Path<String>,
+    query: web::Query<ReadQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let local = local.ok_or_else(ApiError::route_not_found)?;
     let store = &local.store;
@@ -151,6 +168,27 @@ pub async fn local_get(
     {
         return Err(not_found());
     }
+    // A private image needs its signature; its cache lifetime is the URL's remaining one.
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let cache_control = if local.images.is_private(&key).await? {
+        let expires = local
+            .reads
+            .verify(&key, query.expires, query.sig.as_deref(), now)
+            .map_err(|refusal| {
+                ApiError::forbidden(match refusal {
+                    storage_local::ReadRefusal::Unsigned => {
+                        "This image is private: read it through a signed URL."
+                    }
+                    storage_local::ReadRefusal::Expired => {
+                        "This signed URL has expired: ask for a fresh one."
+                    }
+                })
+                .in_domain(Domain::Image)
+            })?;
+        format!("private, max-age={}", (expires - now).max(0))
+    } else {
+        "public, max-age=31536000, immutable".to_owned()
+    };
     let head = domain::ObjectStore::head(store, &key)
         .await?
         .ok_or_else(not_found)?;
@@ -181,7 +219,7 @@ pub async fn local_get(
     let headers = res.headers_mut();
     for (name, value) in [
         (header::ETAG, etag.as_str()),
-        (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        (header::CACHE_CONTROL, cache_control.as_str()),
         (header::CONTENT_SECURITY_POLICY, "default-src 'none'"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     ] {
@@ -194,9 +232,12 @@ pub async fn local_get(
 
 /// `HEAD` on the local "CDN": the headers `GET` would answer, without the body.
 #[utoipa::path(head, path = "/cdn/{key}", tag = "images",
-    params(("key" = String, Path)),
+    params(("key" = String, Path),
+        ("expires" = Option<i64>, Query, description = "As for GET"),
+        ("sig" = Option<String>, Query, description = "As for GET")),
     responses(
         (status = 200, description = "The headers of the image (Content-Length, Content-Type, ETag)"),
+        (status = 403, description = "A private image without a valid signature", body = ErrorBody),
         (status = 304, description = "Not modified (If-None-Match)"),
         (status = 404, description = "No such image", body = ErrorBody),
     ))]
@@ -204,6 +245,7 @@ pub async fn local_head(
     req: HttpRequest,
     local: Option<web::Data<LocalEndpoints>>,
     key: web::Path<String>,
+    query: web::Query<ReadQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    local_get(req, local, key).await
+    local_get(req, local, key, query).await
 }

@@ -81,7 +81,11 @@ pub async fn categories(state: web::Data<AppState>) -> Result<HttpResponse, ApiE
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EvidenceResponse {
     key: String,
+    /// Report images are private by default: a signed URL.
     cdn_url: String,
+    /// When `cdn_url` stops working (RFC 3339), for a private image's signed URL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cdn_url_expires_at: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -141,28 +145,32 @@ fn at(t: time::OffsetDateTime) -> String {
 }
 
 impl ReportResponse {
-    fn new(r: &Report, state: &AppState) -> Self {
-        Self {
+    /// The report as answered, its evidence with the URLs its readers get (signed for
+    /// private images).
+    async fn new(r: &Report, state: &AppState) -> Result<Self, ApiError> {
+        let mut evidence = Vec::with_capacity(r.evidence.len());
+        for k in &r.evidence {
+            let url = state.images.url_of_key(k).await?;
+            evidence.push(EvidenceResponse {
+                key: k.to_string(),
+                cdn_url: url.url,
+                cdn_url_expires_at: url.expires_at.map(at),
+            });
+        }
+        Ok(Self {
             id: r.id.get(),
             reporter_id: r.reporter.get(),
             category_id: r.category.get(),
             target_type: r.target.kind().to_owned(),
             target_id: r.target.id(),
             reason: r.reason.as_str().to_owned(),
-            evidence: r
-                .evidence
-                .iter()
-                .map(|k| EvidenceResponse {
-                    key: k.to_string(),
-                    cdn_url: state.images.cdn_url(k),
-                })
-                .collect(),
+            evidence,
             status: r.status.as_str().to_owned(),
             assignee_id: r.assignee.map(AccountId::get),
             resolution_note: r.resolution_note.clone(),
             created_at: at(r.created_at),
             updated_at: at(r.updated_at),
-        }
+        })
     }
 }
 
@@ -182,16 +190,22 @@ fn event(e: ReportEvent) -> EventResponse {
     }
 }
 
-fn page_of(items: Vec<Report>, total: u64, page: Page, state: &AppState) -> ReportList {
-    ReportList {
-        items: items
-            .iter()
-            .map(|r| ReportResponse::new(r, state))
-            .collect(),
+async fn page_of(
+    items: Vec<Report>,
+    total: u64,
+    page: Page,
+    state: &AppState,
+) -> Result<ReportList, ApiError> {
+    let mut answered = Vec::with_capacity(items.len());
+    for r in &items {
+        answered.push(ReportResponse::new(r, state).await?);
+    }
+    Ok(ReportList {
+        items: answered,
         page: page.number,
         size: page.size,
         total,
-    }
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -228,7 +242,7 @@ pub async fn mine(
 ) -> Result<HttpResponse, ApiError> {
     let page = query.page()?;
     let (items, total) = state.reports.mine(who.account()?, page).await?;
-    Ok(HttpResponse::Ok().json(page_of(items, total, page, &state)))
+    Ok(HttpResponse::Ok().json(page_of(items, total, page, &state).await?))
 }
 
 /// Reports for moderation, newest first, filtered.
@@ -247,7 +261,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let (filter, page) = query.into_inner().try_into_domain()?;
     let (items, total) = state.reports.list(&who.actor, filter, page).await?;
-    Ok(HttpResponse::Ok().json(page_of(items, total, page, &state)))
+    Ok(HttpResponse::Ok().json(page_of(items, total, page, &state).await?))
 }
 
 /// One report with its evidence's CDN URLs and its history.
@@ -266,7 +280,7 @@ pub async fn get_report(
 ) -> Result<HttpResponse, ApiError> {
     let (report, events) = state.reports.get(&who.actor, ReportId::new(*id)).await?;
     Ok(HttpResponse::Ok().json(ReportDetail {
-        report: ReportResponse::new(&report, &state),
+        report: ReportResponse::new(&report, &state).await?,
         history: events.into_iter().map(event).collect(),
     }))
 }
@@ -312,5 +326,5 @@ pub async fn moderate(
             .release_evidence(report.reporter, &report.evidence)
             .await?;
     }
-    Ok(HttpResponse::Ok().json(ReportResponse::new(&report, &state)))
+    Ok(HttpResponse::Ok().json(ReportResponse::new(&report, &state).await?))
 }

@@ -104,6 +104,7 @@ fn table() -> Vec<(Method, &'static str, [u16; 7], Cells)> {
         (M::POST, "/images/presigned-url/profile",
                                              [401, 401, 200, 200, 200, 200, 403], Shared),
         (M::GET, "/images/{key:.+}/metadata",[401, 401, 200, 404, 200, 200, 200], Shared),
+        (M::GET, "/images/{key:.+}/url",     [401, 401, 200, 404, 200, 200, 200], Shared),
         (M::DELETE, "/images/{key:.+}",      [401, 401, 204, 404, 204, 204, 403], Fresh),
         (M::PUT, "/storage/{key:.+}",        [200, 200, 200, 200, 200, 200, 200], Fresh),
         (M::GET, "/cdn/{key:.+}",            [200, 200, 200, 200, 200, 200, 200], Shared),
@@ -281,6 +282,7 @@ impl World {
             "/docs/{file}" => "/docs/swagger-ui.css".to_owned(),
             "/demo/{file}" => "/demo/demo.js".to_owned(),
             "/images/{key:.+}/metadata" => format!("/images/{}/metadata", o.image_key),
+            "/images/{key:.+}/url" => format!("/images/{}/url", o.image_key),
             "/images/{key:.+}" => format!("/images/{}", o.image_key),
             "/cdn/{key:.+}" => format!("/cdn/{}", o.image_key),
             "/storage/{key:.+}" => o

@@ -139,7 +139,16 @@ async fn every_channel_goes_presign_put_callback_cdn() {
             issued.upload_url.contains("/storage/uploads/"),
             "clients write staging keys only"
         );
-        assert!(issued.cdn_url.ends_with(&issued.key));
+        // Private channels (report, scan, my by default) are answered signed URLs.
+        let private = matches!(channel, "report" | "scan" | "my");
+        let path = issued.cdn_url.split('?').next().unwrap().to_owned();
+        assert!(path.ends_with(&issued.key), "{}", issued.cdn_url);
+        assert_eq!(
+            issued.cdn_url.contains("?expires="),
+            private,
+            "{}",
+            issued.cdn_url
+        );
         let expected_prefix = if channel == "profile" {
             "profiles/".to_owned()
         } else {
@@ -175,14 +184,21 @@ async fn every_channel_goes_presign_put_callback_cdn() {
         assert_eq!(body["metadata"]["message_id"], "m-1");
         assert_eq!(body["metadata"]["channel"], channel);
 
-        // Idempotent.
-        let again: serde_json::Value = app
+        assert_eq!(body["cdn_url_expires_at"].is_string(), private, "{body}");
+
+        // Idempotent (a private image's signed URL is made afresh on each answer).
+        let mut again: serde_json::Value = app
             .callback(&user, channel, &issued.key, "")
             .await
             .json()
             .await
             .unwrap();
-        assert_eq!(again, body);
+        let mut first = body.clone();
+        for b in [&mut again, &mut first] {
+            b.as_object_mut().unwrap().remove("cdn_url");
+            b.as_object_mut().unwrap().remove("cdn_url_expires_at");
+        }
+        assert_eq!(again, first);
 
         let served = app.client.get(&issued.cdn_url).send().await.unwrap();
         assert_eq!(served.status(), 200);
@@ -1240,4 +1256,97 @@ async fn seed_004_presign_may_declare_the_length_and_the_url_binds_it() {
     }
     let res = put.body(longer).send().await.unwrap();
     assert_eq!(res.status(), 400, "a body of another length is refused");
+}
+
+#[tokio::test]
+async fn private_images_need_a_signature_that_expires_and_only_their_readers_get_one() {
+    let app = spawn_with(|c| c.images.private_url_ttl_secs = 2).await;
+    let owner = app.login("private-owner@example.com").await;
+    let other = app.login("private-other@example.com").await;
+    app.login("private-staff@example.com").await;
+    app.grant("private-staff@example.com", "STAFF");
+    let staff = app.login("private-staff@example.com").await;
+
+    let confirmed = app.upload_png(&owner, "my").await;
+    let key = confirmed["key"].as_str().unwrap().to_owned();
+    let signed = confirmed["cdn_url"].as_str().unwrap().to_owned();
+    let plain = app.url(&format!("/cdn/{key}"));
+    assert!(
+        signed.starts_with(&plain) && signed.contains("&sig="),
+        "{signed}"
+    );
+
+    // Unsigned, with another key's signature, or altered: 403. Signed: the bytes, cached
+    // privately for no longer than the URL lives.
+    for url in [
+        plain.clone(),
+        format!("{plain}?expires=99999999999&sig=AAAA"),
+        signed.replace("expires=", "expires=1"),
+    ] {
+        let res = app.client.get(&url).send().await.unwrap();
+        assert_eq!(res.status(), 403, "{url}");
+    }
+    let res = app.client.get(&signed).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let cache = res.headers()["cache-control"].to_str().unwrap().to_owned();
+    assert!(cache.starts_with("private, max-age="), "{cache}");
+    let max_age: i64 = cache.rsplit('=').next().unwrap().parse().unwrap();
+    assert!((0..=2).contains(&max_age), "{cache}");
+    assert_eq!(res.bytes().await.unwrap().as_ref(), PNG);
+
+    // Readers get a fresh URL; anyone else is told nothing exists.
+    for reader in [&owner, &staff] {
+        let res = app
+            .send_as(Method::GET, &format!("/images/{key}/url"), &reader.token)
+            .await;
+        assert_eq!(res.status(), 200);
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert!(body["url"].as_str().unwrap().contains("&sig="));
+        assert!(
+            body["expires_in"]
+                .as_i64()
+                .is_some_and(|s| (0..=2).contains(&s)),
+            "{body}"
+        );
+    }
+    crate::helpers::assert_envelope(
+        app.send_as(Method::GET, &format!("/images/{key}/url"), &other.token)
+            .await,
+        404,
+        "IMAGE_NOT_FOUND",
+    )
+    .await;
+
+    // After its expiry the URL is refused.
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    let res = app.client.get(&signed).send().await.unwrap();
+    assert_eq!(res.status(), 403, "expired");
+
+    // A public channel's image is served as before, and its URL does not expire.
+    let public = app.upload_png(&owner, "chat").await;
+    assert!(public.get("cdn_url_expires_at").is_none(), "{public}");
+    let res = app
+        .client
+        .get(public["cdn_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .starts_with("public")
+    );
+    let body: serde_json::Value = app
+        .send_as(
+            Method::GET,
+            &format!("/images/{}/url", public["key"].as_str().unwrap()),
+            &owner.token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["expires_in"], serde_json::Value::Null);
 }

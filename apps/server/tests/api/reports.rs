@@ -644,7 +644,18 @@ async fn withdrawal_deletes_every_image_but_open_reports_evidence_which_goes_whe
         .unwrap()
         .parse()
         .unwrap();
-    let cdn = |key: &str| app.url(&format!("/cdn/{key}"));
+    // Report images are private: read through the signed URLs their readers get.
+    let mut signed = std::collections::BTreeMap::new();
+    for key in &keys {
+        let body: serde_json::Value = app
+            .send_as(Method::GET, &format!("/images/{key}/url"), &alice.token)
+            .await
+            .json()
+            .await
+            .unwrap();
+        signed.insert(key.clone(), body["url"].as_str().unwrap().to_owned());
+    }
+    let cdn = |key: &str| signed[key].clone();
     let status = |url: String| {
         let client = app.client.clone();
         async move { client.get(url).send().await.unwrap().status().as_u16() }

@@ -454,6 +454,7 @@ mod decorator_tests {
             created_at: T0,
             confirmed_at: None,
             expires_at: None,
+            private: false,
         }
     }
 

@@ -16,8 +16,8 @@ pub use audit::{AuditError, AuditTrail};
 pub use events::{EventDelivery, EventError};
 pub use export::{AccountExport, ExportError, Exports};
 pub use images::{
-    Confirmation, ImageError, ImageObserver, ImagePolicy, Images, IssuedUpload, RejectKind,
-    Rejection, SweepReport, Sweeper,
+    Confirmation, Delivery, ImageError, ImageObserver, ImagePolicy, ImageUrl, Images, IssuedUpload,
+    RejectKind, Rejection, SweepReport, Sweeper,
 };
 pub use login::{
     Callback, LoggedIn, Login, LoginError, LoginOutcome, LoginPolicy, RegisterError,

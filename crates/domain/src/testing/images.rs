@@ -54,7 +54,9 @@ pub async fn image_repository(accounts: &dyn AccountRepository, repo: &dyn Image
         height: 480,
         confirmed_at: T0 + Duration::seconds(30),
         expires_at: Some(T0 + Duration::days(7)),
+        private: true,
     };
+    assert!(!img.private, "a pending record is not private yet");
     let marked = repo
         .mark_ready(img.id, ready.clone(), vec![])
         .await
@@ -70,6 +72,7 @@ pub async fn image_repository(accounts: &dyn AccountRepository, repo: &dyn Image
     let got = repo.find_by_key(&n.key).await.unwrap().unwrap();
     assert_eq!(marked, got, "the record as updated is the one stored");
     assert_eq!(got.status, ImageStatus::Ready);
+    assert!(got.private, "privacy is recorded with the confirmation");
     assert_eq!(
         (got.size, got.width, got.height),
         (Some(1000), Some(640), Some(480))
@@ -270,6 +273,7 @@ async fn upload_limits_count_ready_bytes(repo: &dyn ImageRepository, me: crate::
             height: 1,
             confirmed_at: T0,
             expires_at: None,
+            private: false,
         };
         repo.mark_ready(img.id, ready, vec![])
             .await

@@ -340,6 +340,7 @@ pub async fn audit_log(
         height: 1,
         confirmed_at: at,
         expires_at: None,
+        private: false,
     };
     for _ in 0..2 {
         images

@@ -22,6 +22,7 @@ pub struct Model {
     pub updated_at: i64,
     pub confirmed_at: Option<i64>,
     pub expires_at: Option<i64>,
+    pub private: bool,
     pub objects_removed_at: Option<i64>,
 }
 

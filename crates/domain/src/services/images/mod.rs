@@ -31,7 +31,9 @@ use crate::audit::AuditLog;
 use crate::clock::Clock;
 use crate::error::RepositoryError;
 use crate::events::{EventKind, Subscriptions};
-use crate::image::{Cdn, Channel, Image, ImageRepository, UploadLimit, UploadLimits};
+use crate::image::{
+    Cdn, Channel, Image, ImageRepository, ImageStatus, ReadSigner, UploadLimit, UploadLimits,
+};
 use crate::login::Actor;
 use crate::storage::{ObjectKey, ObjectStore, StorageError};
 
@@ -57,6 +59,11 @@ pub struct ImagePolicy {
     pub orphan_grace: Duration,
     /// Per-account limits on uploads, counted in the database.
     pub limits: UploadLimits,
+    /// Channels whose images are private: read only through signed, expiring URLs, by
+    /// their uploader, STAFF, ADMIN and services. Decided per image when it is confirmed.
+    pub private_channels: std::collections::BTreeSet<Channel>,
+    /// How long a private image's signed URL works.
+    pub private_url_ttl: Duration,
 }
 
 impl Default for ImagePolicy {
@@ -69,6 +76,8 @@ impl Default for ImagePolicy {
             metadata_max_bytes: 4096,
             orphan_grace: Duration::hours(1),
             limits: UploadLimits::default(),
+            private_channels: [Channel::Report, Channel::Scan, Channel::My].into(),
+            private_url_ttl: Duration::hours(1),
         }
     }
 }
@@ -80,7 +89,32 @@ pub struct IssuedUpload {
     pub upload_url: String,
     pub required_headers: Vec<(String, String)>,
     pub expires_in: u64,
+    /// Where the image will be read: a signed URL for a private channel's.
     pub cdn_url: String,
+    /// When `cdn_url` stops working; `None` for a public image's.
+    pub cdn_url_expires_at: Option<time::OffsetDateTime>,
+}
+
+/// How images reach readers: the CDN's public URLs (and its invalidations), and the
+/// signer of private images' URLs.
+#[derive(Clone)]
+pub struct Delivery {
+    pub cdn: Arc<dyn Cdn>,
+    pub signer: Arc<dyn ReadSigner>,
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery").finish_non_exhaustive()
+    }
+}
+
+/// Where an image is read, and until when for a private one's signed URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageUrl {
+    pub url: String,
+    /// `None`: a public image's URL, which does not expire.
+    pub expires_at: Option<time::OffsetDateTime>,
 }
 
 /// What a confirmation callback may assert (seed 003).
@@ -180,6 +214,7 @@ pub struct Images {
     repo: Arc<dyn ImageRepository>,
     store: Arc<dyn ObjectStore>,
     cdn: Arc<dyn Cdn>,
+    signer: Arc<dyn ReadSigner>,
     avatars: Avatars,
     audit: Arc<dyn AuditLog>,
     clock: Arc<dyn Clock>,
@@ -208,7 +243,7 @@ impl Images {
     pub fn new(
         repo: Arc<dyn ImageRepository>,
         store: Arc<dyn ObjectStore>,
-        cdn: Arc<dyn Cdn>,
+        delivery: Delivery,
         accounts: Arc<dyn AccountRepository>,
         audit: Arc<dyn AuditLog>,
         clock: Arc<dyn Clock>,
@@ -217,7 +252,8 @@ impl Images {
         Self {
             repo,
             store,
-            cdn,
+            cdn: delivery.cdn,
+            signer: delivery.signer,
             avatars: Avatars::new(accounts, clock.clone()),
             audit,
             clock,
@@ -266,6 +302,78 @@ impl Images {
     /// The public URL of a key.
     pub fn cdn_url(&self, key: &ObjectKey) -> String {
         self.cdn.public_url(key)
+    }
+
+    /// Where `image` is read: its public URL, or for a private image (or a private
+    /// channel's pending upload) a URL signed for `private_url_ttl`.
+    ///
+    /// # Errors
+    /// `StorageUnavailable`, `Storage` when a URL cannot be signed.
+    pub async fn url_of(&self, image: &Image) -> Result<ImageUrl, ImageError> {
+        let private = match image.status {
+            ImageStatus::Pending => self.policy.private_channels.contains(&image.channel),
+            _ => image.private,
+        };
+        if !private {
+            return Ok(ImageUrl {
+                url: self.cdn.public_url(&image.key),
+                expires_at: None,
+            });
+        }
+        let expires_at = self.clock.now() + self.policy.private_url_ttl;
+        let url = self.signer.signed_url(&image.key, expires_at).await?;
+        Ok(ImageUrl {
+            url,
+            expires_at: Some(expires_at),
+        })
+    }
+
+    /// [`Self::url_of`] the image at `key` (report evidence, by key): a key no record names
+    /// gets its public URL, which serves nothing.
+    ///
+    /// # Errors
+    /// `Repository`, `StorageUnavailable`.
+    pub async fn url_of_key(&self, key: &ObjectKey) -> Result<ImageUrl, ImageError> {
+        match self.repo.find_by_key(key).await? {
+            Some(image) => self.url_of(&image).await,
+            None => Ok(ImageUrl {
+                url: self.cdn.public_url(key),
+                expires_at: None,
+            }),
+        }
+    }
+
+    /// A fresh URL of a ready image (`GET /images/{key}/url`), for those who may read it:
+    /// its uploader, STAFF, ADMIN and services; nobody else learns that it exists.
+    ///
+    /// # Errors
+    /// `NotFound`, `StorageUnavailable`.
+    pub async fn read_url(&self, actor: &Actor, key: &ObjectKey) -> Result<ImageUrl, ImageError> {
+        let image = self
+            .repo
+            .find_by_key(key)
+            .await?
+            .filter(|i| i.status == ImageStatus::Ready)
+            .ok_or(ImageError::NotFound)?;
+        if !Self::may_read(actor, &image) {
+            return Err(ImageError::NotFound);
+        }
+        self.url_of(&image).await
+    }
+
+    /// Whether `actor` may read `image` through the API (its metadata, a URL): its
+    /// uploader, STAFF, ADMIN, services.
+    pub fn may_read(actor: &Actor, image: &Image) -> bool {
+        Self::may_manage(actor, image) || matches!(actor, Actor::Service { .. })
+    }
+
+    /// Whether `key`'s image is private: the local store's `/cdn` asks before serving it
+    /// without a signature. Unknown keys are not (they are not served either).
+    ///
+    /// # Errors
+    /// `Repository`.
+    pub async fn is_private(&self, key: &ObjectKey) -> Result<bool, ImageError> {
+        Ok(self.repo.find_by_key(key).await?.is_some_and(|i| i.private))
     }
 
     fn may_manage(actor: &Actor, image: &Image) -> bool {

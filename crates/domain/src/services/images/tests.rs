@@ -85,6 +85,7 @@ fn image(status: ImageStatus, channel: Channel) -> Image {
         created_at: NOW,
         confirmed_at: None,
         expires_at: Some(NOW + Duration::minutes(15)),
+        private: false,
     }
 }
 
@@ -116,10 +117,20 @@ fn audited(
     accounts: MockAccountRepository,
     audit: crate::audit::MockAuditLog,
 ) -> Images {
+    let mut signer = crate::image::MockReadSigner::new();
+    signer.expect_signed_url().returning(|k, until| {
+        Ok(format!(
+            "https://cdn.example/{k}?until={}",
+            until.unix_timestamp()
+        ))
+    });
     Images::new(
         Arc::new(repo),
         Arc::new(store),
-        Arc::new(cdn),
+        Delivery {
+            cdn: Arc::new(cdn),
+            signer: Arc::new(signer),
+        },
         Arc::new(accounts),
         Arc::new(audit),
         clock(),
@@ -1204,4 +1215,55 @@ async fn a_tail_of_another_version_than_the_head_is_never_judged() {
         svc.confirm(&me(), Channel::Chat, &key(), &Confirmation::default()).await,
         Err(ImageError::Rejected(r)) if r.contains("changed")
     ));
+}
+
+#[tokio::test]
+async fn private_images_are_read_through_signed_urls_by_their_readers_only() {
+    let mut img = image(ImageStatus::Ready, Channel::Report);
+    img.private = true;
+    let found = img.clone();
+    let mut repo = MockImageRepository::new();
+    repo.expect_find_by_key()
+        .returning(move |_| Ok(Some(found.clone())));
+    let svc = service(
+        repo,
+        MockObjectStore::new(),
+        cdn(),
+        MockAccountRepository::new(),
+    );
+    let until = NOW + svc.policy().private_url_ttl;
+    for reader in [
+        me(),
+        staff(),
+        Actor::Service {
+            name: "chat".into(),
+        },
+    ] {
+        let url = svc.read_url(&reader, &key()).await.expect("a reader");
+        assert_eq!(url.expires_at, Some(until));
+        assert!(
+            url.url
+                .ends_with(&format!("?until={}", until.unix_timestamp())),
+            "{}",
+            url.url
+        );
+    }
+    assert!(matches!(
+        svc.read_url(&someone_else(), &key()).await,
+        Err(ImageError::NotFound)
+    ));
+    // A public image's URL is its CDN URL, which does not expire.
+    img.private = false;
+    assert_eq!(svc.url_of(&img).await.expect("url").expires_at, None);
+    // A private channel's pending upload is answered a signed URL too.
+    let pending = image(ImageStatus::Pending, Channel::Scan);
+    assert!(
+        svc.url_of(&pending)
+            .await
+            .expect("url")
+            .expires_at
+            .is_some()
+    );
+    let chat = image(ImageStatus::Pending, Channel::Chat);
+    assert!(svc.url_of(&chat).await.expect("url").expires_at.is_none());
 }

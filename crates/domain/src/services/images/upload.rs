@@ -77,8 +77,10 @@ impl Images {
         {
             Ok(put) => {
                 self.observer.issued(channel);
+                let read = self.url_of(&image).await?;
                 Ok(IssuedUpload {
-                    cdn_url: self.cdn.public_url(&image.key),
+                    cdn_url: read.url,
+                    cdn_url_expires_at: read.expires_at,
                     upload_url: put.url,
                     required_headers: put.headers,
                     expires_in: self.policy.presign_ttl.as_secs(),
@@ -303,6 +305,7 @@ impl Images {
             height: sniffed.height,
             confirmed_at: now,
             expires_at: image.channel.retention().map(|r| now + r),
+            private: self.policy.private_channels.contains(&image.channel),
         };
         let events = self.event(
             EventKind::ImageReady,

@@ -77,6 +77,7 @@ fn evidence_image(key: &str, uploader: AccountId, channel: Channel, status: Imag
         created_at: NOW,
         confirmed_at: Some(NOW),
         expires_at: None,
+        private: false,
     }
 }
 
