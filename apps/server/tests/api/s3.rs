@@ -450,3 +450,99 @@ async fn seed_000_clients_upload_any_image_type_on_garage() {
     let app = s3_app(&garage, None).await;
     seed_000_uploads_of_every_type(&app, Some(&garage)).await;
 }
+
+#[tokio::test]
+async fn private_images_on_garage_are_read_only_through_presigned_urls_until_they_expire() {
+    let Some(garage) = Garage::start().await else {
+        return;
+    };
+    let s3 = garage.config();
+    let app = spawn_with(move |c| {
+        use_s3(c, &s3, None);
+        c.images.private_url_ttl_secs = 2;
+    })
+    .await;
+    let owner = app.login("s3-private@example.com").await;
+    let image = app.upload_png(&owner, "scan").await;
+    let key = image["key"].as_str().unwrap().to_owned();
+    let signed = image["cdn_url"].as_str().unwrap().to_owned();
+    assert!(
+        signed.starts_with(&garage.endpoint) && signed.contains("X-Amz-Signature="),
+        "an S3 presigned GET: {signed}"
+    );
+    assert!(image["cdn_url_expires_at"].is_string());
+    let client = reqwest::Client::new();
+    // The bucket itself refuses a read without a signature.
+    let unsigned = format!("{}/{}/{key}", garage.endpoint, garage.bucket);
+    assert_eq!(client.get(&unsigned).send().await.unwrap().status(), 403);
+    let res = client.get(&signed).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let cache = res.headers()["cache-control"].to_str().unwrap().to_owned();
+    assert!(cache.starts_with("private, max-age="), "{cache}");
+    assert_eq!(res.bytes().await.unwrap().as_ref(), PNG);
+    // A fresh one for its reader, none for anyone else.
+    let other = app.login("s3-private-other@example.com").await;
+    assert_eq!(
+        app.send_as(Method::GET, &format!("/images/{key}/url"), &other.token)
+            .await
+            .status(),
+        404
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    // Refused once expired: AWS answers 403 (AccessDenied, "Request has expired"),
+    // Garage 400.
+    let expired = client.get(&signed).send().await.unwrap().status().as_u16();
+    assert!(matches!(expired, 400 | 403), "expired, yet {expired}");
+    let fresh: serde_json::Value = app
+        .send_as(Method::GET, &format!("/images/{key}/url"), &owner.token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let res = client
+        .get(fresh["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "a fresh URL reads it again");
+}
+
+/// The CloudFront signed URL, against botocore's `CloudFrontSigner` (PyPI, installed
+/// with moto): the same key, resource and expiry must give the same URL.
+#[tokio::test]
+async fn cloudfront_signed_urls_match_botocores() {
+    let key_file = crate::helpers::workspace_path("test-support/cloudfront/test-key.pem");
+    let pem = std::fs::read_to_string(&key_file).unwrap();
+    let signer = storage_s3::CloudFrontSigner::new(
+        "https://d111111abcdef8.cloudfront.net",
+        "K2JCJMDEHXQW5F",
+        &pem,
+    )
+    .unwrap();
+    let resource = "https://d111111abcdef8.cloudfront.net/report/2026/12/02/7/Zx9Qa1b2.png";
+    let expires = 1_796_169_600_i64;
+    let ours = signer.sign(resource, expires).unwrap();
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sys, datetime\n\
+             from botocore.signers import CloudFrontSigner\n\
+             from cryptography.hazmat.primitives import hashes, serialization\n\
+             from cryptography.hazmat.primitives.asymmetric import padding\n\
+             key = serialization.load_pem_private_key(open(sys.argv[1], 'rb').read(), password=None)\n\
+             signer = CloudFrontSigner('K2JCJMDEHXQW5F', lambda m: key.sign(m, padding.PKCS1v15(), hashes.SHA1()))\n\
+             until = datetime.datetime.fromtimestamp(int(sys.argv[3]), tz=datetime.timezone.utc)\n\
+             print(signer.generate_presigned_url(sys.argv[2], date_less_than=until))\n",
+        )
+        .arg(&key_file)
+        .arg(resource)
+        .arg(expires.to_string())
+        .output()
+        .expect("python3 with botocore (./scripts/test's venv)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), ours);
+}
