@@ -30,11 +30,16 @@ pub struct LocalEndpoints {
     pub images: domain::services::Images,
 }
 
-/// A signed read's query: `?expires=…&sig=…`.
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct ReadQuery {
-    expires: Option<i64>,
-    sig: Option<String>,
+/// A signed read's query: `?expires=…&sig=…`. Read leniently, as pairs (the first of
+/// each name counts): a malformed or repeated one is no signature (403 for a private
+/// image) and is ignored for a public one, never a 400.
+pub type ReadQuery = Vec<(String, String)>;
+
+fn first<'q>(query: &'q [(String, String)], name: &str) -> Option<&'q str> {
+    query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// The local store's presigned PUT (local storage only): the URL's signature, expiry and
@@ -173,7 +178,12 @@ pub async fn local_get(
     let cache_control = if local.images.is_private(&key).await? {
         let expires = local
             .reads
-            .verify(&key, query.expires, query.sig.as_deref(), now)
+            .verify(
+                &key,
+                first(&query, "expires").and_then(|e| e.parse().ok()),
+                first(&query, "sig"),
+                now,
+            )
             .map_err(|refusal| {
                 ApiError::forbidden(match refusal {
                     storage_local::ReadRefusal::Unsigned => {

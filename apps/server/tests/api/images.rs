@@ -1281,6 +1281,7 @@ async fn private_images_need_a_signature_that_expires_and_only_their_readers_get
     for url in [
         plain.clone(),
         format!("{plain}?expires=99999999999&sig=AAAA"),
+        format!("{plain}?expires=9223372036854775808&sig=%%"),
         signed.replace("expires=", "expires=1"),
     ] {
         let res = app.client.get(&url).send().await.unwrap();

@@ -26,7 +26,6 @@ use crate::report::{
 };
 use crate::services::accounts::{describe_until, may_suspend};
 use crate::services::notifications::{ReportNotice, TOPIC};
-
 use crate::storage::ObjectKey;
 
 /// Limits on reporting.
