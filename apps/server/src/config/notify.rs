@@ -60,7 +60,8 @@ pub struct NotifyConfig {
     #[arg(long, env = "NOTIFY_MAX_ATTEMPTS", default_value_t = 6, global = true)]
     pub notify_max_attempts: u32,
 
-    /// Seconds between notification worker passes; 0 turns the in-process worker off.
+    /// Seconds between the notice and event workers' passes; 0 turns both in-process
+    /// workers off.
     #[arg(long, env = "NOTIFY_INTERVAL_SECS", default_value_t = 2, global = true)]
     pub notify_interval_secs: u64,
 
