@@ -2,7 +2,7 @@
 //! registration completion and logout; and the user's own sessions.
 
 use actix_web::http::{Method, header};
-use actix_web::{HttpRequest, HttpResponse, ResponseError as _, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use domain::services::{Callback, LoggedIn, LoginOutcome, RegistrationForm, SessionMeta};
 use domain::{LoginHints, SessionId};
 use serde::{Deserialize, Serialize};
@@ -153,11 +153,12 @@ pub async fn callback(
     let mut res = match outcome {
         Ok(LoginOutcome::LoggedIn(done)) => logged_in(&state, *done, true),
         Ok(LoginOutcome::NeedsRegistration { token, invalid }) => {
-            let mut res = ApiError::insufficient_user_info(invalid).error_response();
+            // `from_error` keeps the error on the response: the access line names its code.
+            let mut res = HttpResponse::from_error(ApiError::insufficient_user_info(invalid));
             let _ = res.add_cookie(&state.cookies.registration(&token, state.registration_ttl));
             res
         }
-        Err(e) => ApiError::from(e).error_response(),
+        Err(e) => HttpResponse::from_error(ApiError::from(e)),
     };
     if spends_state {
         let _ = res.add_cookie(&clear_state);
