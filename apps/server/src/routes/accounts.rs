@@ -5,10 +5,9 @@ use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use domain::{Account, AccountId, Actor};
 use serde::Serialize;
-use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 
-use super::Routes;
+use super::{Routes, rfc3339};
 use crate::auth::{Authenticated, SESSION_COOKIE};
 use crate::error::ErrorCode;
 use crate::error::{ApiError, ErrorBody};
@@ -73,12 +72,11 @@ pub struct SuspensionResponse {
 
 impl SuspensionResponse {
     fn new(s: &domain::Suspension, staff: bool) -> Self {
-        let rfc = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
         Self {
-            until: s.until.map(rfc),
+            until: s.until.map(rfc3339),
             reason: staff.then(|| s.reason.as_str().to_owned()),
             suspended_by: staff.then_some(s.by.get()),
-            suspended_at: staff.then(|| rfc(s.at)),
+            suspended_at: staff.then(|| rfc3339(s.at)),
             report_id: s.report.filter(|_| staff).map(domain::ReportId::get),
         }
     }
@@ -102,7 +100,7 @@ impl AccountResponse {
             name: a.name.as_ref().map(|n| n.as_str().to_owned()),
             email: a.email.as_ref().map(|e| e.as_str().to_owned()),
             roles: a.roles.iter().map(|r| r.as_str().to_owned()).collect(),
-            created_at: a.created_at.format(&Rfc3339).unwrap_or_default(),
+            created_at: rfc3339(a.created_at),
             gender: a.gender.map(|g| g.as_str().to_owned()),
             birth_date: a.birth_date.map(|d| d.to_string()),
             profile_img_uri: state.profile_image_url(a),

@@ -7,11 +7,10 @@ use actix_web::{HttpResponse, web};
 use domain::services::RoleChange;
 use domain::{AccountId, AuditEntry};
 use serde::Serialize;
-use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 
-use super::Routes;
 use super::accounts::AccountResponse;
+use super::{Routes, rfc3339};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
 use crate::input::admin::{AuditQuery, RoleRequest, SuspendRequest, grantable_role};
@@ -172,7 +171,7 @@ impl From<AuditEntry> for AuditEntryResponse {
         let AuditEntry { id, entry } = e;
         Self {
             id,
-            at: entry.at.format(&Rfc3339).unwrap_or_default(),
+            at: rfc3339(entry.at),
             actor: entry.actor.to_string(),
             action: entry.action.as_str().to_owned(),
             target: entry.target.to_string(),
@@ -263,7 +262,6 @@ pub async fn failed_events(
 ) -> Result<HttpResponse, ApiError> {
     let page = query.into_inner().page()?;
     let (items, total) = state.events.failed(&who.actor, page).await?;
-    let rfc = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
     Ok(HttpResponse::Ok().json(FailedEventPage {
         items: items
             .into_iter()
@@ -274,9 +272,9 @@ pub async fn failed_events(
                 body: message.body,
                 attempts: record.job.attempts,
                 last_error: record.last_error,
-                created_at: rfc(record.job.created_at),
+                created_at: rfc3339(record.job.created_at),
                 failed_at: match record.state {
-                    domain::JobState::Failed(t) => Some(rfc(t)),
+                    domain::JobState::Failed(t) => Some(rfc3339(t)),
                     _ => None,
                 },
             })

@@ -8,20 +8,15 @@ use domain::services::notifications::NoticeJob;
 use domain::{AccountId, ImageStatus, JobState};
 use serde::Serialize;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 
-use super::Routes;
+use super::{Routes, rfc3339};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
 
 pub fn routes(r: &mut Routes) {
     r.add(Method::GET, "/accounts/{id}/export", export);
-}
-
-fn rfc(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
 }
 
 /// The whole export.
@@ -133,7 +128,7 @@ impl ExportDocument {
         let a = e.account;
         let now = OffsetDateTime::now_utc();
         Self {
-            exported_at: rfc(now),
+            exported_at: rfc3339(now),
             account: ExportedAccount {
                 user_id: a.id.get(),
                 name: a.name.as_ref().map(|n| n.as_str().to_owned()),
@@ -145,12 +140,12 @@ impl ExportDocument {
                 phone: a.phone.as_ref().map(|p| p.as_str().to_owned()),
                 roles: a.roles.iter().map(|r| r.as_str().to_owned()).collect(),
                 profile_image_key: a.profile_image_key.as_ref().map(ToString::to_string),
-                created_at: rfc(a.created_at),
-                updated_at: rfc(a.updated_at),
+                created_at: rfc3339(a.created_at),
+                updated_at: rfc3339(a.updated_at),
                 suspension: a.active_suspension(now).map(|s| ExportedSuspension {
-                    until: s.until.map(rfc),
+                    until: s.until.map(rfc3339),
                     reason: s.reason.as_str().to_owned(),
-                    since: rfc(s.at),
+                    since: rfc3339(s.at),
                 }),
             },
             identities: e
@@ -160,16 +155,16 @@ impl ExportDocument {
                     issuer: i.identity.issuer().to_owned(),
                     subject: i.identity.subject().to_owned(),
                     email: i.email.map(|m| m.as_str().to_owned()),
-                    linked_at: rfc(i.linked_at),
+                    linked_at: rfc3339(i.linked_at),
                 })
                 .collect(),
             sessions: e
                 .sessions
                 .into_iter()
                 .map(|s| ExportedSession {
-                    created_at: rfc(s.created_at),
-                    last_used_at: rfc(s.last_seen_at),
-                    expires_at: rfc(s.idle_expires_at.min(s.absolute_expires_at)),
+                    created_at: rfc3339(s.created_at),
+                    last_used_at: rfc3339(s.last_seen_at),
+                    expires_at: rfc3339(s.idle_expires_at.min(s.absolute_expires_at)),
                     ip: s.ip,
                     user_agent: s.user_agent,
                 })
@@ -192,9 +187,9 @@ impl ExportDocument {
                     height: i.height,
                     original_filename: i.original_filename,
                     metadata: i.metadata,
-                    created_at: rfc(i.created_at),
-                    confirmed_at: i.confirmed_at.map(rfc),
-                    expires_at: i.expires_at.map(rfc),
+                    created_at: rfc3339(i.created_at),
+                    confirmed_at: i.confirmed_at.map(rfc3339),
+                    expires_at: i.expires_at.map(rfc3339),
                 })
                 .collect(),
             reports: e
@@ -208,8 +203,8 @@ impl ExportDocument {
                     reason: r.reason.as_str().to_owned(),
                     evidence: r.evidence.iter().map(ToString::to_string).collect(),
                     status: r.status.as_str().to_owned(),
-                    created_at: rfc(r.created_at),
-                    updated_at: rfc(r.updated_at),
+                    created_at: rfc3339(r.created_at),
+                    updated_at: rfc3339(r.updated_at),
                 })
                 .collect(),
             notices: e
@@ -219,15 +214,15 @@ impl ExportDocument {
                     let job = serde_json::from_value::<NoticeJob>(n.job.payload).ok();
                     let (state, settled_at) = match n.state {
                         JobState::Pending => ("pending", None),
-                        JobState::Delivered(t) => ("delivered", Some(rfc(t))),
-                        JobState::Skipped(t) => ("skipped", Some(rfc(t))),
-                        JobState::Failed(t) => ("failed", Some(rfc(t))),
+                        JobState::Delivered(t) => ("delivered", Some(rfc3339(t))),
+                        JobState::Skipped(t) => ("skipped", Some(rfc3339(t))),
+                        JobState::Failed(t) => ("failed", Some(rfc3339(t))),
                     };
                     ExportedNotice {
                         kind: job.map(|j| j.kind.as_str().to_owned()),
                         report_id: job.and_then(|j| j.report_id),
                         state: state.to_owned(),
-                        created_at: rfc(n.job.created_at),
+                        created_at: rfc3339(n.job.created_at),
                         settled_at,
                     }
                 })

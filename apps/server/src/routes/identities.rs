@@ -5,10 +5,9 @@ use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use domain::IdentityId;
 use serde::Serialize;
-use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 
-use super::Routes;
+use super::{Routes, rfc3339};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
@@ -63,7 +62,7 @@ pub async fn list(
                     .map(ToString::to_string),
                 issuer: i.identity.issuer().to_owned(),
                 email: i.email.map(|e| e.as_str().to_owned()),
-                linked_at: i.linked_at.format(&Rfc3339).unwrap_or_default(),
+                linked_at: rfc3339(i.linked_at),
             })
             .collect::<Vec<_>>(),
     ))

@@ -10,10 +10,9 @@ use domain::services::Confirmation;
 use domain::services::ImageUrl;
 use domain::{Channel, Image, ObjectKey};
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
 use utoipa::ToSchema;
 
-use super::Routes;
+use super::{Routes, rfc3339};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, Domain, ErrorBody};
 use crate::input::upload::UploadInput;
@@ -133,9 +132,7 @@ pub async fn issue_v1(
         key: issued.image.key.to_string(),
         upload_url: issued.upload_url,
         cdn_url: issued.cdn_url,
-        cdn_url_expires_at: issued
-            .cdn_url_expires_at
-            .map(|t| t.format(&Rfc3339).unwrap_or_default()),
+        cdn_url_expires_at: issued.cdn_url_expires_at.map(rfc3339),
         expires_in: issued.expires_in,
         required_headers: issued.required_headers.into_iter().collect(),
     }))
@@ -181,11 +178,10 @@ pub struct ImageResponse {
 impl ImageResponse {
     /// The image as answered, with `url` where it is read (signed for a private one).
     pub(crate) fn new(image: &Image, url: ImageUrl) -> Self {
-        let at = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
         Self {
             key: image.key.to_string(),
             cdn_url: url.url,
-            cdn_url_expires_at: url.expires_at.map(at),
+            cdn_url_expires_at: url.expires_at.map(rfc3339),
             channel: image.channel.as_str().to_owned(),
             uploader_id: image.uploader.to_string(),
             // Known once confirmed; empty while an upload that declared none is pending.
@@ -199,12 +195,12 @@ impl ImageResponse {
             metadata: serde_json::Value::Object(image.metadata.clone()),
             status: image.status.as_str().to_owned(),
             original_filename: image.original_filename.clone(),
-            created_at: at(image.created_at),
-            confirmed_at: image.confirmed_at.map(at),
+            created_at: rfc3339(image.created_at),
+            confirmed_at: image.confirmed_at.map(rfc3339),
             expires_at: image
                 .expires_at
                 .filter(|_| image.status == domain::ImageStatus::Ready)
-                .map(at),
+                .map(rfc3339),
         }
     }
 }
@@ -287,9 +283,7 @@ async fn presign(
     Ok(HttpResponse::Ok().json(PresignResponse {
         upload_url: issued.upload_url,
         cdn_url: issued.cdn_url,
-        cdn_url_expires_at: issued
-            .cdn_url_expires_at
-            .map(|t| t.format(&Rfc3339).unwrap_or_default()),
+        cdn_url_expires_at: issued.cdn_url_expires_at.map(rfc3339),
         key: issued.image.key.to_string(),
         expires_in: issued.expires_in,
         required_headers: issued.required_headers.into_iter().collect(),

@@ -6,10 +6,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use domain::services::{Callback, LoggedIn, LoginOutcome, RegistrationForm, SessionMeta};
 use domain::{LoginHints, SessionId};
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 
-use super::Routes;
+use super::{Routes, rfc3339};
 use crate::auth::{
     Authenticated, LOGIN_COOKIE, MaybeAuthenticated, REGISTER_COOKIE, SESSION_COOKIE, check_origin,
 };
@@ -287,10 +286,6 @@ pub struct SessionResponse {
     ip: Option<String>,
     /// The session this request came with.
     current: bool,
-}
-
-fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
 }
 
 /// The caller's active sessions, most recently used first.

@@ -118,6 +118,12 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::route_not_found())
 }
 
+/// An instant as every answer writes it: RFC 3339, UTC.
+pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// The service's routes, every family.
 pub fn all() -> Routes {
     let mut r = Routes::default();

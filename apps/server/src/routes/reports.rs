@@ -4,10 +4,9 @@ use actix_web::http::{Method, header};
 use actix_web::{HttpResponse, web};
 use domain::{AccountId, Page, Report, ReportEvent, ReportId};
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 
-use super::Routes;
+use super::{Routes, rfc3339};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
 use crate::input::report::{ListQuery, ModerateRequest, ReportBody};
@@ -140,10 +139,6 @@ pub struct ReportList {
     total: u64,
 }
 
-fn at(t: time::OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
-
 impl ReportResponse {
     /// The report as answered, its evidence with the URLs its readers get (signed for
     /// private images).
@@ -154,7 +149,7 @@ impl ReportResponse {
             evidence.push(EvidenceResponse {
                 key: k.to_string(),
                 cdn_url: url.url,
-                cdn_url_expires_at: url.expires_at.map(at),
+                cdn_url_expires_at: url.expires_at.map(rfc3339),
             });
         }
         Ok(Self {
@@ -168,8 +163,8 @@ impl ReportResponse {
             status: r.status.as_str().to_owned(),
             assignee_id: r.assignee.map(AccountId::get),
             resolution_note: r.resolution_note.clone(),
-            created_at: at(r.created_at),
-            updated_at: at(r.updated_at),
+            created_at: rfc3339(r.created_at),
+            updated_at: rfc3339(r.updated_at),
         })
     }
 }
@@ -183,10 +178,10 @@ fn event(e: ReportEvent) -> EventResponse {
         note: e.note,
         decision: e.decision.map(|d| d.kind().to_owned()),
         decision_until: match e.decision {
-            Some(domain::Decision::SuspendTarget { until: Some(t) }) => Some(at(t)),
+            Some(domain::Decision::SuspendTarget { until: Some(t) }) => Some(rfc3339(t)),
             _ => None,
         },
-        at: at(e.at),
+        at: rfc3339(e.at),
     }
 }
 
