@@ -20,6 +20,7 @@ mod m20261201_000007_image_removal;
 mod m20261202_000008_identity_email;
 mod m20261202_000009_moderation;
 mod m20261202_000010_private_images;
+mod m20261202_000011_image_variants;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000008_identity_email::Migration),
             Box::new(m20261202_000009_moderation::Migration),
             Box::new(m20261202_000010_private_images::Migration),
+            Box::new(m20261202_000011_image_variants::Migration),
         ]
     }
 }

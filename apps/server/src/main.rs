@@ -114,7 +114,10 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
                 server::adapters::open_storage(&cli.config, &public_url, repo.clone()).await?;
             let images = domain::services::Images::new(
                 repo.clone(),
-                storage.objects,
+                domain::services::Media {
+                    store: storage.objects,
+                    processor: std::sync::Arc::new(cli.config.images.processor()),
+                },
                 domain::services::Delivery {
                     cdn: storage.cdn,
                     signer: storage.signer,

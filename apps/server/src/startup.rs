@@ -15,8 +15,8 @@ use anyhow::Context as _;
 use domain::services::notifications::Notifications;
 use domain::services::reports::{ReportPolicy, Reports};
 use domain::services::{
-    Accounts, AuditTrail, Delivery, EventDelivery, Exports, Images, Login, LoginPolicy, Sessions,
-    Sweeper,
+    Accounts, AuditTrail, Delivery, EventDelivery, Exports, Images, Login, LoginPolicy, Media,
+    Sessions, Sweeper,
 };
 use domain::{Account, Cached, Clock, IdentityProvider, ReadCaches, SystemClock};
 use identity_oidc::{DevProvider, OidcProvider};
@@ -147,9 +147,13 @@ impl Application {
         let accounts = Accounts::new(cached.clone(), cached.clone(), repo.clone(), clock.clone())
             .with_events(subscriptions.clone());
         let metrics = Arc::new(crate::metrics::Metrics::new().context("metrics registry")?);
+        let media = Media {
+            store: objects.clone(),
+            processor: Arc::new(config.images.processor()),
+        };
         let images = Images::new(
             cached.clone(),
-            objects.clone(),
+            media,
             Delivery { cdn, signer },
             cached.clone(),
             repo.clone(),

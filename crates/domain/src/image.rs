@@ -137,7 +137,8 @@ impl FromStr for ImageStatus {
 }
 
 /// The image types the service accepts. Never SVG or HTML.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(into = "&'static str", try_from = "&str")]
 pub enum ImageType {
     Png,
     Jpeg,
@@ -195,6 +196,20 @@ impl ImageType {
     }
 }
 
+impl From<ImageType> for &'static str {
+    fn from(t: ImageType) -> Self {
+        t.mime()
+    }
+}
+
+impl TryFrom<&str> for ImageType {
+    type Error = ParseError;
+
+    fn try_from(s: &str) -> Result<Self, Self::Error> {
+        Self::from_mime(s)
+    }
+}
+
 /// An image record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Image {
@@ -225,6 +240,21 @@ pub struct Image {
     pub expires_at: Option<OffsetDateTime>,
     /// Read only through signed URLs (its channel was private when it was confirmed).
     pub private: bool,
+    /// Its variants, once confirmed: every object besides the image's own that is part of
+    /// it. Named here before they are stored, so none can outlive the record.
+    pub variants: Vec<Variant>,
+    /// The BlurHash of the image, once confirmed.
+    pub blurhash: Option<String>,
+}
+
+/// A variant of an image, stored beside it ([`crate::processing::variant_key`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Variant {
+    pub name: String,
+    pub key: ObjectKey,
+    pub width: u32,
+    pub height: u32,
+    pub content_type: ImageType,
 }
 
 impl Channel {
@@ -309,6 +339,9 @@ pub struct ReadyImage {
     pub expires_at: Option<OffsetDateTime>,
     /// Whether its channel is private now: it is read only through signed URLs.
     pub private: bool,
+    /// Its variants, stored before the image is marked ready.
+    pub variants: Vec<Variant>,
+    pub blurhash: String,
 }
 
 /// Which images to list; unset fields match anything.
@@ -418,6 +451,18 @@ pub trait ImageRepository: Send + Sync {
         ready: ReadyImage,
         enqueue: Vec<crate::report::Enqueue>,
     ) -> Result<Option<Image>, RepositoryError>;
+
+    /// Names the variants a pending image is about to store, before they are stored, so
+    /// that removing the record removes them whatever happens next; `false`, and nothing
+    /// written, when it is not pending.
+    ///
+    /// # Errors
+    /// `RepositoryError` on infrastructure failure.
+    async fn name_variants(
+        &self,
+        id: ImageId,
+        variants: Vec<Variant>,
+    ) -> Result<bool, RepositoryError>;
 
     /// Moves an image from `from` to `to` at `at`; `false` when it was not in `from`.
     /// Concurrent callers (replicas, sweeps) make each transition happen once.

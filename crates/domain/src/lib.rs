@@ -16,6 +16,7 @@ pub mod image;
 pub mod login;
 pub mod notify;
 pub mod outbox;
+pub mod processing;
 #[cfg(test)]
 mod properties;
 pub mod report;
@@ -46,7 +47,7 @@ pub use error::{
 pub use events::{EventKind, EventMessage, EventPublisher, Subscriptions};
 pub use image::{
     Cdn, Channel, Image, ImageFilter, ImageId, ImageRepository, ImageStatus, ImageType,
-    InsertImageError, NewImage, ReadSigner, ReadyImage, UploadLimit, UploadLimits,
+    InsertImageError, NewImage, ReadSigner, ReadyImage, UploadLimit, UploadLimits, Variant,
 };
 pub use login::{
     Actor, AuthorizationRedirect, IdentityError, IdentityProvider, LoginFlow, LoginHints,

@@ -14,9 +14,25 @@ use crate::error::{BoxError, ParseError};
 /// segments, each made of ASCII letters, digits, `.`, `_` and `-`, none empty and none
 /// starting with a dot (so no `.`, `..` or hidden files), no leading or trailing `/`.
 /// Anything a local store turns into a path stays below its root by construction.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(transparent)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(into = "String", try_from = "String")]
 pub struct ObjectKey(String);
+
+impl From<ObjectKey> for String {
+    fn from(k: ObjectKey) -> Self {
+        k.0
+    }
+}
+
+impl TryFrom<String> for ObjectKey {
+    type Error = ParseError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
 
 impl ObjectKey {
     pub const MAX_LEN: usize = 512;
@@ -113,6 +129,11 @@ pub struct ObjectMeta {
 
 /// A body streamed into the store chunk by chunk; never buffered whole.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>;
+
+/// Bytes already in memory as a [`ByteStream`] of one chunk.
+pub fn stream_of(bytes: Bytes) -> ByteStream {
+    Box::pin(futures_util::stream::once(std::future::ready(Ok(bytes))))
+}
 
 /// Failures of object-store operations.
 #[derive(Debug, thiserror::Error)]

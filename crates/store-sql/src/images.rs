@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use domain::{
     AccountId, Channel, Enqueue, Image, ImageFilter, ImageId, ImageRepository, ImageStatus,
     ImageType, InsertImageError, NewAuditEntry, NewImage, ObjectKey, ReadyImage, RepositoryError,
-    UploadLimit, UploadLimits,
+    UploadLimit, UploadLimits, Variant,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -51,7 +51,13 @@ fn to_domain(m: images::Model) -> Result<Image, RepositoryError> {
         confirmed_at: m.confirmed_at.map(instant).transpose()?,
         expires_at: m.expires_at.map(instant).transpose()?,
         private: m.private,
+        variants: serde_json::from_str(&m.variants).map_err(corrupt)?,
+        blurhash: m.blurhash,
     })
+}
+
+fn variants_json(variants: &[Variant]) -> Result<String, RepositoryError> {
+    serde_json::to_string(variants).map_err(corrupt)
 }
 
 fn signed(n: u64) -> Result<i64, RepositoryError> {
@@ -79,6 +85,8 @@ fn row(new: NewImage) -> Result<images::ActiveModel, RepositoryError> {
         expires_at: Set(Some(micros(new.expires_at))),
         private: Set(false),
         objects_removed_at: Set(None),
+        variants: Set("[]".to_owned()),
+        blurhash: Set(None),
         ..Default::default()
     })
 }
@@ -209,6 +217,24 @@ impl ImageRepository for SqlStore {
         }
         .await;
         finish(txn, out).await
+    }
+
+    async fn name_variants(
+        &self,
+        id: ImageId,
+        variants: Vec<Variant>,
+    ) -> Result<bool, RepositoryError> {
+        let done = images::Entity::update_many()
+            .col_expr(
+                images::Column::Variants,
+                Expr::value(variants_json(&variants)?),
+            )
+            .filter(images::Column::Id.eq(id.get()))
+            .filter(images::Column::Status.eq(ImageStatus::Pending.as_str()))
+            .exec(self.conn())
+            .await
+            .map_err(translate)?;
+        Ok(done.rows_affected == 1)
     }
 
     async fn transition(
@@ -354,6 +380,11 @@ async fn ready<C: ConnectionTrait>(
             Expr::value(r.expires_at.map(micros)),
         )
         .col_expr(images::Column::Private, Expr::value(r.private))
+        .col_expr(
+            images::Column::Variants,
+            Expr::value(variants_json(&r.variants)?),
+        )
+        .col_expr(images::Column::Blurhash, Expr::value(r.blurhash))
         .filter(images::Column::Id.eq(id.get()))
         .filter(images::Column::Status.eq(ImageStatus::Pending.as_str()))
         .exec_with_returning(conn)

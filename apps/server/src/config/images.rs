@@ -29,6 +29,46 @@ pub struct ImagesConfig {
     )]
     pub private_url_ttl_secs: u64,
 
+    /// The variants every confirmed image gets, as WebP: `name=WIDTHxHEIGHT:cover|fit`,
+    /// comma-separated (cover crops to fill the box, fit keeps the whole image; never
+    /// enlarged). Empty for none. Applies to images confirmed from then on.
+    #[arg(
+        long,
+        env = "IMAGE_VARIANTS",
+        default_value = "thumb=320x320:cover,medium=1280x1280:fit",
+        global = true
+    )]
+    pub image_variants: String,
+
+    /// Quality of the variants' WebP encoding, 0 to 100 (libvips' default is 75).
+    #[arg(
+        long,
+        env = "IMAGE_VARIANT_QUALITY",
+        default_value_t = 75,
+        global = true
+    )]
+    pub image_variant_quality: u8,
+
+    /// Images decoded at once by this process; 0: one per core. Each holds one upload's
+    /// bytes and pixels (see docs/images.md for the memory to plan).
+    #[arg(
+        long,
+        env = "IMAGE_PROCESSING_CONCURRENCY",
+        default_value_t = 0,
+        global = true
+    )]
+    pub image_processing_concurrency: usize,
+
+    /// Confirmations that may wait for a turn to decode; more are answered 503 with
+    /// Retry-After.
+    #[arg(
+        long,
+        env = "IMAGE_PROCESSING_QUEUE",
+        default_value_t = 256,
+        global = true
+    )]
+    pub image_processing_queue: usize,
+
     /// Largest image accepted, in bytes.
     #[arg(long, env = "IMAGE_MAX_BYTES", default_value_t = 10 * 1024 * 1024, global = true)]
     pub image_max_bytes: u64,
@@ -105,8 +145,37 @@ impl ImagesConfig {
             },
             private_channels: self.private_channels(),
             private_url_ttl: seconds(self.private_url_ttl_secs.max(1)),
+            // Refused at start-up when it does not parse.
+            variants: self.variants().unwrap_or_default(),
+            processing: self.processing(),
             ..domain::services::ImagePolicy::default()
         }
+    }
+
+    /// `IMAGE_VARIANTS`, parsed.
+    ///
+    /// # Errors
+    /// Why it does not parse.
+    pub fn variants(&self) -> Result<domain::processing::VariantPresets, domain::ParseError> {
+        self.image_variants.parse()
+    }
+
+    /// `IMAGE_PROCESSING_CONCURRENCY` and `IMAGE_PROCESSING_QUEUE`.
+    pub fn processing(&self) -> domain::services::ProcessingLimits {
+        let default = domain::services::ProcessingLimits::default();
+        domain::services::ProcessingLimits {
+            concurrency: match self.image_processing_concurrency {
+                0 => default.concurrency,
+                n => n,
+            },
+            queue: self.image_processing_queue,
+            ..default
+        }
+    }
+
+    /// The processor of confirmed images.
+    pub fn processor(&self) -> imaging::Pipeline {
+        imaging::Pipeline::new(f32::from(self.image_variant_quality.min(100)))
     }
 
     /// `IMAGE_PRIVATE_CHANNELS`, parsed (unknown names are refused at start-up).

@@ -268,6 +268,9 @@ impl Config {
         if let Err(bad) = self.events.endpoints() {
             problems.extend(bad);
         }
+        if let Err(e) = self.images.variants() {
+            problems.push(format!("IMAGE_VARIANTS: {}", e.reason));
+        }
         for name in self.images.unknown_private_channels() {
             problems.push(format!(
                 "IMAGE_PRIVATE_CHANNELS: {name} is no channel (profile, post, chat, scan, my, report)"

@@ -53,6 +53,8 @@ pub enum ErrorCode {
     UploaderMismatch,
     ChannelMismatch,
     ImageRejected,
+    /// Every turn to decode images is taken: retry after `Retry-After` seconds.
+    ImageProcessingBusy,
     ImageProtected,
     UploadMismatch,
     UploadInterrupted,
@@ -124,6 +126,7 @@ impl ErrorCode {
             Self::UploaderMismatch => "UPLOADER_MISMATCH",
             Self::ChannelMismatch => "CHANNEL_MISMATCH",
             Self::ImageRejected => "IMAGE_REJECTED",
+            Self::ImageProcessingBusy => "IMAGE_PROCESSING_BUSY",
             Self::ImageProtected => "IMAGE_PROTECTED",
             Self::UploadMismatch => "UPLOAD_MISMATCH",
             Self::UploadInterrupted => "UPLOAD_INTERRUPTED",
@@ -205,6 +208,7 @@ impl ErrorCode {
             }
             Self::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             Self::ServiceUnavailable
+            | Self::ImageProcessingBusy
             | Self::DatabaseUnavailable
             | Self::NotReady
             | Self::IdentityProviderUnavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -188,6 +188,12 @@ impl From<ImageError> for ApiError {
                 image(Self::payload_too_large(usize::try_from(limit).ok()))
             }
             ImageError::LimitExceeded(limit) => image(Self::upload_limit(limit)),
+            ImageError::Busy { retry_after } => image(Self::new(
+                ErrorCode::ImageProcessingBusy,
+                "Too many images are being processed: retry after the seconds Retry-After says.",
+            ))
+            .with_retry_after(retry_after.as_secs().max(1)),
+            ImageError::Processing(_) => image(Self::internal()).with_cause(e),
             ImageError::StorageUnavailable(_) => Self::storage_unavailable().with_cause(e),
             ImageError::Storage(_) => image(Self::internal()).with_cause(e),
             ImageError::Repository(r) => image(Self::from(r)),

@@ -69,6 +69,8 @@ pub struct ApiError {
     validation: Option<Vec<FieldError>>,
     /// What went wrong inside, for the log only.
     cause: Option<Box<dyn std::error::Error + Send + Sync>>,
+    /// Seconds after which a retry may succeed (`Retry-After`).
+    retry_after: Option<u64>,
 }
 
 impl fmt::Debug for ApiError {
@@ -104,7 +106,14 @@ impl ApiError {
             domain: Domain::Common,
             validation: None,
             cause: None,
+            retry_after: None,
         }
+    }
+
+    /// The answer with `Retry-After: secs`.
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 
     #[must_use]
@@ -311,6 +320,9 @@ impl ResponseError for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         ));
+        if let Some(secs) = self.retry_after {
+            res.insert_header((header::RETRY_AFTER, secs));
+        }
         res.body(body)
     }
 }

@@ -95,6 +95,17 @@ pub struct ExportedImage {
     created_at: String,
     confirmed_at: Option<String>,
     expires_at: Option<String>,
+    /// Its variants' names and keys (read as the image is).
+    variants: Vec<ExportedVariant>,
+    blurhash: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportedVariant {
+    name: String,
+    key: String,
+    width: u32,
+    height: u32,
 }
 
 /// A report the account filed. The moderators' names and notes are left out.
@@ -190,6 +201,17 @@ impl ExportDocument {
                     created_at: rfc3339(i.created_at),
                     confirmed_at: i.confirmed_at.map(rfc3339),
                     expires_at: i.expires_at.map(rfc3339),
+                    variants: i
+                        .variants
+                        .into_iter()
+                        .map(|v| ExportedVariant {
+                            name: v.name,
+                            key: v.key.to_string(),
+                            width: v.width,
+                            height: v.height,
+                        })
+                        .collect(),
+                    blurhash: i.blurhash,
                 })
                 .collect(),
             reports: e

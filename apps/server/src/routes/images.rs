@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use domain::services::Confirmation;
-use domain::services::ImageUrl;
+use domain::services::ImageView;
 use domain::{Channel, Image, ObjectKey};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -173,15 +173,55 @@ pub struct ImageResponse {
     confirmed_at: Option<String>,
     /// When retention deletes it (chat 7 days, scan 30 days), if ever.
     expires_at: Option<String>,
+    /// Its variants by name (`IMAGE_VARIANTS`: `thumb`, `medium` by default), WebP, made
+    /// when it was confirmed; empty before, and for images confirmed before variants
+    /// existed. A private image's variant URLs are signed and expire with `cdn_url`.
+    variants: Variants,
+    /// The BlurHash of the image (4×3 components), a placeholder to show while it
+    /// loads; `null` before it is confirmed.
+    blurhash: Option<String>,
+}
+
+/// An image's variants by name.
+pub type Variants = std::collections::BTreeMap<String, VariantResponse>;
+
+/// One variant of an image.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VariantResponse {
+    url: String,
+    width: u32,
+    height: u32,
+    /// `image/webp`.
+    content_type: String,
+}
+
+/// `view`'s variants as answered.
+pub(crate) fn variants(view: &ImageView) -> Variants {
+    view.variants
+        .iter()
+        .map(|v| {
+            (
+                v.name.clone(),
+                VariantResponse {
+                    url: v.url.url.clone(),
+                    width: v.width,
+                    height: v.height,
+                    content_type: v.content_type.mime().to_owned(),
+                },
+            )
+        })
+        .collect()
 }
 
 impl ImageResponse {
-    /// The image as answered, with `url` where it is read (signed for a private one).
-    pub(crate) fn new(image: &Image, url: ImageUrl) -> Self {
+    /// The image as answered, with `view`'s URLs (signed for a private one).
+    pub(crate) fn new(image: &Image, view: ImageView) -> Self {
         Self {
             key: image.key.to_string(),
-            cdn_url: url.url,
-            cdn_url_expires_at: url.expires_at.map(rfc3339),
+            variants: variants(&view),
+            blurhash: view.blurhash,
+            cdn_url: view.url.url,
+            cdn_url_expires_at: view.url.expires_at.map(rfc3339),
             channel: image.channel.as_str().to_owned(),
             uploader_id: image.uploader.to_string(),
             // Known once confirmed; empty while an upload that declared none is pending.
@@ -231,8 +271,8 @@ pub async fn callback_v1(
         checksum: b.checksum,
     };
     let image = state.images.confirm(&who.actor, channel, &key, &c).await?;
-    let url = state.images.url_of(&image).await?;
-    Ok(HttpResponse::Ok().json(ImageResponse::new(&image, url)))
+    let view = state.images.view(&image).await?;
+    Ok(HttpResponse::Ok().json(ImageResponse::new(&image, view)))
 }
 
 /// Seed 004's presign request.
@@ -356,8 +396,8 @@ pub async fn metadata(
 ) -> Result<HttpResponse, ApiError> {
     let key = image_key(&key)?;
     let image = state.images.metadata(&who.actor, &key).await?;
-    let url = state.images.url_of(&image).await?;
-    Ok(HttpResponse::Ok().json(ImageResponse::new(&image, url)))
+    let view = state.images.view(&image).await?;
+    Ok(HttpResponse::Ok().json(ImageResponse::new(&image, view)))
 }
 
 /// Deletes an image: its uploader, STAFF or ADMIN (a service token gets 403). The object is removed and its CDN path

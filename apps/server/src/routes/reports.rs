@@ -85,6 +85,9 @@ pub struct EvidenceResponse {
     /// When `cdn_url` stops working (RFC 3339), for a private image's signed URL.
     #[serde(skip_serializing_if = "Option::is_none")]
     cdn_url_expires_at: Option<String>,
+    /// The image's variants (a `thumb` for a moderation list), signed alike.
+    variants: super::images::Variants,
+    blurhash: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -145,11 +148,13 @@ impl ReportResponse {
     async fn new(r: &Report, state: &AppState) -> Result<Self, ApiError> {
         let mut evidence = Vec::with_capacity(r.evidence.len());
         for k in &r.evidence {
-            let url = state.images.url_of_key(k).await?;
+            let view = state.images.view_of_key(k).await?;
             evidence.push(EvidenceResponse {
                 key: k.to_string(),
-                cdn_url: url.url,
-                cdn_url_expires_at: url.expires_at.map(rfc3339),
+                variants: super::images::variants(&view),
+                blurhash: view.blurhash,
+                cdn_url: view.url.url,
+                cdn_url_expires_at: view.url.expires_at.map(rfc3339),
             });
         }
         Ok(Self {

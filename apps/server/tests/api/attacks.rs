@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::{TestApp, User, assert_envelope, spawn_app};
-use crate::images::{Issued, PNG, png_of};
+use crate::images::{Issued, PNG, TINY_GIF, TINY_JPEG, real_png};
 
 /// CRC-32 (ISO-HDLC), as PNG chunks carry it.
 fn crc32(data: &[u8]) -> u32 {
@@ -26,7 +26,7 @@ fn crc32(data: &[u8]) -> u32 {
     !c
 }
 
-fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+pub(crate) fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
     out.extend(u32::try_from(data.len()).unwrap().to_be_bytes());
     let mut body = kind.to_vec();
     body.extend(data);
@@ -69,7 +69,7 @@ impl Bits {
 
 /// A deflate stream (one fixed-Huffman block) of `n` zero bytes: a literal, then copies of
 /// 258 bytes at distance 1, 13 bits each: about 160 to 1.
-fn deflate_zeros(n: u64) -> Vec<u8> {
+pub(crate) fn deflate_zeros(n: u64) -> Vec<u8> {
     let mut bits = Bits::default();
     bits.push(1, 1); // BFINAL
     bits.push(1, 2); // BTYPE = fixed Huffman
@@ -261,36 +261,50 @@ impl TestApp {
 }
 
 #[tokio::test]
-async fn polyglots_and_script_in_exif_are_stored_as_inert_images() {
+async fn polyglots_and_script_in_metadata_are_published_without_it() {
     let app = spawn_app().await;
     let user = app.login("poly@example.com").await;
     let script = b"<html><body><script>alert(document.cookie)</script></body></html>";
     // HTML inside a PNG text chunk: a valid PNG from the first byte to the last.
-    let mut png_html = png_of(10, 10, 33)[..33].to_vec();
+    let png = real_png(10, 10, 0);
+    let iend = png.len() - 12;
+    let mut png_html = png[..iend].to_vec();
     png_chunk(
         &mut png_html,
         b"tEXt",
         &[b"Comment\0".as_slice(), script].concat(),
     );
-    png_chunk(&mut png_html, b"IEND", &[]);
-    let gif_js = gif_frames(
-        4,
-        4,
-        b"*/=1;alert(document.domain)//<script>alert(1)</script>;",
-        &[(4, 4)],
-    );
-    let jpeg_exif = jpeg_with_exif(
-        16,
-        8,
-        b"MM\0*\0\0\0\x08<script>alert('exif')</script><svg onload=alert(1)>",
-    );
+    png_html.extend(&png[iend..]);
+    // Script in a GIF comment block, after the header and its colour table.
+    let comment = b"*/=1;alert(document.domain)//<script>alert(1)</script>;";
+    let at = 13 + (3 << ((TINY_GIF[10] & 7) + 1));
+    let mut gif_js = TINY_GIF[..at].to_vec();
+    gif_js.extend([0x21, 0xFE, u8::try_from(comment.len()).unwrap()]);
+    gif_js.extend(comment);
+    gif_js.push(0);
+    gif_js.extend(&TINY_GIF[at..]);
+    // Script as a JPEG's EXIF.
+    let exif = b"Exif\0\0MM\0*\0\0\0\x08<script>alert('exif')</script><svg onload=alert(1)>";
+    let mut jpeg_exif = TINY_JPEG[..2].to_vec();
+    jpeg_exif.extend([0xFF, 0xE1]);
+    jpeg_exif.extend(u16::try_from(exif.len() + 2).unwrap().to_be_bytes());
+    jpeg_exif.extend(exif);
+    jpeg_exif.extend(&TINY_JPEG[2..]);
     for (declared, bytes, width) in [
         ("image/png", png_html, 10),
         ("image/gif", gif_js, 4),
         ("image/jpeg", jpeg_exif, 16),
     ] {
+        assert!(
+            bytes.windows(6).any(|w| w == b"alert("),
+            "{declared}: the script is in"
+        );
         let (issued, res) = app.try_upload(&user, declared, bytes.clone()).await;
-        assert_eq!(res.status(), 200, "{declared}: judged by its header");
+        assert_eq!(
+            res.status(),
+            200,
+            "{declared}: an image, whatever its metadata"
+        );
         let image: serde_json::Value = res.json().await.unwrap();
         assert_eq!(image["width"], width, "{declared}");
         assert_eq!(image["content_type"], declared, "{declared}");
@@ -298,14 +312,18 @@ async fn polyglots_and_script_in_exif_are_stored_as_inert_images() {
             !image.to_string().contains("script"),
             "nothing from inside the file is echoed: {image}"
         );
-        // Served byte for byte, but as the image type, unsniffable and under a policy
-        // that runs nothing: no browser will treat it as a page or a script.
+        // Published without the block that held the script, as the image type,
+        // unsniffable and under a policy that runs nothing.
         let (status, content_type, nosniff, csp, served) = app.served(&issued).await;
         assert_eq!(status, 200);
         assert_eq!(content_type, declared);
         assert_eq!(nosniff, "nosniff");
         assert_eq!(csp, "default-src 'none'");
-        assert_eq!(served, bytes);
+        assert!(
+            !served.windows(6).any(|w| w == b"alert("),
+            "{declared}: the script is not published"
+        );
+        assert!(served.len() < bytes.len(), "{declared}");
     }
 
     // HTML appended after the image's end: refused, and the bytes are gone.

@@ -22,7 +22,7 @@ use storage_s3::testing::{Garage, Moto};
 use store_sql::testing::TestDatabase;
 
 use crate::helpers::{TestApp, spawn_with};
-use crate::images::png_of;
+use crate::images::real_png;
 
 fn knob(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -423,7 +423,7 @@ async fn simulate(
                 };
                 ledger.lock().unwrap().issued.insert(key.clone());
                 let size = 100 + usize::try_from(rng.below(20_000)).unwrap();
-                let bytes = png_of(1 + u32::try_from(rng.below(999)).unwrap(), 7, size);
+                let bytes = real_png(1 + u32::try_from(rng.below(999)).unwrap(), 7, size);
                 let put = || {
                     let mut put = app.client.put(issued["upload_url"].as_str().unwrap());
                     for (k, v) in issued["required_headers"].as_object().unwrap() {

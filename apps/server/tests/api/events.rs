@@ -262,7 +262,14 @@ async fn events_are_signed_retried_under_one_id_and_failed_ones_redelivered() {
     assert_eq!(
         by_type("image.ready")["data"],
         json!({"key": key, "channel": "chat", "uploader_id": alice.id,
-            "content_type": "image/png", "width": image["width"], "height": image["height"]})
+        "content_type": "image/png", "width": image["width"], "height": image["height"],
+        "blurhash": image["blurhash"],
+        "variants": {
+            "thumb": {"key": format!("{key}.thumb.webp"), "width": 1, "height": 1,
+                "content_type": "image/webp"},
+            "medium": {"key": format!("{key}.medium.webp"), "width": 1, "height": 1,
+                "content_type": "image/webp"},
+        }})
     );
     assert_eq!(
         by_type("image.deleted")["data"],

@@ -16,8 +16,8 @@ pub const PNG: &[u8] = &[
     0x42, 0x60, 0x82,
 ];
 
-/// A PNG header of the given size, padded to `len` bytes and ending with `IEND` (the
-/// service reads the header and checks the end; it never decodes pixels).
+/// A PNG header of the given size, padded to `len` bytes and ending with `IEND`: no
+/// pixel data, so only for uploads refused before decoding (by size or pixel area).
 pub fn png_of(width: u32, height: u32, len: usize) -> Vec<u8> {
     const IEND: &[u8] = b"\x00\x00\x00\x00IEND\xAE\x42\x60\x82";
     let mut v = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR".to_vec();
@@ -28,6 +28,49 @@ pub fn png_of(width: u32, height: u32, len: usize) -> Vec<u8> {
     v.extend(IEND);
     v
 }
+
+/// A real, complete grayscale PNG of `width`×`height` black pixels that decodes, about
+/// `len` bytes long (at least its own size): padded inside its compressed stream with
+/// empty stored blocks and by splitting its data over several `IDAT` chunks, never with
+/// a chunk metadata removal would take out.
+pub fn real_png(width: u32, height: u32, len: usize) -> Vec<u8> {
+    use crate::attacks::{deflate_zeros, png_chunk};
+    let raw = (u64::from(width) + 1) * u64::from(height); // a filter byte starts each row
+    let data = deflate_zeros(raw);
+    let adler = ((raw % 65521) << 16) | 1; // over zeros, a stays 1 and b counts them
+    // Signature, IHDR, IEND, one IDAT's framing, the zlib header and checksum.
+    let base = 8 + 25 + 12 + 12 + 2 + data.len() + 4;
+    let pad = len.saturating_sub(base);
+    // 12 bytes per extra IDAT chunk, 5 per empty stored block.
+    let splits = (0..5)
+        .find(|b| pad >= 12 * b && (pad - 12 * b) % 5 == 0)
+        .unwrap_or(0);
+    let empty_blocks = (pad - 12 * splits) / 5;
+    let mut zlib = vec![0x78, 0x01];
+    for _ in 0..empty_blocks {
+        zlib.extend([0x00, 0x00, 0x00, 0xFF, 0xFF]);
+    }
+    zlib.extend(data);
+    zlib.extend(u32::try_from(adler).unwrap().to_be_bytes());
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = width.to_be_bytes().to_vec();
+    ihdr.extend(height.to_be_bytes());
+    ihdr.extend([8, 0, 0, 0, 0]); // 8-bit grayscale
+    png_chunk(&mut png, b"IHDR", &ihdr);
+    let part = zlib.len().div_ceil(splits + 1);
+    for idat in zlib.chunks(part) {
+        png_chunk(&mut png, b"IDAT", idat);
+    }
+    png_chunk(&mut png, b"IEND", &[]);
+    png
+}
+
+/// Small real images without metadata (`crates/imaging/fixtures`, made by
+/// `tests/fixtures/images.py`): a 16×8 JPEG, a 4×4 GIF, a 3×2 animated WebP.
+pub const TINY_JPEG: &[u8] = include_bytes!("../../../../crates/imaging/fixtures/tiny.jpg");
+pub const TINY_GIF: &[u8] = include_bytes!("../../../../crates/imaging/fixtures/tiny.gif");
+pub const ANIMATED_WEBP: &[u8] =
+    include_bytes!("../../../../crates/imaging/fixtures/animated.webp");
 
 pub struct Issued {
     pub key: String,
@@ -876,7 +919,7 @@ async fn the_multipart_route_stores_verified_images_and_refuses_11_mb() {
             "/origin/report",
             vec![
                 ("1.png", "image/png", PNG.to_vec()),
-                ("2.png", "image/png", png_of(3, 2, 300)),
+                ("2.png", "image/png", real_png(3, 2, 300)),
             ],
         ))
         .send()

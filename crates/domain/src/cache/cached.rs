@@ -18,7 +18,7 @@ use crate::error::{
     CreateAccountError, LinkIdentityError, RepositoryError, UnlinkIdentityError, UpdateAccountError,
 };
 use crate::image::{
-    Image, ImageFilter, ImageId, ImageRepository, ImageStatus, NewImage, ReadyImage,
+    Image, ImageFilter, ImageId, ImageRepository, ImageStatus, NewImage, ReadyImage, Variant,
 };
 use crate::report::{
     CreateReportError, Enqueue, NewReport, Page, Report, ReportCategory, ReportChange, ReportEvent,
@@ -301,6 +301,18 @@ impl<R: ImageRepository> ImageRepository for Cached<R> {
         .await
     }
 
+    async fn name_variants(
+        &self,
+        id: ImageId,
+        variants: Vec<Variant>,
+    ) -> Result<bool, RepositoryError> {
+        self.around(
+            |c| c.forget_image(id),
+            self.inner.name_variants(id, variants),
+        )
+        .await
+    }
+
     async fn transition(
         &self,
         id: ImageId,
@@ -455,6 +467,8 @@ mod decorator_tests {
             confirmed_at: None,
             expires_at: None,
             private: false,
+            variants: Vec::new(),
+            blurhash: None,
         }
     }
 

@@ -20,6 +20,17 @@ fn new_image(uploader: crate::AccountId, channel: Channel, expires_at: OffsetDat
     }
 }
 
+fn variant(image: &ObjectKey, name: &str, width: u32, height: u32) -> crate::Variant {
+    let name = crate::processing::VariantName::parse(name).unwrap();
+    crate::Variant {
+        key: crate::processing::variant_key(image, &name),
+        name: name.as_str().to_owned(),
+        width,
+        height,
+        content_type: ImageType::Webp,
+    }
+}
+
 /// Runs every image-repository case. Images belong to accounts, made through the account
 /// repository of the same store.
 pub async fn image_repository(accounts: &dyn AccountRepository, repo: &dyn ImageRepository) {
@@ -55,8 +66,23 @@ pub async fn image_repository(accounts: &dyn AccountRepository, repo: &dyn Image
         confirmed_at: T0 + Duration::seconds(30),
         expires_at: Some(T0 + Duration::days(7)),
         private: true,
+        variants: vec![variant(&n.key, "thumb", 320, 240)],
+        blurhash: "LEHV6nWB2yk8pyo0adR*.7kCMdnj".into(),
     };
     assert!(!img.private, "a pending record is not private yet");
+    assert!(img.variants.is_empty() && img.blurhash.is_none());
+
+    case.step("Variants are named only while pending");
+    let named = vec![
+        variant(&n.key, "thumb", 320, 240),
+        variant(&n.key, "medium", 640, 480),
+    ];
+    assert!(repo.name_variants(img.id, named.clone()).await.unwrap());
+    assert_eq!(
+        repo.find_by_key(&n.key).await.unwrap().unwrap().variants,
+        named,
+        "named before they are stored, in order"
+    );
     let marked = repo
         .mark_ready(img.id, ready.clone(), vec![])
         .await
@@ -78,6 +104,19 @@ pub async fn image_repository(accounts: &dyn AccountRepository, repo: &dyn Image
         (Some(1000), Some(640), Some(480))
     );
     assert_eq!(got.etag.as_deref(), Some("abc"));
+    assert_eq!(
+        got.variants, ready.variants,
+        "readiness records the variants stored"
+    );
+    assert_eq!(got.blurhash.as_deref(), Some(ready.blurhash.as_str()));
+    assert!(
+        !repo.name_variants(img.id, named).await.unwrap(),
+        "a ready image's variants are what it was confirmed with"
+    );
+    assert_eq!(
+        repo.find_by_key(&n.key).await.unwrap().unwrap().variants,
+        ready.variants
+    );
     assert_eq!(got.confirmed_at, Some(ready.confirmed_at));
     assert_eq!(got.expires_at, ready.expires_at);
 
@@ -274,6 +313,8 @@ async fn upload_limits_count_ready_bytes(repo: &dyn ImageRepository, me: crate::
             confirmed_at: T0,
             expires_at: None,
             private: false,
+            variants: Vec::new(),
+            blurhash: String::new(),
         };
         repo.mark_ready(img.id, ready, vec![])
             .await

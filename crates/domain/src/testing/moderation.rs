@@ -341,6 +341,8 @@ pub async fn audit_log(
         confirmed_at: at,
         expires_at: None,
         private: false,
+        variants: Vec::new(),
+        blurhash: String::new(),
     };
     for _ in 0..2 {
         images

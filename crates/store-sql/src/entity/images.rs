@@ -24,6 +24,9 @@ pub struct Model {
     pub expires_at: Option<i64>,
     pub private: bool,
     pub objects_removed_at: Option<i64>,
+    /// JSON: `[{name, key, width, height, content_type}]`.
+    pub variants: String,
+    pub blurhash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

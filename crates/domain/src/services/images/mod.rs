@@ -1,10 +1,11 @@
 //! Images: one service behind every upload route family of the seeds, in rooms:
 //!
 //! - `upload`: the upload state machine: `issue` writes a pending record and presigns a
-//!   PUT to a **staging** key; `confirm` verifies the staged object and promotes it to the
-//!   final key with a copy conditioned on the verified ETag, so bytes swapped after
-//!   verification never become final, and a reused upload URL can never replace a ready
-//!   image;
+//!   PUT to a **staging** key; `confirm` verifies the staged object, has it processed
+//!   (decoded, stripped of metadata, its variants rendered) and publishes what it verified
+//!   at the final key, so bytes swapped after verification never become final, and a
+//!   reused upload URL can never replace a ready image;
+//! - `admission`: how many confirmations process images at once, and how many wait;
 //! - `verify`: the verification rules as pure functions, and [`Rejection`], why an upload
 //!   failed them;
 //! - `removal`: deleting an image, an account's images and released evidence; an image's
@@ -13,6 +14,7 @@
 //! - `sweeper`: the [`Sweeper`], which expires, applies retention and removes what
 //!   records name.
 
+mod admission;
 mod avatars;
 mod removal;
 mod sweeper;
@@ -35,8 +37,11 @@ use crate::image::{
     Cdn, Channel, Image, ImageRepository, ImageStatus, ReadSigner, UploadLimit, UploadLimits,
 };
 use crate::login::Actor;
+use crate::processing::{ImageProcessor, VariantPresets, variant_of};
 use crate::storage::{ObjectKey, ObjectStore, StorageError};
 
+use admission::Admission;
+pub use admission::ProcessingLimits;
 use avatars::Avatars;
 pub use sweeper::{SweepReport, Sweeper};
 pub use verify::Rejection;
@@ -64,6 +69,10 @@ pub struct ImagePolicy {
     pub private_channels: std::collections::BTreeSet<Channel>,
     /// How long a private image's signed URL works.
     pub private_url_ttl: Duration,
+    /// The variants every confirmed image gets.
+    pub variants: VariantPresets,
+    /// How much image processing runs at once.
+    pub processing: ProcessingLimits,
 }
 
 impl Default for ImagePolicy {
@@ -78,6 +87,8 @@ impl Default for ImagePolicy {
             limits: UploadLimits::default(),
             private_channels: [Channel::Report, Channel::Scan, Channel::My].into(),
             private_url_ttl: Duration::hours(1),
+            variants: VariantPresets::default(),
+            processing: ProcessingLimits::default(),
         }
     }
 }
@@ -109,6 +120,38 @@ impl std::fmt::Debug for Delivery {
     }
 }
 
+/// Where image bytes live, and what makes them fit to publish.
+#[derive(Clone)]
+pub struct Media {
+    pub store: Arc<dyn ObjectStore>,
+    pub processor: Arc<dyn ImageProcessor>,
+}
+
+impl std::fmt::Debug for Media {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Media").finish_non_exhaustive()
+    }
+}
+
+/// A ready image's variant as a reader gets it: where to read it (signed, like its image,
+/// when the image is private, and expiring with it) and what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VariantUrl {
+    pub name: String,
+    pub url: ImageUrl,
+    pub width: u32,
+    pub height: u32,
+    pub content_type: crate::image::ImageType,
+}
+
+/// Where a ready image and its variants are read ([`Images::view`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageView {
+    pub url: ImageUrl,
+    pub variants: Vec<VariantUrl>,
+    pub blurhash: Option<String>,
+}
+
 /// Where an image is read, and until when for a private one's signed URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageUrl {
@@ -136,6 +179,7 @@ pub enum RejectKind {
     NotAnImage,
     TypeMismatch,
     TooManyPixels,
+    Undecodable,
     Changed,
 }
 
@@ -149,6 +193,7 @@ impl RejectKind {
             Self::NotAnImage => "not_an_image",
             Self::TypeMismatch => "type_mismatch",
             Self::TooManyPixels => "too_many_pixels",
+            Self::Undecodable => "undecodable",
             Self::Changed => "changed",
         }
     }
@@ -187,6 +232,13 @@ pub enum ImageError {
     /// A body larger than allowed (direct uploads).
     #[error("larger than {0} bytes")]
     TooLarge(u64),
+    /// Every turn to process images is taken and the queue is full (or the wait was too
+    /// long): nothing changed; retry after `retry_after`.
+    #[error("busy processing images")]
+    Busy { retry_after: std::time::Duration },
+    /// The image processor failed (not the upload's fault); nothing was published.
+    #[error("image processing failed")]
+    Processing(#[source] crate::error::BoxError),
     /// The account is at one of its upload limits; nothing was issued.
     #[error("upload limit reached: {0:?}")]
     LimitExceeded(UploadLimit),
@@ -213,6 +265,8 @@ impl From<StorageError> for ImageError {
 pub struct Images {
     repo: Arc<dyn ImageRepository>,
     store: Arc<dyn ObjectStore>,
+    processor: Arc<dyn ImageProcessor>,
+    admission: Arc<Admission>,
     cdn: Arc<dyn Cdn>,
     signer: Arc<dyn ReadSigner>,
     avatars: Avatars,
@@ -242,7 +296,7 @@ fn random_part() -> String {
 impl Images {
     pub fn new(
         repo: Arc<dyn ImageRepository>,
-        store: Arc<dyn ObjectStore>,
+        media: Media,
         delivery: Delivery,
         accounts: Arc<dyn AccountRepository>,
         audit: Arc<dyn AuditLog>,
@@ -251,7 +305,9 @@ impl Images {
     ) -> Self {
         Self {
             repo,
-            store,
+            store: media.store,
+            processor: media.processor,
+            admission: Arc::new(Admission::new(policy.processing)),
             cdn: delivery.cdn,
             signer: delivery.signer,
             avatars: Avatars::new(accounts, clock.clone()),
@@ -328,17 +384,56 @@ impl Images {
         })
     }
 
-    /// [`Self::url_of`] the image at `key` (report evidence, by key): a key no record names
-    /// gets its public URL, which serves nothing.
+    /// Everything a reader is given about where `image` is read: its URL, its variants'
+    /// (none before it is ready) and its BlurHash. A private image's URLs are signed
+    /// alike, to expire together.
+    ///
+    /// # Errors
+    /// `StorageUnavailable`, `Storage` when a URL cannot be signed.
+    pub async fn view(&self, image: &Image) -> Result<ImageView, ImageError> {
+        let url = self.url_of(image).await?;
+        let mut variants = Vec::with_capacity(image.variants.len());
+        for v in &image.variants {
+            let read = match url.expires_at {
+                Some(expires_at) => ImageUrl {
+                    url: self.signer.signed_url(&v.key, expires_at).await?,
+                    expires_at: Some(expires_at),
+                },
+                None => ImageUrl {
+                    url: self.cdn.public_url(&v.key),
+                    expires_at: None,
+                },
+            };
+            variants.push(VariantUrl {
+                name: v.name.clone(),
+                url: read,
+                width: v.width,
+                height: v.height,
+                content_type: v.content_type,
+            });
+        }
+        Ok(ImageView {
+            url,
+            variants,
+            blurhash: image.blurhash.clone(),
+        })
+    }
+
+    /// [`Self::view`] of the image at `key` (report evidence, by key): a key no record
+    /// names gets its public URL, which serves nothing.
     ///
     /// # Errors
     /// `Repository`, `StorageUnavailable`.
-    pub async fn url_of_key(&self, key: &ObjectKey) -> Result<ImageUrl, ImageError> {
+    pub async fn view_of_key(&self, key: &ObjectKey) -> Result<ImageView, ImageError> {
         match self.repo.find_by_key(key).await? {
-            Some(image) => self.url_of(&image).await,
-            None => Ok(ImageUrl {
-                url: self.cdn.public_url(key),
-                expires_at: None,
+            Some(image) => self.view(&image).await,
+            None => Ok(ImageView {
+                url: ImageUrl {
+                    url: self.cdn.public_url(key),
+                    expires_at: None,
+                },
+                variants: Vec::new(),
+                blurhash: None,
             }),
         }
     }
@@ -368,12 +463,22 @@ impl Images {
     }
 
     /// Whether `key`'s image is private: the local store's `/cdn` asks before serving it
-    /// without a signature. Unknown keys are not (they are not served either).
+    /// without a signature. A variant's key answers for its image. Unknown keys are not
+    /// (they are not served either).
     ///
     /// # Errors
     /// `Repository`.
     pub async fn is_private(&self, key: &ObjectKey) -> Result<bool, ImageError> {
-        Ok(self.repo.find_by_key(key).await?.is_some_and(|i| i.private))
+        // An image's own key never has a variant key's shape, so one lookup decides.
+        let image = match variant_of(key) {
+            Some((image, _)) => image,
+            None => key.clone(),
+        };
+        Ok(self
+            .repo
+            .find_by_key(&image)
+            .await?
+            .is_some_and(|i| i.private))
     }
 
     fn may_manage(actor: &Actor, image: &Image) -> bool {

@@ -33,7 +33,10 @@ impl Images {
         // later, after the object below is gone.)
         if image.status == ImageStatus::Ready {
             // Not queued: stop here, nothing has changed.
-            self.cdn.invalidate(vec![image.key.clone()]).await?;
+            let paths = std::iter::once(image.key.clone())
+                .chain(image.variants.iter().map(|v| v.key.clone()))
+                .collect();
+            self.cdn.invalidate(paths).await?;
         }
         // Services that may reference the image hear of it; an upload never confirmed
         // was never theirs to know.
@@ -53,12 +56,16 @@ impl Images {
     }
 
     /// Removes the objects a record that stopped being live names, its staged and its
-    /// final key, and records that they are gone. Nothing else is ever deleted.
+    /// final key and its variants' keys, and records that they are gone. Nothing else is
+    /// ever deleted.
     ///
     /// # Errors
     /// `StorageUnavailable`, `Repository`: the record still awaits removal.
     pub(super) async fn purge(&self, image: &Image) -> Result<(), ImageError> {
         self.store.delete(&staging_key(&image.key)).await?;
+        for variant in &image.variants {
+            self.store.delete(&variant.key).await?;
+        }
         self.store.delete(&image.key).await?;
         self.repo
             .mark_objects_removed(image.id, self.clock.now())

@@ -13,6 +13,7 @@ use crate::audit::{AuditAction, AuditOutcome, AuditTarget, RequestId};
 use crate::clock::MockClock;
 use crate::image::{ImageId, MockCdn, MockImageRepository};
 use crate::image::{ImageStatus, ImageType, InsertImageError, staging_key, staging_prefix};
+use crate::processing::{MockImageProcessor, ProcessError, Processed, Rendition, VariantName};
 use crate::sniff::SNIFF_LEN;
 use crate::sniff::samples::PNG_1X1;
 use crate::storage::StorageError;
@@ -86,6 +87,8 @@ fn image(status: ImageStatus, channel: Channel) -> Image {
         confirmed_at: None,
         expires_at: Some(NOW + Duration::minutes(15)),
         private: false,
+        variants: Vec::new(),
+        blurhash: None,
     }
 }
 
@@ -117,6 +120,33 @@ fn audited(
     accounts: MockAccountRepository,
     audit: crate::audit::MockAuditLog,
 ) -> Images {
+    processed(repo, store, cdn, accounts, audit, unchanged())
+}
+
+/// A processor that publishes what it is given, as it is, with no variants.
+fn unchanged() -> MockImageProcessor {
+    let mut p = MockImageProcessor::new();
+    p.expect_process().returning(|bytes, _, _, _| {
+        Ok(Processed {
+            published: bytes,
+            stripped: false,
+            width: 1,
+            height: 1,
+            renditions: Vec::new(),
+            blurhash: "00TSUA".into(),
+        })
+    });
+    p
+}
+
+fn processed(
+    repo: MockImageRepository,
+    store: MockObjectStore,
+    cdn: MockCdn,
+    accounts: MockAccountRepository,
+    audit: crate::audit::MockAuditLog,
+    processor: MockImageProcessor,
+) -> Images {
     let mut signer = crate::image::MockReadSigner::new();
     signer.expect_signed_url().returning(|k, until| {
         Ok(format!(
@@ -126,7 +156,10 @@ fn audited(
     });
     Images::new(
         Arc::new(repo),
-        Arc::new(store),
+        Media {
+            store: Arc::new(store),
+            processor: Arc::new(processor),
+        },
         Delivery {
             cdn: Arc::new(cdn),
             signer: Arc::new(signer),
@@ -1266,4 +1299,232 @@ async fn private_images_are_read_through_signed_urls_by_their_readers_only() {
     );
     let chat = image(ImageStatus::Pending, Channel::Chat);
     assert!(svc.url_of(&chat).await.expect("url").expires_at.is_none());
+}
+
+// ---- processing: publication, variants ------------------------------------------------
+
+fn thumb_of(image: &ObjectKey) -> crate::image::Variant {
+    let name = VariantName::parse("thumb").expect("name");
+    crate::image::Variant {
+        key: crate::processing::variant_key(image, &name),
+        name: "thumb".into(),
+        width: 320,
+        height: 240,
+        content_type: ImageType::Webp,
+    }
+}
+
+/// A processor that strips the upload to `published` and renders a 320×240 thumb, for
+/// an image displayed 480×640.
+fn stripping(published: &'static [u8]) -> MockImageProcessor {
+    let mut p = MockImageProcessor::new();
+    p.expect_process()
+        .withf(|bytes, kind, presets, max| {
+            bytes.as_ref() == PNG_1X1
+                && *kind == ImageType::Png
+                && *presets == ImagePolicy::default().variants
+                && *max == ImagePolicy::default().max_pixels
+        })
+        .times(1)
+        .returning(move |_, _, _, _| {
+            Ok(Processed {
+                published: Bytes::from_static(published),
+                stripped: true,
+                width: 480,
+                height: 640,
+                renditions: vec![Rendition {
+                    name: VariantName::parse("thumb").expect("name"),
+                    bytes: Bytes::from_static(b"RIFF-thumb"),
+                    width: 320,
+                    height: 240,
+                }],
+                blurhash: "LKO2?U%2Tw=w]~RBVZRi};RPxuwH".into(),
+            })
+        });
+    p
+}
+
+#[tokio::test]
+async fn the_stripped_bytes_are_published_after_the_variants_the_record_names_first() {
+    let mut seq = mockall::Sequence::new();
+    let mut repo = MockImageRepository::new();
+    repo.expect_find_by_key()
+        .returning(|_| Ok(Some(image(ImageStatus::Pending, Channel::Chat))));
+    let mut store = staged_store(PNG_1X1);
+    // 1. The record names the variant; 2. it is stored; 3. the image is published, never
+    // the upload's own bytes; 4. the staged upload goes; 5. the record is ready.
+    repo.expect_name_variants()
+        .with(eq(ImageId::new(1)), eq(vec![thumb_of(&key())]))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(true));
+    store
+        .expect_put()
+        .withf(|k, _, ct, _| *k == thumb_of(&key()).key && ct == "image/webp")
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|k, _, _, _| Ok(meta(k, 10, "v1")));
+    store
+        .expect_put()
+        .withf(|k, _, ct, max| *k == key() && ct == "image/png" && *max == 10 * 1024 * 1024)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|k, _, _, _| Ok(meta(k, 7, "clean")));
+    store
+        .expect_delete()
+        .with(eq(staging_key(&key())))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    store.expect_promote().never();
+    repo.expect_mark_ready()
+        .withf(|_, r, _| {
+            r.etag == "clean"
+                && r.size == 7
+                && (r.width, r.height) == (480, 640)
+                && r.variants == vec![thumb_of(&key())]
+                && r.blurhash == "LKO2?U%2Tw=w]~RBVZRi};RPxuwH"
+        })
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Ok(Some(image(ImageStatus::Ready, Channel::Chat))));
+    let mut audit = crate::audit::MockAuditLog::new();
+    audit.expect_record().never();
+    let svc = processed(
+        repo,
+        store,
+        cdn(),
+        MockAccountRepository::new(),
+        audit,
+        stripping(b"cleaned"),
+    );
+    svc.confirm(&me(), Channel::Chat, &key(), &Confirmation::default())
+        .await
+        .expect("ready");
+}
+
+#[tokio::test]
+async fn bytes_that_do_not_decode_are_rejected_and_removed() {
+    let mut repo = repo_with(image(ImageStatus::Pending, Channel::Chat));
+    let mut store = staged_store(PNG_1X1);
+    expect_rejection(&mut repo, &mut store);
+    repo.expect_name_variants().never();
+    store.expect_put().never();
+    let mut processor = MockImageProcessor::new();
+    processor
+        .expect_process()
+        .returning(|_, _, _, _| Err(ProcessError::Undecodable("the PNG does not decode".into())));
+    let svc = processed(
+        repo,
+        store,
+        cdn(),
+        MockAccountRepository::new(),
+        crate::audit::MockAuditLog::new(),
+        processor,
+    );
+    assert!(matches!(
+        svc.confirm(&me(), Channel::Chat, &key(), &Confirmation::default()).await,
+        Err(ImageError::Rejected(r)) if r.contains("does not decode")
+    ));
+}
+
+#[tokio::test]
+async fn a_failing_processor_publishes_nothing_and_rejects_nothing() {
+    let mut repo = repo_with(image(ImageStatus::Pending, Channel::Chat));
+    repo.expect_transition().never();
+    repo.expect_mark_ready().never();
+    let mut store = staged_store(PNG_1X1);
+    store.expect_put().never();
+    store.expect_promote().never();
+    store.expect_delete().never();
+    let mut processor = MockImageProcessor::new();
+    processor
+        .expect_process()
+        .returning(|_, _, _, _| Err(ProcessError::Failed("encoder".into())));
+    let svc = processed(
+        repo,
+        store,
+        cdn(),
+        MockAccountRepository::new(),
+        crate::audit::MockAuditLog::new(),
+        processor,
+    );
+    assert!(matches!(
+        svc.confirm(&me(), Channel::Chat, &key(), &Confirmation::default())
+            .await,
+        Err(ImageError::Processing(_))
+    ));
+}
+
+#[tokio::test]
+async fn an_image_goes_with_its_variants_and_their_cdn_paths() {
+    let mut ready = image(ImageStatus::Ready, Channel::Chat);
+    ready.variants = vec![thumb_of(&key())];
+    let mut repo = repo_with(ready);
+    repo.expect_mark_deleted()
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(true));
+    let mut store = MockObjectStore::new();
+    store.expect_check().returning(|| Ok(()));
+    let thumb = thumb_of(&key()).key;
+    store
+        .expect_delete()
+        .withf(move |k| k == &key() || k == &staging_key(&key()) || *k == thumb)
+        .times(3)
+        .returning(|_| Ok(()));
+    repo.expect_mark_objects_removed()
+        .times(1)
+        .returning(|_, _| Ok(true));
+    let mut cdn = cdn();
+    cdn.expect_invalidate()
+        .with(eq(vec![key(), thumb_of(&key()).key]))
+        .times(1)
+        .returning(|_| Ok(()));
+    let svc = service(repo, store, cdn, MockAccountRepository::new());
+    svc.delete(&me(), &key(), &RequestId::none())
+        .await
+        .expect("deleted");
+}
+
+#[tokio::test]
+async fn a_private_images_variants_are_signed_to_expire_with_it() {
+    let mut ready = image(ImageStatus::Ready, Channel::Report);
+    ready.private = true;
+    ready.variants = vec![thumb_of(&key())];
+    ready.blurhash = Some("L00000fQfQfQfQfQfQfQfQfQfQfQ".into());
+    let svc = service(
+        repo_with(ready.clone()),
+        MockObjectStore::new(),
+        cdn(),
+        MockAccountRepository::new(),
+    );
+    let view = svc.view(&ready).await.expect("view");
+    let until = NOW + ImagePolicy::default().private_url_ttl;
+    assert_eq!(view.url.expires_at, Some(until));
+    assert_eq!(view.variants.len(), 1);
+    let thumb = &view.variants[0];
+    assert_eq!(
+        thumb.url.url,
+        format!(
+            "https://cdn.example/{}?until={}",
+            thumb_of(&key()).key,
+            until.unix_timestamp()
+        )
+    );
+    assert_eq!(thumb.url.expires_at, Some(until));
+    assert_eq!((thumb.width, thumb.height), (320, 240));
+    assert_eq!(view.blurhash, ready.blurhash);
+    // The local store's `/cdn` asks by the variant's key: its image answers.
+    assert!(svc.is_private(&thumb_of(&key()).key).await.expect("asked"));
+
+    // A public image's variants are public URLs that do not expire.
+    ready.private = false;
+    let view = svc.view(&ready).await.expect("view");
+    assert_eq!(
+        view.variants[0].url,
+        ImageUrl {
+            url: format!("https://cdn.example.com/{}", thumb_of(&key()).key),
+            expires_at: None
+        }
+    );
 }

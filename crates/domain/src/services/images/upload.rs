@@ -4,11 +4,13 @@
 
 use crate::account::{AccountId, Role};
 use crate::image::{
-    Channel, Image, ImageStatus, ImageType, InsertImageError, NewImage, ReadyImage, staging_key,
+    Channel, Image, ImageStatus, ImageType, InsertImageError, NewImage, ReadyImage, Variant,
+    staging_key,
 };
 use crate::login::Actor;
+use crate::processing::{ProcessError, variant_key};
 use crate::sniff::{SNIFF_LEN, TAIL_LEN};
-use crate::storage::{ByteStream, ObjectKey, PutConditions, StorageError};
+use crate::storage::{ByteStream, ObjectKey, PutConditions, StorageError, stream_of};
 use crate::upload::UploadSpec;
 
 use super::verify::{Rejection, check_body, check_head, needs_whole};
@@ -204,9 +206,6 @@ impl Images {
     /// Records a failed verification and removes what the upload stored. When another
     /// confirmation decided first (the image became ready meanwhile), its decision stands
     /// and nothing is deleted: the final key may be a ready image's.
-    /// Records a failed verification and removes what the upload stored. When another
-    /// confirmation decided first (the image became ready meanwhile), its decision stands
-    /// and nothing is deleted: the final key may be a ready image's.
     pub(super) async fn reject(
         &self,
         image: &Image,
@@ -218,11 +217,18 @@ impl Images {
         let kind = rejection.kind();
         tracing::info!(key = %image.key, reason = %rejection, kind = kind.as_str(), "upload rejected");
         self.observer.rejected(kind);
-        self.purge_or_leave(image).await;
+        // As recorded now: it may name variants stored since `image` was read.
+        let recorded = self.repo.find_by_key(&image.key).await?;
+        self.purge_or_leave(recorded.as_ref().unwrap_or(image))
+            .await;
         Err(ImageError::Rejected(rejection.to_string()))
     }
 
-    /// Verifies the stored bytes ([`super::verify`]) and promotes them to the final key.
+    /// Verifies the stored bytes ([`super::verify`]), has them processed (decoded,
+    /// stripped of metadata, variants rendered) and publishes the result at the final key:
+    /// the variants first, named in the record before they are stored, then the image,
+    /// then the record is marked ready. Only bytes read from the verified version (by its
+    /// ETag) are ever published.
     pub(super) async fn verify_and_promote(
         &self,
         image: Image,
@@ -230,8 +236,8 @@ impl Images {
     ) -> Result<Image, ImageError> {
         let staged = staging_key(&image.key);
         // The object's metadata and first bytes in one request. After a crash between
-        // promotion and the record update, the bytes are already at the final key (only
-        // verified bytes ever get there): finish from there.
+        // publication and the record update, the bytes are already at the final key (only
+        // processed bytes ever get there): finish from there.
         let (source, head, bytes) = match self.store.read_head(&staged, SNIFF_LEN).await? {
             Some((h, b)) => (staged.clone(), h, b),
             None => match self.store.read_head(&image.key, SNIFF_LEN).await? {
@@ -243,6 +249,7 @@ impl Images {
             Ok(s) => s,
             Err(rejection) => return self.reject(&image, rejection).await,
         };
+        // A file cut short is refused from its last bytes, before it waits for a turn.
         let read_all = head.size <= bytes.len() as u64;
         let tail = if read_all {
             bytes.clone()
@@ -256,56 +263,116 @@ impl Images {
                 Err(answer) => return answer,
             }
         };
-        let whole = if !needs_whole(sniffed.kind, &bytes, &tail) {
-            None
-        } else if read_all {
-            Some(bytes.clone())
+        if let Err(rejection) = check_body(&sniffed, &bytes, &tail, head.size, None, &self.policy) {
+            return self.reject(&image, rejection).await;
+        }
+        // A turn before the whole object is read: waiting costs the head's bytes only.
+        let _turn = self
+            .admission
+            .enter()
+            .await
+            .map_err(|busy| ImageError::Busy {
+                retry_after: busy.retry_after,
+            })?;
+        let whole = if read_all {
+            bytes.clone()
         } else {
             match self
                 .read_same_version(&image, &source, &head.etag, 0, head.size)
                 .await
             {
-                Ok(b) => Some(b),
+                Ok(b) => b,
                 Err(answer) => return answer,
             }
         };
-        if let Err(rejection) = check_body(
-            &sniffed,
-            &bytes,
-            &tail,
-            head.size,
-            whole.as_deref(),
-            &self.policy,
-        ) {
+        let structure = needs_whole(sniffed.kind, &bytes, &tail).then_some(&whole[..]);
+        if let Err(rejection) =
+            check_body(&sniffed, &bytes, &tail, head.size, structure, &self.policy)
+        {
             return self.reject(&image, rejection).await;
         }
-        let meta = if source == staged {
-            match self
+        let processed = match self
+            .processor
+            .process(
+                whole,
+                sniffed.kind,
+                &self.policy.variants,
+                self.policy.max_pixels,
+            )
+            .await
+        {
+            Ok(p) => p,
+            Err(ProcessError::Undecodable(why)) => {
+                return self.reject(&image, Rejection::Undecodable(why)).await;
+            }
+            Err(ProcessError::Failed(e)) => return Err(ImageError::Processing(e)),
+        };
+        let variants: Vec<Variant> = processed
+            .renditions
+            .iter()
+            .map(|r| Variant {
+                name: r.name.as_str().to_owned(),
+                key: variant_key(&image.key, &r.name),
+                width: r.width,
+                height: r.height,
+                content_type: ImageType::Webp,
+            })
+            .collect();
+        if !variants.is_empty() && !self.repo.name_variants(image.id, variants.clone()).await? {
+            return self.settled(&image).await;
+        }
+        for (r, v) in processed.renditions.into_iter().zip(&variants) {
+            self.store
+                .put(&v.key, stream_of(r.bytes), ImageType::Webp.mime(), u64::MAX)
+                .await?;
+        }
+        let mime = sniffed.kind.mime();
+        let meta = match (source == staged, processed.stripped) {
+            // Nothing to remove: the verified version is copied as it is.
+            (true, false) => match self
                 .store
-                .promote(&staged, &image.key, &head.etag, sniffed.kind.mime())
+                .promote(&staged, &image.key, &head.etag, mime)
                 .await
             {
                 Ok(m) => m,
                 Err(StorageError::PreconditionFailed) => {
                     return self.reject(&image, Rejection::Changed).await;
                 }
-                // A concurrent confirmation promoted it first.
+                // A concurrent confirmation published it first.
                 Err(StorageError::NotFound) => return self.settled(&image).await,
                 Err(e) => return Err(e.into()),
+            },
+            (_, true) => {
+                let meta = self
+                    .store
+                    .put(
+                        &image.key,
+                        stream_of(processed.published),
+                        mime,
+                        self.policy.max_size,
+                    )
+                    .await?;
+                if source == staged
+                    && let Err(e) = self.store.delete(&staged).await
+                {
+                    tracing::warn!(key = %staged, error = %e, "staged upload left for the sweeper");
+                }
+                meta
             }
-        } else {
-            head
+            (false, false) => head,
         };
         let now = self.clock.now();
         let ready = ReadyImage {
             content_type: sniffed.kind,
             size: meta.size,
             etag: meta.etag,
-            width: sniffed.width,
-            height: sniffed.height,
+            width: processed.width,
+            height: processed.height,
             confirmed_at: now,
             expires_at: image.channel.retention().map(|r| now + r),
             private: self.policy.private_channels.contains(&image.channel),
+            variants,
+            blurhash: processed.blurhash,
         };
         let events = self.event(
             EventKind::ImageReady,
@@ -314,6 +381,17 @@ impl Images {
                 "content_type": ready.content_type.mime(),
                 "width": ready.width,
                 "height": ready.height,
+                "blurhash": ready.blurhash,
+                "variants": ready
+                    .variants
+                    .iter()
+                    .map(|v| (v.name.clone(), serde_json::json!({
+                        "key": v.key,
+                        "width": v.width,
+                        "height": v.height,
+                        "content_type": v.content_type,
+                    })))
+                    .collect::<serde_json::Map<_, _>>(),
             }),
         );
         let Some(confirmed) = self.repo.mark_ready(image.id, ready, events).await? else {

@@ -44,6 +44,9 @@ pub enum Rejection {
     TooManyPixels { width: u32, height: u32, limit: u64 },
     #[error("a frame of {pixels} pixels is more than {limit}")]
     FrameTooLarge { pixels: u64, limit: u64 },
+    /// The bytes do not decode as the image their header announces.
+    #[error("{0}")]
+    Undecodable(String),
     /// The object was replaced between two reads of one verification.
     #[error("the object changed during verification")]
     Changed,
@@ -60,6 +63,7 @@ impl Rejection {
             Self::NotAnImage(_) => RejectKind::NotAnImage,
             Self::TypeMismatch { .. } => RejectKind::TypeMismatch,
             Self::TooManyPixels { .. } | Self::FrameTooLarge { .. } => RejectKind::TooManyPixels,
+            Self::Undecodable(_) => RejectKind::Undecodable,
             Self::Changed => RejectKind::Changed,
         }
     }

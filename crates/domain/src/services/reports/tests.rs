@@ -78,6 +78,8 @@ fn evidence_image(key: &str, uploader: AccountId, channel: Channel, status: Imag
         confirmed_at: Some(NOW),
         expires_at: None,
         private: false,
+        variants: Vec::new(),
+        blurhash: None,
     }
 }
 
