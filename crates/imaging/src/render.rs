@@ -28,10 +28,11 @@ pub const fn turned(orientation: u16, (a, b): (u32, u32)) -> (u32, u32) {
 /// # Errors
 /// The resizer's, which only a bug makes happen.
 pub fn resize(src: &Pixels, size: (u32, u32)) -> Result<Pixels, String> {
-    let pixel_type = if src.channels == 4 {
-        PixelType::U8x4
-    } else {
-        PixelType::U8x3
+    let pixel_type = match src.channels {
+        1 => PixelType::U8,
+        2 => PixelType::U8x2,
+        3 => PixelType::U8x3,
+        _ => PixelType::U8x4,
     };
     let from =
         ImageRef::new(src.width, src.height, &src.data, pixel_type).map_err(|e| e.to_string())?;
@@ -48,6 +49,24 @@ pub fn resize(src: &Pixels, size: (u32, u32)) -> Result<Pixels, String> {
         height: size.1,
         channels: src.channels,
     })
+}
+
+/// `src` as RGB (gray) or RGBA (gray with alpha, RGBA): what the encoders take.
+pub fn colour(src: Pixels) -> Pixels {
+    let data = match src.channels {
+        1 => src.data.iter().flat_map(|&l| [l, l, l]).collect(),
+        2 => src
+            .data
+            .chunks_exact(2)
+            .flat_map(|p| [p[0], p[0], p[0], p[1]])
+            .collect(),
+        _ => return src,
+    };
+    Pixels {
+        data,
+        channels: src.channels + 2,
+        ..src
+    }
 }
 
 /// `src` turned as EXIF `orientation` says the camera held it.
@@ -98,7 +117,10 @@ pub fn variant(
     icc: Option<&Bytes>,
 ) -> Result<Rendition, String> {
     let size = preset.size_for(shown.0, shown.1).size;
-    let small = upright(resize(src, turned(orientation, size))?, orientation);
+    let small = colour(upright(
+        resize(src, turned(orientation, size))?,
+        orientation,
+    ));
     Ok(Rendition {
         name: preset.name.clone(),
         bytes: webp(&small, quality, icc)?,
@@ -137,7 +159,7 @@ pub fn blurhash(src: &Pixels, orientation: u16) -> Result<String, String> {
         ((f64::from(src.width) * ratio).round() as u32).max(1),
         ((f64::from(src.height) * ratio).round() as u32).max(1),
     );
-    let small = upright(resize(src, size)?, orientation);
+    let small = colour(upright(resize(src, size)?, orientation));
     let rgba: Vec<u8> = if small.channels == 4 {
         small.data
     } else {

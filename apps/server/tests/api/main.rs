@@ -22,6 +22,7 @@ mod lifecycle;
 mod metrics;
 mod moderation;
 mod oidc;
+mod pipeline;
 mod reports;
 mod s3;
 mod sweeper;

@@ -31,13 +31,13 @@ fn unparseable(i: usize) -> String {
 }
 
 /// Where the test reads and writes objects behind the service's back.
-enum Bucket<'a> {
+pub(crate) enum Bucket<'a> {
     Local(PathBuf),
     Garage(&'a Garage),
 }
 
 impl Bucket<'_> {
-    fn local(app: &TestApp) -> Self {
+    pub(crate) fn local(app: &TestApp) -> Self {
         Self::Local(app.dir.path().join("objects").join("objects"))
     }
 
@@ -60,7 +60,7 @@ impl Bucket<'_> {
         }
     }
 
-    async fn exists(&self, key: &str) -> bool {
+    pub(crate) async fn exists(&self, key: &str) -> bool {
         match self {
             Self::Local(root) => root.join(key).exists(),
             Self::Garage(g) => g.exists_raw(key).await,
@@ -68,7 +68,7 @@ impl Bucket<'_> {
     }
 
     /// `server sweep` as an operator runs it, on the app's database and store.
-    fn sweep(&self, app: &TestApp) -> String {
+    pub(crate) fn sweep(&self, app: &TestApp) -> String {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_server"));
         cmd.arg("sweep")
             .env("DATA_DIR", app.dir.path())
@@ -101,7 +101,7 @@ impl Bucket<'_> {
 
 /// Marks an image deleted in the database as a crash right after the transition would
 /// leave it: the record says its object must go, and the object is still there.
-async fn crash_after_deleting_the_record(app: &TestApp, key: &str) {
+pub(crate) async fn crash_after_deleting_the_record(app: &TestApp, key: &str) {
     use sea_orm::{ConnectionTrait, Database, Statement};
     let db = Database::connect(format!(
         "sqlite://{}?mode=rw",
@@ -150,9 +150,13 @@ async fn only_what_records_name_is_swept(app: &TestApp, bucket: &Bucket<'_>) {
     confirm(app, &user, &died).await;
     crash_after_deleting_the_record(app, &died.key).await;
     let staged = |k: &str| format!("uploads/{k}");
+    let variants = |k: &str| ["thumb", "medium"].map(|v| format!("{k}.{v}.webp"));
     assert!(bucket.exists(&staged(&never_confirmed.key)).await);
     assert!(bucket.exists(&staged(&put_twice.key)).await);
     assert!(bucket.exists(&died.key).await);
+    for v in variants(&died.key) {
+        assert!(bucket.exists(&v).await, "{v}: confirmation made it");
+    }
 
     // Past the pending TTL (2 s here), three sweeps in a row.
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -181,13 +185,18 @@ async fn only_what_records_name_is_swept(app: &TestApp, bucket: &Bucket<'_>) {
         staged(&never_confirmed.key),
         staged(&put_twice.key),
         died.key.clone(),
-    ] {
+    ]
+    .into_iter()
+    .chain(variants(&died.key))
+    {
         assert!(!bucket.exists(&gone).await, "{gone} was left behind");
     }
-    assert!(
-        bucket.exists(&put_twice.key).await,
-        "the ready image itself stays"
-    );
+    for kept in std::iter::once(put_twice.key.clone()).chain(variants(&put_twice.key)) {
+        assert!(
+            bucket.exists(&kept).await,
+            "{kept}: the ready image and its variants stay"
+        );
+    }
     if matches!(bucket, Bucket::Local(_)) {
         let served = app.client.get(&put_twice.cdn_url).send().await.unwrap();
         assert_eq!(served.status(), 200);
