@@ -2,7 +2,7 @@
 // screenshot after each step. Run by the Rust test `browser::the_demo_page_works_in_a_browser`,
 // which starts the service and passes:
 //   BASE_URL     the running service, e.g. http://127.0.0.1:41234
-//   IMAGE        a PNG file to upload
+//   IMAGE        an image file to upload (a photo: its thumbnail is 320×320)
 //   STAFF_EMAIL  an account that already has STAFF
 //   SHOTS_DIR    where screenshots go
 //   CHROMIUM     the browser (default /usr/bin/chromium; never downloaded)
@@ -95,11 +95,44 @@ try {
   if (!avatar.includes("/cdn/")) throw new Error(`avatar served from ${avatar}, not the CDN`);
   await screenshot("avatar");
 
-  step("upload a chat image, see it, delete it");
+  step("upload a chat image, see its thumbnail over its BlurHash, delete it");
   await page.click("#upload-chat");
   await see("#upload-status", /Chat image ready: \d+×\d+/);
   const chat = await loaded("#chat");
+  if (!chat.endsWith(".thumb.webp")) throw new Error(`the page shows ${chat}, not the thumbnail`);
   if ((await page.request.get(chat)).status() !== 200) throw new Error("the chat image is not on the CDN");
+  const shown = await page.locator("#chat").evaluate(async (img) => {
+    // The average colour of a picture drawn on a canvas, in linear light (what a BlurHash
+    // keeps: its first component is the image's mean linear colour).
+    const linear = (v) => { v /= 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    const average = (source, w, h) => {
+      const c = document.createElement("canvas");
+      c.width = w; c.height = h;
+      const ctx = c.getContext("2d");
+      ctx.drawImage(source, 0, 0, w, h);
+      const px = ctx.getImageData(0, 0, w, h).data;
+      const sum = [0, 0, 0];
+      for (let i = 0; i < px.length; i += 4) for (let k = 0; k < 3; k++) sum[k] += linear(px[i + k]);
+      return sum.map((v) => v / (w * h));
+    };
+    const placeholder = new Image();
+    placeholder.src = img.style.backgroundImage.slice(5, -2);
+    await placeholder.decode();
+    return {
+      w: img.naturalWidth, h: img.naturalHeight, hash: img.dataset.blurhash,
+      background: img.style.backgroundImage.slice(0, 20),
+      thumb: average(img, img.naturalWidth, img.naturalHeight),
+      placeholder: average(placeholder, 32, 32),
+    };
+  });
+  if (shown.w !== 320 || shown.h !== 320) throw new Error(`the thumbnail is ${shown.w}×${shown.h}, not 320×320`);
+  if (!shown.hash || !shown.background.startsWith('url("data:image/png')) {
+    throw new Error(`no BlurHash placeholder: ${JSON.stringify(shown)}`);
+  }
+  // The placeholder is the picture's colours, blurred: on average the same light.
+  if (shown.thumb.some((v, k) => Math.abs(v - shown.placeholder[k]) > 0.12)) {
+    throw new Error(`the placeholder's colours ${shown.placeholder} are not the thumbnail's ${shown.thumb}`);
+  }
   await screenshot("chat-image");
   await page.click("#delete-chat");
   await see("#upload-status", /Chat image deleted/);

@@ -271,6 +271,7 @@ pub async fn delete_profile_image(
         (status = 413, description = "A file larger than allowed, or `QUOTA_EXCEEDED`", body = ErrorBody),
         (status = 409, description = "`CAN_NOT_ACCESS_S3`, or `QUOTA_EXCEEDED`", body = ErrorBody),
         (status = 429, description = "`UPLOAD_LIMIT_EXCEEDED`", body = ErrorBody),
+        (status = 503, description = "`IMAGE_PROCESSING_BUSY`: every turn to decode images is taken; retry after `Retry-After` seconds", body = ErrorBody),
     ))]
 pub async fn multi_upload(
     req: HttpRequest,

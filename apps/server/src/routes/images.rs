@@ -255,6 +255,7 @@ impl ImageResponse {
         (status = 401, description = "No valid session", body = ErrorBody),
         (status = 404, description = "`IMAGE_NOT_FOUND` (unknown, expired, or someone else's upload), `UPLOAD_NOT_FOUND` (not uploaded yet)", body = ErrorBody),
         (status = 409, description = "`CAN_NOT_ACCESS_S3`", body = ErrorBody),
+        (status = 503, description = "`IMAGE_PROCESSING_BUSY`: every turn to decode images is taken; nothing changed, retry after `Retry-After` seconds", body = ErrorBody),
     ))]
 pub async fn callback_v1(
     state: web::Data<AppState>,
@@ -388,6 +389,7 @@ pub async fn presign_profile(
         (status = 200, body = ImageResponse),
         (status = 401, description = "No valid session", body = ErrorBody),
         (status = 404, description = "`IMAGE_NOT_FOUND`: unknown, not ready, or someone else's", body = ErrorBody),
+        (status = 503, description = "`IMAGE_PROCESSING_BUSY`: the uploader's first read confirms a pending upload, and every turn to decode is taken; retry after `Retry-After` seconds", body = ErrorBody),
     ))]
 pub async fn metadata(
     state: web::Data<AppState>,

@@ -56,6 +56,54 @@ async function upload(channel) {
   return image;
 }
 
+// BlurHash decoding (https://blurha.sh), the reference algorithm: the page has no build
+// step to bring in the npm package, and these thirty lines are all of it.
+const B83 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~";
+const d83 = (s) => [...s].reduce((v, c) => v * 83 + B83.indexOf(c), 0);
+const toLinear = (v) => { v /= 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+const toSrgb = (v) => {
+  v = Math.max(0, Math.min(1, v));
+  return Math.round((v <= 0.0031308 ? v * 12.92 : 1.055 * v ** (1 / 2.4) - 0.055) * 255);
+};
+const signPow = (v, e) => Math.sign(v) * Math.abs(v) ** e;
+
+/** A BlurHash painted at `w`×`h`, as a data: URL. */
+function blurhashUrl(hash, w = 32, h = 32) {
+  const size = d83(hash[0]);
+  const ny = Math.floor(size / 9) + 1, nx = (size % 9) + 1;
+  const max = (d83(hash[1]) + 1) / 166;
+  const dc = d83(hash.slice(2, 6));
+  const colors = [[dc >> 16, (dc >> 8) & 255, dc & 255].map(toLinear)];
+  for (let i = 1; i < nx * ny; i++) {
+    const v = d83(hash.slice(4 + 2 * i, 6 + 2 * i));
+    colors.push([Math.floor(v / 361), Math.floor(v / 19) % 19, v % 19].map((q) => signPow((q - 9) / 9, 2) * max));
+  }
+  const px = new Uint8ClampedArray(w * h * 4);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const rgb = [0, 0, 0];
+    for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++) {
+      const basis = Math.cos((Math.PI * x * i) / w) * Math.cos((Math.PI * y * j) / h);
+      colors[i + j * nx].forEach((c, k) => { rgb[k] += c * basis; });
+    }
+    px.set([...rgb.map(toSrgb), 255], 4 * (x + y * w));
+  }
+  const canvas = document.createElement("canvas");
+  canvas.width = w; canvas.height = h;
+  canvas.getContext("2d").putImageData(new ImageData(px, w, h), 0, 0);
+  return canvas.toDataURL();
+}
+
+/** Shows a confirmed image's thumbnail, its BlurHash painted underneath until it loads. */
+function show(img, image) {
+  if (image.blurhash) {
+    img.dataset.blurhash = image.blurhash;
+    img.style.backgroundImage = `url("${blurhashUrl(image.blurhash)}")`;
+  }
+  img.src = image.variants?.thumb?.url ?? image.cdn_url;
+  img.dataset.full = image.cdn_url;
+  img.hidden = false;
+}
+
 async function refreshReports() {
   const { data } = await api("GET", "/api/reports/mine");
   $("my-reports").replaceChildren(...data.items.map((r) => {
@@ -96,7 +144,7 @@ $("logout").addEventListener("click", async () => {
 $("upload-avatar").addEventListener("click", async () => {
   try {
     const image = await upload("profile");
-    $("avatar").src = image.cdn_url; $("avatar").hidden = false;
+    show($("avatar"), image);
     say("upload-status", `Avatar ready: ${image.width}×${image.height}`);
   } catch (err) { say("upload-status", err.message, true); }
 });
@@ -104,7 +152,7 @@ $("upload-avatar").addEventListener("click", async () => {
 $("upload-chat").addEventListener("click", async () => {
   try {
     const image = await upload("chat");
-    $("chat").src = image.cdn_url; $("chat").hidden = false; $("chat").dataset.key = image.key;
+    show($("chat"), image); $("chat").dataset.key = image.key;
     $("delete-chat").hidden = false;
     say("upload-status", `Chat image ready: ${image.width}×${image.height}`);
   } catch (err) { say("upload-status", err.message, true); }

@@ -8,7 +8,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::helpers::{TestApp, assert_envelope, spawn_with, workspace_path};
-use crate::images::PNG;
 
 fn script_dir() -> PathBuf {
     workspace_path("test-support/browser")
@@ -65,8 +64,13 @@ async fn the_demo_page_works_in_a_browser() {
     app.grant("moderator@example.com", "STAFF");
     // The user Alice reports, whom the moderator suspends from the report.
     let mallory = app.login("mallory@example.com").await;
-    let image = app.dir.path().join("evidence.png");
-    std::fs::write(&image, PNG).expect("write the image");
+    // A 640×480 phone photo: its thumbnail is a 320×320 crop, its BlurHash four colours.
+    let image = app.dir.path().join("evidence.jpg");
+    std::fs::write(
+        &image,
+        include_bytes!("../../../../crates/imaging/fixtures/phone.jpg"),
+    )
+    .expect("write the image");
     let shots = artifacts();
     let _ = std::fs::remove_dir_all(&shots);
     let before = metrics(&app).await;

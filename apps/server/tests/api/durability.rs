@@ -422,6 +422,7 @@ async fn simulate(
                     continue;
                 };
                 ledger.lock().unwrap().issued.insert(key.clone());
+                // About this many bytes (at least what the image itself takes).
                 let size = 100 + usize::try_from(rng.below(20_000)).unwrap();
                 let bytes = real_png(1 + u32::try_from(rng.below(999)).unwrap(), 7, size);
                 let put = || {
@@ -474,7 +475,7 @@ async fn simulate(
                         .lock()
                         .unwrap()
                         .ready
-                        .insert(key.clone(), size as u64);
+                        .insert(key.clone(), bytes.len() as u64);
                     mine.push(key);
                 }
             }
@@ -557,14 +558,18 @@ async fn audit(stack: &Stack, ledger: &Ledger, settled: bool) -> Vec<String> {
         }
     };
     let mut records: BTreeMap<String, (String, Option<i64>)> = BTreeMap::new();
-    for r in query("SELECT key, status, size FROM images").await {
-        records.insert(
-            r.try_get_by_index(0).unwrap(),
-            (
-                r.try_get_by_index(1).unwrap(),
-                r.try_get_by_index(2).unwrap(),
-            ),
-        );
+    // The variants ready records name: objects that are part of their image.
+    let mut variants: BTreeMap<String, String> = BTreeMap::new();
+    for r in query("SELECT key, status, size, variants FROM images").await {
+        let key: String = r.try_get_by_index(0).unwrap();
+        let status: String = r.try_get_by_index(1).unwrap();
+        let named: String = r.try_get_by_index(3).unwrap();
+        if status == "ready" {
+            for v in serde_json::from_str::<Vec<serde_json::Value>>(&named).unwrap() {
+                variants.insert(v["key"].as_str().unwrap().to_owned(), key.clone());
+            }
+        }
+        records.insert(key, (status, r.try_get_by_index(2).unwrap()));
     }
     let reports: BTreeSet<i64> = query("SELECT id FROM reports")
         .await
@@ -661,8 +666,15 @@ async fn audit(stack: &Stack, ledger: &Ledger, settled: bool) -> Vec<String> {
     }
     for key in objects.keys() {
         let ready = records.get(key).is_some_and(|(s, _)| s == "ready");
-        if !ready {
+        if !ready && !variants.contains_key(key) {
             wrong.push(format!("{key}: an object no ready record explains"));
+        }
+    }
+    for (variant, image) in &variants {
+        if !objects.contains_key(variant) {
+            wrong.push(format!(
+                "{image}: ready, but its variant {variant} is missing"
+            ));
         }
     }
     if reports.len() > ledger.reports_sent || (settled && reports.len() != ledger.reports.len()) {
