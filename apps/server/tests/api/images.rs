@@ -43,7 +43,7 @@ pub fn real_png(width: u32, height: u32, len: usize) -> Vec<u8> {
     let pad = len.saturating_sub(base);
     // 12 bytes per extra IDAT chunk, 5 per empty stored block.
     let splits = (0..5)
-        .find(|b| pad >= 12 * b && (pad - 12 * b) % 5 == 0)
+        .find(|b| pad >= 12 * b && (pad - 12 * b).is_multiple_of(5))
         .unwrap_or(0);
     let empty_blocks = (pad - 12 * splits) / 5;
     let mut zlib = vec![0x78, 0x01];
