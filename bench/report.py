@@ -109,6 +109,38 @@ for backend in dict.fromkeys(r["backend"] for r in rows if r["backend"] != "any"
     report["backends"][backend] = b
     print()
 
+# Image processing (issue 18): phone photos through the callback, against libvips on the
+# same files in the same run; the largest PNG the pixel bound admits.
+photo = find("sqlite", "callback (12 MP phone JPEG)", "processing")
+vips = find("any", "callback (12 MP phone JPEG)", "anchor-libvips")
+largest = find("sqlite", "callback (50 MP PNG)", "processing")
+if photo or largest:
+    print("image processing (a fresh service each: SQLite, local store)")
+    print(f"  {'row':40} {'conf/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'CPU ms':>7} {'peak MB':>8}")
+    processing = {}
+    for name, r in (("12 MP phone JPEG", photo), ("50 MP PNG", largest)):
+        if not r:
+            continue
+        peak = round(r["hwm_kb"] / 1024, 1)
+        errors = sum(r["errors"].values())
+        processing[name] = {"per_second": r["per_second"], "p50_ms": r["p50_ms"],
+                            "p99_ms": r["p99_ms"], "errors": r["errors"],
+                            "service_cpu_ms": r["service_cpu_ms"], "peak_rss_mb": peak,
+                            "in_flight": r["concurrency"], "confirmations": r["confirmations"]}
+        label = f"callback, {name}, {r['concurrency']} in flight"
+        print(f"  {label:40} {r['per_second']:7.2f} {r['p50_ms']:8.0f} {r['p99_ms']:8.0f} {errors:7d} {r['service_cpu_ms']:7.0f} {peak:8.1f}")
+    if vips:
+        processing["libvips"] = vips
+        print(f"  {'libvips vipsthumbnail, same 2 variants':40} {vips['per_second']:7.2f} {'':>8} {'':>8} {'':>7} {vips['cpu_ms_per_photo']:7.0f}   ({vips['parallel']} at once)")
+    if photo and vips:
+        ratio = round(photo["per_second"] / vips["per_second"], 2)
+        rss = processing["12 MP phone JPEG"]["peak_rss_mb"]
+        processing["ratio_to_libvips"] = ratio
+        print(f"  service / libvips: {ratio:.2f} (≥ 1.0) {'ok' if ratio >= 1.0 else 'MISSED'}; "
+              f"peak RSS with {photo['concurrency']} in flight: {rss} MB (≤ 256) {'ok' if rss <= 256 else 'MISSED'}")
+    report["processing"] = processing
+    print()
+
 with open(out_json, "w") as f:
     json.dump(report, f, indent=2)
 
