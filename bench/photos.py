@@ -81,9 +81,11 @@ def upload(base, out, count, files):
     blobs = [open(f, "rb").read() for f in files]
 
     def one(i):
+        name = os.path.basename(files[i % len(files)])
         data = blobs[i % len(blobs)]
+        kind = "image/png" if name.endswith(".png") else "image/jpeg"
         status, issued = call(base, "/api/v1/images/chat", token,
-                              {"filename": "photo.jpg", "content_type": "image/jpeg",
+                              {"filename": name, "content_type": kind,
                                "content_length": len(data)})
         assert status == 200, issued
         req = urllib.request.Request(issued["upload_url"], method="PUT", data=data,

@@ -84,8 +84,9 @@ pub fn process(
                 (a.max(c), b.max(d))
             })
     };
-    let decoded =
+    let mut decoded =
         decode::decode(bytes, kind, max_pixels, need).map_err(ProcessError::Undecodable)?;
+    render::premultiply(&mut decoded.pixels).map_err(failed)?;
     let shown = render::turned(orientation, (decoded.width, decoded.height));
     let published = sanitize::strip(bytes, kind, orientation).map_err(ProcessError::Undecodable)?;
     let icc = sanitize::icc_profile(bytes, kind);

@@ -9,7 +9,7 @@
 use bytes::Bytes;
 use domain::processing::{Rendition, VariantPreset};
 use fast_image_resize::images::{Image, ImageRef};
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use fast_image_resize::{FilterType, MulDiv, PixelType, ResizeAlg, ResizeOptions, Resizer};
 
 use crate::decode::Pixels;
 
@@ -23,26 +23,61 @@ pub const fn turned(orientation: u16, (a, b): (u32, u32)) -> (u32, u32) {
     if swaps(orientation) { (b, a) } else { (a, b) }
 }
 
-/// `src` resized to `size` (stored orientation), cropped centred to its aspect ratio.
-///
-/// # Errors
-/// The resizer's, which only a bug makes happen.
-pub fn resize(src: &Pixels, size: (u32, u32)) -> Result<Pixels, String> {
-    let pixel_type = match src.channels {
+fn pixel_type(channels: u8) -> PixelType {
+    match channels {
         1 => PixelType::U8,
         2 => PixelType::U8x2,
         3 => PixelType::U8x3,
         _ => PixelType::U8x4,
-    };
+    }
+}
+
+/// Multiplies the colour channels by alpha, in place, once for every rendition: resizing
+/// premultiplied pixels keeps transparent pixels' colours from bleeding, and doing it here
+/// rather than in each resize saves a copy of the whole image per rendition (200 MB for a
+/// 50 MP RGBA PNG).
+///
+/// # Errors
+/// The resizer's, which only a bug makes happen.
+pub fn premultiply(src: &mut Pixels) -> Result<(), String> {
+    if src.channels % 2 == 1 {
+        return Ok(());
+    }
+    let mut image = Image::from_slice_u8(
+        src.width,
+        src.height,
+        &mut src.data,
+        pixel_type(src.channels),
+    )
+    .map_err(|e| e.to_string())?;
+    MulDiv::new()
+        .multiply_alpha_inplace(&mut image)
+        .map_err(|e| e.to_string())
+}
+
+/// `src` (premultiplied, [`premultiply`]) resized to `size` (stored orientation), cropped
+/// centred to its aspect ratio, with its alpha divided out again.
+///
+/// # Errors
+/// The resizer's, which only a bug makes happen.
+pub fn resize(src: &Pixels, size: (u32, u32)) -> Result<Pixels, String> {
+    let pixel_type = pixel_type(src.channels);
     let from =
         ImageRef::new(src.width, src.height, &src.data, pixel_type).map_err(|e| e.to_string())?;
     let mut to = Image::new(size.0, size.1, pixel_type);
     let options = ResizeOptions::new()
         .resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3))
-        .fit_into_destination(Some((0.5, 0.5)));
+        .fit_into_destination(Some((0.5, 0.5)))
+        // Premultiplied once already.
+        .use_alpha(false);
     Resizer::new()
         .resize(&from, &mut to, &options)
         .map_err(|e| e.to_string())?;
+    if src.channels % 2 == 0 {
+        MulDiv::new()
+            .divide_alpha_inplace(&mut to)
+            .map_err(|e| e.to_string())?;
+    }
     Ok(Pixels {
         data: to.into_vec(),
         width: size.0,
@@ -103,8 +138,8 @@ pub fn upright(src: Pixels, orientation: u16) -> Pixels {
     }
 }
 
-/// One variant of `src` for an image displayed at `shown`, as WebP at `quality`, with the
-/// image's colour profile.
+/// One variant of `src` (premultiplied) for an image displayed at `shown`, as WebP at
+/// `quality`, with the image's colour profile.
 ///
 /// # Errors
 /// The resizer's or the encoder's.
@@ -147,7 +182,7 @@ fn webp(p: &Pixels, quality: f32, icc: Option<&Bytes>) -> Result<Bytes, String> 
     Ok(with.encoder().bytes())
 }
 
-/// The BlurHash (4×3 components) of `src`, turned upright.
+/// The BlurHash (4×3 components) of `src` (premultiplied), turned upright.
 ///
 /// # Errors
 /// The resizer's.
