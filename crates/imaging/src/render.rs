@@ -40,7 +40,7 @@ fn pixel_type(channels: u8) -> PixelType {
 /// # Errors
 /// The resizer's, which only a bug makes happen.
 pub fn premultiply(src: &mut Pixels) -> Result<(), String> {
-    if src.channels % 2 == 1 {
+    if !src.channels.is_multiple_of(2) {
         return Ok(());
     }
     let mut image = Image::from_slice_u8(
@@ -73,7 +73,7 @@ pub fn resize(src: &Pixels, size: (u32, u32)) -> Result<Pixels, String> {
     Resizer::new()
         .resize(&from, &mut to, &options)
         .map_err(|e| e.to_string())?;
-    if src.channels % 2 == 0 {
+    if src.channels.is_multiple_of(2) {
         MulDiv::new()
             .divide_alpha_inplace(&mut to)
             .map_err(|e| e.to_string())?;
