@@ -8,14 +8,25 @@ use crate::image::{
     staging_key,
 };
 use crate::login::Actor;
-use crate::processing::{ProcessError, variant_key};
+use crate::processing::{ProcessError, Processed, Rendition, variant_key};
 use crate::sniff::{SNIFF_LEN, TAIL_LEN};
-use crate::storage::{ByteStream, ObjectKey, PutConditions, StorageError, stream_of};
+use crate::storage::{ByteStream, ObjectKey, ObjectMeta, PutConditions, StorageError, stream_of};
 use crate::upload::UploadSpec;
 
 use super::verify::{Rejection, check_body, check_head, needs_whole};
 use super::{Confirmation, ImageError, Images, IssuedUpload, random_part};
 use crate::events::EventKind;
+
+/// What confirmation publishes, from where: the verified version's key and head, its
+/// type, and what processing made of it.
+struct Publication<'a> {
+    source: &'a ObjectKey,
+    head: ObjectMeta,
+    kind: ImageType,
+    published: bytes::Bytes,
+    stripped: bool,
+    renditions: Vec<Rendition>,
+}
 
 impl Images {
     async fn insert_pending(
@@ -307,7 +318,62 @@ impl Images {
             }
             Err(ProcessError::Failed(e)) => return Err(ImageError::Processing(e)),
         };
-        let variants: Vec<Variant> = processed
+        let Processed {
+            published,
+            stripped,
+            width,
+            height,
+            renditions,
+            blurhash,
+        } = processed;
+        let publication = Publication {
+            source: &source,
+            head,
+            kind: sniffed.kind,
+            published,
+            stripped,
+            renditions,
+        };
+        let (meta, variants) = match self.publish(&image, publication).await {
+            Ok(done) => done,
+            Err(answer) => return answer,
+        };
+        let now = self.clock.now();
+        let ready = ReadyImage {
+            content_type: sniffed.kind,
+            size: meta.size,
+            etag: meta.etag,
+            width,
+            height,
+            confirmed_at: now,
+            expires_at: image.channel.retention().map(|r| now + r),
+            private: self.policy.private_channels.contains(&image.channel),
+            variants,
+            blurhash,
+        };
+        let events = self.ready_events(&image, &ready);
+        let Some(confirmed) = self.repo.mark_ready(image.id, ready, events).await? else {
+            return self.settled(&image).await;
+        };
+        self.observer.confirmed(image.channel);
+        if image.channel == Channel::Profile {
+            self.reconcile_avatar(image.uploader).await?;
+        }
+        Ok(confirmed)
+    }
+
+    /// Publishes what processing made of a verified upload: names the variants in the
+    /// record, stores them, then writes the image at the final key (the processed bytes,
+    /// or the verified version copied on its ETag when nothing was removed). Returns the
+    /// final object's metadata and the variants. `Err` carries the confirmation's answer
+    /// when another confirmation decided first, the object changed, or the store failed.
+    async fn publish(
+        &self,
+        image: &Image,
+        p: Publication<'_>,
+    ) -> Result<(ObjectMeta, Vec<Variant>), Result<Image, ImageError>> {
+        let staged = staging_key(&image.key);
+        let variants: Vec<Variant> = p
             .renditions
             .iter()
             .map(|r| Variant {
@@ -318,90 +384,85 @@ impl Images {
                 content_type: ImageType::Webp,
             })
             .collect();
-        if !variants.is_empty() && !self.repo.name_variants(image.id, variants.clone()).await? {
-            return self.settled(&image).await;
+        let named = variants.is_empty()
+            || self
+                .repo
+                .name_variants(image.id, variants.clone())
+                .await
+                .map_err(|e| Err(e.into()))?;
+        if !named {
+            return Err(self.settled(image).await);
         }
-        for (r, v) in processed.renditions.into_iter().zip(&variants) {
+        for (r, v) in p.renditions.into_iter().zip(&variants) {
             self.store
                 .put(&v.key, stream_of(r.bytes), ImageType::Webp.mime(), u64::MAX)
-                .await?;
+                .await
+                .map_err(|e| Err(e.into()))?;
         }
-        let mime = sniffed.kind.mime();
-        let meta = match (source == staged, processed.stripped) {
+        let mime = p.kind.mime();
+        let meta = match (*p.source == staged, p.stripped) {
             // Nothing to remove: the verified version is copied as it is.
             (true, false) => match self
                 .store
-                .promote(&staged, &image.key, &head.etag, mime)
+                .promote(&staged, &image.key, &p.head.etag, mime)
                 .await
             {
                 Ok(m) => m,
                 Err(StorageError::PreconditionFailed) => {
-                    return self.reject(&image, Rejection::Changed).await;
+                    return Err(self.reject(image, Rejection::Changed).await);
                 }
                 // A concurrent confirmation published it first.
-                Err(StorageError::NotFound) => return self.settled(&image).await,
-                Err(e) => return Err(e.into()),
+                Err(StorageError::NotFound) => return Err(self.settled(image).await),
+                Err(e) => return Err(Err(e.into())),
             },
-            (_, true) => {
+            (from_staging, true) => {
                 let meta = self
                     .store
                     .put(
                         &image.key,
-                        stream_of(processed.published),
+                        stream_of(p.published),
                         mime,
                         self.policy.max_size,
                     )
-                    .await?;
-                if source == staged
-                    && let Err(e) = self.store.delete(&staged).await
-                {
+                    .await
+                    .map_err(|e| Err(e.into()))?;
+                if from_staging && let Err(e) = self.store.delete(&staged).await {
                     tracing::warn!(key = %staged, error = %e, "staged upload left for the sweeper");
                 }
                 meta
             }
-            (false, false) => head,
+            // Published already (a crash came before the record was marked ready).
+            (false, false) => p.head,
         };
-        let now = self.clock.now();
-        let ready = ReadyImage {
-            content_type: sniffed.kind,
-            size: meta.size,
-            etag: meta.etag,
-            width: processed.width,
-            height: processed.height,
-            confirmed_at: now,
-            expires_at: image.channel.retention().map(|r| now + r),
-            private: self.policy.private_channels.contains(&image.channel),
-            variants,
-            blurhash: processed.blurhash,
-        };
-        let events = self.event(
+        Ok((meta, variants))
+    }
+
+    /// The `image.ready` events of `image`, confirmed as `ready`.
+    fn ready_events(&self, image: &Image, ready: &ReadyImage) -> Vec<crate::report::Enqueue> {
+        let variants: serde_json::Map<_, _> = ready
+            .variants
+            .iter()
+            .map(|v| {
+                let about = serde_json::json!({
+                    "key": v.key,
+                    "width": v.width,
+                    "height": v.height,
+                    "content_type": v.content_type,
+                });
+                (v.name.clone(), about)
+            })
+            .collect();
+        self.event(
             EventKind::ImageReady,
-            &image,
+            image,
             serde_json::json!({
                 "content_type": ready.content_type.mime(),
                 "width": ready.width,
                 "height": ready.height,
                 "blurhash": ready.blurhash,
-                "variants": ready
-                    .variants
-                    .iter()
-                    .map(|v| (v.name.clone(), serde_json::json!({
-                        "key": v.key,
-                        "width": v.width,
-                        "height": v.height,
-                        "content_type": v.content_type,
-                    })))
-                    .collect::<serde_json::Map<_, _>>(),
+                "variants": variants,
             }),
-        );
-        let Some(confirmed) = self.repo.mark_ready(image.id, ready, events).await? else {
-            return self.settled(&image).await;
-        };
-        self.observer.confirmed(image.channel);
-        if image.channel == Channel::Profile {
-            self.reconcile_avatar(image.uploader).await?;
-        }
-        Ok(confirmed)
+        )
     }
 
     /// `len` bytes from `offset` of the version whose head was read (ETag `etag`). `Err`
