@@ -27,6 +27,22 @@ pub struct Decoded {
     pub height: u32,
 }
 
+impl Decoded {
+    /// An image decoded at its full size.
+    fn whole(data: Vec<u8>, width: u32, height: u32, channels: u8) -> Self {
+        Self {
+            pixels: Pixels {
+                data,
+                width,
+                height,
+                channels,
+            },
+            width,
+            height,
+        }
+    }
+}
+
 /// Decodes `bytes`. `need` is the smallest size (stored orientation) the caller will
 /// resize from, given the full size: a JPEG may be decoded smaller, never below it.
 ///
@@ -120,16 +136,7 @@ fn png(bytes: &[u8], limit: usize) -> Result<Decoded, String> {
     };
     // The rest of the file: later chunks and their checksums.
     reader.finish().map_err(bad)?;
-    Ok(Decoded {
-        pixels: Pixels {
-            data,
-            width,
-            height,
-            channels,
-        },
-        width,
-        height,
-    })
+    Ok(Decoded::whole(data, width, height, channels))
 }
 
 fn gif(bytes: &[u8], limit: usize) -> Result<Decoded, String> {
@@ -164,16 +171,7 @@ fn gif(bytes: &[u8], limit: usize) -> Result<Decoded, String> {
     if first {
         return Err("the GIF has no frame".into());
     }
-    Ok(Decoded {
-        pixels: Pixels {
-            data: canvas,
-            width,
-            height,
-            channels: 4,
-        },
-        width,
-        height,
-    })
+    Ok(Decoded::whole(canvas, width, height, 4))
 }
 
 fn webp(bytes: &[u8], limit: usize) -> Result<Decoded, String> {
@@ -194,14 +192,5 @@ fn webp(bytes: &[u8], limit: usize) -> Result<Decoded, String> {
             d.read_frame(&mut scratch).map_err(bad)?;
         }
     }
-    Ok(Decoded {
-        pixels: Pixels {
-            data,
-            width,
-            height,
-            channels,
-        },
-        width,
-        height,
-    })
+    Ok(Decoded::whole(data, width, height, channels))
 }

@@ -200,23 +200,8 @@ async fn published_without_metadata(app: &TestApp, garage: Option<&Garage>, buck
 
 /// Sets a ready image's retention to have ended, as time would.
 async fn retention_ended(app: &TestApp, key: &str) {
-    use sea_orm::{ConnectionTrait, Database, Statement};
-    let db = Database::connect(format!(
-        "sqlite://{}?mode=rw",
-        app.dir.path().join("service.db").display()
-    ))
-    .await
-    .unwrap();
-    let res = db
-        .execute_raw(Statement::from_sql_and_values(
-            db.get_database_backend(),
-            "UPDATE images SET expires_at = 0 WHERE key = $1 AND status = 'ready'",
-            [key.into()],
-        ))
-        .await
-        .unwrap();
-    assert_eq!(res.rows_affected(), 1);
-    db.close().await.unwrap();
+    let sql = "UPDATE images SET expires_at = 0 WHERE key = $1 AND status = 'ready'";
+    crate::sweeper::alter_image(app, key, sql).await;
 }
 
 /// An image's variants are part of it: they go when it goes, however it goes, and not

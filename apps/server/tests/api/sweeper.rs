@@ -99,9 +99,9 @@ impl Bucket<'_> {
     }
 }
 
-/// Marks an image deleted in the database as a crash right after the transition would
-/// leave it: the record says its object must go, and the object is still there.
-pub(crate) async fn crash_after_deleting_the_record(app: &TestApp, key: &str) {
+/// Runs `sql` (an `UPDATE` of one image, `$1` its key) on the app's database, behind the
+/// service's back.
+pub(crate) async fn alter_image(app: &TestApp, key: &str, sql: &str) {
     use sea_orm::{ConnectionTrait, Database, Statement};
     let db = Database::connect(format!(
         "sqlite://{}?mode=rw",
@@ -112,13 +112,24 @@ pub(crate) async fn crash_after_deleting_the_record(app: &TestApp, key: &str) {
     let res = db
         .execute_raw(Statement::from_sql_and_values(
             db.get_database_backend(),
-            "UPDATE images SET status = 'deleted' WHERE key = $1",
+            sql,
             [key.into()],
         ))
         .await
         .unwrap();
-    assert_eq!(res.rows_affected(), 1);
+    assert_eq!(res.rows_affected(), 1, "{sql} {key}");
     db.close().await.unwrap();
+}
+
+/// Marks an image deleted in the database as a crash right after the transition would
+/// leave it: the record says its object must go, and the object is still there.
+async fn crash_after_deleting_the_record(app: &TestApp, key: &str) {
+    alter_image(
+        app,
+        key,
+        "UPDATE images SET status = 'deleted' WHERE key = $1",
+    )
+    .await;
 }
 
 async fn confirm(app: &TestApp, user: &crate::helpers::User, issued: &Issued) {
