@@ -1,6 +1,7 @@
 //! CDN invalidations through the outbox: deleting or replacing an image only enqueues its
-//! path; a worker sends them in batches, retrying with backoff while the CDN is down, so a
-//! CDN outage never fails a delete and no invalidation is lost.
+//! paths (the image's and its variants', one job, so they go or stay together); a worker
+//! sends them in batches, retrying with backoff while the CDN is down, so a CDN outage never
+//! fails a delete and no invalidation is lost.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,7 +20,8 @@ pub const TOPIC: &str = "cdn.invalidate";
 
 /// Give up on a path after this many attempts (about a day of backoff).
 const MAX_ATTEMPTS: u32 = 30;
-/// CloudFront takes up to 3000 paths an invalidation; smaller batches fail smaller.
+/// CloudFront takes up to 3000 paths an invalidation; smaller batches fail smaller. A job
+/// holds an image's paths: its own and one per variant (a handful).
 const BATCH: u32 = 100;
 
 /// The CDN's own invalidation call (CloudFront `CreateInvalidation`).
@@ -67,14 +69,17 @@ impl Cdn for QueuedCdn {
         format!("{}/{}", self.base, key)
     }
 
+    /// One job for all of `keys` (an image and its variants): they are invalidated
+    /// together or retried together.
     async fn invalidate(&self, keys: Vec<ObjectKey>) -> Result<(), StorageError> {
-        let now = self.clock.now();
-        for key in keys {
-            self.outbox
-                .enqueue(TOPIC, serde_json::json!({ "key": key.as_str() }), now)
-                .await
-                .map_err(|e| StorageError::Unavailable(Box::new(e)))?;
+        if keys.is_empty() {
+            return Ok(());
         }
+        let keys: Vec<&str> = keys.iter().map(ObjectKey::as_str).collect();
+        self.outbox
+            .enqueue(TOPIC, serde_json::json!({ "keys": keys }), self.clock.now())
+            .await
+            .map_err(|e| StorageError::Unavailable(Box::new(e)))?;
         Ok(())
     }
 }
@@ -159,10 +164,7 @@ impl Invalidations {
         jobs: &[OutboxJob],
         now: time::OffsetDateTime,
     ) -> Result<u64, RepositoryError> {
-        let mut paths: Vec<String> = jobs
-            .iter()
-            .filter_map(|j| j.payload["key"].as_str().map(|k| format!("/{k}")))
-            .collect();
+        let mut paths: Vec<String> = jobs.iter().flat_map(paths_of).collect();
         paths.sort();
         // The reference names the batch and exactly these paths: the whole batch again is
         // the same request; a part of it (some jobs settled meanwhile) is a new one.
@@ -193,6 +195,18 @@ impl Invalidations {
     }
 }
 
+/// A job's CDN paths: `{"keys": [...]}`, or `{"key": ...}` as jobs queued before images had
+/// variants carry.
+fn paths_of(job: &OutboxJob) -> Vec<String> {
+    let single = job.payload["key"].as_str().into_iter();
+    let many = job.payload["keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(serde_json::Value::as_str);
+    single.chain(many).map(|k| format!("/{k}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,21 +235,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn deleting_only_enqueues() {
+    async fn deleting_only_enqueues_one_job_for_an_image_and_its_variants() {
         let mut outbox = MockOutbox::new();
         outbox
             .expect_enqueue()
             .with(
                 eq(TOPIC),
-                eq(serde_json::json!({"key": "chat/a.png"})),
+                eq(serde_json::json!({"keys": ["chat/a.png", "chat/a.png.thumb.webp"]})),
                 eq(NOW),
             )
             .times(1)
             .returning(|_, _, _| Ok(1));
         let cdn = QueuedCdn::new("https://cdn.example.com/", Arc::new(outbox), clock());
-        cdn.invalidate(vec![ObjectKey::parse("chat/a.png").expect("key")])
+        let key = |k: &str| ObjectKey::parse(k).expect("key");
+        cdn.invalidate(vec![key("chat/a.png"), key("chat/a.png.thumb.webp")])
             .await
             .expect("queued");
+        cdn.invalidate(Vec::new()).await.expect("nothing to queue");
         assert_eq!(
             cdn.public_url(&ObjectKey::parse("chat/a.png").expect("key")),
             "https://cdn.example.com/chat/a.png"
@@ -245,9 +261,14 @@ mod tests {
     #[tokio::test]
     async fn a_batch_is_one_invalidation_and_completes_every_job() {
         let mut outbox = MockOutbox::new();
+        // An image queued with its variant, and a job queued before variants existed.
+        let image = OutboxJob {
+            payload: serde_json::json!({"keys": ["a.png", "a.png.thumb.webp"]}),
+            ..job(1, "", 1)
+        };
         outbox
             .expect_claim()
-            .returning(|_, _, _, _| Ok(vec![job(1, "a.png", 1), job(2, "b/c.png", 1)]));
+            .return_once(move |_, _, _, _| Ok(vec![image, job(2, "b/c.png", 1)]));
         // Stamped before anything is sent.
         outbox
             .expect_stamp()
@@ -259,7 +280,8 @@ mod tests {
         let mut inv = MockInvalidator::new();
         inv.expect_invalidate()
             .withf(|reference, paths| {
-                reference.starts_with("outbox-1-2-") && *paths == ["/a.png", "/b/c.png"]
+                reference.starts_with("outbox-1-2-")
+                    && *paths == ["/a.png", "/a.png.thumb.webp", "/b/c.png"]
             })
             .times(1)
             .returning(|_, _| Ok(()));
