@@ -21,6 +21,7 @@ mod m20261202_000008_identity_email;
 mod m20261202_000009_moderation;
 mod m20261202_000010_private_images;
 mod m20261202_000011_image_variants;
+mod m20261207_000012_suspension_note;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000009_moderation::Migration),
             Box::new(m20261202_000010_private_images::Migration),
             Box::new(m20261202_000011_image_variants::Migration),
+            Box::new(m20261207_000012_suspension_note::Migration),
         ]
     }
 }

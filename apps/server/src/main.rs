@@ -99,7 +99,6 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
             let repo = std::sync::Arc::new(db.clone());
             let accounts = domain::services::Accounts::new(
                 repo.clone(),
-                repo.clone(),
                 repo,
                 std::sync::Arc::new(domain::SystemClock),
             );

@@ -144,7 +144,7 @@ impl Application {
         let session_policy = config.identity.session_policy();
         let sessions = Sessions::new(cached.clone(), clock.clone(), session_policy);
         let subscriptions = config.events.subscriptions();
-        let accounts = Accounts::new(cached.clone(), cached.clone(), repo.clone(), clock.clone())
+        let accounts = Accounts::new(cached.clone(), repo.clone(), clock.clone())
             .with_events(subscriptions.clone());
         let metrics = Arc::new(crate::metrics::Metrics::new().context("metrics registry")?);
         let media = Media {

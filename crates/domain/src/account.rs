@@ -530,7 +530,11 @@ pub struct Suspension {
     pub by: AccountId,
     pub at: OffsetDateTime,
     pub until: Option<OffsetDateTime>,
+    /// Why, as the suspended user is shown it (their data export, their statements).
     pub reason: SuspensionReason,
+    /// What staff wrote for each other (a report decision's resolution note): shown to
+    /// STAFF and ADMIN only, never to the user.
+    pub note: Option<SuspensionReason>,
     /// The report whose decision it was, if any.
     pub report: Option<ReportId>,
 }
@@ -713,10 +717,9 @@ pub trait AccountRepository: Send + Sync {
     /// locale, phone, profile image key) and its identities, keeps the row so its id is never
     /// reused, and marks it withdrawn at `at`. In the audit log, its e-mail and phone (in
     /// every entry) and its name (in entries naming it) are replaced with `account:<id>`.
-    /// `audit` (an ADMIN deleting someone else's account) and `enqueue` (its
-    /// `account.withdrawn` events) are written in the same transaction. Sessions are
-    /// revoked by the caller through
-    /// `SessionRepository::revoke_all`.
+    /// Every session of the account is revoked, and `audit` (an ADMIN deleting someone
+    /// else's account) and `enqueue` (its `account.withdrawn` events) are written, in the
+    /// same transaction: a withdrawal either completes or changes nothing.
     ///
     /// # Errors
     /// `NotFound` for an unknown or already withdrawn account; `Repository` on infrastructure

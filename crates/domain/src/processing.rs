@@ -211,6 +211,9 @@ pub enum ProcessError {
     /// image. The text says why, for the client.
     #[error("{0}")]
     Undecodable(String),
+    /// Processing did not finish by its deadline: the work stopped there.
+    #[error("processing took longer than allowed")]
+    OverDeadline,
     /// The processor itself failed (an encoder error, a panicked task).
     #[error("image processing failed")]
     Failed(#[source] BoxError),
@@ -221,18 +224,21 @@ pub enum ProcessError {
 #[async_trait]
 pub trait ImageProcessor: Send + Sync {
     /// Processes a whole upload whose structure and header passed verification (`kind`
-    /// is its type by magic bytes, its header's pixel area is at most `max_pixels`). Runs
-    /// off the async workers; the caller bounds how many run at once.
+    /// is its type by magic bytes, its header's pixel area is at most `max_pixels`, its
+    /// decoding cost within the budget). Runs off the async workers; the caller bounds how
+    /// many run at once. Work stops at `deadline`, checked between frames and stages.
     ///
     /// # Errors
     /// `Undecodable` when the bytes do not decode (or a frame exceeds `max_pixels`);
-    /// `Failed` when the processor fails.
+    /// `OverDeadline` when `deadline` passed before the work was done; `Failed` when the
+    /// processor fails.
     async fn process(
         &self,
         bytes: Bytes,
         kind: ImageType,
         presets: &VariantPresets,
         max_pixels: u64,
+        deadline: std::time::Instant,
     ) -> Result<Processed, ProcessError>;
 }
 

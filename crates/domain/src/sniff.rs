@@ -160,6 +160,178 @@ pub fn largest_frame(kind: ImageType, bytes: &[u8]) -> Result<u64, SniffError> {
     found.ok_or(SniffError::Malformed(kind_name(kind)))
 }
 
+/// What decoding an image costs, read from its structure without decoding a pixel: its
+/// frames, its JPEG scans, and the decoder's pixel work (pixels it writes, in all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DecodeCost {
+    pub frames: u64,
+    pub scans: u64,
+    pub work: u64,
+}
+
+/// The cost of decoding the image `sniffed` describes, from `bytes`: the whole file, or
+/// only its first bytes, when the figures are what those show (a lower bound, so a head
+/// that already shows too much is refused before the rest is read).
+///
+/// - PNG and still WebP: one frame, the header's pixels;
+/// - JPEG: every scan (a progressive file has several, and each revisits the image) counts
+///   the frame's pixels again;
+/// - GIF: each frame's own pixels;
+/// - animated WebP: the whole canvas for every frame (the decoder composes each frame on
+///   it), however small the frame.
+pub fn decode_cost(sniffed: &Sniffed, bytes: &[u8]) -> DecodeCost {
+    let area = u64::from(sniffed.width) * u64::from(sniffed.height);
+    match sniffed.kind {
+        ImageType::Png => DecodeCost {
+            frames: 1,
+            scans: 0,
+            work: area,
+        },
+        ImageType::Jpeg => {
+            let scans = jpeg_scans(bytes);
+            DecodeCost {
+                frames: 1,
+                scans,
+                work: area.saturating_mul(scans.max(1)),
+            }
+        }
+        ImageType::Gif => {
+            let (frames, work) = gif_frames(bytes);
+            DecodeCost {
+                frames,
+                scans: 0,
+                work,
+            }
+        }
+        ImageType::Webp if has_frames(ImageType::Webp, bytes) => {
+            let frames = webp_frames(bytes);
+            DecodeCost {
+                frames,
+                scans: 0,
+                work: area.saturating_mul(frames.max(1)),
+            }
+        }
+        ImageType::Webp => DecodeCost {
+            frames: 1,
+            scans: 0,
+            work: area,
+        },
+    }
+}
+
+/// The SOS segments of a JPEG (or of as much of one as `b` holds), walking segments by
+/// their lengths and each scan's data to the marker that ends it.
+fn jpeg_scans(b: &[u8]) -> u64 {
+    let mut scans = 0;
+    let mut at = 2;
+    loop {
+        while b.get(at) == Some(&0xFF) && b.get(at + 1) == Some(&0xFF) {
+            at += 1;
+        }
+        let (Some(0xFF), Some(&marker)) = (b.get(at), b.get(at + 1)) else {
+            return scans;
+        };
+        at += 2;
+        match marker {
+            0xD9 => return scans,
+            0xD0..=0xD7 | 0x01 => continue,
+            _ => {}
+        }
+        let Some(len) = be16(b, at) else {
+            return scans;
+        };
+        at += len as usize;
+        if marker != 0xDA {
+            continue;
+        }
+        scans += 1;
+        // The scan's data: to the next marker that is neither stuffing nor a restart.
+        loop {
+            let Some(ff) = b.get(at..).and_then(|r| r.iter().position(|&x| x == 0xFF)) else {
+                return scans;
+            };
+            match b.get(at + ff + 1) {
+                Some(0x00 | 0xD0..=0xD7) => at += ff + 2,
+                Some(_) => {
+                    at += ff;
+                    break;
+                }
+                None => return scans,
+            }
+        }
+    }
+}
+
+/// A GIF's frames and the pixels of all of them, as far as `b` goes.
+fn gif_frames(b: &[u8]) -> (u64, u64) {
+    fn skip_sub_blocks(b: &[u8], mut at: usize) -> Option<usize> {
+        loop {
+            let len = usize::from(*b.get(at)?);
+            at += 1 + len;
+            if len == 0 {
+                return Some(at);
+            }
+        }
+    }
+    let table = |flags: u8| {
+        if flags & 0x80 != 0 {
+            3usize << ((flags & 0x07) + 1)
+        } else {
+            0
+        }
+    };
+    let (mut frames, mut work) = (0u64, 0u64);
+    let Some(&flags) = b.get(10) else {
+        return (frames, work);
+    };
+    let mut at = 13 + table(flags);
+    loop {
+        let step = match b.get(at) {
+            Some(0x21) => skip_sub_blocks(b, at + 2),
+            Some(0x2C) => {
+                let (Some(w), Some(h), Some(&f)) =
+                    (le16(b, at + 5), le16(b, at + 7), b.get(at + 9))
+                else {
+                    return (frames, work);
+                };
+                frames += 1;
+                work = work.saturating_add(u64::from(w) * u64::from(h));
+                skip_sub_blocks(b, at + 10 + table(f) + 1)
+            }
+            _ => None,
+        };
+        match step {
+            Some(next) => at = next,
+            None => return (frames, work),
+        }
+    }
+}
+
+/// An animated WebP's `ANMF` chunks, as far as `b` goes.
+fn webp_frames(b: &[u8]) -> u64 {
+    let mut at = 12;
+    let mut frames = 0;
+    while let (Some(fourcc), Some(len)) = (
+        b.get(at..at + 4),
+        b.get(at + 4..at + 8)
+            .and_then(|l| l.try_into().ok())
+            .map(u32::from_le_bytes),
+    ) {
+        if fourcc == b"ANMF" {
+            frames += 1;
+        }
+        let len = u64::from(len);
+        at = match usize::try_from(len + len % 2)
+            .ok()
+            .and_then(|l| (at + 8).checked_add(l))
+        {
+            Some(next) => next,
+            None => break,
+        };
+    }
+    frames
+}
+
 fn gif_largest_frame(b: &[u8]) -> Option<u64> {
     // Sub-blocks: a length byte, that many bytes, until a zero length.
     fn skip_sub_blocks(b: &[u8], mut at: usize) -> Option<usize> {
@@ -561,5 +733,63 @@ mod tests {
         let mut poly = png(10, 10);
         poly.extend(b"<html><script>alert(1)</script></html>");
         assert_eq!(sniff(&poly).map(|s| s.kind), Ok(ImageType::Png));
+    }
+
+    #[test]
+    fn the_decoding_cost_counts_frames_canvases_and_scans() {
+        // An animated WebP: 300 one-pixel frames on a 4000×4000 canvas.
+        let u24 = |v: u32| v.to_le_bytes()[..3].to_vec();
+        let chunk = |id: &[u8], data: &[u8]| {
+            let mut c = id.to_vec();
+            c.extend((data.len() as u32).to_le_bytes());
+            c.extend(data);
+            if data.len() % 2 == 1 {
+                c.push(0);
+            }
+            c
+        };
+        let mut body = chunk(
+            b"VP8X",
+            &[[0x12, 0, 0, 0].to_vec(), u24(3999), u24(3999)].concat(),
+        );
+        body.extend(chunk(b"ANIM", &[0; 6]));
+        let frame = chunk(
+            b"ANMF",
+            &[vec![0; 15], vec![0], chunk(b"VP8L", b"\x2f\0\0\0\0")].concat(),
+        );
+        for _ in 0..300 {
+            body.extend(&frame);
+        }
+        let mut webp = b"RIFF".to_vec();
+        webp.extend((body.len() as u32 + 4).to_le_bytes());
+        webp.extend(b"WEBP");
+        webp.extend(&body);
+        let sniffed = sniff(&webp).unwrap();
+        let cost = decode_cost(&sniffed, &webp);
+        assert_eq!((cost.frames, cost.work), (300, 300 * 16_000_000));
+        // Only the head: the frames it shows, a lower bound.
+        let partial = decode_cost(&sniffed, &webp[..webp.len() / 2]).frames;
+        assert!((140..=160).contains(&partial), "{partial}");
+
+        // A GIF: each frame's own pixels.
+        let mut gif = b"GIF89a\x10\x00\x10\x00\x00\x00\x00".to_vec();
+        for (w, h) in [(16u8, 16u8), (2, 3), (1, 1)] {
+            gif.extend([0x2C, 0, 0, 0, 0, w, 0, h, 0, 0, 2, 2, 0x44, 0x01, 0]);
+        }
+        gif.push(0x3B);
+        let cost = decode_cost(&sniff(&gif).unwrap(), &gif);
+        assert_eq!((cost.frames, cost.work), (3, 256 + 6 + 1));
+
+        // A JPEG: every scan, between which segments may sit, counts the frame again.
+        let mut jpeg = vec![
+            0xFF, 0xD8, 0xFF, 0xC0, 0, 11, 8, 0, 100, 0, 50, 1, 1, 0x11, 0,
+        ];
+        for _ in 0..3 {
+            jpeg.extend([0xFF, 0xDA, 0, 3, 0, 1, 2, 0xFF, 0, 3, 0xFF, 0xD0, 4]);
+            jpeg.extend([0xFF, 0xFE, 0, 3, b'x']);
+        }
+        jpeg.extend([0xFF, 0xD9]);
+        let cost = decode_cost(&sniff(&jpeg).unwrap(), &jpeg);
+        assert_eq!((cost.scans, cost.work), (3, 3 * 5000));
     }
 }

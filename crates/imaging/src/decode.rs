@@ -7,8 +7,39 @@
 //! proves it whole); the first frame is the one kept.
 
 use std::io::Cursor;
+use std::time::Instant;
 
 use domain::ImageType;
+
+/// Why decoding stopped.
+#[derive(Debug)]
+pub enum DecodeError {
+    /// The bytes do not decode; the text says why, for the client.
+    Invalid(String),
+    /// The deadline passed between two frames.
+    OverDeadline,
+}
+
+impl From<String> for DecodeError {
+    fn from(why: String) -> Self {
+        Self::Invalid(why)
+    }
+}
+
+impl From<&str> for DecodeError {
+    fn from(why: &str) -> Self {
+        Self::Invalid(why.to_owned())
+    }
+}
+
+/// `Err(OverDeadline)` once `deadline` has passed.
+fn in_time(deadline: Instant) -> Result<(), DecodeError> {
+    if Instant::now() > deadline {
+        Err(DecodeError::OverDeadline)
+    } else {
+        Ok(())
+    }
+}
 
 /// Pixels, row by row, `channels` bytes each (1: gray, 2: gray and alpha, 3: RGB, 4:
 /// RGBA). Gray stays gray until the small renditions are made: a third of the memory.
@@ -53,14 +84,15 @@ pub fn decode(
     kind: ImageType,
     max_pixels: u64,
     need: impl Fn(u32, u32) -> (u32, u32),
-) -> Result<Decoded, String> {
+    deadline: Instant,
+) -> Result<Decoded, DecodeError> {
     // Room for the largest frame at 8 bytes a pixel (16-bit RGBA before reduction).
     let limit = usize::try_from(max_pixels.saturating_mul(8)).unwrap_or(usize::MAX);
     match kind {
         ImageType::Jpeg => jpeg(bytes, limit, need),
         ImageType::Png => png(bytes, limit),
-        ImageType::Gif => gif(bytes, limit),
-        ImageType::Webp => webp(bytes, limit),
+        ImageType::Gif => gif(bytes, limit, deadline),
+        ImageType::Webp => webp(bytes, limit, deadline),
     }
 }
 
@@ -68,7 +100,7 @@ fn jpeg(
     bytes: &[u8],
     limit: usize,
     need: impl Fn(u32, u32) -> (u32, u32),
-) -> Result<Decoded, String> {
+) -> Result<Decoded, DecodeError> {
     let bad = |e: jpeg_decoder::Error| format!("the JPEG does not decode: {e}");
     let mut d = jpeg_decoder::Decoder::new(Cursor::new(bytes));
     d.set_max_decoding_buffer_size(limit);
@@ -114,7 +146,7 @@ fn jpeg(
     })
 }
 
-fn png(bytes: &[u8], limit: usize) -> Result<Decoded, String> {
+fn png(bytes: &[u8], limit: usize) -> Result<Decoded, DecodeError> {
     let bad = |e: png::DecodingError| format!("the PNG does not decode: {e}");
     let mut d = png::Decoder::new_with_limits(Cursor::new(bytes), png::Limits { bytes: limit });
     d.set_transformations(png::Transformations::normalize_to_color8());
@@ -139,7 +171,7 @@ fn png(bytes: &[u8], limit: usize) -> Result<Decoded, String> {
     Ok(Decoded::whole(data, width, height, channels))
 }
 
-fn gif(bytes: &[u8], limit: usize) -> Result<Decoded, String> {
+fn gif(bytes: &[u8], limit: usize, deadline: Instant) -> Result<Decoded, DecodeError> {
     let bad = |e: gif::DecodingError| format!("the GIF does not decode: {e}");
     let mut options = gif::DecodeOptions::new();
     options.set_color_output(gif::ColorOutput::RGBA);
@@ -153,6 +185,7 @@ fn gif(bytes: &[u8], limit: usize) -> Result<Decoded, String> {
     let mut canvas = vec![0u8; (width as usize) * (height as usize) * 4];
     let mut first = true;
     while let Some(frame) = d.read_next_frame().map_err(bad)? {
+        in_time(deadline)?;
         if !first {
             continue;
         }
@@ -174,7 +207,7 @@ fn gif(bytes: &[u8], limit: usize) -> Result<Decoded, String> {
     Ok(Decoded::whole(canvas, width, height, 4))
 }
 
-fn webp(bytes: &[u8], limit: usize) -> Result<Decoded, String> {
+fn webp(bytes: &[u8], limit: usize, deadline: Instant) -> Result<Decoded, DecodeError> {
     let bad = |e: image_webp::DecodingError| format!("the WebP does not decode: {e}");
     let mut d = image_webp::WebPDecoder::new(Cursor::new(bytes)).map_err(bad)?;
     d.set_memory_limit(limit);
@@ -189,6 +222,7 @@ fn webp(bytes: &[u8], limit: usize) -> Result<Decoded, String> {
         // The first frame is kept; the others are decoded to prove them whole.
         let mut scratch = vec![0; size];
         for _ in 0..d.num_frames() {
+            in_time(deadline)?;
             d.read_frame(&mut scratch).map_err(bad)?;
         }
     }

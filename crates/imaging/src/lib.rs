@@ -52,27 +52,48 @@ impl ImageProcessor for Pipeline {
         kind: ImageType,
         presets: &VariantPresets,
         max_pixels: u64,
+        deadline: std::time::Instant,
     ) -> Result<Processed, ProcessError> {
         let presets = presets.clone();
         let quality = self.quality;
-        tokio::task::spawn_blocking(move || process(&bytes, kind, &presets, max_pixels, quality))
+        let limits = Limits {
+            max_pixels,
+            deadline,
+        };
+        tokio::task::spawn_blocking(move || process(&bytes, kind, &presets, limits, quality))
             .await
             .map_err(|e| ProcessError::Failed(e.into()))?
     }
 }
 
+/// What one run of the pipeline may take: the largest frame, and when it must stop.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_pixels: u64,
+    /// Checked between frames and between stages.
+    pub deadline: std::time::Instant,
+}
+
 /// The whole pipeline, on the calling thread.
 ///
 /// # Errors
-/// `Undecodable` for bytes that do not decode; `Failed` when rendering fails.
+/// `Undecodable` for bytes that do not decode; `OverDeadline` when `limits.deadline`
+/// passed between two steps; `Failed` when rendering fails.
 pub fn process(
     bytes: &Bytes,
     kind: ImageType,
     presets: &VariantPresets,
-    max_pixels: u64,
+    limits: Limits,
     quality: f32,
 ) -> Result<Processed, ProcessError> {
     let failed = |e: String| ProcessError::Failed(e.into());
+    let in_time = || {
+        if std::time::Instant::now() > limits.deadline {
+            Err(ProcessError::OverDeadline)
+        } else {
+            Ok(())
+        }
+    };
     let orientation = sanitize::orientation(bytes, kind);
     // The smallest decode that covers every variant and the BlurHash's few pixels.
     let need = |w: u32, h: u32| {
@@ -84,8 +105,12 @@ pub fn process(
                 (a.max(c), b.max(d))
             })
     };
-    let mut decoded =
-        decode::decode(bytes, kind, max_pixels, need).map_err(ProcessError::Undecodable)?;
+    let mut decoded = decode::decode(bytes, kind, limits.max_pixels, need, limits.deadline)
+        .map_err(|e| match e {
+            decode::DecodeError::Invalid(why) => ProcessError::Undecodable(why),
+            decode::DecodeError::OverDeadline => ProcessError::OverDeadline,
+        })?;
+    in_time()?;
     render::premultiply(&mut decoded.pixels).map_err(failed)?;
     let shown = render::turned(orientation, (decoded.width, decoded.height));
     let published = sanitize::strip(bytes, kind, orientation).map_err(ProcessError::Undecodable)?;
@@ -93,6 +118,7 @@ pub fn process(
     let renditions = presets
         .iter()
         .map(|p| {
+            in_time()?;
             render::variant(
                 &decoded.pixels,
                 p,
@@ -101,9 +127,10 @@ pub fn process(
                 quality,
                 icc.as_ref(),
             )
+            .map_err(failed)
         })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(failed)?;
+        .collect::<Result<Vec<_>, _>>()?;
+    in_time()?;
     let blurhash = render::blurhash(&decoded.pixels, orientation).map_err(failed)?;
     Ok(Processed {
         stripped: published != *bytes,
@@ -127,7 +154,10 @@ mod tests {
             &Bytes::from_static(bytes),
             kind,
             &VariantPresets::default(),
-            50_000_000,
+            Limits {
+                max_pixels: 50_000_000,
+                deadline: std::time::Instant::now() + std::time::Duration::from_secs(60),
+            },
             75.0,
         )
     }
@@ -205,7 +235,10 @@ mod tests {
                 &Bytes::copy_from_slice(bytes),
                 kind,
                 &VariantPresets::default(),
-                50_000_000,
+                Limits {
+                    max_pixels: 50_000_000,
+                    deadline: std::time::Instant::now() + std::time::Duration::from_secs(60),
+                },
                 75.0,
             )
             .expect("processed");
@@ -249,7 +282,10 @@ mod tests {
                 &Bytes::copy_from_slice(bytes),
                 kind,
                 &VariantPresets::default(),
-                50_000_000,
+                Limits {
+                    max_pixels: 50_000_000,
+                    deadline: std::time::Instant::now() + std::time::Duration::from_secs(60),
+                },
                 75.0,
             ) {
                 Err(ProcessError::Undecodable(reason)) => {

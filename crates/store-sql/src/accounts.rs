@@ -10,7 +10,7 @@ use domain::{
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder,
 };
 use time::OffsetDateTime;
 
@@ -70,6 +70,12 @@ pub(crate) fn to_domain(m: accounts::Model) -> Result<Account, RepositoryError> 
                 at: instant(at)?,
                 until: m.suspended_until.map(instant).transpose()?,
                 reason: SuspensionReason::parse(&reason).map_err(corrupt)?,
+                note: m
+                    .suspension_note
+                    .as_deref()
+                    .map(SuspensionReason::parse)
+                    .transpose()
+                    .map_err(corrupt)?,
                 report: m.suspension_report_id.map(ReportId::new),
             }),
             _ => None,
@@ -103,6 +109,14 @@ pub(crate) async fn set_suspension<C: ConnectionTrait>(
         .col_expr(
             accounts::Column::SuspensionReason,
             Expr::value(suspension.map(|s| s.reason.as_str().to_owned())),
+        )
+        .col_expr(
+            accounts::Column::SuspensionNote,
+            Expr::value(
+                suspension
+                    .and_then(|s| s.note.as_ref())
+                    .map(|n| n.as_str().to_owned()),
+            ),
         )
         .col_expr(
             accounts::Column::SuspensionReportId,
@@ -166,7 +180,7 @@ impl AccountRepository for SqlStore {
     #[tracing::instrument(skip_all, err(level = "info"))]
     async fn create(&self, new: NewAccount) -> Result<Account, CreateAccountError> {
         let at = micros(new.created_at);
-        let txn = self.conn().begin().await.map_err(translate)?;
+        let txn = self.begin().await?;
         let out: Result<Account, CreateAccountError> = async {
             let row = accounts::ActiveModel {
                 name: Set(new.name.map(|n| n.as_str().to_owned())),
@@ -185,6 +199,7 @@ impl AccountRepository for SqlStore {
                 suspended_until: Set(None),
                 suspended_by: Set(None),
                 suspension_reason: Set(None),
+                suspension_note: Set(None),
                 suspension_report_id: Set(None),
                 ..Default::default()
             }
@@ -257,7 +272,7 @@ impl AccountRepository for SqlStore {
         email: Option<Email>,
         at: OffsetDateTime,
     ) -> Result<(), LinkIdentityError> {
-        let txn = self.conn().begin().await.map_err(translate)?;
+        let txn = self.begin().await?;
         let out: Result<(), LinkIdentityError> = async {
             let live = accounts::Entity::find_by_id(id.get())
                 .filter(accounts::Column::WithdrawnAt.is_null())
@@ -313,7 +328,7 @@ impl AccountRepository for SqlStore {
         id: AccountId,
         identity: IdentityId,
     ) -> Result<(), UnlinkIdentityError> {
-        let txn = self.conn().begin().await.map_err(translate)?;
+        let txn = self.begin().await?;
         let out: Result<(), UnlinkIdentityError> = async {
             // The account's row, locked where the database can (PostgreSQL): two unlinks
             // of one account take turns, so neither can remove the other's survivor.
@@ -347,7 +362,7 @@ impl AccountRepository for SqlStore {
         at: OffsetDateTime,
     ) -> Result<Account, UpdateAccountError> {
         if update.audit.is_some() || update.suspension.is_some() {
-            let txn = self.conn().begin().await.map_err(translate)?;
+            let txn = self.begin().await?;
             let out = apply(&txn, id, update, at).await;
             return finish(txn, out).await;
         }
@@ -362,7 +377,7 @@ impl AccountRepository for SqlStore {
         audit: Option<NewAuditEntry>,
         enqueue: Vec<Enqueue>,
     ) -> Result<(), UpdateAccountError> {
-        let txn = self.conn().begin().await.map_err(translate)?;
+        let txn = self.begin().await?;
         let out: Result<(), UpdateAccountError> = async {
             // Taken before they are erased: the audit log's copies go with them.
             let personal = accounts::Entity::find_by_id(id.get())
@@ -391,6 +406,13 @@ impl AccountRepository for SqlStore {
             if erased.rows_affected == 0 {
                 return Err(UpdateAccountError::NotFound);
             }
+            sessions::Entity::update_many()
+                .col_expr(sessions::Column::RevokedAt, Expr::value(micros(at)))
+                .filter(sessions::Column::AccountId.eq(id.get()))
+                .filter(sessions::Column::RevokedAt.is_null())
+                .exec(&txn)
+                .await
+                .map_err(translate)?;
             ids::Entity::delete_many()
                 .filter(ids::Column::AccountId.eq(id.get()))
                 .exec(&txn)

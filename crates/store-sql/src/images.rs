@@ -9,7 +9,7 @@ use domain::{
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use time::OffsetDateTime;
 
@@ -172,7 +172,7 @@ impl ImageRepository for SqlStore {
         if limits == UploadLimits::NONE {
             return Ok(self.insert(new).await?);
         }
-        let txn = self.conn().begin().await.map_err(translate)?;
+        let txn = self.begin().await?;
         let work = async {
             // One account's uploads are counted and inserted one at a time on every
             // replica, so the counts below cannot be stale.
@@ -206,7 +206,7 @@ impl ImageRepository for SqlStore {
         if enqueue.is_empty() {
             return ready(self.conn(), id, r).await;
         }
-        let txn = self.conn().begin().await.map_err(translate)?;
+        let txn = self.begin().await?;
         let out = async {
             let at = r.confirmed_at;
             let marked = ready(&txn, id, r).await?;
@@ -258,7 +258,7 @@ impl ImageRepository for SqlStore {
         if audit.is_none() && enqueue.is_empty() {
             return move_status(self.conn(), id, from, ImageStatus::Deleted, at).await;
         }
-        let txn = self.conn().begin().await.map_err(translate)?;
+        let txn = self.begin().await?;
         let out = async {
             let moved = move_status(&txn, id, from, ImageStatus::Deleted, at).await?;
             if moved {

@@ -137,6 +137,24 @@ impl SqlStore {
     pub(crate) fn conn(&self) -> &DatabaseConnection {
         &self.db
     }
+
+    /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`: the write lock is
+    /// taken (waiting up to the busy timeout) before the first read, so a transaction that
+    /// reads and then writes can never fail with `SQLITE_BUSY_SNAPSHOT` because another
+    /// writer committed in between. On PostgreSQL, the default `BEGIN` (row locks are taken
+    /// where the statements ask for them).
+    ///
+    /// # Errors
+    /// `Unavailable` when no connection or lock can be had in time.
+    pub(crate) async fn begin(&self) -> Result<sea_orm::DatabaseTransaction, RepositoryError> {
+        use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait as _};
+        let options = TransactionOptions {
+            sqlite_transaction_mode: (self.backend() == Backend::Sqlite)
+                .then_some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        self.db.begin_with_options(options).await.map_err(translate)
+    }
 }
 
 /// Ends a transaction by what its work returned: commits on `Ok`; on `Err` rolls back and
@@ -157,6 +175,28 @@ pub(crate) async fn finish<T, E: From<RepositoryError>>(
             Err(e)
         }
     }
+}
+
+/// Whether a database error code says the database is busy, contended or going away
+/// (worth retrying later) rather than that the statement is wrong.
+///
+/// PostgreSQL: 08xxx connection exceptions, 57P0x shutdown or cannot connect now, 57014
+/// a statement cancelled by `statement_timeout`, 53xxx insufficient resources, 40001
+/// serialization failure, 40P01 deadlock, 55P03 lock not available. SQLite reports its
+/// *extended* result codes, whose low byte is the primary code: 5 BUSY (with
+/// BUSY_RECOVERY 261, BUSY_SNAPSHOT 517, BUSY_TIMEOUT 773) and 6 LOCKED (with
+/// LOCKED_SHAREDCACHE 262, LOCKED_VTAB 518).
+fn contention_or_outage(code: &str) -> bool {
+    if let Ok(sqlite) = code.parse::<u32>() {
+        return matches!(sqlite & 0xFF, 5 | 6);
+    }
+    code.starts_with("08")
+        || code.starts_with("57P")
+        || code == "57014"
+        || code.starts_with("53")
+        || code == "40001"
+        || code == "40P01"
+        || code == "55P03"
 }
 
 /// Whether a database error is a unique-constraint violation.
@@ -191,16 +231,29 @@ fn sqlx_unavailable(e: &sqlx::Error) -> bool {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => {
-            let code = db.code().unwrap_or_default();
-            // PostgreSQL: 08xxx connection exceptions, 57P0x shutdown/cannot connect now,
-            // 53xxx insufficient resources. SQLite: 5 BUSY, 6 LOCKED.
-            code.starts_with("08")
-                || code.starts_with("57P")
-                || code.starts_with("53")
-                || code == "5"
-                || code == "6"
-        }
+        sqlx::Error::Database(db) => contention_or_outage(&db.code().unwrap_or_default()),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contention_or_outage;
+
+    #[test]
+    fn every_busy_and_locked_code_is_contention() {
+        for code in ["5", "6", "261", "517", "773", "262", "518"] {
+            assert!(contention_or_outage(code), "SQLite {code}");
+        }
+        for code in [
+            "08006", "57P01", "57014", "53300", "40001", "40P01", "55P03",
+        ] {
+            assert!(contention_or_outage(code), "PostgreSQL {code}");
+        }
+        // SQLITE_CONSTRAINT_UNIQUE (2067), SQLITE_ERROR (1), a unique violation (23505)
+        // and a syntax error (42601) are the statement's fault.
+        for code in ["2067", "1", "19", "23505", "42601", ""] {
+            assert!(!contention_or_outage(code), "{code}");
+        }
     }
 }

@@ -9,7 +9,7 @@ use domain::{
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use time::OffsetDateTime;
 
@@ -91,7 +91,7 @@ impl ReportRepository for SqlStore {
     ) -> Result<Report, CreateReportError> {
         let at = micros(new.created_at);
         let evidence: Vec<&str> = new.evidence.iter().map(ObjectKey::as_str).collect();
-        let txn = self.conn().begin().await.map_err(translate)?;
+        let txn = self.begin().await?;
         let out: Result<Report, CreateReportError> = async {
             let inserted = reports::ActiveModel {
                 reporter_id: Set(new.reporter.get()),
@@ -209,7 +209,7 @@ impl ReportRepository for SqlStore {
     ) -> Result<Option<Report>, RepositoryError> {
         use sea_orm::sea_query::Expr;
         let at = change.event.at;
-        let txn = self.conn().begin().await.map_err(translate)?;
+        let txn = self.begin().await?;
         let out: Result<Option<Report>, RepositoryError> = async {
             let res = reports::Entity::update_many()
                 .col_expr(reports::Column::Status, Expr::value(change.status.as_str()))

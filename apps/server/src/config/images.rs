@@ -69,6 +69,31 @@ pub struct ImagesConfig {
     )]
     pub image_processing_queue: usize,
 
+    /// The most pixel work one upload's decoding may take: pixels × scans for a JPEG,
+    /// canvas × frames for an animated WebP, every frame's pixels for a GIF. Checked from
+    /// the file's structure before decoding.
+    #[arg(
+        long,
+        env = "IMAGE_DECODE_BUDGET",
+        default_value_t = 500_000_000,
+        global = true
+    )]
+    pub image_decode_budget: u64,
+
+    /// The most frames an animated GIF or WebP may have.
+    #[arg(long, env = "IMAGE_MAX_FRAMES", default_value_t = 1000, global = true)]
+    pub image_max_frames: u64,
+
+    /// Seconds processing one upload may take; past them it is rejected and its turn
+    /// freed.
+    #[arg(
+        long,
+        env = "IMAGE_PROCESSING_DEADLINE_SECS",
+        default_value_t = 20,
+        global = true
+    )]
+    pub image_processing_deadline_secs: u64,
+
     /// Largest image accepted, in bytes.
     #[arg(long, env = "IMAGE_MAX_BYTES", default_value_t = 10 * 1024 * 1024, global = true)]
     pub image_max_bytes: u64,
@@ -169,6 +194,9 @@ impl ImagesConfig {
                 n => n,
             },
             queue: self.image_processing_queue,
+            decode_budget: self.image_decode_budget,
+            max_frames: self.image_max_frames,
+            deadline: std::time::Duration::from_secs(self.image_processing_deadline_secs.max(1)),
             ..default
         }
     }

@@ -56,9 +56,13 @@ pub struct AccountResponse {
 pub struct SuspensionResponse {
     /// RFC 3339; `null`: until lifted.
     until: Option<String>,
-    /// Staff only.
+    /// Staff only: the reason the user is shown.
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
+    /// Staff only, and never shown to the user: what staff wrote for each other (a
+    /// report decision's resolution note).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
     /// Staff only: who suspended the account.
     #[serde(skip_serializing_if = "Option::is_none")]
     suspended_by: Option<i64>,
@@ -75,6 +79,11 @@ impl SuspensionResponse {
         Self {
             until: s.until.map(rfc3339),
             reason: staff.then(|| s.reason.as_str().to_owned()),
+            note: s
+                .note
+                .as_ref()
+                .filter(|_| staff)
+                .map(|n| n.as_str().to_owned()),
             suspended_by: staff.then_some(s.by.get()),
             suspended_at: staff.then(|| rfc3339(s.at)),
             report_id: s.report.filter(|_| staff).map(domain::ReportId::get),

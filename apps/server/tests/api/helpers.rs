@@ -3,12 +3,77 @@
 use actix_web::dev::ServerHandle;
 use server::{Application, Config};
 
+/// The service's log, kept by every test: printed when the test fails, so a failing run
+/// says more than the status it met. Bounded: only the newest `LOG_KEPT` bytes are kept.
+static LOG: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+const LOG_KEPT: usize = 4 << 20;
+
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut log = LOG
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if log.len() + buf.len() > LOG_KEPT {
+            let cut = (log.len() + buf.len() - LOG_KEPT).min(log.len());
+            log.drain(..cut);
+        }
+        log.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs the log capture once per test process (nextest runs each test in its own).
+pub fn keep_service_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(
+                "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn,actix_server=warn",
+            )
+        });
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_target(false)
+            .with_ansi(false)
+            .compact()
+            .fmt_fields(server::telemetry::text_fields())
+            .with_writer(|| LogWriter)
+            .try_init();
+    });
+}
+
+/// Prints the kept log on standard error; called when a test that started a service
+/// fails.
+fn print_service_log() {
+    let log = LOG
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    eprintln!(
+        "---- the service's log (newest {} bytes) ----\n{}---- end of the service's log ----",
+        log.len(),
+        String::from_utf8_lossy(&log)
+    );
+}
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub dir: tempfile::TempDir,
     /// `None` for a service running as its own process.
     handle: Option<ServerHandle>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if std::thread::panicking() && self.handle.is_some() {
+            print_service_log();
+        }
+    }
 }
 
 impl TestApp {
@@ -55,6 +120,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// The embedded defaults, adjusted by `configure` before start.
 pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    keep_service_log();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = Config::for_tests(dir.path());
     config.http.http_workers = Some(1);

@@ -399,7 +399,9 @@ async fn scenario(db: Option<&TestDatabase>) {
         &staff,
         Method::PATCH,
         &format!("/api/reports/{against_user}"),
-        Some(json!({"action": "resolve", "note": "사기 반복",
+        // The note is for staff: it names the reporter, and must never reach the user.
+        Some(json!({"action": "resolve",
+            "note": format!("사기 반복; reporter is {}", email("reporter")),
             "decision": {"suspend_target": {"until": "2099-01-01T00:00:00Z"}}})),
         "req-decide",
     )
@@ -422,8 +424,17 @@ async fn scenario(db: Option<&TestDatabase>) {
         body["message"].as_str().unwrap().contains("2099-01-01"),
         "{body}"
     );
+    assert!(!body.to_string().contains(&email("reporter")), "{body}");
     let read: Value = get_json(&app, &staff, &format!("/accounts/{}", user.id)).await;
     assert_eq!(read["suspension"]["reportId"], against_user);
+    // Staff read the note apart from the reason the user is shown.
+    let note = read["suspension"]["note"].as_str().unwrap();
+    assert!(note.contains(&email("reporter")), "{read}");
+    let reason = read["suspension"]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("a report about your account was upheld"),
+        "{read}"
+    );
     let detail: Value = app
         .send_as(
             Method::GET,

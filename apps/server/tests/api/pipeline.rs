@@ -180,6 +180,45 @@ async fn published_without_metadata(app: &TestApp, garage: Option<&Garage>, buck
         format!("ok {}", checks.len() + hashes.len())
     );
 
+    // Metadata where a sanitizer that walks only the top of the file does not look:
+    // between and after a progressive JPEG's scans and in its APP0 thumbnails, inside an
+    // animated WebP's frames, in a GIF's plain text, extra sub-blocks and ICC.
+    let mut checks = Vec::new();
+    for (file, declared, format) in [
+        ("hidden-scans.jpg", "image/jpeg", "JPEG"),
+        ("frames-xmp.webp", "image/webp", "WEBP"),
+        ("hidden-blocks.gif", "image/gif", "GIF"),
+    ] {
+        let (issued, res) = app
+            .upload_file(&user, "chat", &fx.path().join(file), declared)
+            .await;
+        assert_eq!(res.status(), 200, "{file}: {:?}", res.text().await);
+        let image: Value = res.json().await.unwrap();
+        let size = |v: &Value| json!([v["width"], v["height"]]);
+        let path = out.path().join(file);
+        let url = image["cdn_url"].as_str().unwrap();
+        std::fs::write(&path, published(app, garage, url, &issued.key).await).unwrap();
+        checks.push(json!({"path": path, "want": {"size": size(&image), "format": format}}));
+        for name in ["thumb", "medium"] {
+            let v = &image["variants"][name];
+            let key = format!("{}.{name}.webp", issued.key);
+            let bytes = published(app, garage, v["url"].as_str().unwrap(), &key).await;
+            let path = out.path().join(format!("{file}.{name}.webp"));
+            std::fs::write(&path, bytes).unwrap();
+            checks.push(json!({"path": path, "want": {"size": size(v), "format": "WEBP"}}));
+        }
+    }
+    let spec = out.path().join("hidden.json");
+    std::fs::write(
+        &spec,
+        serde_json::to_vec(&json!({"published": checks})).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        python(&["check", spec.to_str().unwrap()]),
+        format!("ok {}", checks.len())
+    );
+
     for (file, declared) in [
         ("noscan.jpg", "image/jpeg"),
         ("truncated-idat.png", "image/png"),
@@ -390,4 +429,82 @@ async fn a_flood_of_callbacks_is_queued_or_refused_without_starving_healthz() {
         let res = app.callback(&user, "chat", &i.key, "").await;
         assert_eq!(res.status(), 200);
     }
+}
+
+/// Uploads `bytes` as `content_type` through the chat channel and confirms them.
+async fn upload_bytes(
+    app: &TestApp,
+    user: &User,
+    bytes: Vec<u8>,
+    content_type: &str,
+) -> reqwest::Response {
+    let filename = format!("upload.{}", content_type.trim_start_matches("image/"));
+    let issued = app
+        .issue_ok(
+            user,
+            "chat",
+            json!({"filename": filename, "content_type": content_type}),
+        )
+        .await;
+    assert_eq!(app.put(&issued, bytes).await.status(), 200);
+    app.callback(user, "chat", &issued.key, "").await
+}
+
+/// A flood of small animations that cost a whole canvas a frame (300 one-pixel frames on a
+/// 4000×4000 canvas, 16 kB each) is refused from the header, before any takes a turn:
+/// another user's small images, confirmed at the same time with one turn and two places
+/// in the queue, all confirm.
+#[tokio::test]
+async fn costly_animations_are_refused_before_a_turn_and_small_images_still_confirm() {
+    let app = spawn_with(|c| {
+        c.images.image_processing_concurrency = 1;
+        c.images.image_processing_queue = 2;
+        c.images.upload_max_pending = 0;
+    })
+    .await;
+    let fx = fixtures();
+    let bomb = std::fs::read(fx.path().join("bomb.webp")).unwrap();
+    let attacker = app.login("bomber@example.com").await;
+    let victim = app.login("victim@example.com").await;
+    let bombs = (0..6).map(|_| upload_bytes(&app, &attacker, bomb.clone(), "image/webp"));
+    let smalls = (0..4).map(|i| upload_bytes(&app, &victim, real_png(16, 16, i), "image/png"));
+    let (bombs, smalls) = tokio::join!(
+        futures_util::future::join_all(bombs),
+        futures_util::future::join_all(smalls)
+    );
+    for res in bombs {
+        let body = assert_envelope(res, 400, "IMAGE_REJECTED").await;
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains("pixel operations"), "{message}");
+    }
+    for res in smalls {
+        assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    }
+}
+
+/// With the budget lifted, the same animation runs into the processing deadline: it is
+/// rejected as too slow, its objects removed, and the turn it held serves the next upload.
+#[tokio::test]
+async fn processing_past_its_deadline_is_rejected_and_frees_its_turn() {
+    let app = spawn_with(|c| {
+        c.images.image_processing_concurrency = 1;
+        c.images.image_decode_budget = u64::MAX;
+        c.images.image_max_frames = 100_000;
+        c.images.image_processing_deadline_secs = 1;
+    })
+    .await;
+    let fx = fixtures();
+    let user = app.login("slow@example.com").await;
+    let res = upload_bytes(
+        &app,
+        &user,
+        std::fs::read(fx.path().join("bomb.webp")).unwrap(),
+        "image/webp",
+    )
+    .await;
+    let body = assert_envelope(res, 400, "IMAGE_REJECTED").await;
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("longer than 1 s"), "{message}");
+    let res = upload_bytes(&app, &user, real_png(16, 16, 1), "image/png").await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
 }

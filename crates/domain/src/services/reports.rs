@@ -448,10 +448,22 @@ impl Reports {
                 "you may not suspend this user (STAFF cannot suspend STAFF or ADMIN)".into(),
             ));
         }
-        let reason = note
-            .and_then(|n| SuspensionReason::parse(n).ok())
-            .or_else(|| SuspensionReason::parse(&format!("report #{}", report.id.get())).ok())
-            .ok_or_else(|| ReportError::InvalidDecision("no reason".into()))?;
+        // What the suspended user reads says which rule, never what staff wrote: the
+        // resolution note is for staff (it may name the reporter) and stays internal.
+        let category = self
+            .categories()
+            .await
+            .ok()
+            .and_then(|all| all.into_iter().find(|c| c.id == report.category))
+            .map_or_else(
+                || format!("category {}", report.category.get()),
+                |c| c.label_en,
+            );
+        let reason = SuspensionReason::parse(&format!(
+            "a report about your account was upheld: {category}"
+        ))
+        .map_err(|_| ReportError::InvalidDecision("no reason".into()))?;
+        let internal = note.and_then(|n| SuspensionReason::parse(n).ok());
         Ok(Some(TargetSuspension {
             account: target,
             audit: NewAuditEntry::done(
@@ -461,7 +473,7 @@ impl Reports {
                 AuditTarget::Account(target),
                 request.clone(),
             )
-            .reason(Some(reason.as_str()))
+            .reason(Some(internal.as_ref().unwrap_or(&reason).as_str()))
             .detail(format!(
                 "{}, report #{}",
                 describe_until(until),
@@ -472,6 +484,7 @@ impl Reports {
                 at: now,
                 until,
                 reason,
+                note: internal,
                 report: Some(report.id),
             },
         }))

@@ -62,6 +62,7 @@ fn suspension(
         at: T0,
         until,
         reason: SuspensionReason::parse("fraud, repeatedly").unwrap(),
+        note: Some(SuspensionReason::parse("internal: reporter is r@example.com").unwrap()),
         report,
     }
 }

@@ -32,6 +32,40 @@ pub async fn session_repository(accounts: &dyn AccountRepository, repo: &dyn Ses
     sessions_revoke(repo, account, other).await;
     case.step("sessions_revoke_all_and_list");
     sessions_revoke_all_and_list(repo, account, other).await;
+    case.step("sessions_end_with_the_withdrawal");
+    sessions_end_with_the_withdrawal(accounts, repo).await;
+}
+
+/// `AccountRepository::withdraw` revokes the account's sessions in its own transaction,
+/// and nobody else's.
+async fn sessions_end_with_the_withdrawal(
+    accounts: &dyn AccountRepository,
+    repo: &dyn SessionRepository,
+) {
+    let (leaving, staying) = two_accounts(accounts).await;
+    let (gone, new) = new_session(leaving, T0);
+    repo.insert(new).await.expect("insert");
+    let (kept, new) = new_session(staying, T0);
+    repo.insert(new).await.expect("insert");
+    accounts
+        .withdraw(leaving, T0 + Duration::seconds(1), None, vec![])
+        .await
+        .expect("withdraw");
+    let later = T0 + Duration::seconds(2);
+    assert!(
+        repo.find_active_by_token_hash(&gone.hash(), later)
+            .await
+            .expect("find")
+            .is_none(),
+        "a withdrawn account's session ends with it"
+    );
+    assert!(
+        repo.find_active_by_token_hash(&kept.hash(), later)
+            .await
+            .expect("find")
+            .is_some(),
+        "another account's session stays"
+    );
 }
 
 async fn sessions_round_trip(repo: &dyn SessionRepository, account: crate::AccountId) {

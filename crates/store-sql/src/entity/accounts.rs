@@ -21,6 +21,7 @@ pub struct Model {
     pub suspended_until: Option<i64>,
     pub suspended_by: Option<i64>,
     pub suspension_reason: Option<String>,
+    pub suspension_note: Option<String>,
     pub suspension_report_id: Option<i64>,
 }
 

@@ -28,7 +28,6 @@ use crate::clock::Clock;
 use crate::error::{RepositoryError, UnlinkIdentityError, UpdateAccountError};
 use crate::events::{EventKind, Subscriptions};
 use crate::login::Actor;
-use crate::session::SessionRepository;
 
 /// Failures of the account operations.
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +84,6 @@ impl ProfilePatch {
 #[derive(Clone)]
 pub struct Accounts {
     accounts: Arc<dyn AccountRepository>,
-    sessions: Arc<dyn SessionRepository>,
     audit: Arc<dyn AuditLog>,
     clock: Arc<dyn Clock>,
     events: Subscriptions,
@@ -100,13 +98,11 @@ impl std::fmt::Debug for Accounts {
 impl Accounts {
     pub fn new(
         accounts: Arc<dyn AccountRepository>,
-        sessions: Arc<dyn SessionRepository>,
         audit: Arc<dyn AuditLog>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             accounts,
-            sessions,
             audit,
             clock,
             events: Subscriptions::default(),
@@ -326,7 +322,8 @@ impl Accounts {
             now,
             serde_json::json!({"account_id": id.get()}),
         );
-        self.sessions.revoke_all(id, now).await?;
+        // Sessions, personal data, identities, the audit entry and the events: one
+        // transaction.
         self.accounts.withdraw(id, now, audit, withdrawn).await?;
         Ok(())
     }

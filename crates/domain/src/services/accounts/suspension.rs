@@ -70,6 +70,8 @@ impl Accounts {
                 at: now,
                 until,
                 reason,
+                // A direct suspension's reason is what staff typed for the user to read.
+                note: None,
                 report: None,
             })),
             audit: Some(audit),

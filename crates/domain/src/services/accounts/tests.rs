@@ -5,7 +5,6 @@ use crate::account::{Suspension, SuspensionReason};
 use crate::audit::{AuditAction, AuditActor, AuditOutcome, MockAuditLog};
 use crate::clock::MockClock;
 use crate::session::MockSessionRepository;
-use mockall::Sequence;
 use mockall::predicate::*;
 use time::macros::datetime;
 
@@ -65,12 +64,7 @@ async fn withdrawn_and_unknown_accounts_are_not_found() {
     repo.expect_find_by_id()
         .with(eq(AccountId::new(3)))
         .returning(|_| Ok(Some(account(3, false))));
-    let svc = Accounts::new(
-        Arc::new(repo),
-        Arc::new(MockSessionRepository::new()),
-        any_audit(),
-        clock(),
-    );
+    let svc = Accounts::new(Arc::new(repo), any_audit(), clock());
     assert!(matches!(
         svc.get(AccountId::new(1)).await,
         Err(AccountError::NotFound)
@@ -86,26 +80,18 @@ async fn withdrawn_and_unknown_accounts_are_not_found() {
 }
 
 #[tokio::test]
-async fn withdrawal_revokes_sessions_before_erasing() {
-    let mut seq = Sequence::new();
+async fn withdrawal_is_one_repository_act() {
+    // Sessions, personal data, identities and events go in the repository's one
+    // transaction (`AccountRepository::withdraw`): nothing is revoked on its own first.
     let mut repo = MockAccountRepository::new();
-    let mut sessions = MockSessionRepository::new();
     repo.expect_find_by_id()
         .times(1)
-        .in_sequence(&mut seq)
         .returning(|_| Ok(Some(account(5, false))));
-    sessions
-        .expect_revoke_all()
-        .with(eq(AccountId::new(5)), eq(NOW))
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|_, _| Ok(2));
     repo.expect_withdraw()
         .with(eq(AccountId::new(5)), eq(NOW), eq(None), eq(vec![]))
         .times(1)
-        .in_sequence(&mut seq)
         .returning(|_, _, _, _| Ok(()));
-    let svc = Accounts::new(Arc::new(repo), Arc::new(sessions), any_audit(), clock());
+    let svc = Accounts::new(Arc::new(repo), any_audit(), clock());
     svc.withdraw(&owner(5), AccountId::new(5), &RequestId::none())
         .await
         .expect("withdrawn");
@@ -117,9 +103,7 @@ async fn withdrawing_twice_is_not_found_and_touches_nothing() {
     repo.expect_find_by_id()
         .returning(|_| Ok(Some(account(5, true))));
     repo.expect_withdraw().never();
-    let mut sessions = MockSessionRepository::new();
-    sessions.expect_revoke_all().never();
-    let svc = Accounts::new(Arc::new(repo), Arc::new(sessions), any_audit(), clock());
+    let svc = Accounts::new(Arc::new(repo), any_audit(), clock());
     assert!(matches!(
         svc.withdraw(&owner(5), AccountId::new(5), &RequestId::none())
             .await,
@@ -128,16 +112,16 @@ async fn withdrawing_twice_is_not_found_and_touches_nothing() {
 }
 
 #[tokio::test]
-async fn a_failed_revocation_stops_the_withdrawal() {
+async fn a_failed_withdrawal_is_the_stores_answer() {
     let mut repo = MockAccountRepository::new();
     repo.expect_find_by_id()
         .returning(|_| Ok(Some(account(5, false))));
-    repo.expect_withdraw().never();
-    let mut sessions = MockSessionRepository::new();
-    sessions
-        .expect_revoke_all()
-        .returning(|_, _| Err(RepositoryError::Unavailable("down".into())));
-    let svc = Accounts::new(Arc::new(repo), Arc::new(sessions), any_audit(), clock());
+    repo.expect_withdraw().times(1).returning(|_, _, _, _| {
+        Err(UpdateAccountError::Repository(
+            RepositoryError::Unavailable("busy".into()),
+        ))
+    });
+    let svc = Accounts::new(Arc::new(repo), any_audit(), clock());
     assert!(matches!(
         svc.withdraw(&owner(5), AccountId::new(5), &RequestId::none())
             .await,
@@ -154,12 +138,7 @@ fn live_repo() -> MockAccountRepository {
 
 #[tokio::test]
 async fn who_may_read_a_full_account() {
-    let svc = Accounts::new(
-        Arc::new(live_repo()),
-        Arc::new(MockSessionRepository::new()),
-        any_audit(),
-        clock(),
-    );
+    let svc = Accounts::new(Arc::new(live_repo()), any_audit(), clock());
     let id = AccountId::new(3);
     for (actor, allowed) in [
         (owner(3), true),
@@ -188,12 +167,7 @@ async fn only_the_owner_and_admins_change_or_withdraw() {
     let mut repo = MockAccountRepository::new();
     repo.expect_update().never();
     repo.expect_withdraw().never();
-    let svc = Accounts::new(
-        Arc::new(repo),
-        Arc::new(MockSessionRepository::new()),
-        any_audit(),
-        clock(),
-    );
+    let svc = Accounts::new(Arc::new(repo), any_audit(), clock());
     let id = AccountId::new(3);
     for actor in [owner(4), with_role(4, Role::Staff), service()] {
         assert!(matches!(
@@ -220,12 +194,7 @@ async fn an_admin_changes_someone_elses_profile() {
         })
         .times(1)
         .returning(|id, _, _| Ok(account(id.get(), false)));
-    let svc = Accounts::new(
-        Arc::new(repo),
-        Arc::new(MockSessionRepository::new()),
-        any_audit(),
-        clock(),
-    );
+    let svc = Accounts::new(Arc::new(repo), any_audit(), clock());
     let patch = ProfilePatch {
         name: Some(DisplayName::parse("New Name").expect("valid")),
         ..ProfilePatch::default()
@@ -240,12 +209,7 @@ async fn granting_a_role_needs_a_verified_email() {
     let mut repo = MockAccountRepository::new();
     repo.expect_find_by_verified_email().returning(|_| Ok(None));
     repo.expect_update().never();
-    let svc = Accounts::new(
-        Arc::new(repo),
-        Arc::new(MockSessionRepository::new()),
-        any_audit(),
-        clock(),
-    );
+    let svc = Accounts::new(Arc::new(repo), any_audit(), clock());
     let email = Email::parse("x@example.com").expect("email");
     assert!(matches!(
         svc.grant_role_by_email(&email, Role::Staff, AuditActor::Cli("root".into()))
@@ -301,12 +265,7 @@ async fn a_suspension_is_one_audited_update() {
         .returning(|id, _, _| Ok(account(id.get(), false)));
     let mut log = MockAuditLog::new();
     log.expect_record().never();
-    let svc = Accounts::new(
-        Arc::new(repo),
-        Arc::new(MockSessionRepository::new()),
-        Arc::new(log),
-        clock(),
-    );
+    let svc = Accounts::new(Arc::new(repo), Arc::new(log), clock());
     svc.suspend(
         &with_role(1, Role::Staff),
         AccountId::new(3),
@@ -349,12 +308,7 @@ async fn who_may_suspend_whom() {
         } else {
             expect_denied(AuditAction::AccountSuspend)
         };
-        let svc = Accounts::new(
-            Arc::new(repo),
-            Arc::new(MockSessionRepository::new()),
-            log,
-            clock(),
-        );
+        let svc = Accounts::new(Arc::new(repo), log, clock());
         let got = svc
             .suspend(
                 &actor,
@@ -373,7 +327,6 @@ async fn who_may_suspend_whom() {
         repo.expect_update().never();
         let svc = Accounts::new(
             Arc::new(repo),
-            Arc::new(MockSessionRepository::new()),
             expect_denied(AuditAction::AccountSuspend),
             clock(),
         );
@@ -393,12 +346,7 @@ async fn who_may_suspend_whom() {
 
 #[tokio::test]
 async fn a_suspension_must_end_in_the_future_and_only_one_in_force_is_lifted() {
-    let svc = Accounts::new(
-        Arc::new(live_repo()),
-        Arc::new(MockSessionRepository::new()),
-        any_audit(),
-        clock(),
-    );
+    let svc = Accounts::new(Arc::new(live_repo()), any_audit(), clock());
     let staff = with_role(1, Role::Staff);
     assert!(matches!(
         svc.suspend(
@@ -425,18 +373,14 @@ async fn a_suspension_must_end_in_the_future_and_only_one_in_force_is_lifted() {
                 at: NOW - time::Duration::days(2),
                 until: Some(NOW - time::Duration::days(1)),
                 reason: reason(),
+                note: None,
                 report: None,
             }),
             ..account(id.get(), false)
         }))
     });
     repo.expect_update().never();
-    let svc = Accounts::new(
-        Arc::new(repo),
-        Arc::new(MockSessionRepository::new()),
-        any_audit(),
-        clock(),
-    );
+    let svc = Accounts::new(Arc::new(repo), any_audit(), clock());
     assert!(matches!(
         svc.lift_suspension(&staff, AccountId::new(3), &RequestId::none())
             .await,
@@ -459,12 +403,7 @@ async fn roles_are_changed_by_admins_only_and_never_their_own_admin() {
         })
         .times(1)
         .returning(|id, _, _| Ok(account(id.get(), false)));
-    let svc = Accounts::new(
-        Arc::new(repo),
-        Arc::new(MockSessionRepository::new()),
-        any_audit(),
-        clock(),
-    );
+    let svc = Accounts::new(Arc::new(repo), any_audit(), clock());
     let admin = with_role(1, Role::Admin);
     svc.change_role(
         &admin,
@@ -488,12 +427,7 @@ async fn roles_are_changed_by_admins_only_and_never_their_own_admin() {
         } else {
             AuditAction::RoleRevoke
         };
-        let svc = Accounts::new(
-            Arc::new(repo),
-            Arc::new(MockSessionRepository::new()),
-            expect_denied(action),
-            clock(),
-        );
+        let svc = Accounts::new(Arc::new(repo), expect_denied(action), clock());
         let role = if change == RoleChange::Grant {
             Role::Staff
         } else {
@@ -530,7 +464,7 @@ async fn an_admin_deleting_someone_else_is_audited_with_the_withdrawal() {
         .returning(|_, _, _, _| Ok(()));
     let mut sessions = MockSessionRepository::new();
     sessions.expect_revoke_all().returning(|_, _| Ok(0));
-    let svc = Accounts::new(Arc::new(repo), Arc::new(sessions), any_audit(), clock());
+    let svc = Accounts::new(Arc::new(repo), any_audit(), clock());
     svc.withdraw(
         &with_role(1, Role::Admin),
         AccountId::new(5),

@@ -5,10 +5,11 @@
 //!
 //! Counted in this process, on purpose: what it bounds is this process's CPU and memory.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// How much image processing a process takes on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,15 +20,30 @@ pub struct ProcessingLimits {
     pub queue: usize,
     /// How long one may wait before it is refused.
     pub wait: Duration,
+    /// The most pixel work one decode may take ([`crate::sniff::DecodeCost::work`]:
+    /// pixels × scans for a JPEG, canvas × frames for an animated WebP, every frame's
+    /// pixels for a GIF), checked from the structure before decoding starts.
+    pub decode_budget: u64,
+    /// The most frames an animation may have.
+    pub max_frames: u64,
+    /// The most scans a JPEG may have (a progressive one has about ten).
+    pub max_scans: u64,
+    /// How long processing one image may take; past it the upload is rejected.
+    pub deadline: Duration,
 }
 
 impl Default for ProcessingLimits {
-    /// One image per core, 256 waiting, 30 seconds.
+    /// One image per core, 256 waiting, 30 seconds; 500 million pixels of work (ten
+    /// times the default largest image), 1 000 frames, 100 scans, 20 seconds.
     fn default() -> Self {
         Self {
             concurrency: std::thread::available_parallelism().map_or(2, usize::from),
             queue: 256,
             wait: Duration::from_secs(30),
+            decode_budget: 500_000_000,
+            max_frames: 1000,
+            max_scans: 100,
+            deadline: Duration::from_secs(20),
         }
     }
 }
@@ -35,7 +51,7 @@ impl Default for ProcessingLimits {
 /// Turns, handed out fairly (first come, first served).
 #[derive(Debug)]
 pub(super) struct Admission {
-    turns: Semaphore,
+    turns: Arc<Semaphore>,
     waiting: AtomicUsize,
     limits: ProcessingLimits,
 }
@@ -59,19 +75,25 @@ impl Drop for Waiting<'_> {
 impl Admission {
     pub(super) fn new(limits: ProcessingLimits) -> Self {
         Self {
-            turns: Semaphore::new(limits.concurrency.max(1)),
+            turns: Arc::new(Semaphore::new(limits.concurrency.max(1))),
             waiting: AtomicUsize::new(0),
             limits,
         }
     }
 
-    /// A turn to process one image, held until the permit is dropped.
-    pub(super) async fn enter(&self) -> Result<SemaphorePermit<'_>, Busy> {
+    /// The limits turns are given under.
+    pub(super) fn limits(&self) -> &ProcessingLimits {
+        &self.limits
+    }
+
+    /// A turn to process one image, held until the permit is dropped (it may move into
+    /// the task doing the work, so a turn ends when the work does).
+    pub(super) async fn enter(&self) -> Result<OwnedSemaphorePermit, Busy> {
         let busy = Busy {
             // Long enough for the turns in hand to move on.
             retry_after: Duration::from_secs(2),
         };
-        if let Ok(turn) = self.turns.try_acquire() {
+        if let Ok(turn) = Arc::clone(&self.turns).try_acquire_owned() {
             return Ok(turn);
         }
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.limits.queue {
@@ -79,7 +101,8 @@ impl Admission {
             return Err(busy);
         }
         let _waiting = Waiting(&self.waiting);
-        match tokio::time::timeout(self.limits.wait, self.turns.acquire()).await {
+        match tokio::time::timeout(self.limits.wait, Arc::clone(&self.turns).acquire_owned()).await
+        {
             Ok(Ok(turn)) => Ok(turn),
             _ => Err(busy),
         }
@@ -96,6 +119,7 @@ mod tests {
             concurrency: 1,
             queue: 1,
             wait: Duration::from_millis(50),
+            ..ProcessingLimits::default()
         });
         let first = a.enter().await.expect("a free turn");
         // The second waits; the third finds the queue full.

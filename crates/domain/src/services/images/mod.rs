@@ -179,7 +179,11 @@ pub enum RejectKind {
     NotAnImage,
     TypeMismatch,
     TooManyPixels,
+    /// Over the decoding budget: frames, scans or pixel work.
+    TooCostly,
     Undecodable,
+    /// Processing passed its deadline.
+    TooSlow,
     Changed,
 }
 
@@ -193,7 +197,9 @@ impl RejectKind {
             Self::NotAnImage => "not_an_image",
             Self::TypeMismatch => "type_mismatch",
             Self::TooManyPixels => "too_many_pixels",
+            Self::TooCostly => "too_costly",
             Self::Undecodable => "undecodable",
+            Self::TooSlow => "too_slow",
             Self::Changed => "changed",
         }
     }

@@ -126,7 +126,7 @@ fn audited(
 /// A processor that publishes what it is given, as it is, with no variants.
 fn unchanged() -> MockImageProcessor {
     let mut p = MockImageProcessor::new();
-    p.expect_process().returning(|bytes, _, _, _| {
+    p.expect_process().returning(|bytes, _, _, _, _| {
         Ok(Processed {
             published: bytes,
             stripped: false,
@@ -1319,14 +1319,17 @@ fn thumb_of(image: &ObjectKey) -> crate::image::Variant {
 fn stripping(published: &'static [u8]) -> MockImageProcessor {
     let mut p = MockImageProcessor::new();
     p.expect_process()
-        .withf(|bytes, kind, presets, max| {
+        .withf(|bytes, kind, presets, max, deadline| {
+            let within = ImagePolicy::default().processing.deadline;
             bytes.as_ref() == PNG_1X1
                 && *kind == ImageType::Png
                 && *presets == ImagePolicy::default().variants
                 && *max == ImagePolicy::default().max_pixels
+                && *deadline > std::time::Instant::now()
+                && *deadline <= std::time::Instant::now() + within
         })
         .times(1)
-        .returning(move |_, _, _, _| {
+        .returning(move |_, _, _, _, _| {
             Ok(Processed {
                 published: Bytes::from_static(published),
                 stripped: true,
@@ -1411,9 +1414,9 @@ async fn bytes_that_do_not_decode_are_rejected_and_removed() {
     repo.expect_name_variants().never();
     store.expect_put().never();
     let mut processor = MockImageProcessor::new();
-    processor
-        .expect_process()
-        .returning(|_, _, _, _| Err(ProcessError::Undecodable("the PNG does not decode".into())));
+    processor.expect_process().returning(|_, _, _, _, _| {
+        Err(ProcessError::Undecodable("the PNG does not decode".into()))
+    });
     let svc = processed(
         repo,
         store,
@@ -1440,7 +1443,7 @@ async fn a_failing_processor_publishes_nothing_and_rejects_nothing() {
     let mut processor = MockImageProcessor::new();
     processor
         .expect_process()
-        .returning(|_, _, _, _| Err(ProcessError::Failed("encoder".into())));
+        .returning(|_, _, _, _, _| Err(ProcessError::Failed("encoder".into())));
     let svc = processed(
         repo,
         store,

@@ -13,7 +13,7 @@ use crate::sniff::{SNIFF_LEN, TAIL_LEN};
 use crate::storage::{ByteStream, ObjectKey, ObjectMeta, PutConditions, StorageError, stream_of};
 use crate::upload::UploadSpec;
 
-use super::verify::{Rejection, check_body, check_head, needs_whole};
+use super::verify::{Rejection, check_body, check_cost, check_head, needs_whole};
 use super::{Confirmation, ImageError, Images, IssuedUpload, random_part};
 use crate::events::EventKind;
 
@@ -277,8 +277,14 @@ impl Images {
         if let Err(rejection) = check_body(&sniffed, &bytes, &tail, head.size, None, &self.policy) {
             return self.reject(&image, rejection).await;
         }
+        // The decoding budget as far as the head shows it (all of a small file): an
+        // animation that costs too much is refused before it waits for a turn.
+        let limits = *self.admission.limits();
+        if let Err(rejection) = check_cost(&sniffed, &bytes, &limits) {
+            return self.reject(&image, rejection).await;
+        }
         // A turn before the whole object is read: waiting costs the head's bytes only.
-        let _turn = self
+        let turn = self
             .admission
             .enter()
             .await
@@ -299,22 +305,21 @@ impl Images {
         let structure = needs_whole(sniffed.kind, &bytes, &tail).then_some(&whole[..]);
         if let Err(rejection) =
             check_body(&sniffed, &bytes, &tail, head.size, structure, &self.policy)
+                .and_then(|()| check_cost(&sniffed, &whole, &limits).map(drop))
         {
             return self.reject(&image, rejection).await;
         }
         let processed = match self
-            .processor
-            .process(
-                whole,
-                sniffed.kind,
-                &self.policy.variants,
-                self.policy.max_pixels,
-            )
+            .process_in_turn(turn, whole, sniffed.kind, &limits)
             .await
         {
             Ok(p) => p,
             Err(ProcessError::Undecodable(why)) => {
                 return self.reject(&image, Rejection::Undecodable(why)).await;
+            }
+            Err(ProcessError::OverDeadline) => {
+                let secs = limits.deadline.as_secs();
+                return self.reject(&image, Rejection::TooSlow { secs }).await;
             }
             Err(ProcessError::Failed(e)) => return Err(ImageError::Processing(e)),
         };
@@ -360,6 +365,34 @@ impl Images {
             self.reconcile_avatar(image.uploader).await?;
         }
         Ok(confirmed)
+    }
+
+    /// Processes `whole` in a task of its own that holds `turn` until the work ends, and
+    /// waits for it until the deadline (and a second's grace for the processor to notice
+    /// it): a processor that overruns costs its turn, never the request's answer.
+    async fn process_in_turn(
+        &self,
+        turn: tokio::sync::OwnedSemaphorePermit,
+        whole: bytes::Bytes,
+        kind: ImageType,
+        limits: &super::ProcessingLimits,
+    ) -> Result<Processed, ProcessError> {
+        let deadline = std::time::Instant::now() + limits.deadline;
+        let processor = std::sync::Arc::clone(&self.processor);
+        let presets = self.policy.variants.clone();
+        let max_pixels = self.policy.max_pixels;
+        let work = tokio::spawn(async move {
+            let _turn = turn;
+            processor
+                .process(whole, kind, &presets, max_pixels, deadline)
+                .await
+        });
+        let grace = limits.deadline + std::time::Duration::from_secs(1);
+        match tokio::time::timeout(grace, work).await {
+            Ok(Ok(done)) => done,
+            Ok(Err(panicked)) => Err(ProcessError::Failed(panicked.into())),
+            Err(_) => Err(ProcessError::OverDeadline),
+        }
     }
 
     /// Publishes what processing made of a verified upload: names the variants in the

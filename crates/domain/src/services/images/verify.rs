@@ -8,12 +8,13 @@
 
 use crate::image::{Image, ImageType};
 use crate::sniff::{
-    Sniffed, check_complete, check_jpeg_whole, has_frames, jpeg_needs_whole, largest_frame, sniff,
+    DecodeCost, Sniffed, check_complete, check_jpeg_whole, decode_cost, has_frames,
+    jpeg_needs_whole, largest_frame, sniff,
 };
 use crate::storage::ObjectMeta;
 use crate::upload::parse_checksum;
 
-use super::{Confirmation, ImagePolicy, RejectKind};
+use super::{Confirmation, ImagePolicy, ProcessingLimits, RejectKind};
 
 /// Why verification refused an upload. Its text is the reason the client is given.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,9 +45,20 @@ pub enum Rejection {
     TooManyPixels { width: u32, height: u32, limit: u64 },
     #[error("a frame of {pixels} pixels is more than {limit}")]
     FrameTooLarge { pixels: u64, limit: u64 },
+    #[error("{frames} frames are more than {limit}")]
+    TooManyFrames { frames: u64, limit: u64 },
+    #[error("{scans} JPEG scans are more than {limit}")]
+    TooManyScans { scans: u64, limit: u64 },
+    /// Decoding would take more pixel work than one upload may (animation frames × the
+    /// canvas, JPEG scans × the pixels).
+    #[error("decoding it would take {work} pixel operations, more than {limit}")]
+    TooCostly { work: u64, limit: u64 },
     /// The bytes do not decode as the image their header announces.
     #[error("{0}")]
     Undecodable(String),
+    /// Processing did not finish within its deadline.
+    #[error("processing took longer than {secs} s")]
+    TooSlow { secs: u64 },
     /// The object was replaced between two reads of one verification.
     #[error("the object changed during verification")]
     Changed,
@@ -63,7 +75,11 @@ impl Rejection {
             Self::NotAnImage(_) => RejectKind::NotAnImage,
             Self::TypeMismatch { .. } => RejectKind::TypeMismatch,
             Self::TooManyPixels { .. } | Self::FrameTooLarge { .. } => RejectKind::TooManyPixels,
+            Self::TooManyFrames { .. } | Self::TooManyScans { .. } | Self::TooCostly { .. } => {
+                RejectKind::TooCostly
+            }
             Self::Undecodable(_) => RejectKind::Undecodable,
+            Self::TooSlow { .. } => RejectKind::TooSlow,
             Self::Changed => RejectKind::Changed,
         }
     }
@@ -166,6 +182,39 @@ pub fn check_body(
         }),
         _ => Ok(()),
     }
+}
+
+/// The decoding budget: frames, scans and pixel work against the limits. Run on the
+/// head before a turn is taken (its figures are a lower bound then) and on the whole
+/// object before it is decoded.
+///
+/// # Errors
+/// `TooManyFrames`, `TooManyScans`, `TooCostly`.
+pub fn check_cost(
+    sniffed: &Sniffed,
+    bytes: &[u8],
+    limits: &ProcessingLimits,
+) -> Result<DecodeCost, Rejection> {
+    let cost = decode_cost(sniffed, bytes);
+    if cost.frames > limits.max_frames {
+        return Err(Rejection::TooManyFrames {
+            frames: cost.frames,
+            limit: limits.max_frames,
+        });
+    }
+    if cost.scans > limits.max_scans {
+        return Err(Rejection::TooManyScans {
+            scans: cost.scans,
+            limit: limits.max_scans,
+        });
+    }
+    if cost.work > limits.decode_budget {
+        return Err(Rejection::TooCostly {
+            work: cost.work,
+            limit: limits.decode_budget,
+        });
+    }
+    Ok(cost)
 }
 
 /// The ETag without quotes or a weak prefix; `None` when the value cannot be an entity

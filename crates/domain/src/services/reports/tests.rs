@@ -494,6 +494,14 @@ fn target_account(id: i64, roles: &[Role]) -> MockAccountRepository {
 async fn a_decision_to_suspend_the_reported_user_goes_with_the_resolution() {
     let mut r = MockReportRepository::new();
     r.expect_find().returning(|_| Ok(Some(user_report(77))));
+    r.expect_categories().returning(|| {
+        Ok(vec![crate::report::ReportCategory {
+            id: user_report(77).category,
+            code: "FRAUD".into(),
+            label_ko: "사기".into(),
+            label_en: "Fraud".into(),
+        }])
+    });
     let until = NOW + time::Duration::days(7);
     r.expect_update()
         .withf(move |_, _, change, q| {
@@ -504,7 +512,8 @@ async fn a_decision_to_suspend_the_reported_user_goes_with_the_resolution() {
                 && s.suspension.until == Some(until)
                 && s.suspension.by == AccountId::new(8)
                 && s.suspension.report == Some(ReportId::new(5))
-                && s.suspension.reason.as_str() == "사기 반복"
+                && s.suspension.reason.as_str() == "a report about your account was upheld: Fraud"
+                && s.suspension.note.as_ref().map(|n| n.as_str()) == Some("사기 반복")
                 && s.audit.action == AuditAction::AccountSuspend
                 && s.audit.target == AuditTarget::Account(AccountId::new(77))
                 && change.audit.action == AuditAction::Moderate(ModerationAction::Resolve)
