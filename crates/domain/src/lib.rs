@@ -19,6 +19,7 @@ pub mod outbox;
 pub mod processing;
 #[cfg(test)]
 mod properties;
+pub mod redact;
 pub mod report;
 pub mod services;
 pub mod session;

@@ -418,12 +418,12 @@ impl AccountRepository for SqlStore {
                 .exec(&txn)
                 .await
                 .map_err(translate)?;
-            let values: Vec<String> = [personal.email, personal.phone]
-                .into_iter()
-                .flatten()
-                .collect();
-            let named: Vec<String> = personal.name.into_iter().collect();
-            scrub(&txn, id, &values, &named).await?;
+            let personal = domain::redact::Personal {
+                email: personal.email,
+                phone: personal.phone,
+                name: personal.name,
+            };
+            scrub(&txn, id, &personal).await?;
             if let Some(entry) = &audit {
                 append(&txn, entry).await?;
             }

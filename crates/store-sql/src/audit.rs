@@ -1,11 +1,12 @@
 //! `AuditLog` on SQL, and the one function every act's transaction appends its entry with.
 
 use async_trait::async_trait;
+use domain::redact::{self, Personal};
 use domain::{
     AccountId, AuditAction, AuditActor, AuditEntry, AuditFilter, AuditLog, AuditTarget,
     NewAuditEntry, Page, RepositoryError, RequestId,
 };
-use sea_orm::sea_query::{Expr, ExprTrait as _, Func, LikeExpr};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait as _, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
@@ -50,41 +51,66 @@ fn containing(s: &str) -> LikeExpr {
     LikeExpr::new(format!("%{escaped}%")).escape('\\')
 }
 
-/// On withdrawal: `values` (the account's e-mail and phone) become `account:<id>` in every
-/// entry's reason and detail; `named` (its name) does so in the entries that name the
-/// account as actor or target, where it can only mean this person.
+/// On withdrawal: the account's e-mail (in any case) and phone (however it was written)
+/// become `account:<id>` in every entry's reason and detail, and its name does so in the
+/// entries that name the account as actor or target, where it can only mean this person.
+/// The candidates are found in SQL (case-folded e-mail and name, the phone's last eight
+/// digits in order); [`domain::redact::redact`] decides what in each is the person's.
 pub(crate) async fn scrub<C: ConnectionTrait>(
     conn: &C,
     id: AccountId,
-    values: &[String],
-    named: &[String],
+    personal: &Personal,
 ) -> Result<(), RepositoryError> {
     let with = format!("account:{id}");
-    let names_it = audit_log::Column::ActorKind
-        .eq("account")
-        .and(audit_log::Column::ActorId.eq(id.to_string()))
-        .or(audit_log::Column::TargetKind
-            .eq("account")
-            .and(audit_log::Column::TargetId.eq(id.to_string())));
-    let everywhere = values.iter().map(|v| (v, None));
-    let in_its_own = named.iter().map(|v| (v, Some(names_it.clone())));
-    for (value, scope) in everywhere.chain(in_its_own) {
-        if value.is_empty() {
+    let names_it = |m: &audit_log::Model| {
+        let id = id.to_string();
+        (m.actor_kind == "account" && m.actor_id == id)
+            || (m.target_kind == "account" && m.target_id == id)
+    };
+    let mut candidates = Condition::any();
+    for col in [audit_log::Column::Reason, audit_log::Column::Detail] {
+        let folded = || Func::lower(Expr::col(col));
+        for text in [&personal.email, &personal.name].into_iter().flatten() {
+            if !text.is_empty() {
+                candidates = candidates.add(folded().like(containing(&text.to_ascii_lowercase())));
+            }
+        }
+        if let Some(tail) = personal.phone.as_deref().and_then(redact::phone_tail) {
+            let spread: String = tail.chars().flat_map(|d| ['%', d]).collect();
+            candidates = candidates.add(Expr::col(col).like(LikeExpr::new(format!("{spread}%"))));
+        }
+    }
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    let rows = audit_log::Entity::find()
+        .filter(candidates)
+        .all(conn)
+        .await
+        .map_err(translate)?;
+    for row in rows {
+        let named = names_it(&row);
+        let clean = |t: &Option<String>| {
+            t.as_deref()
+                .and_then(|t| redact::redact(t, personal, named, &with))
+        };
+        let (reason, detail) = (clean(&row.reason), clean(&row.detail));
+        if reason.is_none() && detail.is_none() {
             continue;
         }
-        for col in [audit_log::Column::Reason, audit_log::Column::Detail] {
-            let replaced = Func::cust("REPLACE")
-                .arg(Expr::col(col))
-                .arg(Expr::value(value.clone()))
-                .arg(Expr::value(with.clone()));
-            let mut q = audit_log::Entity::update_many()
-                .col_expr(col, replaced.into())
-                .filter(Expr::col(col).like(containing(value)));
-            if let Some(scope) = scope.clone() {
-                q = q.filter(scope);
-            }
-            q.exec(conn).await.map_err(translate)?;
-        }
+        audit_log::Entity::update_many()
+            .col_expr(
+                audit_log::Column::Reason,
+                Expr::value(reason.or(row.reason)),
+            )
+            .col_expr(
+                audit_log::Column::Detail,
+                Expr::value(detail.or(row.detail)),
+            )
+            .filter(audit_log::Column::Id.eq(row.id))
+            .exec(conn)
+            .await
+            .map_err(translate)?;
     }
     Ok(())
 }

@@ -186,8 +186,12 @@ pub(crate) async fn finish<T, E: From<RepositoryError>>(
 /// *extended* result codes, whose low byte is the primary code: 5 BUSY (with
 /// BUSY_RECOVERY 261, BUSY_SNAPSHOT 517, BUSY_TIMEOUT 773) and 6 LOCKED (with
 /// LOCKED_SHAREDCACHE 262, LOCKED_VTAB 518).
+/// (A SQLSTATE is always five characters, some all digits; SQLite's codes are below
+/// 10 000.)
 fn contention_or_outage(code: &str) -> bool {
-    if let Ok(sqlite) = code.parse::<u32>() {
+    if code.len() < 5
+        && let Ok(sqlite) = code.parse::<u32>()
+    {
         return matches!(sqlite & 0xFF, 5 | 6);
     }
     code.starts_with("08")

@@ -225,6 +225,7 @@ impl ApiError {
             "unable to access amazon s3, contract your administrator.",
         )
         .in_domain(Domain::Image)
+        .with_retry_after(2)
     }
 
     pub fn database_unavailable() -> Self {
@@ -232,6 +233,7 @@ impl ApiError {
             ErrorCode::DatabaseUnavailable,
             "The service cannot reach its database right now; try again shortly.",
         )
+        .with_retry_after(1)
     }
 
     pub fn internal() -> Self {

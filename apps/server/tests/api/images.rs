@@ -79,6 +79,23 @@ pub struct Issued {
     pub headers: Vec<(String, String)>,
 }
 
+impl Issued {
+    /// From a presign's answer.
+    pub fn from_answer(v: &serde_json::Value) -> Self {
+        Self {
+            key: v["key"].as_str().unwrap().to_owned(),
+            upload_url: v["upload_url"].as_str().unwrap().to_owned(),
+            cdn_url: v["cdn_url"].as_str().unwrap().to_owned(),
+            headers: v["required_headers"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+                .collect(),
+        }
+    }
+}
+
 impl TestApp {
     pub async fn issue(
         &self,
@@ -100,18 +117,7 @@ impl TestApp {
     pub async fn issue_ok(&self, user: &User, channel: &str, body: serde_json::Value) -> Issued {
         let res = self.issue(user, channel, body).await;
         assert_eq!(res.status(), 200, "presign {channel}");
-        let v: serde_json::Value = res.json().await.unwrap();
-        Issued {
-            key: v["key"].as_str().unwrap().to_owned(),
-            upload_url: v["upload_url"].as_str().unwrap().to_owned(),
-            cdn_url: v["cdn_url"].as_str().unwrap().to_owned(),
-            headers: v["required_headers"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
-                .collect(),
-        }
+        Issued::from_answer(&res.json().await.unwrap())
     }
 
     /// Presigns a plain PNG upload (`x.png`, `image/png`) on `channel`.

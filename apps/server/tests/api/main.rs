@@ -7,6 +7,7 @@ mod attacks;
 mod authz;
 mod browser;
 mod caches;
+mod contention;
 mod cors;
 mod docs;
 mod durability;

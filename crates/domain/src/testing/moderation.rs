@@ -478,7 +478,12 @@ pub async fn audit_log(
         )
         .await
         .unwrap();
-    let note = format!("Alice Kim ({email}, 01098765432) keeps scamming; 10% fee_x");
+    // Written as people write them: the e-mail in capitals, the phone spaced, with the
+    // country code.
+    let shouted = email.to_ascii_uppercase();
+    let note = format!(
+        "Alice Kim ({email}, 01098765432) keeps scamming; 10% fee_x; also {shouted}, +82 10 9876 5432"
+    );
     log.record(
         entry(
             AuditActor::Account(staff),
@@ -523,12 +528,12 @@ pub async fn audit_log(
     let id = format!("account:{w}");
     assert_eq!(
         scrubbed,
-        format!("{id} ({id}, {id}) keeps scamming; 10% fee_x")
+        format!("{id} ({id}, {id}) keeps scamming; 10% fee_x; also {id}, {id}")
     );
     let other = entries_about(log, AuditTarget::Report(elsewhere)).await;
     assert_eq!(
         other[0].reason.as_deref(),
-        Some(format!("Alice Kim ({id}, {id}) keeps scamming; 10% fee_x").as_str()),
+        Some(format!("Alice Kim ({id}, {id}) keeps scamming; 10% fee_x; also {id}, {id}").as_str()),
         "the name is replaced only where the entry names the account"
     );
 }
