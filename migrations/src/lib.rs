@@ -22,6 +22,7 @@ mod m20261202_000009_moderation;
 mod m20261202_000010_private_images;
 mod m20261202_000011_image_variants;
 mod m20261207_000012_suspension_note;
+mod m20261207_000013_stored_bytes;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_private_images::Migration),
             Box::new(m20261202_000011_image_variants::Migration),
             Box::new(m20261207_000012_suspension_note::Migration),
+            Box::new(m20261207_000013_stored_bytes::Migration),
         ]
     }
 }

@@ -323,6 +323,9 @@ pub struct NewImage {
     pub created_at: OffsetDateTime,
     /// When the pending upload lapses.
     pub expires_at: OffsetDateTime,
+    /// Read only through signed URLs, from the moment it is issued (its channel's
+    /// setting then).
+    pub private: bool,
 }
 
 /// What confirmation learned from the stored bytes.
@@ -342,6 +345,8 @@ pub struct ReadyImage {
     /// Its variants, stored before the image is marked ready.
     pub variants: Vec<Variant>,
     pub blurhash: String,
+    /// The bytes its variants take in the store (the quota counts them with `size`).
+    pub variant_bytes: u64,
 }
 
 /// Which images to list; unset fields match anything.
@@ -362,8 +367,13 @@ pub struct UploadLimits {
     pub pending: Option<u64>,
     /// Uploads issued in the last hour.
     pub per_hour: Option<u64>,
-    /// Bytes of the account's ready images, plus the length a new upload declares.
+    /// Bytes the account's images take: ready ones with their variants, pending ones at
+    /// their declared length (or `undeclared` when they declared none), and the new one
+    /// likewise.
     pub stored_bytes: Option<u64>,
+    /// What a pending upload that declared no length counts for: the largest object
+    /// accepted.
+    pub undeclared: u64,
 }
 
 impl UploadLimits {
@@ -372,6 +382,7 @@ impl UploadLimits {
         pending: None,
         per_hour: None,
         stored_bytes: None,
+        undeclared: 0,
     };
 }
 
@@ -381,6 +392,7 @@ impl Default for UploadLimits {
             pending: Some(20),
             per_hour: Some(300),
             stored_bytes: Some(2 << 30),
+            undeclared: 10 * 1024 * 1024,
         }
     }
 }

@@ -83,10 +83,11 @@ fn row(new: NewImage) -> Result<images::ActiveModel, RepositoryError> {
         updated_at: Set(micros(new.created_at)),
         confirmed_at: Set(None),
         expires_at: Set(Some(micros(new.expires_at))),
-        private: Set(false),
+        private: Set(new.private),
         objects_removed_at: Set(None),
         variants: Set("[]".to_owned()),
         blurhash: Set(None),
+        stored_bytes: Set(None),
         ..Default::default()
     })
 }
@@ -129,11 +130,21 @@ async fn limit_passed(
         }
     }
     if let Some(quota) = limits.stored_bytes {
+        // Ready images with their variants; pending ones at what they may still store.
         // SUM(bigint) is numeric on PostgreSQL: cast it back, on both databases.
+        let undeclared = signed(limits.undeclared)?;
         let stored: Option<i64> = mine()
             .select_only()
-            .expr(Expr::cust("CAST(COALESCE(SUM(size), 0) AS BIGINT)"))
-            .filter(images::Column::Status.eq(ImageStatus::Ready.as_str()))
+            // A number of ours, written into the statement: no placeholder syntax
+            // differs between the two databases.
+            .expr(Expr::cust(format!(
+                "CAST(COALESCE(SUM(CASE WHEN status = 'ready' THEN COALESCE(stored_bytes, size, 0) \
+                 ELSE COALESCE(declared_length, {undeclared}) END), 0) AS BIGINT)"
+            )))
+            .filter(
+                images::Column::Status
+                    .is_in([ImageStatus::Ready.as_str(), ImageStatus::Pending.as_str()]),
+            )
             .into_tuple()
             .one(db)
             .await
@@ -145,7 +156,7 @@ async fn limit_passed(
                 declared: false,
             }));
         }
-        if stored.saturating_add(new.declared_length.unwrap_or(0)) > quota {
+        if stored.saturating_add(new.declared_length.unwrap_or(limits.undeclared)) > quota {
             return Ok(Some(UploadLimit::Quota {
                 bytes: quota,
                 declared: true,
@@ -385,6 +396,10 @@ async fn ready<C: ConnectionTrait>(
             Expr::value(variants_json(&r.variants)?),
         )
         .col_expr(images::Column::Blurhash, Expr::value(r.blurhash))
+        .col_expr(
+            images::Column::StoredBytes,
+            Expr::value(signed(r.size.saturating_add(r.variant_bytes))?),
+        )
         .filter(images::Column::Id.eq(id.get()))
         .filter(images::Column::Status.eq(ImageStatus::Pending.as_str()))
         .exec_with_returning(conn)

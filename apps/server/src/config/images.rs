@@ -167,6 +167,7 @@ impl ImagesConfig {
                 pending: (self.upload_max_pending > 0).then_some(self.upload_max_pending),
                 per_hour: (self.upload_urls_per_hour > 0).then_some(self.upload_urls_per_hour),
                 stored_bytes: (self.upload_quota_bytes > 0).then_some(self.upload_quota_bytes),
+                undeclared: self.image_max_bytes,
             },
             private_channels: self.private_channels(),
             private_url_ttl: seconds(self.private_url_ttl_secs.max(1)),

@@ -257,6 +257,7 @@ pub fn cookie_value(set_cookie: &str) -> String {
 }
 
 /// A logged-in user: their id and session token, and a cookie-jar client.
+#[derive(Clone)]
 pub struct User {
     pub id: i64,
     pub token: String,

@@ -1195,11 +1195,16 @@ async fn staged_bytes_are_never_served_whatever_the_case_of_the_prefix() {
 
 #[tokio::test]
 async fn upload_limits_are_counted_per_account_in_the_database() {
-    let quota = PNG.len() as u64 + 10;
+    // Room for three PNGs and a little: a pending upload counts at its declared length
+    // (one that declares none, as the largest accepted: 10 MiB), a ready one as it is
+    // stored (no variants here, so that is the PNG's size).
+    let png = PNG.len() as u64;
+    let quota = 3 * png + 10;
     let app = spawn_with(move |c| {
         c.images.upload_max_pending = 2;
         c.images.upload_urls_per_hour = 4;
         c.images.upload_quota_bytes = quota;
+        c.images.image_variants = String::new();
     })
     .await;
     let user = app.login("limits@example.com").await;
@@ -1210,15 +1215,32 @@ async fn upload_limits_are_counted_per_account_in_the_database() {
             json!({"filename": "x.png", "content_type": "image/png"}),
         )
     };
+    let app = &app;
+    let declaring = |user: &User| {
+        let user = user.clone();
+        async move {
+            app.issue_ok(
+                &user,
+                "chat",
+                json!({"filename": "x.png", "content_type": "image/png", "content_length": png}),
+            )
+            .await
+        }
+    };
     let other = app.login("limits-other@example.com").await;
-    let first = app.upload_png(&user, "chat").await;
+    let first = declaring(&user).await;
+    app.put(&first, PNG.to_vec()).await;
+    assert_eq!(
+        app.callback(&user, "chat", &first.key, "").await.status(),
+        200
+    );
 
     // A declared length past what is left of the quota.
     let res = app
         .issue(
             &user,
             "chat",
-            json!({"filename": "x.png", "content_type": "image/png", "content_length": 11}),
+            json!({"filename": "x.png", "content_type": "image/png", "content_length": 2 * png + 11}),
         )
         .await;
     let body = assert_envelope(res, 413, "QUOTA_EXCEEDED").await;
@@ -1230,9 +1252,12 @@ async fn upload_limits_are_counted_per_account_in_the_database() {
         "{body}"
     );
 
+    // One that declares nothing may store the largest accepted: past the quota.
+    assert_envelope(issue_png(&user).await, 413, "QUOTA_EXCEEDED").await;
+
     // Two waiting for their bytes is the most at once.
-    let a = app.issue_png(&user, "chat").await;
-    let b = app.issue_png(&user, "chat").await;
+    let a = declaring(&user).await;
+    let b = declaring(&user).await;
     let res = issue_png(&user).await;
     let body = assert_envelope(res, 429, "UPLOAD_LIMIT_EXCEEDED").await;
     assert!(
@@ -1240,20 +1265,21 @@ async fn upload_limits_are_counted_per_account_in_the_database() {
         "{body}"
     );
 
-    // Confirming one frees a place, and fills the quota.
+    // Confirming one frees a place, but two ready and one pending leave no room for
+    // another that may store as much.
     app.put(&a, PNG.to_vec()).await;
     assert_eq!(app.callback(&user, "chat", &a.key, "").await.status(), 200);
     let res = issue_png(&user).await;
-    assert_envelope(res, 409, "QUOTA_EXCEEDED").await;
+    assert_envelope(res, 413, "QUOTA_EXCEEDED").await;
 
     // Deleting images gives the quota back; the hour's count stays.
-    for key in [first["key"].as_str().unwrap(), a.key.as_str()] {
+    for key in [first.key.as_str(), a.key.as_str()] {
         let res = app
             .send_as(Method::DELETE, &format!("/images/{key}"), &user.token)
             .await;
         assert_eq!(res.status(), 204);
     }
-    let c = app.issue_png(&user, "chat").await;
+    let c = declaring(&user).await;
     for issued in [&b, &c] {
         app.put(issued, PNG.to_vec()).await;
         assert_eq!(
@@ -1272,7 +1298,7 @@ async fn upload_limits_are_counted_per_account_in_the_database() {
     );
 
     // Every account has its own count.
-    app.issue_png(&other, "chat").await;
+    declaring(&other).await;
 }
 
 #[tokio::test]

@@ -475,7 +475,7 @@ async fn costly_animations_are_refused_before_a_turn_and_small_images_still_conf
     for res in bombs {
         let body = assert_envelope(res, 400, "IMAGE_REJECTED").await;
         let message = body["message"].as_str().unwrap();
-        assert!(message.contains("pixel operations"), "{message}");
+        assert!(message.contains("pixels of work"), "{message}");
     }
     for res in smalls {
         assert_eq!(res.status(), 200, "{:?}", res.text().await);

@@ -17,6 +17,7 @@ fn new_image(uploader: crate::AccountId, channel: Channel, expires_at: OffsetDat
         metadata,
         created_at: T0,
         expires_at,
+        private: false,
     }
 }
 
@@ -68,8 +69,24 @@ pub async fn image_repository(accounts: &dyn AccountRepository, repo: &dyn Image
         private: true,
         variants: vec![variant(&n.key, "thumb", 320, 240)],
         blurhash: "LEHV6nWB2yk8pyo0adR*.7kCMdnj".into(),
+        variant_bytes: 100,
     };
-    assert!(!img.private, "a pending record is not private yet");
+    assert!(!img.private, "a public channel's pending record");
+    let private = repo
+        .insert(NewImage {
+            private: true,
+            ..new_image(me, Channel::Report, T0 + Duration::minutes(15))
+        })
+        .await
+        .unwrap();
+    assert!(
+        repo.find_by_key(&private.key)
+            .await
+            .unwrap()
+            .unwrap()
+            .private,
+        "private from the moment it is issued"
+    );
     assert!(img.variants.is_empty() && img.blurhash.is_none());
 
     case.step("Variants are named only while pending");
@@ -226,6 +243,7 @@ fn limits(pending: Option<u64>, per_hour: Option<u64>, stored_bytes: Option<u64>
         pending,
         per_hour,
         stored_bytes,
+        undeclared: 5000,
     }
 }
 
@@ -298,6 +316,9 @@ async fn upload_limits_count_the_last_hour(repo: &dyn ImageRepository, me: crate
     }
 }
 
+/// The quota counts what the account's images take or may still take: a ready image with
+/// its variants, a pending upload at its declared length (or the largest accepted when it
+/// declared none), and the new upload likewise.
 async fn upload_limits_count_ready_bytes(repo: &dyn ImageRepository, me: crate::AccountId) {
     {
         let img = repo
@@ -315,39 +336,49 @@ async fn upload_limits_count_ready_bytes(repo: &dyn ImageRepository, me: crate::
             private: false,
             variants: Vec::new(),
             blurhash: String::new(),
+            variant_bytes: 200,
         };
         repo.mark_ready(img.id, ready, vec![])
             .await
             .unwrap()
             .unwrap();
+        // Stored: 1200 (1000 and its variants' 200).
         let new = || new_image(me, Channel::Chat, T0 + Duration::minutes(15)); // declares 1234
+        let quota = |bytes| limits(None, None, Some(bytes));
+        let full = |bytes, declared| Some(UploadLimit::Quota { bytes, declared });
         assert_eq!(
-            limit_of(
-                repo.insert_within(new(), limits(None, None, Some(1000)))
-                    .await
-            ),
-            Some(UploadLimit::Quota {
-                bytes: 1000,
-                declared: false
-            })
+            limit_of(repo.insert_within(new(), quota(1200)).await),
+            full(1200, false),
+            "the variants count"
         );
         assert_eq!(
-            limit_of(
-                repo.insert_within(new(), limits(None, None, Some(2000)))
-                    .await
-            ),
-            Some(UploadLimit::Quota {
-                bytes: 2000,
-                declared: true
-            })
+            limit_of(repo.insert_within(new(), quota(2000)).await),
+            full(2000, true)
+        );
+        assert_eq!(limit_of(repo.insert_within(new(), quota(2434)).await), None);
+        // Now pending at 1234: 2434 in all.
+        assert_eq!(
+            limit_of(repo.insert_within(new(), quota(2434)).await),
+            full(2434, false),
+            "a pending upload counts at its declared length"
+        );
+        let undeclared = || NewImage {
+            declared_length: None,
+            ..new()
+        };
+        assert_eq!(
+            limit_of(repo.insert_within(undeclared(), quota(7433)).await),
+            full(7433, true),
+            "one that declares nothing counts as the largest accepted (5000)"
         );
         assert_eq!(
-            limit_of(
-                repo.insert_within(new(), limits(None, None, Some(2234)))
-                    .await
-            ),
-            None,
-            "pending uploads count for nothing until they are ready"
+            limit_of(repo.insert_within(undeclared(), quota(7434)).await),
+            None
+        );
+        assert_eq!(
+            limit_of(repo.insert_within(new(), quota(8667)).await),
+            full(8667, true),
+            "and so it counts while pending: 7434 + 1234 > 8667"
         );
     }
 }

@@ -313,6 +313,7 @@ pub async fn audit_log(
             metadata: serde_json::Map::new(),
             created_at: T0,
             expires_at: T0 + Duration::hours(1),
+            private: false,
         })
         .await
         .unwrap();
@@ -330,6 +331,7 @@ pub async fn audit_log(
             metadata: serde_json::Map::new(),
             created_at: T0,
             expires_at: T0 + Duration::hours(1),
+            private: false,
         })
         .await
         .unwrap();
@@ -344,6 +346,7 @@ pub async fn audit_log(
         private: false,
         variants: Vec::new(),
         blurhash: String::new(),
+        variant_bytes: 0,
     };
     for _ in 0..2 {
         images

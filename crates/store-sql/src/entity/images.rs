@@ -27,6 +27,7 @@ pub struct Model {
     /// JSON: `[{name, key, width, height, content_type}]`.
     pub variants: String,
     pub blurhash: Option<String>,
+    pub stored_bytes: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

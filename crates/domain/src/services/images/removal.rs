@@ -1,6 +1,6 @@
 //! Removing images: one image (its uploader, STAFF or ADMIN), every image of a withdrawn
 //! account, the evidence a closed report released. An image's objects are removed only
-//! through its record ([`Images::purge`]); the CDN's copy is invalidated with it.
+//! through its record ([`Images::purge`]); the CDN's copy is invalidated once they are gone.
 
 use std::collections::BTreeSet;
 
@@ -27,17 +27,6 @@ impl Images {
         audit: Option<NewAuditEntry>,
     ) -> Result<(), ImageError> {
         let at = self.clock.now();
-        // The CDN's copy is queued for invalidation before the record stops being ready:
-        // a crash between the two then costs one needless invalidation at worst, never a
-        // deleted image served from the CDN's cache. (The queue's worker sends it seconds
-        // later, after the object below is gone.)
-        if image.status == ImageStatus::Ready {
-            // Not queued: stop here, nothing has changed.
-            let paths = std::iter::once(image.key.clone())
-                .chain(image.variants.iter().map(|v| v.key.clone()))
-                .collect();
-            self.cdn.invalidate(paths).await?;
-        }
         // Services that may reference the image hear of it; an upload never confirmed
         // was never theirs to know.
         let events = if image.status == ImageStatus::Ready {
@@ -56,8 +45,11 @@ impl Images {
     }
 
     /// Removes the objects a record that stopped being live names, its staged and its
-    /// final key and its variants' keys, and records that they are gone. Nothing else is
-    /// ever deleted.
+    /// final key and its variants' keys, then (for an image that was ever published)
+    /// queues the CDN's invalidation of their paths, and records that they are gone.
+    /// Nothing else is ever deleted. The invalidation comes after the objects are gone, so
+    /// the CDN cannot fetch them again once told; and a removal the sweeper retries later
+    /// queues its invalidation again.
     ///
     /// # Errors
     /// `StorageUnavailable`, `Repository`: the record still awaits removal.
@@ -67,6 +59,12 @@ impl Images {
             self.store.delete(&variant.key).await?;
         }
         self.store.delete(&image.key).await?;
+        if image.status == ImageStatus::Ready || image.confirmed_at.is_some() {
+            let paths = std::iter::once(image.key.clone())
+                .chain(image.variants.iter().map(|v| v.key.clone()))
+                .collect();
+            self.cdn.invalidate(paths).await?;
+        }
         self.repo
             .mark_objects_removed(image.id, self.clock.now())
             .await?;

@@ -1531,3 +1531,116 @@ async fn a_private_images_variants_are_signed_to_expire_with_it() {
         }
     );
 }
+
+#[tokio::test]
+async fn the_cdn_is_told_after_the_objects_are_gone() {
+    let mut seq = mockall::Sequence::new();
+    let mut repo = repo_with(image(ImageStatus::Ready, Channel::Chat));
+    repo.expect_mark_deleted()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _, _, _| Ok(true));
+    let mut store = MockObjectStore::new();
+    store.expect_check().returning(|| Ok(()));
+    store
+        .expect_delete()
+        .times(2)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    let mut cdn = cdn();
+    cdn.expect_invalidate()
+        .with(eq(vec![key()]))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(()));
+    repo.expect_mark_objects_removed()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| Ok(true));
+    let svc = service(repo, store, cdn, MockAccountRepository::new());
+    svc.delete(&me(), &key(), &RequestId::none())
+        .await
+        .expect("deleted");
+}
+
+#[tokio::test]
+async fn a_removal_the_sweeper_retries_tells_the_cdn_again() {
+    let mut repo = MockImageRepository::new();
+    repo.expect_list().returning(|_, _| Ok(vec![]));
+    // Deleted after it was published; its first purge failed.
+    let gone = Image {
+        confirmed_at: Some(NOW),
+        ..image(ImageStatus::Deleted, Channel::Chat)
+    };
+    repo.expect_awaiting_removal()
+        .returning(move |_| Ok(vec![gone.clone()]));
+    repo.expect_mark_objects_removed()
+        .times(1)
+        .returning(|_, _| Ok(true));
+    let mut store = MockObjectStore::new();
+    store.expect_list().returning(|_, _, _| Ok(vec![]));
+    store.expect_delete().returning(|_| Ok(()));
+    let mut cdn = cdn();
+    cdn.expect_invalidate()
+        .with(eq(vec![key()]))
+        .times(1)
+        .returning(|_| Ok(()));
+    let svc = service(repo, store, cdn, MockAccountRepository::new());
+    let swept = Sweeper::new(svc).sweep().await.expect("sweep");
+    assert_eq!(swept.objects_removed, 1);
+}
+
+/// The race forced: the upload is deleted while its confirmation publishes (the deletion
+/// purged the record as it read it, before any variant was stored). The confirmation,
+/// finding the record no longer pending, removes what it stored, as the record now
+/// names it.
+#[tokio::test]
+async fn a_confirmation_that_loses_to_a_deletion_removes_what_it_published() {
+    let mut repo = MockImageRepository::new();
+    let mut reads = 0;
+    repo.expect_find_by_key().returning(move |_| {
+        reads += 1;
+        Ok(Some(if reads == 1 {
+            image(ImageStatus::Pending, Channel::Chat)
+        } else {
+            Image {
+                variants: vec![thumb_of(&key())],
+                ..image(ImageStatus::Deleted, Channel::Chat)
+            }
+        }))
+    });
+    repo.expect_name_variants().returning(|_, _| Ok(true));
+    repo.expect_mark_ready().returning(|_, _, _| Ok(None));
+    repo.expect_mark_objects_removed()
+        .times(1)
+        .returning(|_, _| Ok(true));
+    let mut store = staged_store(PNG_1X1);
+    store
+        .expect_put()
+        .returning(|k, _, _, _| Ok(meta(k, 7, "v")));
+    let deleted = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&deleted);
+    store.expect_delete().returning(move |k| {
+        seen.lock().unwrap().push(k.clone());
+        Ok(())
+    });
+    let mut audit = crate::audit::MockAuditLog::new();
+    audit.expect_record().never();
+    let svc = processed(
+        repo,
+        store,
+        cdn(),
+        MockAccountRepository::new(),
+        audit,
+        stripping(b"cleaned"),
+    );
+    assert!(matches!(
+        svc.confirm(&me(), Channel::Chat, &key(), &Confirmation::default())
+            .await,
+        Err(ImageError::NotFound)
+    ));
+    let deleted = deleted.lock().unwrap();
+    for k in [key(), thumb_of(&key()).key] {
+        assert!(deleted.contains(&k), "{k} left: {deleted:?}");
+    }
+}

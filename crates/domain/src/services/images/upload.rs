@@ -55,6 +55,7 @@ impl Images {
                     metadata,
                     created_at: now,
                     expires_at: now + self.policy.pending_ttl,
+                    private: self.policy.private_channels.contains(&channel),
                 },
                 self.policy.limits,
             )
@@ -339,7 +340,7 @@ impl Images {
             stripped,
             renditions,
         };
-        let (meta, variants) = match self.publish(&image, publication).await {
+        let (meta, variants, variant_bytes) = match self.publish(&image, publication).await {
             Ok(done) => done,
             Err(answer) => return answer,
         };
@@ -352,13 +353,15 @@ impl Images {
             height,
             confirmed_at: now,
             expires_at: image.channel.retention().map(|r| now + r),
-            private: self.policy.private_channels.contains(&image.channel),
+            // Decided at issue; a record issued before that was recorded decides now.
+            private: image.private || self.policy.private_channels.contains(&image.channel),
             variants,
             blurhash,
+            variant_bytes,
         };
         let events = self.ready_events(&image, &ready);
         let Some(confirmed) = self.repo.mark_ready(image.id, ready, events).await? else {
-            return self.settled(&image).await;
+            return self.lost_to_removal(&image).await;
         };
         self.observer.confirmed(image.channel);
         if image.channel == Channel::Profile {
@@ -398,13 +401,13 @@ impl Images {
     /// Publishes what processing made of a verified upload: names the variants in the
     /// record, stores them, then writes the image at the final key (the processed bytes,
     /// or the verified version copied on its ETag when nothing was removed). Returns the
-    /// final object's metadata and the variants. `Err` carries the confirmation's answer
+    /// final object's metadata, the variants and the bytes they take. `Err` carries the confirmation's answer
     /// when another confirmation decided first, the object changed, or the store failed.
     async fn publish(
         &self,
         image: &Image,
         p: Publication<'_>,
-    ) -> Result<(ObjectMeta, Vec<Variant>), Result<Image, ImageError>> {
+    ) -> Result<(ObjectMeta, Vec<Variant>, u64), Result<Image, ImageError>> {
         let staged = staging_key(&image.key);
         let variants: Vec<Variant> = p
             .renditions
@@ -426,6 +429,7 @@ impl Images {
         if !named {
             return Err(self.settled(image).await);
         }
+        let variant_bytes = p.renditions.iter().map(|r| r.bytes.len() as u64).sum();
         for (r, v) in p.renditions.into_iter().zip(&variants) {
             self.store
                 .put(&v.key, stream_of(r.bytes), ImageType::Webp.mime(), u64::MAX)
@@ -467,7 +471,7 @@ impl Images {
             // Published already (a crash came before the record was marked ready).
             (false, false) => p.head,
         };
-        Ok((meta, variants))
+        Ok((meta, variants, variant_bytes))
     }
 
     /// The `image.ready` events of `image`, confirmed as `ready`.
@@ -521,6 +525,24 @@ impl Images {
             }
             Err(StorageError::NotFound) => Err(self.settled(image).await),
             Err(e) => Err(Err(e.into())),
+        }
+    }
+
+    /// After publishing, the record was no longer pending: a concurrent confirmation won
+    /// (its answer stands), or the upload was deleted or expired meanwhile. Then the
+    /// removal purged the record as it read it, perhaps before this confirmation stored
+    /// its objects: they are removed again, as the record now names them (variants
+    /// included), so no object is left that no record names.
+    async fn lost_to_removal(&self, image: &Image) -> Result<Image, ImageError> {
+        match self.repo.find_by_key(&image.key).await? {
+            Some(recorded)
+                if !matches!(recorded.status, ImageStatus::Pending | ImageStatus::Ready) =>
+            {
+                tracing::info!(key = %image.key, "removed while confirmed: its objects go too");
+                self.purge_or_leave(&recorded).await;
+                Err(ImageError::NotFound)
+            }
+            _ => self.settled(image).await,
         }
     }
 

@@ -51,7 +51,7 @@ pub enum Rejection {
     TooManyScans { scans: u64, limit: u64 },
     /// Decoding would take more pixel work than one upload may (animation frames × the
     /// canvas, JPEG scans × the pixels).
-    #[error("decoding it would take {work} pixel operations, more than {limit}")]
+    #[error("decoding it would cost {work} pixels of work, more than the {limit} allowed")]
     TooCostly { work: u64, limit: u64 },
     /// The bytes do not decode as the image their header announces.
     #[error("{0}")]
