@@ -177,6 +177,32 @@ pub fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), ApiError>
     }
 }
 
+/// For the legacy GET routes that issue uploads (`GET /files`, `GET
+/// /users/profiles/avatars`): a GET that creates a record is an unsafe request in safe
+/// clothing, so a cookie-authenticated one must come from the service's own site. A
+/// browser says where a request came from in `Sec-Fetch-Site` (a link or a form on
+/// another site is `cross-site`), and otherwise in `Referer`, checked as [`check_origin`]
+/// checks it. A bearer token is never sent by a browser on its own: no check.
+///
+/// # Errors
+/// 403 `CSRF_ORIGIN_REFUSED`.
+pub fn check_issuing_get(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    if !matches!(credential(req), Ok(Some((_, true)))) {
+        return Ok(());
+    }
+    let site = req
+        .headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok());
+    if site.is_some_and(|s| s.eq_ignore_ascii_case("cross-site")) {
+        return Err(ApiError::new(
+            ErrorCode::CsrfOriginRefused,
+            "This request came from another site, which may not use your session to issue uploads.",
+        ));
+    }
+    check_origin(req, state)
+}
+
 async fn resolve(req: HttpRequest) -> Result<Option<Authenticated>, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()

@@ -56,6 +56,22 @@ impl ClientAddr {
     }
 }
 
+/// Whose budget a request spends: an IPv4 address, or an IPv6 address's /64 (one
+/// subscriber's network: a client rotating through its own 2^64 addresses is one client).
+/// An IPv4-mapped IPv6 address counts as its IPv4 address.
+fn budget_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(std::net::Ipv6Addr::from(prefix))
+            }
+        },
+    }
+}
+
 #[derive(Debug)]
 pub struct RateLimiter {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
@@ -96,7 +112,7 @@ impl RateLimiter {
         let Some(ip) = self.client_addr(req) else {
             return Ok(());
         };
-        self.limiter.check_key(&ip).map_err(|_| {
+        self.limiter.check_key(&budget_key(ip)).map_err(|_| {
             tracing::warn!(client = %ip, "login rate limit reached");
             ApiError::too_many_requests()
         })
@@ -115,6 +131,24 @@ mod tests {
             req = req.append_header(("x-forwarded-for", *f));
         }
         req.to_http_request()
+    }
+
+    #[test]
+    fn an_ipv6_network_shares_one_budget() {
+        let limiter = RateLimiter::new(2, ClientAddr::new(0));
+        let (a, b, c) = (
+            from("[2001:db8:1:2::1]", &[]),
+            from("[2001:db8:1:2:ffff::9]", &[]),
+            from("[2001:db8:1:3::1]", &[]),
+        );
+        assert!(limiter.check(&a).is_ok());
+        assert!(limiter.check(&b).is_ok());
+        assert_eq!(
+            limiter.check(&a).map_err(|e| e.status().as_u16()),
+            Err(429),
+            "another address of the same /64 spends the same budget"
+        );
+        assert!(limiter.check(&c).is_ok(), "another /64 has its own");
     }
 
     #[test]

@@ -252,6 +252,7 @@ impl Application {
                 repo.clone(),
                 repo.clone(),
                 repo.clone(),
+                repo.clone(),
                 clock.clone(),
             ),
             dev,

@@ -168,11 +168,15 @@ pub enum AuditAction {
     Moderate(ModerationAction),
     ImageDelete,
     AccountDelete,
+    /// An ADMIN changing someone else's profile.
+    AccountUpdate,
+    /// An ADMIN exporting someone else's data.
+    AccountExport,
     ServiceTokenCreate,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 13] = [
         Self::RoleGrant,
         Self::RoleRevoke,
         Self::AccountSuspend,
@@ -183,6 +187,8 @@ impl AuditAction {
         Self::Moderate(ModerationAction::Reopen),
         Self::ImageDelete,
         Self::AccountDelete,
+        Self::AccountUpdate,
+        Self::AccountExport,
         Self::ServiceTokenCreate,
     ];
 
@@ -198,6 +204,8 @@ impl AuditAction {
             Self::Moderate(ModerationAction::Reopen) => "report.reopen",
             Self::ImageDelete => "image.delete",
             Self::AccountDelete => "account.delete",
+            Self::AccountUpdate => "account.update",
+            Self::AccountExport => "account.export",
             Self::ServiceTokenCreate => "service_token.create",
         }
     }

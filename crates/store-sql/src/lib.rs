@@ -35,6 +35,9 @@ pub struct PoolConfig {
     /// How long a request waits for a connection before the store reports itself unavailable.
     pub acquire_timeout: Duration,
     pub connect_timeout: Duration,
+    /// PostgreSQL's `statement_timeout` on every connection: a statement running longer is
+    /// cancelled (57014, `Unavailable`). `None`: no limit.
+    pub statement_timeout: Option<Duration>,
 }
 
 impl Default for PoolConfig {
@@ -44,6 +47,7 @@ impl Default for PoolConfig {
             min_connections: 1,
             acquire_timeout: Duration::from_secs(3),
             connect_timeout: Duration::from_secs(3),
+            statement_timeout: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -85,6 +89,9 @@ impl SqlStore {
                     .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
                     .busy_timeout(Duration::from_secs(5))
             });
+        if let Some(limit) = pool.statement_timeout {
+            opts.statement_timeout(limit);
+        }
         let db = Database::connect(opts).await.map_err(translate)?;
         Ok(Self { db })
     }
@@ -132,6 +139,21 @@ impl SqlStore {
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(self) {
         let _ = self.db.close().await;
+    }
+
+    /// Runs `sql` as it is, its error translated as every port's are: for tests of the
+    /// store's own settings (a statement timeout, say).
+    ///
+    /// # Errors
+    /// As [`translate`] decides.
+    #[cfg(feature = "testing")]
+    pub async fn execute_raw(&self, sql: &str) -> Result<(), RepositoryError> {
+        use sea_orm::ConnectionTrait as _;
+        self.db
+            .execute_unprepared(sql)
+            .await
+            .map(drop)
+            .map_err(translate)
     }
 
     pub(crate) fn conn(&self) -> &DatabaseConnection {

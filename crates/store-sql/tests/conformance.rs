@@ -172,6 +172,31 @@ async fn migrations_are_idempotent_and_survive_a_reopen() {
     }
 }
 
+/// A statement past PostgreSQL's `statement_timeout` is cancelled by the server and is
+/// `Unavailable` (503 with Retry-After), never left running or answered as a 500.
+#[tokio::test]
+async fn a_statement_past_its_timeout_is_cancelled_and_unavailable() {
+    let Some(db) = TestDatabase::create().await else {
+        return;
+    };
+    let pool = PoolConfig {
+        statement_timeout: Some(std::time::Duration::from_millis(200)),
+        ..PoolConfig::default()
+    };
+    let store = SqlStore::connect(&db.url, &pool).await.expect("connect");
+    store
+        .execute_raw("SELECT 1")
+        .await
+        .expect("a quick one runs");
+    let err = store
+        .execute_raw("SELECT pg_sleep(5)")
+        .await
+        .expect_err("cancelled");
+    assert!(matches!(err, RepositoryError::Unavailable(_)), "{err:?}");
+    store.close().await;
+    db.drop_database().await;
+}
+
 #[tokio::test]
 async fn an_unreachable_database_is_unavailable_not_unexpected() {
     let pool = PoolConfig {

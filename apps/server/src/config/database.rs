@@ -32,6 +32,16 @@ pub struct DatabaseConfig {
     )]
     pub database_acquire_timeout_secs: u64,
 
+    /// Seconds one PostgreSQL statement may run before the server cancels it (then 503
+    /// with Retry-After); 0: no limit. SQLite has no such setting.
+    #[arg(
+        long,
+        env = "DATABASE_STATEMENT_TIMEOUT_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub database_statement_timeout_secs: u64,
+
     /// Apply pending migrations at start-up. Turn off where migrations run separately
     /// (`server migrate`, a Kubernetes Job).
     #[arg(long, env = "MIGRATE_ON_START", default_value_t = true, action = clap::ArgAction::Set, global = true)]
@@ -54,6 +64,8 @@ impl DatabaseConfig {
         PoolConfig {
             max_connections: self.database_max_connections,
             acquire_timeout: Duration::from_secs(self.database_acquire_timeout_secs),
+            statement_timeout: (self.database_statement_timeout_secs > 0)
+                .then(|| Duration::from_secs(self.database_statement_timeout_secs)),
             ..PoolConfig::default()
         }
     }

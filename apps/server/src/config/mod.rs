@@ -318,9 +318,53 @@ impl Config {
             {
                 problems.push("CORS_ORIGINS must list only https origins in production".to_owned());
             }
+            let outbound = self
+                .events
+                .endpoints()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|e| (format!("EVENT_ENDPOINTS {}", e.name), e.endpoint.url))
+                .chain(
+                    self.notify
+                        .webhook_url
+                        .clone()
+                        .map(|u| ("WEBHOOK_URL".to_owned(), u)),
+                );
+            for (what, url) in outbound {
+                if let Some(why) = unsafe_outbound(&url) {
+                    problems.push(format!("{what}: {why} in production"));
+                }
+            }
         }
         problems
     }
+}
+
+/// Why a URL the service posts signed data to is unsafe in production: not https (the
+/// signature does not hide the content), or a host on this machine or its link (loopback,
+/// link-local such as the cloud metadata address, unspecified), where a mistyped or
+/// hostile setting reaches what it should not.
+fn unsafe_outbound(url: &str) -> Option<&'static str> {
+    let Some(rest) = url.strip_prefix("https://") else {
+        return Some("the URL must be https");
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let internal = match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            ip.is_loopback() || ip.is_link_local() || ip.is_unspecified()
+        }
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.is_unspecified() || ip.is_unicast_link_local()
+        }
+        Err(_) => host == "localhost" || host.ends_with(".localhost") || host.is_empty(),
+    };
+    internal.then_some("the host is loopback, link-local or unspecified")
 }
 
 #[cfg(test)]
@@ -369,6 +413,41 @@ mod tests {
                 .any(|m| m.contains("EVENT_ENDPOINTS entry 1")),
             "a malformed endpoint is refused"
         );
+    }
+
+    #[test]
+    fn production_posts_events_only_to_https_hosts_elsewhere() {
+        for (url, bad) in [
+            ("https://chat.internal/e", false),
+            ("https://10.0.0.5:8443/e", false),
+            ("http://chat.internal/e", true),
+            ("https://127.0.0.1/e", true),
+            ("https://localhost:9000/e", true),
+            ("https://LOCALHOST./e", true),
+            ("https://169.254.169.254/latest", true),
+            ("https://[::1]:8080/e", true),
+            ("https://[fe80::1]/e", true),
+            ("https://0.0.0.0/e", true),
+            ("https://user@127.0.0.1/e", true),
+        ] {
+            let mut c = prod();
+            c.events.event_endpoints = Some(format!(
+                "chat={url} * whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+            ));
+            let p = c.problems();
+            assert_eq!(
+                p.iter().any(|m| m.starts_with("EVENT_ENDPOINTS chat")),
+                bad,
+                "{url}: {p:?}"
+            );
+            let mut c = prod();
+            c.notify.webhook_url = Some(url.to_owned());
+            assert_eq!(
+                c.problems().iter().any(|m| m.starts_with("WEBHOOK_URL")),
+                bad,
+                "{url}"
+            );
+        }
     }
 
     #[test]

@@ -174,7 +174,10 @@ pub async fn patch_account(
 ) -> Result<HttpResponse, ApiError> {
     let id = AccountId::new(*id);
     let patch = body.into_inner().try_into_domain(state.accounts.today())?;
-    let account = state.accounts.update_profile(&who.actor, id, patch).await?;
+    let account = state
+        .accounts
+        .update_profile(&who.actor, id, patch, &who.request)
+        .await?;
     Ok(HttpResponse::Ok().json(AccountResponse::new(&account, &state, &who.actor)))
 }
 

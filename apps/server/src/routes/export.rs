@@ -272,7 +272,7 @@ pub async fn export(
     id: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
     let id = AccountId::new(*id);
-    let export = state.exports.export(&who.actor, id).await?;
+    let export = state.exports.export(&who.actor, id, &who.request).await?;
     Ok(HttpResponse::Ok()
         .insert_header((
             header::CONTENT_DISPOSITION,

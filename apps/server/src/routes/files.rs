@@ -87,16 +87,19 @@ pub struct FileResponse {
         (status = 200, body = AvatarResponse),
         (status = 400, description = "Invalid filename or type", body = ErrorBody),
         (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "`CSRF_ORIGIN_REFUSED`: a cookie-authenticated request from another site", body = ErrorBody),
         (status = 404, description = "`USER_NOT_FOUND`", body = ErrorBody),
         (status = 409, description = "`CAN_NOT_ACCESS_S3`, or `QUOTA_EXCEEDED` (the account's images fill its quota)", body = ErrorBody),
         (status = 413, description = "`QUOTA_EXCEEDED`: the declared length would pass the account's quota", body = ErrorBody),
         (status = 429, description = "`UPLOAD_LIMIT_EXCEEDED`: too many uploads waiting at once, or issued this hour", body = ErrorBody),
     ))]
 pub async fn avatar_url(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     who: Authenticated,
     query: web::Query<FileQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    crate::auth::check_issuing_get(&req, &state)?;
     let account = state.accounts.get(who.account()?).await?.id;
     let spec = query.into_inner().input().try_into_domain(
         account,
@@ -149,15 +152,18 @@ fn file_not_found(e: ImageError) -> ApiError {
         (status = 200, body = FileResponse),
         (status = 400, description = "Invalid filename or type", body = ErrorBody),
         (status = 401, description = "No valid session", body = ErrorBody),
+        (status = 403, description = "`CSRF_ORIGIN_REFUSED`: a cookie-authenticated request from another site", body = ErrorBody),
         (status = 409, description = "`CAN_NOT_ACCESS_S3`, or `QUOTA_EXCEEDED` (the account's images fill its quota)", body = ErrorBody),
         (status = 413, description = "`QUOTA_EXCEEDED`: the declared length would pass the account's quota", body = ErrorBody),
         (status = 429, description = "`UPLOAD_LIMIT_EXCEEDED`: too many uploads waiting at once, or issued this hour", body = ErrorBody),
     ))]
 pub async fn post_file_url(
+    req: actix_web::HttpRequest,
     state: web::Data<AppState>,
     who: Authenticated,
     query: web::Query<FileQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    crate::auth::check_issuing_get(&req, &state)?;
     let account = who.account()?;
     let spec = query.into_inner().input().try_into_domain(
         account,

@@ -489,6 +489,44 @@ async fn a_user_lists_and_revokes_their_own_sessions_only() {
     assert_envelope(res, 404, "SESSION_NOT_FOUND").await;
 }
 
+/// The legacy GETs that issue uploads create records: a link on another site that the
+/// victim follows with their cookie creates none, and spends none of their budget (one
+/// pending upload at most here: the site's own request after it still gets one).
+#[tokio::test]
+async fn a_cross_site_link_issues_no_upload() {
+    let app = spawn_with(|c| c.images.upload_max_pending = 1).await;
+    let user = app.login("linked@example.com").await;
+    for path in [
+        "/files?filename=a.png",
+        "/users/profiles/avatars?filename=a.png",
+    ] {
+        let res = user
+            .browser
+            .get(app.url(path))
+            .header("sec-fetch-site", "cross-site")
+            .send()
+            .await
+            .unwrap();
+        assert_envelope(res, 403, "CSRF_ORIGIN_REFUSED").await;
+        let res = user
+            .browser
+            .get(app.url(path))
+            .header("referer", "https://evil.example.com/page")
+            .send()
+            .await
+            .unwrap();
+        assert_envelope(res, 403, "CSRF_ORIGIN_REFUSED").await;
+    }
+    let res = user
+        .browser
+        .get(app.url("/files?filename=a.png"))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "nothing was spent by the refused ones");
+}
+
 #[tokio::test]
 async fn cross_origin_cookie_writes_are_refused_and_bearer_ones_are_not() {
     let app = spawn_with(|c| c.http.cors_origins = vec!["https://app.example.com".into()]).await;

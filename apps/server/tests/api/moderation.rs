@@ -626,6 +626,49 @@ async fn scenario(db: Option<&TestDatabase>) {
         "FORBIDDEN",
     )
     .await;
+    // An ADMIN's export of someone else is audited, and so is the refused attempt; the
+    // owner's own export is not an administrative act.
+    let exported = one_entry(
+        &app,
+        &admin,
+        "account.export",
+        &format!("account:{}", user.id),
+        "done",
+    )
+    .await;
+    assert_eq!(
+        exported["actor"],
+        format!("account:{}", admin.id),
+        "{exported}"
+    );
+    one_entry(
+        &app,
+        &admin,
+        "account.export",
+        &format!("account:{}", reporter.id),
+        "denied",
+    )
+    .await;
+    // An ADMIN's change of someone else's profile, likewise.
+    let res = act(
+        &app,
+        &admin,
+        Method::PATCH,
+        &format!("/accounts/{}", reporter.id),
+        Some(json!({"name": "Renamed"})),
+        "req-admin-edit",
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let edited = one_entry(
+        &app,
+        &admin,
+        "account.update",
+        &format!("account:{}", reporter.id),
+        "done",
+    )
+    .await;
+    assert_eq!(edited["request_id"], "req-admin-edit");
 
     // ADMIN deletes an account: audited; the withdrawn account's e-mail leaves the log.
     let leaving = app.login(&email("leaving")).await;

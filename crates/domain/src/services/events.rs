@@ -71,16 +71,23 @@ impl EventDelivery {
     pub async fn run_once(&self) -> Result<DeliveryReport, RepositoryError> {
         let now = self.clock.now();
         let mut report = DeliveryReport::default();
-        for job in self.outbox.claim(TOPIC, now, self.lease, 20).await? {
-            let sent = match message(job.id, &job.payload) {
+        let jobs = self.outbox.claim(TOPIC, now, self.lease, 20).await?;
+        // The batch is sent at once (at most 20 requests in flight), so one slow or dead
+        // endpoint costs a pass one timeout, not one per job; then each outcome is
+        // recorded. Events carry no order between them (each has its id and time).
+        let sent = futures_util::future::join_all(jobs.iter().map(|job| async move {
+            match message(job.id, &job.payload) {
                 Some(m) => self.publisher.publish(&m).await,
                 None => Err(crate::notify::NotifyError::Skipped(
                     "malformed event job".into(),
                 )),
-            };
+            }
+        }))
+        .await;
+        for (job, sent) in jobs.iter().zip(sent) {
             settle(
                 &*self.outbox,
-                &job,
+                job,
                 sent,
                 self.max_attempts,
                 now,
@@ -230,5 +237,38 @@ mod tests {
         let w = worker(vec![job(1, 1), job(2, 1), job(3, 3)], outbox, publisher);
         let r = w.run_once().await.expect("pass");
         assert_eq!((r.delivered, r.retried, r.failed), (1, 1, 1));
+    }
+
+    /// Both deliveries of a pass are in flight together: each publish waits for the
+    /// other to start, which a worker sending one after another never lets happen.
+    #[tokio::test]
+    async fn a_pass_sends_its_deliveries_at_once() {
+        struct Rendezvous(tokio::sync::Barrier);
+        #[async_trait::async_trait]
+        impl EventPublisher for Rendezvous {
+            async fn publish(&self, _: &EventMessage) -> Result<(), NotifyError> {
+                self.0.wait().await;
+                Ok(())
+            }
+        }
+        let mut outbox = MockOutbox::new();
+        outbox
+            .expect_claim()
+            .return_once(|_, _, _, _| Ok(vec![job(1, 0), job(2, 0)]));
+        outbox.expect_complete().times(2).returning(|_, _| Ok(()));
+        let mut clock = MockClock::new();
+        clock.expect_now().return_const(NOW);
+        let w = EventDelivery::new(
+            Arc::new(outbox),
+            Arc::new(Rendezvous(tokio::sync::Barrier::new(2))),
+            Arc::new(clock),
+            3,
+            Duration::minutes(5),
+        );
+        let report = tokio::time::timeout(std::time::Duration::from_secs(10), w.run_once())
+            .await
+            .expect("both were in flight at once")
+            .expect("a pass");
+        assert_eq!(report.delivered, 2);
     }
 }

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::account::{Account, AccountId, AccountRepository, LinkedIdentity, Role};
+use crate::audit::{AuditAction, AuditLog, AuditTarget, NewAuditEntry, RequestId};
 use crate::clock::Clock;
 use crate::error::RepositoryError;
 use crate::image::{Image, ImageFilter, ImageRepository};
@@ -52,6 +53,7 @@ pub struct Exports {
     images: Arc<dyn ImageRepository>,
     reports: Arc<dyn ReportRepository>,
     outbox: Arc<dyn Outbox>,
+    audit: Arc<dyn AuditLog>,
     clock: Arc<dyn Clock>,
 }
 
@@ -68,6 +70,7 @@ impl Exports {
         images: Arc<dyn ImageRepository>,
         reports: Arc<dyn ReportRepository>,
         outbox: Arc<dyn Outbox>,
+        audit: Arc<dyn AuditLog>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
@@ -76,6 +79,7 @@ impl Exports {
             images,
             reports,
             outbox,
+            audit,
             clock,
         }
     }
@@ -83,12 +87,32 @@ impl Exports {
     /// The export of the live account `id`: its owner or an ADMIN.
     ///
     /// # Errors
-    /// `Forbidden` (checked first), `NotFound`, `Repository`.
-    #[tracing::instrument(skip(self, actor), err(level = "info"))]
-    pub async fn export(&self, actor: &Actor, id: AccountId) -> Result<AccountExport, ExportError> {
+    /// `Forbidden` (checked first, and audited), `NotFound`, `Repository`. An ADMIN's
+    /// export of someone else's account is audited before any of it is read: when the
+    /// entry cannot be written, nothing is exported.
+    #[tracing::instrument(skip(self, actor, request), err(level = "info"))]
+    pub async fn export(
+        &self,
+        actor: &Actor,
+        id: AccountId,
+        request: &RequestId,
+    ) -> Result<AccountExport, ExportError> {
         let admin = actor.account_id().is_some() && actor.has(Role::Admin);
+        let entry = |outcome: fn(_, _, _, _, _) -> NewAuditEntry| {
+            outcome(
+                self.clock.now(),
+                actor.into(),
+                AuditAction::AccountExport,
+                AuditTarget::Account(id),
+                request.clone(),
+            )
+        };
         if !(actor.is(id) || admin) {
+            self.audit.record(entry(NewAuditEntry::denied)).await?;
             return Err(ExportError::Forbidden);
+        }
+        if !actor.is(id) {
+            self.audit.record(entry(NewAuditEntry::done)).await?;
         }
         let account = match self.accounts.find_by_id(id).await? {
             Some(a) if !a.is_withdrawn() => a,
@@ -165,12 +189,31 @@ mod tests {
             .returning(|_, _| Ok((vec![], 0)));
         let mut outbox = MockOutbox::new();
         outbox.expect_about().returning(|_, _| Ok(vec![]));
+        // Only an ADMIN's export of someone else and the refused ones are recorded.
+        let mut audit = crate::audit::MockAuditLog::new();
+        audit
+            .expect_record()
+            .withf(|e| {
+                e.action == AuditAction::AccountExport
+                    && e.target == AuditTarget::Account(AccountId::new(3))
+                    && match e.outcome {
+                        crate::audit::AuditOutcome::Done => {
+                            e.actor == crate::audit::AuditActor::Account(AccountId::new(1))
+                        }
+                        crate::audit::AuditOutcome::Denied => {
+                            e.actor != crate::audit::AuditActor::Account(AccountId::new(3))
+                        }
+                    }
+            })
+            .times(4)
+            .returning(|_| Ok(()));
         Exports::new(
             Arc::new(accounts),
             Arc::new(sessions),
             Arc::new(images),
             Arc::new(reports),
             Arc::new(outbox),
+            Arc::new(audit),
             Arc::new(clock),
         )
     }
@@ -194,8 +237,17 @@ mod tests {
         accounts.expect_identities().returning(|_| Ok(vec![]));
         let svc = exports(accounts);
         let id = AccountId::new(3);
-        assert!(svc.export(&actor(3, &[Role::User]), id).await.is_ok());
-        assert!(svc.export(&actor(1, &[Role::Admin]), id).await.is_ok());
+        let none = RequestId::none();
+        assert!(
+            svc.export(&actor(3, &[Role::User]), id, &none)
+                .await
+                .is_ok()
+        );
+        assert!(
+            svc.export(&actor(1, &[Role::Admin]), id, &none)
+                .await
+                .is_ok()
+        );
         for refused in [
             actor(4, &[Role::User]),
             actor(4, &[Role::Staff]),
@@ -204,7 +256,7 @@ mod tests {
             },
         ] {
             assert!(matches!(
-                svc.export(&refused, id).await,
+                svc.export(&refused, id, &none).await,
                 Err(ExportError::Forbidden)
             ));
         }

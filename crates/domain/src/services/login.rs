@@ -326,6 +326,11 @@ impl Login {
         if let Some(email) = verified_email(&claims)
             && let Some(account) = self.accounts.find_by_verified_email(&email).await?
         {
+            // A suspended account is refused before anything is written: no new identity
+            // is linked to it.
+            if let Some(s) = account.active_suspension(now) {
+                return Err(LoginError::Suspended { until: s.until });
+            }
             match self
                 .accounts
                 .link_identity(account.id, claims.identity.clone(), Some(email), now)
@@ -778,6 +783,42 @@ mod tests {
             &[],
         );
         assert!(matches!(complete(&l).await, Ok(LoginOutcome::LoggedIn(_))));
+    }
+
+    #[tokio::test]
+    async fn a_suspended_account_found_by_email_is_refused_before_any_link() {
+        let mut accounts = MockAccountRepository::new();
+        accounts.expect_find_by_identity().returning(|_| Ok(None));
+        accounts.expect_find_by_verified_email().returning(|_| {
+            Ok(Some(Account {
+                suspension: Some(crate::account::Suspension {
+                    by: AccountId::new(1),
+                    at: NOW,
+                    until: None,
+                    reason: crate::account::SuspensionReason::parse("fraud").unwrap(),
+                    note: None,
+                    report: None,
+                }),
+                ..account(7, Roles::user())
+            }))
+        });
+        accounts.expect_link_identity().never();
+        accounts.expect_create().never();
+        let l = login(
+            provider(claims(
+                "kakao-1",
+                Some("Alice@Example.com"),
+                true,
+                Some("앨리스"),
+            )),
+            accounts,
+            states_with_flow("google"),
+            &[],
+        );
+        assert!(matches!(
+            complete(&l).await,
+            Err(LoginError::Suspended { until: None })
+        ));
     }
 
     #[tokio::test]

@@ -224,15 +224,29 @@ impl Accounts {
         actor: &Actor,
         id: AccountId,
         patch: ProfilePatch,
+        request: &RequestId,
     ) -> Result<Account, AccountError> {
         if !(actor.is(id) || actor.has(Role::Admin)) {
-            return Err(AccountError::Forbidden);
+            return Err(self
+                .refuse(actor, AuditAction::AccountUpdate, id, request)
+                .await);
         }
+        // An ADMIN's change of someone else's profile is audited, in its transaction.
+        let audit = (!actor.is(id)).then(|| {
+            NewAuditEntry::done(
+                self.clock.now(),
+                actor.into(),
+                AuditAction::AccountUpdate,
+                AuditTarget::Account(id),
+                request.clone(),
+            )
+        });
         let update = AccountUpdate {
             name: patch.name,
             gender: patch.gender,
             birth_date: patch.birth_date,
             phone: patch.phone,
+            audit,
             ..AccountUpdate::default()
         };
         Ok(self.accounts.update(id, update, self.clock.now()).await?)

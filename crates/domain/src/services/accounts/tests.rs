@@ -171,7 +171,7 @@ async fn only_the_owner_and_admins_change_or_withdraw() {
     let id = AccountId::new(3);
     for actor in [owner(4), with_role(4, Role::Staff), service()] {
         assert!(matches!(
-            svc.update_profile(&actor, id, ProfilePatch::default())
+            svc.update_profile(&actor, id, ProfilePatch::default(), &RequestId::none())
                 .await,
             Err(AccountError::Forbidden)
         ));
@@ -199,9 +199,14 @@ async fn an_admin_changes_someone_elses_profile() {
         name: Some(DisplayName::parse("New Name").expect("valid")),
         ..ProfilePatch::default()
     };
-    svc.update_profile(&with_role(1, Role::Admin), AccountId::new(3), patch)
-        .await
-        .expect("updated");
+    svc.update_profile(
+        &with_role(1, Role::Admin),
+        AccountId::new(3),
+        patch,
+        &RequestId::none(),
+    )
+    .await
+    .expect("updated");
 }
 
 #[tokio::test]
