@@ -401,8 +401,9 @@ impl Images {
     /// Publishes what processing made of a verified upload: names the variants in the
     /// record, stores them, then writes the image at the final key (the processed bytes,
     /// or the verified version copied on its ETag when nothing was removed). Returns the
-    /// final object's metadata, the variants and the bytes they take. `Err` carries the confirmation's answer
-    /// when another confirmation decided first, the object changed, or the store failed.
+    /// final object's metadata, the variants and the bytes they take. `Err` carries the
+    /// confirmation's answer when another confirmation decided first, the object changed,
+    /// or the store failed.
     async fn publish(
         &self,
         image: &Image,
