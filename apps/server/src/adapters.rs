@@ -1,6 +1,7 @@
 //! The adapters the configuration selects: the database, the object store and CDN (and
 //! the invalidation worker behind CloudFront), the notifier.
 
+use secrecy::ExposeSecret as _;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -49,7 +50,12 @@ pub fn notifier(config: &Config) -> anyhow::Result<Arc<dyn domain::Notifier>> {
         crate::config::NotifierKind::Aligo => Arc::new(
             notify::AligoSms::new(notify::AligoConfig {
                 endpoint: config.notify.aligo_endpoint.clone(),
-                key: config.notify.aligo_key.clone().unwrap_or_default(),
+                key: config
+                    .notify
+                    .aligo_key
+                    .as_ref()
+                    .map(|k| k.expose_secret().to_owned())
+                    .unwrap_or_default(),
                 user_id: config.notify.aligo_user_id.clone().unwrap_or_default(),
                 sender: config.notify.aligo_sender.clone().unwrap_or_default(),
                 test_mode: config.notify.aligo_test_mode,
@@ -63,9 +69,8 @@ pub fn notifier(config: &Config) -> anyhow::Result<Arc<dyn domain::Notifier>> {
                 config
                     .notify
                     .webhook_secret
-                    .clone()
-                    .unwrap_or_default()
-                    .as_bytes(),
+                    .as_ref()
+                    .map_or(&b""[..], |s| s.expose_secret().as_bytes()),
                 timeout,
             )
             .map_err(anyhow::Error::msg)?,
@@ -77,7 +82,7 @@ pub fn notifier(config: &Config) -> anyhow::Result<Arc<dyn domain::Notifier>> {
 async fn signing_key(config: &Config) -> anyhow::Result<[u8; 32]> {
     if let Some(hex_key) = &config.storage.storage_signing_key {
         let mut key = [0u8; 32];
-        hex::decode_to_slice(hex_key, &mut key).context("STORAGE_SIGNING_KEY")?;
+        hex::decode_to_slice(hex_key.expose_secret(), &mut key).context("STORAGE_SIGNING_KEY")?;
         return Ok(key);
     }
     let path = config.data_dir.join("storage-signing.key");
@@ -199,8 +204,12 @@ pub async fn open_storage(
                 &config.storage.cloudfront_private_key,
             ) {
                 (Some(id), Some(pem)) => Arc::new(
-                    storage_s3::CloudFrontSigner::new(&cdn_base, id, &pem.replace("\\n", "\n"))
-                        .map_err(anyhow::Error::msg)?,
+                    storage_s3::CloudFrontSigner::new(
+                        &cdn_base,
+                        id,
+                        &pem.expose_secret().replace("\\n", "\n"),
+                    )
+                    .map_err(anyhow::Error::msg)?,
                 ),
                 _ => Arc::new(store.clone()),
             };

@@ -228,7 +228,11 @@ impl Application {
             login,
             images: images.clone(),
             metrics: metrics.clone(),
-            metrics_token: config.http.metrics_token.clone(),
+            metrics_token: config
+                .http
+                .metrics_token
+                .as_ref()
+                .map(|t| secrecy::ExposeSecret::expose_secret(t).to_owned()),
             demo_page: config
                 .http
                 .demo_page

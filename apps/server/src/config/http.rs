@@ -1,6 +1,7 @@
 //! HTTP: where the service listens and is reached, what it accepts, how long it waits,
 //! which origins and proxies it trusts.
 
+use crate::config::Secret;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -76,8 +77,8 @@ pub struct HttpConfig {
     pub trust_forwarded_for: bool,
 
     /// When set, `/metrics` requires `Authorization: Bearer <this token>`.
-    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
-    pub metrics_token: Option<String>,
+    #[arg(value_parser = crate::config::secret, long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
+    pub metrics_token: Option<Secret>,
 
     /// The demo page at `/`. Default: on in dev, off in production.
     #[arg(long, env = "DEMO_PAGE", action = clap::ArgAction::Set, global = true)]

@@ -2,6 +2,7 @@
 //! `server --help`. Parsed once in `main` and passed down through constructors; nothing
 //! reads the environment anywhere else, so tests build any configuration they need.
 
+use secrecy::ExposeSecret as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -221,7 +222,11 @@ impl Config {
                 "LOGIN_SUCCESS_REDIRECT: {u:?} is not an http(s) URL or a path"
             ));
         }
-        if let Some(k) = &self.storage.storage_signing_key
+        if let Some(k) = self
+            .storage
+            .storage_signing_key
+            .as_ref()
+            .map(|k| k.expose_secret())
             && (k.len() != 64 || !k.bytes().all(|b| b.is_ascii_hexdigit()))
         {
             problems.push("STORAGE_SIGNING_KEY must be 64 hex digits (32 bytes)".to_owned());
@@ -247,12 +252,12 @@ impl Config {
         match self.notify.notifier {
             NotifierKind::Aligo
                 if [
-                    &self.notify.aligo_key,
-                    &self.notify.aligo_user_id,
-                    &self.notify.aligo_sender,
+                    self.notify.aligo_key.as_ref().map(|k| k.expose_secret()),
+                    self.notify.aligo_user_id.as_deref(),
+                    self.notify.aligo_sender.as_deref(),
                 ]
                 .iter()
-                .any(|v| v.as_deref().is_none_or(str::is_empty)) =>
+                .any(|v| v.is_none_or(str::is_empty)) =>
             {
                 problems.push(
                     "NOTIFIER=aligo needs ALIGO_KEY, ALIGO_USER_ID and ALIGO_SENDER".to_owned(),
@@ -340,6 +345,18 @@ impl Config {
     }
 }
 
+/// A secret setting: never in `Debug`, logs or `Config::problems()`; read with
+/// `expose_secret()` where it is used.
+pub type Secret = secrecy::SecretString;
+
+/// clap's parser for a [`Secret`].
+///
+/// # Errors
+/// Never: every string is a secret.
+pub fn secret(s: &str) -> Result<Secret, std::convert::Infallible> {
+    Ok(Secret::from(s))
+}
+
 /// Why a URL the service posts signed data to is unsafe in production: not https (the
 /// signature does not hide the content), or a host on this machine or its link (loopback,
 /// link-local such as the cloud metadata address, unspecified), where a mistyped or
@@ -413,6 +430,33 @@ mod tests {
                 .any(|m| m.contains("EVENT_ENDPOINTS entry 1")),
             "a malformed endpoint is refused"
         );
+    }
+
+    #[test]
+    fn a_debug_print_of_the_configuration_carries_no_secret() {
+        let secrets = [
+            "metrics-7f3a9c-secret",
+            "aligo-7f3a9c-secret",
+            "webhook-7f3a9c-secret",
+            "-----BEGIN PRIVATE KEY-----7f3a9c",
+            &"ab".repeat(32),
+            "s3-7f3a9c-secret-access",
+        ];
+        let mut c = prod();
+        c.http.metrics_token = Some(secrets[0].into());
+        c.notify.aligo_key = Some(secrets[1].into());
+        c.notify.webhook_secret = Some(secrets[2].into());
+        c.storage.cloudfront_private_key = Some(secrets[3].into());
+        c.storage.storage_signing_key = Some(secrets[4].into());
+        c.storage.s3_secret_access_key = Some(secrets[5].into());
+        c.storage.s3_access_key_id = Some("AKIA7F3A9C".into());
+        let printed = format!("{c:?} {c:#?} {:?}", c.problems());
+        for s in secrets {
+            assert!(!printed.contains(s), "{s} printed");
+        }
+        // And from the environment, as a deployment sets them.
+        let cli = Cli::try_parse_from(["server", "--metrics-token", secrets[0]]).unwrap();
+        assert!(!format!("{cli:?}").contains(secrets[0]));
     }
 
     #[test]

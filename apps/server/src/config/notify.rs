@@ -1,6 +1,7 @@
 //! Notices and the outbox: which notifier tells reporters, its settings, the worker's
 //! pace and leases.
 
+use crate::config::Secret;
 use clap::{Args, ValueEnum};
 
 use super::seconds;
@@ -29,8 +30,8 @@ pub struct NotifyConfig {
     pub aligo_endpoint: String,
 
     /// Aligo: the API key.
-    #[arg(long, env = "ALIGO_KEY", hide_env_values = true, global = true)]
-    pub aligo_key: Option<String>,
+    #[arg(value_parser = crate::config::secret, long, env = "ALIGO_KEY", hide_env_values = true, global = true)]
+    pub aligo_key: Option<Secret>,
 
     /// Aligo: the account id.
     #[arg(long, env = "ALIGO_USER_ID", global = true)]
@@ -49,8 +50,8 @@ pub struct NotifyConfig {
     pub webhook_url: Option<String>,
 
     /// Webhook: the HMAC-SHA256 key signing each body (`X-Signature`).
-    #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true, global = true)]
-    pub webhook_secret: Option<String>,
+    #[arg(value_parser = crate::config::secret, long, env = "WEBHOOK_SECRET", hide_env_values = true, global = true)]
+    pub webhook_secret: Option<Secret>,
 
     /// Seconds one delivery may take.
     #[arg(long, env = "NOTIFY_TIMEOUT_SECS", default_value_t = 5, global = true)]

@@ -1,5 +1,7 @@
 //! Storage: the object store (local disk or S3), the CDN in front of it, CloudFront.
 
+use crate::config::Secret;
+use secrecy::ExposeSecret as _;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -29,23 +31,23 @@ pub struct StorageConfig {
 
     /// CloudFront: the matching RSA private key, PEM (`\n` for line breaks allowed).
     /// Never printed.
-    #[arg(
+    #[arg(value_parser = crate::config::secret,
         long,
         env = "CLOUDFRONT_PRIVATE_KEY",
         hide_env_values = true,
         global = true
     )]
-    pub cloudfront_private_key: Option<String>,
+    pub cloudfront_private_key: Option<Secret>,
 
     /// Local storage: the 64-hex-digit key signing upload URLs. Default: generated once
     /// into DATA_DIR/storage-signing.key (replicas sharing a directory share it).
-    #[arg(
+    #[arg(value_parser = crate::config::secret,
         long,
         env = "STORAGE_SIGNING_KEY",
         hide_env_values = true,
         global = true
     )]
-    pub storage_signing_key: Option<String>,
+    pub storage_signing_key: Option<Secret>,
 
     /// Seconds any one call to the object store or CDN may take before it counts as
     /// unavailable (409 `CAN_NOT_ACCESS_S3`).
@@ -74,13 +76,13 @@ pub struct StorageConfig {
     pub s3_access_key_id: Option<String>,
 
     /// S3 and CloudFront: the static secret key.
-    #[arg(
+    #[arg(value_parser = crate::config::secret,
         long,
         env = "S3_SECRET_ACCESS_KEY",
         hide_env_values = true,
         global = true
     )]
-    pub s3_secret_access_key: Option<String>,
+    pub s3_secret_access_key: Option<Secret>,
 
     /// CloudFront: the distribution whose paths are invalidated on delete and replace.
     /// Unset: no invalidations (a CDN without caching, or none).
@@ -101,7 +103,10 @@ impl StorageConfig {
             bucket: self.s3_bucket.clone().unwrap_or_default(),
             path_style: self.s3_path_style,
             access_key_id: self.s3_access_key_id.clone(),
-            secret_access_key: self.s3_secret_access_key.clone(),
+            secret_access_key: self
+                .s3_secret_access_key
+                .as_ref()
+                .map(|k| k.expose_secret().to_owned()),
             timeout: Duration::from_secs(self.storage_timeout_secs.max(1)),
         })
     }

@@ -390,7 +390,7 @@ async fn every_route_answers_every_kind_of_caller_as_decided() {
     let app = spawn_with(|c| {
         c.identity.service_tokens = vec![entry];
         c.identity.admin_emails = vec!["admin@example.com".into()];
-        c.http.metrics_token = Some(metrics_token.clone());
+        c.http.metrics_token = Some(metrics_token.clone().into());
         c.identity.login_rate_limit_per_minute = 100_000;
     })
     .await;

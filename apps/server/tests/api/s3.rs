@@ -19,7 +19,7 @@ pub fn use_s3(c: &mut server::Config, s3: &storage_s3::S3Config, endpoint: Optio
     c.storage.s3_endpoint = endpoint.or_else(|| s3.endpoint.clone());
     c.storage.s3_path_style = true;
     c.storage.s3_access_key_id = s3.access_key_id.clone();
-    c.storage.s3_secret_access_key = s3.secret_access_key.clone();
+    c.storage.s3_secret_access_key = s3.secret_access_key.clone().map(Into::into);
     c.storage.cdn_base_url = Some("https://cdn.example.com".into());
 }
 
