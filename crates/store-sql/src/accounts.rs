@@ -16,8 +16,9 @@ use time::OffsetDateTime;
 
 use crate::audit::{append, scrub};
 use crate::codec::{corrupt, instant, micros};
-use crate::entity::{account_identities as ids, accounts, sessions};
+use crate::entity::{account_identities as ids, accounts};
 use crate::outbox::write_jobs;
+use crate::sessions::revoke_all_on;
 use crate::{SqlStore, finish, is_unique_violation, translate};
 
 pub(crate) fn to_domain(m: accounts::Model) -> Result<Account, RepositoryError> {
@@ -132,13 +133,7 @@ pub(crate) async fn set_suspension<C: ConnectionTrait>(
         return Ok(false);
     }
     if suspension.is_some() {
-        sessions::Entity::update_many()
-            .col_expr(sessions::Column::RevokedAt, Expr::value(micros(at)))
-            .filter(sessions::Column::AccountId.eq(id.get()))
-            .filter(sessions::Column::RevokedAt.is_null())
-            .exec(conn)
-            .await
-            .map_err(translate)?;
+        revoke_all_on(conn, id, at).await?;
     }
     Ok(true)
 }
@@ -406,13 +401,7 @@ impl AccountRepository for SqlStore {
             if erased.rows_affected == 0 {
                 return Err(UpdateAccountError::NotFound);
             }
-            sessions::Entity::update_many()
-                .col_expr(sessions::Column::RevokedAt, Expr::value(micros(at)))
-                .filter(sessions::Column::AccountId.eq(id.get()))
-                .filter(sessions::Column::RevokedAt.is_null())
-                .exec(&txn)
-                .await
-                .map_err(translate)?;
+            revoke_all_on(&txn, id, at).await?;
             ids::Entity::delete_many()
                 .filter(ids::Column::AccountId.eq(id.get()))
                 .exec(&txn)

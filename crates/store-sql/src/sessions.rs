@@ -41,6 +41,23 @@ fn active_at(now: OffsetDateTime) -> sea_orm::Condition {
         .add(sessions::Column::AbsoluteExpiresAt.gt(now))
 }
 
+/// Revokes every live session of `account` on `conn`: the pool, or the transaction of an
+/// act that ends them (a suspension, a withdrawal). How many it revoked.
+pub(crate) async fn revoke_all_on<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    account: AccountId,
+    at: OffsetDateTime,
+) -> Result<u64, RepositoryError> {
+    let res = sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, Expr::value(micros(at)))
+        .filter(sessions::Column::AccountId.eq(account.get()))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await
+        .map_err(translate)?;
+    Ok(res.rows_affected)
+}
+
 #[async_trait]
 impl SessionRepository for SqlStore {
     #[tracing::instrument(skip_all, err(level = "info"))]
@@ -130,14 +147,7 @@ impl SessionRepository for SqlStore {
         account: AccountId,
         at: OffsetDateTime,
     ) -> Result<u64, RepositoryError> {
-        let res = sessions::Entity::update_many()
-            .col_expr(sessions::Column::RevokedAt, Expr::value(micros(at)))
-            .filter(sessions::Column::AccountId.eq(account.get()))
-            .filter(sessions::Column::RevokedAt.is_null())
-            .exec(self.conn())
-            .await
-            .map_err(translate)?;
-        Ok(res.rows_affected)
+        revoke_all_on(self.conn(), account, at).await
     }
 
     async fn list_active(

@@ -137,6 +137,11 @@ async fn the_database_stopped_under_load_is_503_and_the_service_recovers_by_itse
         .send()
         .await
         .unwrap();
+    assert_eq!(
+        res.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("1"),
+        "an outage says when to retry"
+    );
     assert_envelope(res, 503, "DATABASE_UNAVAILABLE").await;
     assert!(
         halted.elapsed() < Duration::from_secs(10),
