@@ -138,7 +138,9 @@ async fn the_database_stopped_under_load_is_503_and_the_service_recovers_by_itse
         .await
         .unwrap();
     assert_eq!(
-        res.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+        res.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
         Some("1"),
         "an outage says when to retry"
     );
