@@ -76,7 +76,7 @@ pub struct OidcConfig {
     /// The issuer URL; discovery reads `{issuer}/.well-known/openid-configuration`.
     pub issuer_url: String,
     pub client_id: String,
-    pub client_secret: Option<String>,
+    pub client_secret: Option<secrecy::SecretString>,
     /// Scopes besides `openid` (default `email profile`).
     pub scopes: Vec<String>,
     pub claims: ClaimMapping,
@@ -100,7 +100,7 @@ impl OidcConfig {
             registration_id,
             issuer_url: issuer_url.into(),
             client_id: client_id.into(),
-            client_secret,
+            client_secret: client_secret.map(secrecy::SecretString::from),
             scopes: vec!["email".into(), "profile".into()],
             claims: ClaimMapping::default(),
             allowed_algs: vec!["RS256".into(), "ES256".into()],
@@ -269,7 +269,10 @@ impl OidcProvider {
         CoreClient::from_provider_metadata(
             meta.clone(),
             ClientId::new(self.config.client_id.clone()),
-            self.config.client_secret.clone().map(ClientSecret::new),
+            self.config
+                .client_secret
+                .as_ref()
+                .map(|s| ClientSecret::new(secrecy::ExposeSecret::expose_secret(s).to_owned())),
         )
         .set_redirect_uri(redirect_uri.clone())
         .set_auth_type(auth)

@@ -11,8 +11,8 @@ use store_sql::PoolConfig;
 pub struct DatabaseConfig {
     /// Database URL: `postgres://user:pass@host/db` or `sqlite://path?mode=rwc`.
     /// Default: a SQLite file in DATA_DIR.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
-    pub database_url: Option<String>,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true, value_parser = super::secret)]
+    pub database_url: Option<super::Secret>,
 
     /// Largest number of pooled database connections.
     #[arg(
@@ -50,13 +50,17 @@ pub struct DatabaseConfig {
 
 impl DatabaseConfig {
     /// DATABASE_URL, or a SQLite file in `data_dir`.
+    /// It may carry a password: connect with it, never print it.
     pub fn url(&self, data_dir: &Path) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!(
-                "sqlite://{}?mode=rwc",
-                data_dir.join("service.db").display()
-            )
-        })
+        self.database_url.as_ref().map_or_else(
+            || {
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    data_dir.join("service.db").display()
+                )
+            },
+            |url| secrecy::ExposeSecret::expose_secret(url).to_owned(),
+        )
     }
 
     /// The connection pool's settings.

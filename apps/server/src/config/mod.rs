@@ -441,6 +441,8 @@ mod tests {
             "-----BEGIN PRIVATE KEY-----7f3a9c",
             &"ab".repeat(32),
             "s3-7f3a9c-secret-access",
+            "pg-7f3a9c-password",
+            "oidc-7f3a9c-client-secret",
         ];
         let mut c = prod();
         c.http.metrics_token = Some(secrets[0].into());
@@ -450,6 +452,13 @@ mod tests {
         c.storage.storage_signing_key = Some(secrets[4].into());
         c.storage.s3_secret_access_key = Some(secrets[5].into());
         c.storage.s3_access_key_id = Some("AKIA7F3A9C".into());
+        c.database.database_url = Some(format!("postgres://svc:{}@db/app", secrets[6]).into());
+        c.identity.oidc = vec![identity_oidc::OidcConfig::new(
+            domain::RegistrationId::parse("google").unwrap(),
+            "https://accounts.google.com",
+            "web-client",
+            Some(secrets[7].to_owned()),
+        )];
         let printed = format!("{c:?} {c:#?} {:?}", c.problems());
         for s in secrets {
             assert!(!printed.contains(s), "{s} printed");
@@ -543,7 +552,13 @@ mod tests {
         };
         c.identity.load_oidc(env).expect("both load");
         assert_eq!(c.identity.oidc.len(), 2);
-        assert_eq!(c.identity.oidc[0].client_secret.as_deref(), Some("gsecret"));
+        assert_eq!(
+            c.identity.oidc[0]
+                .client_secret
+                .as_ref()
+                .map(secrecy::ExposeSecret::expose_secret),
+            Some("gsecret")
+        );
         assert_eq!(
             c.identity.oidc[1].scopes,
             vec!["profile_nickname", "account_email"]

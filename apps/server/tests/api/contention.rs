@@ -12,7 +12,7 @@ use crate::images::real_png;
 async fn start(db: Option<&TestDatabase>) -> TestApp {
     let url = db.map(|d| d.url.clone());
     spawn_with(move |c| {
-        c.database.database_url = url;
+        c.database.database_url = url.map(Into::into);
         c.http.http_workers = Some(4);
         c.identity.login_rate_limit_per_minute = 100_000;
         c.reports_per_day = 1000;

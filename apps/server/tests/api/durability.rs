@@ -118,7 +118,7 @@ impl Stack {
         let env: BTreeMap<&str, String> = self.env().into_iter().collect();
         let s3 = self.garage.config();
         spawn_with(move |c| {
-            c.database.database_url = Some(env["DATABASE_URL"].clone());
+            c.database.database_url = Some(env["DATABASE_URL"].clone().into());
             crate::s3::use_s3(c, &s3, None);
             c.storage.cloudfront_endpoint = Some(env["CLOUDFRONT_ENDPOINT"].clone());
             c.storage.cloudfront_distribution_id = Some(env["CLOUDFRONT_DISTRIBUTION_ID"].clone());

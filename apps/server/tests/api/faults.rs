@@ -85,7 +85,7 @@ async fn the_database_stopped_under_load_is_503_and_the_service_recovers_by_itse
     let url = pg.url.clone();
     let app = Arc::new(
         spawn_with(move |c| {
-            c.database.database_url = Some(url);
+            c.database.database_url = Some(url.into());
             c.database.database_acquire_timeout_secs = 2;
             // Every request reaches the database: no answer from memory hides the outage.
             c.identity.session_cache_secs = 0;

@@ -45,7 +45,7 @@ async fn on_postgresql_readyz_follows_the_database() {
         return;
     };
     let url = db.url.clone();
-    let app = spawn_with(|c| c.database.database_url = Some(url)).await;
+    let app = spawn_with(|c| c.database.database_url = Some(url.into())).await;
     let res = app.get("/readyz").await;
     assert_eq!(res.status(), 200, "ready on PostgreSQL");
 

@@ -14,7 +14,7 @@ use crate::helpers::{TestApp, User, assert_envelope, browser, follow, set_cookie
 async fn start(db: Option<&TestDatabase>) -> TestApp {
     let url = db.map(|d| d.url.clone());
     spawn_with(move |c| {
-        c.database.database_url = url;
+        c.database.database_url = url.map(Into::into);
         c.reports_per_day = 1000;
     })
     .await
