@@ -180,7 +180,7 @@ pub async fn open_storage(
                         )
                         .await;
                         (
-                            Arc::new(domain::services::invalidations::QueuedCdn::new(
+                            Arc::new(domain::outbox::QueuedCdn::new(
                                 &cdn_base,
                                 outbox.clone(),
                                 clock.clone(),

@@ -5,16 +5,17 @@ pub mod adapters;
 pub mod auth;
 pub mod body;
 pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod extractors;
 pub mod input;
 pub mod metrics;
 pub mod middleware;
-pub mod openapi;
 pub mod probes;
 pub mod ratelimit;
 pub mod routes;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
 pub mod workers;
 
@@ -22,4 +23,5 @@ pub use config::{
     AccountsCommand, AppEnv, Cli, Command, Config, NotifierKind, ServiceTokenCommand,
     StorageCommand, StorageKind,
 };
-pub use startup::{AppState, Application};
+pub use startup::Application;
+pub use state::AppState;

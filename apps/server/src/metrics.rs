@@ -8,7 +8,9 @@ use prometheus::{
 };
 
 use domain::Channel;
-use domain::services::{ImageObserver, RejectKind, SweepReport};
+use domain::image::RejectKind;
+use domain::ports::ImageObserver;
+use domain::services::SweepReport;
 
 /// Every series the service exports.
 pub struct Metrics {

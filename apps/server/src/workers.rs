@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use domain::services::Sweeper;
 use domain::services::events::EventDelivery;
-use domain::services::invalidations::{self, Invalidations};
-use domain::services::notifications::{self, DeliveryReport, Notifications};
+use domain::services::invalidations::Invalidations;
+use domain::services::notifications::{DeliveryReport, Notifications};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
@@ -104,7 +104,9 @@ async fn invalidate(worker: Invalidations, metrics: Arc<Metrics>) {
         loop {
             match worker.run_once().await {
                 Ok(0) => break,
-                Ok(n) => metrics.deliveries(invalidations::TOPIC, "delivered", n),
+                Ok(n) => {
+                    metrics.deliveries(domain::outbox::topics::CDN_INVALIDATION, "delivered", n)
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "invalidation worker: outbox unavailable");
                     break;
@@ -121,7 +123,7 @@ async fn notify(worker: Notifications, every: Duration, metrics: Arc<Metrics>) {
         tick.tick().await;
         match worker.run_once().await {
             Ok(r) => {
-                count(&metrics, notifications::TOPIC, &r);
+                count(&metrics, domain::outbox::topics::REPORT_NOTICE, &r);
                 if r != Default::default() {
                     tracing::info!(?r, "notices");
                 }
@@ -137,7 +139,7 @@ async fn publish(worker: EventDelivery, every: Duration, metrics: Arc<Metrics>) 
     loop {
         tick.tick().await;
         match worker.run_once().await {
-            Ok(r) => count(&metrics, domain::events::TOPIC, &r),
+            Ok(r) => count(&metrics, domain::outbox::topics::EVENT_DELIVERY, &r),
             Err(e) => tracing::warn!(error = %e, "event worker: outbox unavailable"),
         }
     }

@@ -10,17 +10,14 @@
 //! [`AuditLog::record`] alone. Entries are never changed, except that withdrawal replaces
 //! the withdrawn account's e-mail, phone and name in them with its id.
 
+use crate::account::AccountId;
+use crate::actor::Actor;
+use crate::error::ParseError;
+use crate::report::{ModerationAction, ReportId};
+use crate::storage::ObjectKey;
 use std::fmt;
 use std::str::FromStr;
-
-use async_trait::async_trait;
 use time::OffsetDateTime;
-
-use crate::account::AccountId;
-use crate::error::{ParseError, RepositoryError};
-use crate::login::Actor;
-use crate::report::{ModerationAction, Page, ReportId};
-use crate::storage::ObjectKey;
 
 /// Who acted: an account, a service token, the operator's command line, or the service
 /// itself (a configured rule such as `ADMIN_EMAILS`).
@@ -361,29 +358,6 @@ pub struct AuditFilter {
     pub action: Option<AuditAction>,
     pub since: Option<OffsetDateTime>,
     pub until: Option<OffsetDateTime>,
-}
-
-/// Where audit entries are kept. Acts write theirs through the repository that performs
-/// them (see the module's documentation); this port appends the entries that stand alone
-/// and reads them all.
-#[cfg_attr(feature = "mock", mockall::automock)]
-#[async_trait]
-pub trait AuditLog: Send + Sync {
-    /// Appends one entry in a transaction of its own.
-    ///
-    /// # Errors
-    /// `RepositoryError` on infrastructure failure.
-    async fn record(&self, entry: NewAuditEntry) -> Result<(), RepositoryError>;
-
-    /// A page of entries matching `filter`, newest first, and how many match in all.
-    ///
-    /// # Errors
-    /// `RepositoryError` on infrastructure failure.
-    async fn list(
-        &self,
-        filter: AuditFilter,
-        page: Page,
-    ) -> Result<(Vec<AuditEntry>, u64), RepositoryError>;
 }
 
 #[cfg(test)]

@@ -4,19 +4,13 @@
 //! it ([`Subscriptions::jobs`]), and delivered by [`crate::services::events::EventDelivery`]
 //! through an [`EventPublisher`] (Standard Webhooks in production).
 
+use crate::error::ParseError;
+use crate::outbox::NewJob;
+use crate::outbox::topics::EVENT_DELIVERY;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
-
-use async_trait::async_trait;
 use time::OffsetDateTime;
-
-use crate::error::ParseError;
-use crate::notify::NotifyError;
-use crate::report::Enqueue;
-
-/// The outbox topic of event deliveries: one job per event and endpoint.
-pub const TOPIC: &str = "event.deliver";
 
 /// The kinds of event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -86,14 +80,14 @@ impl Subscriptions {
         kind: EventKind,
         at: OffsetDateTime,
         data: serde_json::Value,
-    ) -> Vec<Enqueue> {
+    ) -> Vec<NewJob> {
         use time::format_description::well_known::Rfc3339;
         let timestamp = at.format(&Rfc3339).unwrap_or_default();
         self.0
             .iter()
             .filter(|(_, kinds)| kinds.contains(&kind))
-            .map(|(endpoint, _)| Enqueue {
-                topic: TOPIC,
+            .map(|(endpoint, _)| NewJob {
+                topic: EVENT_DELIVERY,
                 payload: serde_json::json!({
                     "endpoint": endpoint,
                     "type": kind.as_str(),
@@ -118,19 +112,6 @@ pub struct EventMessage {
     pub body: serde_json::Value,
 }
 
-/// Where events are delivered.
-#[cfg_attr(feature = "mock", mockall::automock)]
-#[async_trait]
-pub trait EventPublisher: Send + Sync {
-    /// Delivers one message to its endpoint.
-    ///
-    /// # Errors
-    /// `Failed` when the endpoint fails, refuses, redirects or times out (retried);
-    /// `Skipped` when no endpoint of that name is configured any more (recorded, not
-    /// retried).
-    async fn publish(&self, message: &EventMessage) -> Result<(), NotifyError>;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,7 +131,7 @@ mod tests {
         let jobs = subs.jobs(EventKind::ImageDeleted, at, serde_json::json!({"key": "k"}));
         let to: Vec<_> = jobs.iter().map(|j| j.payload["endpoint"].clone()).collect();
         assert_eq!(to, vec!["chat", "all"]);
-        assert_eq!(jobs[0].topic, TOPIC);
+        assert_eq!(jobs[0].topic, EVENT_DELIVERY);
         assert_eq!(jobs[0].payload["type"], "image.deleted");
         assert_eq!(jobs[0].payload["timestamp"], "2026-12-02T10:00:00Z");
         assert_eq!(jobs[0].payload["data"]["key"], "k");

@@ -7,6 +7,7 @@
 //! into the port's error enums.
 
 pub mod account;
+pub mod actor;
 pub mod audit;
 pub mod cache;
 pub mod clock;
@@ -16,6 +17,8 @@ pub mod image;
 pub mod login;
 pub mod notify;
 pub mod outbox;
+pub mod page;
+pub mod ports;
 pub mod processing;
 #[cfg(test)]
 mod properties;
@@ -31,42 +34,45 @@ pub mod upload;
 pub mod testing;
 
 pub use account::{
-    Account, AccountId, AccountRepository, AccountUpdate, BirthDate, DisplayName, Email, Gender,
-    Identity, IdentityId, LinkedIdentity, Locale, MaybeCached, NewAccount, Phone, Role, Roles,
-    Suspension, SuspensionReason,
+    Account, AccountId, AccountUpdate, BirthDate, DisplayName, Email, Gender, Identity, IdentityId,
+    LinkedIdentity, Locale, MaybeCached, NewAccount, Phone, Role, Roles, Suspension,
+    SuspensionReason,
 };
+pub use actor::Actor;
 pub use audit::{
-    AuditAction, AuditActor, AuditEntry, AuditFilter, AuditLog, AuditOutcome, AuditTarget,
-    NewAuditEntry, RequestId,
+    AuditAction, AuditActor, AuditEntry, AuditFilter, AuditOutcome, AuditTarget, NewAuditEntry,
+    RequestId,
 };
 pub use cache::{CachePolicy, Cached, ReadCaches};
-pub use clock::{Clock, SystemClock};
+pub use clock::SystemClock;
 pub use error::{
     CreateAccountError, LinkIdentityError, ParseError, RepositoryError, UnlinkIdentityError,
     UpdateAccountError,
 };
-pub use events::{EventKind, EventMessage, EventPublisher, Subscriptions};
+pub use events::{EventKind, EventMessage, Subscriptions};
 pub use image::{
-    Cdn, Channel, Image, ImageFilter, ImageId, ImageRepository, ImageStatus, ImageType,
-    InsertImageError, NewImage, ReadSigner, ReadyImage, UploadLimit, UploadLimits, Variant,
+    Channel, Image, ImageFilter, ImageId, ImageStatus, ImageType, InsertImageError, NewImage,
+    ReadyImage, UploadLimit, UploadLimits, Variant,
 };
 pub use login::{
-    Actor, AuthorizationRedirect, IdentityError, IdentityProvider, LoginFlow, LoginHints,
-    LoginStateRepository, PendingRegistration, ProviderClaims, RegistrationId,
+    AuthorizationRedirect, IdentityError, LoginFlow, LoginHints, PendingRegistration,
+    ProviderClaims, RegistrationId,
 };
-pub use notify::{Notice, Notifier, NotifyError};
-pub use outbox::{JobRecord, JobState, Outbox, OutboxJob};
+pub use notify::{Notice, NotifyError};
+pub use outbox::{JobRecord, JobState, NewJob, OutboxJob};
+pub use page::Page;
+pub use ports::{
+    AccountRepository, AuditLog, Cdn, Clock, EventPublisher, IdentityProvider, ImageRepository,
+    LoginStateRepository, Notifier, ObjectStore, Outbox, ReadSigner, ReportRepository,
+    SessionRepository,
+};
 pub use report::{
-    CreateReportError, Decision, Enqueue, EvidenceKeys, ModerationAction, NewReport, Page, Report,
-    ReportAction, ReportCategory, ReportCategoryId, ReportChange, ReportEvent, ReportFilter,
-    ReportId, ReportReason, ReportRepository, ReportStatus, ReportSubmission, ReportTarget,
-    TargetSuspension, TargetType,
+    CreateReportError, Decision, EvidenceKeys, ModerationAction, NewReport, Report, ReportAction,
+    ReportCategory, ReportCategoryId, ReportChange, ReportEvent, ReportFilter, ReportId,
+    ReportReason, ReportStatus, ReportSubmission, ReportTarget, TargetSuspension, TargetType,
 };
-pub use session::{
-    NewSession, Principal, Session, SessionId, SessionRepository, SessionToken, TokenHash,
-};
+pub use session::{NewSession, Principal, Session, SessionId, SessionToken, TokenHash};
 pub use storage::{
-    ByteStream, KeyPrefix, ObjectKey, ObjectMeta, ObjectStore, PresignedPut, PutConditions,
-    StorageError,
+    ByteStream, KeyPrefix, ObjectKey, ObjectMeta, PresignedPut, PutConditions, StorageError,
 };
 pub use upload::UploadSpec;

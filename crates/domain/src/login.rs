@@ -1,14 +1,10 @@
 //! Logging in through identity providers: the OAuth2/OIDC authorization-code dance as a
 //! port, and the short-lived state a login needs between its redirect and its callback.
 
+use crate::account::Identity;
+use crate::error::{BoxError, ParseError};
 use std::fmt;
-
-use async_trait::async_trait;
 use time::OffsetDateTime;
-
-use crate::account::{AccountId, Identity, Role};
-use crate::error::{BoxError, ParseError, RepositoryError};
-use crate::session::TokenHash;
 
 /// A configured provider's name in URLs (`google`, `kakao`, `dev`): 1 to 32 lower-case
 /// letters, digits, `-` or `_`.
@@ -120,140 +116,4 @@ pub enum IdentityError {
     /// issuer, audience, expiry, nonce, algorithm, …). The reason is for logs.
     #[error("the login was rejected: {0}")]
     Rejected(String),
-}
-
-/// An identity provider: an OIDC issuer, or the built-in `dev` one.
-#[cfg_attr(feature = "mock", mockall::automock)]
-#[async_trait]
-pub trait IdentityProvider: Send + Sync {
-    fn registration_id(&self) -> &RegistrationId;
-
-    /// The issuer the provider's identities carry.
-    fn issuer(&self) -> &str;
-
-    /// Starts a login: a fresh `state`, `nonce` and PKCE verifier, and the provider's
-    /// authorization URL carrying them (S256 challenge) back to `redirect_uri`.
-    ///
-    /// # Errors
-    /// `Unavailable` when the provider's metadata cannot be fetched.
-    async fn authorize(
-        &self,
-        redirect_uri: &str,
-        hints: &LoginHints,
-    ) -> Result<AuthorizationRedirect, IdentityError>;
-
-    /// Exchanges an authorization code (with the flow's PKCE verifier) and validates what
-    /// comes back against the flow's nonce. `iss` is the callback's `iss` parameter, checked
-    /// when present (RFC 9207).
-    ///
-    /// # Errors
-    /// `Unavailable` when the provider cannot be reached; `Rejected` for every validation
-    /// failure and every refusal by the provider.
-    async fn exchange(
-        &self,
-        redirect_uri: &str,
-        code: &str,
-        flow: &LoginFlow,
-        iss: Option<String>,
-    ) -> Result<ProviderClaims, IdentityError>;
-}
-
-/// Where logins in progress and pending registrations are kept: in the database, so that
-/// any replica can finish a login another one started.
-#[cfg_attr(feature = "mock", mockall::automock)]
-#[async_trait]
-pub trait LoginStateRepository: Send + Sync {
-    /// Stores a login flow under the hash of its state.
-    ///
-    /// # Errors
-    /// `RepositoryError` on infrastructure failure.
-    async fn save_flow(&self, state: TokenHash, flow: LoginFlow) -> Result<(), RepositoryError>;
-
-    /// Removes and returns the flow stored under `state` if it has not expired at `now`.
-    /// A flow can be taken once: concurrent callers get it at most once between them.
-    ///
-    /// # Errors
-    /// `RepositoryError` on infrastructure failure.
-    async fn take_flow(
-        &self,
-        state: &TokenHash,
-        now: OffsetDateTime,
-    ) -> Result<Option<LoginFlow>, RepositoryError>;
-
-    /// Stores a pending registration under the hash of its token.
-    ///
-    /// # Errors
-    /// `RepositoryError` on infrastructure failure.
-    async fn save_pending(
-        &self,
-        token: TokenHash,
-        pending: PendingRegistration,
-    ) -> Result<(), RepositoryError>;
-
-    /// The pending registration under `token` if it has not expired at `now`.
-    ///
-    /// # Errors
-    /// `RepositoryError` on infrastructure failure.
-    async fn find_pending(
-        &self,
-        token: &TokenHash,
-        now: OffsetDateTime,
-    ) -> Result<Option<PendingRegistration>, RepositoryError>;
-
-    /// Removes the pending registration under `token`; `true` when there was one.
-    ///
-    /// # Errors
-    /// `RepositoryError` on infrastructure failure.
-    async fn delete_pending(&self, token: &TokenHash) -> Result<bool, RepositoryError>;
-
-    /// Removes every flow and pending registration expired at `now`; returns how many.
-    ///
-    /// # Errors
-    /// `RepositoryError` on infrastructure failure.
-    async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, RepositoryError>;
-}
-
-/// Who is asking: an account through its session, or another service through its token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Actor {
-    Account {
-        id: AccountId,
-        roles: crate::account::Roles,
-    },
-    Service {
-        name: String,
-    },
-}
-
-impl Actor {
-    pub fn account_id(&self) -> Option<AccountId> {
-        match self {
-            Self::Account { id, .. } => Some(*id),
-            Self::Service { .. } => None,
-        }
-    }
-
-    pub fn has(&self, role: Role) -> bool {
-        match self {
-            Self::Account { roles, .. } => roles.contains(role),
-            Self::Service { .. } => role == Role::Server,
-        }
-    }
-
-    pub fn is(&self, id: AccountId) -> bool {
-        self.account_id() == Some(id)
-    }
-
-    /// STAFF or ADMIN.
-    pub fn is_staff(&self) -> bool {
-        self.has(Role::Staff) || self.has(Role::Admin)
-    }
-
-    /// The roles to show, `SERVER` for services.
-    pub fn roles(&self) -> crate::account::Roles {
-        match self {
-            Self::Account { roles, .. } => roles.clone(),
-            Self::Service { .. } => crate::account::Roles::from_iter([Role::Server]),
-        }
-    }
 }

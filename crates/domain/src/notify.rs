@@ -1,7 +1,5 @@
 //! Telling people things (SMS, webhooks, the log) as a port.
 
-use async_trait::async_trait;
-
 use crate::account::{AccountId, Phone};
 
 /// One message to one account.
@@ -24,15 +22,4 @@ pub enum NotifyError {
     /// The provider failed or refused; worth trying again later.
     #[error("delivery failed: {0}")]
     Failed(String),
-}
-
-/// A way to deliver notices.
-#[cfg_attr(feature = "mock", mockall::automock)]
-#[async_trait]
-pub trait Notifier: Send + Sync {
-    /// Delivers one notice.
-    ///
-    /// # Errors
-    /// `Skipped` when this notifier cannot reach the account at all; `Failed` otherwise.
-    async fn send(&self, notice: &Notice) -> Result<(), NotifyError>;
 }

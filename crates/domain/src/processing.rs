@@ -3,15 +3,11 @@
 //! decode is no image), removes its metadata without touching its pixels, and renders the
 //! named variants and a BlurHash from the decoded pixels.
 
+use crate::error::{BoxError, ParseError};
+use crate::storage::ObjectKey;
+use bytes::Bytes;
 use std::fmt;
 use std::str::FromStr;
-
-use async_trait::async_trait;
-use bytes::Bytes;
-
-use crate::error::{BoxError, ParseError};
-use crate::image::ImageType;
-use crate::storage::ObjectKey;
 
 /// A variant's name (`thumb`, `medium`): 1 to 32 lowercase ASCII letters, digits, `_` or
 /// `-`. It becomes part of the variant's key, so it never holds a dot or a slash.
@@ -217,29 +213,6 @@ pub enum ProcessError {
     /// The processor itself failed (an encoder error, a panicked task).
     #[error("image processing failed")]
     Failed(#[source] BoxError),
-}
-
-/// Decodes, sanitises and renders images.
-#[cfg_attr(feature = "mock", mockall::automock)]
-#[async_trait]
-pub trait ImageProcessor: Send + Sync {
-    /// Processes a whole upload whose structure and header passed verification (`kind`
-    /// is its type by magic bytes, its header's pixel area is at most `max_pixels`, its
-    /// decoding cost within the budget). Runs off the async workers; the caller bounds how
-    /// many run at once. Work stops at `deadline`, checked between frames and stages.
-    ///
-    /// # Errors
-    /// `Undecodable` when the bytes do not decode (or a frame exceeds `max_pixels`);
-    /// `OverDeadline` when `deadline` passed before the work was done; `Failed` when the
-    /// processor fails.
-    async fn process(
-        &self,
-        bytes: Bytes,
-        kind: ImageType,
-        presets: &VariantPresets,
-        max_pixels: u64,
-        deadline: std::time::Instant,
-    ) -> Result<Processed, ProcessError>;
 }
 
 #[cfg(test)]

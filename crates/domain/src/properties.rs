@@ -7,7 +7,8 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 use crate::image::ImageType;
-use crate::report::{EvidenceKeys, Page, ReportStatus, TargetType};
+use crate::page::Page;
+use crate::report::{EvidenceKeys, ReportStatus, TargetType};
 use crate::session::SessionToken;
 use crate::sniff::{check_complete, sniff};
 use crate::storage::ObjectKey;

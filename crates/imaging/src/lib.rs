@@ -1,4 +1,4 @@
-//! The image-processing port ([`domain::processing::ImageProcessor`]) on the Rust image
+//! The image-processing port ([`domain::ports::ImageProcessor`]) on the Rust image
 //! codecs: [`Pipeline`] decodes an upload whole, removes its metadata losslessly, and
 //! renders its WebP variants and BlurHash from the decoded pixels, on tokio's blocking
 //! pool. How many run at once is the caller's to bound (the images service admits them).
@@ -21,7 +21,8 @@ mod sanitize;
 use async_trait::async_trait;
 use bytes::Bytes;
 use domain::ImageType;
-use domain::processing::{ImageProcessor, ProcessError, Processed, VariantPresets};
+use domain::ports::ImageProcessor;
+use domain::processing::{ProcessError, Processed, VariantPresets};
 
 /// Decodes, sanitises and renders, off the async workers.
 #[derive(Debug, Clone)]

@@ -564,7 +564,7 @@ impl CloudFront {
 }
 
 #[async_trait]
-impl domain::services::invalidations::Invalidator for CloudFront {
+impl domain::ports::Invalidator for CloudFront {
     async fn invalidate(&self, reference: &str, paths: Vec<String>) -> Result<(), StorageError> {
         use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
         let quantity = i32::try_from(paths.len()).unwrap_or(i32::MAX);

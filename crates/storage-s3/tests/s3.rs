@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use domain::services::invalidations::Invalidator;
+use domain::ports::Invalidator;
 use domain::{ObjectKey, ObjectStore, PutConditions, StorageError};
 use sha2::Digest as _;
 use storage_s3::testing::{Garage, Moto};

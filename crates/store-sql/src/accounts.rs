@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use domain::{
     Account, AccountId, AccountRepository, AccountUpdate, BirthDate, CreateAccountError,
-    DisplayName, Email, Enqueue, Gender, Identity, IdentityId, LinkIdentityError, LinkedIdentity,
-    Locale, NewAccount, NewAuditEntry, ObjectKey, Phone, ReportId, RepositoryError, Roles,
+    DisplayName, Email, Gender, Identity, IdentityId, LinkIdentityError, LinkedIdentity, Locale,
+    NewAccount, NewAuditEntry, NewJob, ObjectKey, Phone, ReportId, RepositoryError, Roles,
     Suspension, SuspensionReason, UnlinkIdentityError, UpdateAccountError,
 };
 use sea_orm::sea_query::Expr;
@@ -370,7 +370,7 @@ impl AccountRepository for SqlStore {
         id: AccountId,
         at: OffsetDateTime,
         audit: Option<NewAuditEntry>,
-        enqueue: Vec<Enqueue>,
+        enqueue: Vec<NewJob>,
     ) -> Result<(), UpdateAccountError> {
         let txn = self.begin().await?;
         let out: Result<(), UpdateAccountError> = async {

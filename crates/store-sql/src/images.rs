@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use domain::{
-    AccountId, Channel, Enqueue, Image, ImageFilter, ImageId, ImageRepository, ImageStatus,
-    ImageType, InsertImageError, NewAuditEntry, NewImage, ObjectKey, ReadyImage, RepositoryError,
+    AccountId, Channel, Image, ImageFilter, ImageId, ImageRepository, ImageStatus, ImageType,
+    InsertImageError, NewAuditEntry, NewImage, NewJob, ObjectKey, ReadyImage, RepositoryError,
     UploadLimit, UploadLimits, Variant,
 };
 use sea_orm::sea_query::Expr;
@@ -212,7 +212,7 @@ impl ImageRepository for SqlStore {
         &self,
         id: ImageId,
         r: ReadyImage,
-        enqueue: Vec<Enqueue>,
+        enqueue: Vec<NewJob>,
     ) -> Result<Option<Image>, RepositoryError> {
         if enqueue.is_empty() {
             return ready(self.conn(), id, r).await;
@@ -264,7 +264,7 @@ impl ImageRepository for SqlStore {
         from: ImageStatus,
         at: OffsetDateTime,
         audit: Option<NewAuditEntry>,
-        enqueue: Vec<Enqueue>,
+        enqueue: Vec<NewJob>,
     ) -> Result<bool, RepositoryError> {
         if audit.is_none() && enqueue.is_empty() {
             return move_status(self.conn(), id, from, ImageStatus::Deleted, at).await;

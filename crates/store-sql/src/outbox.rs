@@ -3,7 +3,7 @@
 //! job once, on PostgreSQL and SQLite alike.
 
 use async_trait::async_trait;
-use domain::{AccountId, Enqueue, JobRecord, JobState, Outbox, OutboxJob, Page, RepositoryError};
+use domain::{AccountId, JobRecord, JobState, NewJob, Outbox, OutboxJob, Page, RepositoryError};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait as _};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
@@ -29,7 +29,7 @@ fn bounded(error: &str) -> String {
 /// Writes `jobs` on `conn`, due at `at`: inside the transaction of the change they follow.
 pub(crate) async fn write_jobs<C: ConnectionTrait>(
     conn: &C,
-    jobs: impl IntoIterator<Item = Enqueue>,
+    jobs: impl IntoIterator<Item = NewJob>,
     at: OffsetDateTime,
 ) -> Result<(), RepositoryError> {
     for job in jobs {

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use domain::{
-    AccountId, CreateReportError, Decision, Enqueue, NewReport, ObjectKey, Page, Report,
+    AccountId, CreateReportError, Decision, NewJob, NewReport, ObjectKey, Page, Report,
     ReportAction, ReportCategory, ReportCategoryId, ReportChange, ReportEvent, ReportFilter,
     ReportId, ReportReason, ReportRepository, ReportStatus, ReportTarget, RepositoryError,
 };
@@ -55,11 +55,11 @@ fn event_row(report: i64, e: &ReportEvent) -> events::ActiveModel {
 }
 
 /// Writes outbox jobs inside the caller's transaction; each names the report
-/// (`report_id`, [`Enqueue::for_report`]).
+/// (`report_id`, [`NewJob::for_report`]).
 async fn enqueue<C: ConnectionTrait>(
     conn: &C,
     report: i64,
-    jobs: Vec<Enqueue>,
+    jobs: Vec<NewJob>,
     at: OffsetDateTime,
 ) -> Result<(), RepositoryError> {
     write_jobs(conn, jobs.into_iter().map(|j| j.for_report(report)), at).await
@@ -84,11 +84,7 @@ impl ReportRepository for SqlStore {
     }
 
     #[tracing::instrument(skip_all, err(level = "info"))]
-    async fn create(
-        &self,
-        new: NewReport,
-        jobs: Vec<Enqueue>,
-    ) -> Result<Report, CreateReportError> {
+    async fn create(&self, new: NewReport, jobs: Vec<NewJob>) -> Result<Report, CreateReportError> {
         let at = micros(new.created_at);
         let evidence: Vec<&str> = new.evidence.iter().map(ObjectKey::as_str).collect();
         let txn = self.begin().await?;
@@ -205,7 +201,7 @@ impl ReportRepository for SqlStore {
         id: ReportId,
         expected: ReportStatus,
         change: ReportChange,
-        jobs: Vec<Enqueue>,
+        jobs: Vec<NewJob>,
     ) -> Result<Option<Report>, RepositoryError> {
         use sea_orm::sea_query::Expr;
         let at = change.event.at;

@@ -12,7 +12,7 @@ use crate::auth::{Authenticated, SESSION_COOKIE};
 use crate::error::ErrorCode;
 use crate::error::{ApiError, ErrorBody};
 use crate::input::account::PatchAccountRequest;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn routes(r: &mut Routes) {
     r.add(Method::GET, "/accounts/{id}", get_account)

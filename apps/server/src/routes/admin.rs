@@ -14,7 +14,7 @@ use super::{Routes, rfc3339};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
 use crate::input::admin::{AuditQuery, RoleRequest, SuspendRequest, grantable_role};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn routes(r: &mut Routes) {
     r.add(Method::POST, "/accounts/{id}/suspension", suspend)

@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, web};
 
 use super::Routes;
 use crate::error::{ApiError, ErrorBody};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn routes(r: &mut Routes) {
     r.add(Method::GET, "/", index)

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::Routes;
 use crate::error::{ApiError, ErrorBody};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn routes(r: &mut Routes) {
     r.add(Method::GET, "/account/login/dev/authorize", authorize_page)

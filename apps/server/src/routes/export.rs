@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::{Routes, rfc3339};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn routes(r: &mut Routes) {
     r.add(Method::GET, "/accounts/{id}/export", export);

@@ -16,7 +16,7 @@ use crate::auth::Authenticated;
 use crate::error::ErrorCode;
 use crate::error::{ApiError, Domain, ErrorBody};
 use crate::input::upload::UploadInput;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn routes(r: &mut Routes) {
     r.add(Method::GET, "/users/profiles/avatars", avatar_url)

@@ -16,7 +16,7 @@ use super::{Routes, rfc3339};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, Domain, ErrorBody};
 use crate::input::upload::UploadInput;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn routes(r: &mut Routes) {
     r.add(Method::POST, "/api/v1/images/{channel}", issue_v1)

@@ -14,7 +14,7 @@ use crate::auth::{
 };
 use crate::error::ErrorCode;
 use crate::error::{ApiError, Domain, ErrorBody};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn routes(r: &mut Routes) {
     r.add(

@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::Routes;
 use crate::error::{ApiError, ErrorBody};
 use crate::probes::Probes;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn routes(r: &mut Routes) {
     r.add(Method::GET, "/metrics", metrics);
@@ -36,8 +36,8 @@ pub async fn metrics(
     }
     let m = &state.metrics;
     for topic in [
-        domain::services::invalidations::TOPIC,
-        domain::services::notifications::TOPIC,
+        domain::outbox::topics::CDN_INVALIDATION,
+        domain::outbox::topics::REPORT_NOTICE,
     ] {
         if let Ok(depth) = probes.outbox_depth(topic).await {
             m.outbox_depth

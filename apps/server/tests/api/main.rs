@@ -1,6 +1,11 @@
 //! HTTP integration tests: the real application on a loopback port, driven over HTTP.
 //! One test binary for the whole crate (modules below), so the workspace links few.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::too_many_lines
+)]
 
 mod accounts;
 mod attacks;

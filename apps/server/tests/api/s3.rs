@@ -339,7 +339,7 @@ async fn a_cloudfront_outage_never_fails_a_delete_and_the_invalidation_waits() {
     .await
     .unwrap();
     assert_eq!(
-        db.depth(domain::services::invalidations::TOPIC)
+        db.depth(domain::outbox::topics::CDN_INVALIDATION)
             .await
             .unwrap(),
         1,

@@ -9,22 +9,27 @@ use time::OffsetDateTime;
 use super::ReadCaches;
 use crate::Email;
 use crate::account::{
-    Account, AccountId, AccountRepository, AccountUpdate, Identity, IdentityId, LinkedIdentity,
-    MaybeCached, NewAccount,
+    Account, AccountId, AccountUpdate, Identity, IdentityId, LinkedIdentity, MaybeCached,
+    NewAccount,
 };
 use crate::audit::NewAuditEntry;
-use crate::clock::{Clock, SystemClock};
+use crate::clock::SystemClock;
 use crate::error::{
     CreateAccountError, LinkIdentityError, RepositoryError, UnlinkIdentityError, UpdateAccountError,
 };
-use crate::image::{
-    Image, ImageFilter, ImageId, ImageRepository, ImageStatus, NewImage, ReadyImage, Variant,
-};
+use crate::image::{Image, ImageFilter, ImageId, ImageStatus, NewImage, ReadyImage, Variant};
+use crate::outbox::NewJob;
+use crate::page::Page;
+use crate::ports::AccountRepository;
+use crate::ports::Clock;
+use crate::ports::ImageRepository;
+use crate::ports::ReportRepository;
+use crate::ports::SessionRepository;
 use crate::report::{
-    CreateReportError, Enqueue, NewReport, Page, Report, ReportCategory, ReportChange, ReportEvent,
-    ReportFilter, ReportId, ReportRepository, ReportStatus,
+    CreateReportError, NewReport, Report, ReportCategory, ReportChange, ReportEvent, ReportFilter,
+    ReportId, ReportStatus,
 };
-use crate::session::{NewSession, Principal, Session, SessionId, SessionRepository, TokenHash};
+use crate::session::{NewSession, Principal, Session, SessionId, TokenHash};
 use crate::storage::ObjectKey;
 
 /// A repository whose hot reads are answered from [`ReadCaches`] when fresh and whose
@@ -167,7 +172,7 @@ impl<R: AccountRepository> AccountRepository for Cached<R> {
         id: AccountId,
         at: OffsetDateTime,
         audit: Option<NewAuditEntry>,
-        enqueue: Vec<Enqueue>,
+        enqueue: Vec<NewJob>,
     ) -> Result<(), UpdateAccountError> {
         self.around(
             |c| c.forget_account(id),
@@ -292,7 +297,7 @@ impl<R: ImageRepository> ImageRepository for Cached<R> {
         &self,
         id: ImageId,
         ready: ReadyImage,
-        enqueue: Vec<Enqueue>,
+        enqueue: Vec<NewJob>,
     ) -> Result<Option<Image>, RepositoryError> {
         self.around(
             |c| c.forget_image(id),
@@ -333,7 +338,7 @@ impl<R: ImageRepository> ImageRepository for Cached<R> {
         from: ImageStatus,
         at: OffsetDateTime,
         audit: Option<NewAuditEntry>,
-        enqueue: Vec<Enqueue>,
+        enqueue: Vec<NewJob>,
     ) -> Result<bool, RepositoryError> {
         self.around(
             |c| c.forget_image(id),
@@ -377,7 +382,7 @@ impl<R: ReportRepository> ReportRepository for Cached<R> {
     async fn create(
         &self,
         new: NewReport,
-        enqueue: Vec<Enqueue>,
+        enqueue: Vec<NewJob>,
     ) -> Result<Report, CreateReportError> {
         self.inner.create(new, enqueue).await
     }
@@ -408,7 +413,7 @@ impl<R: ReportRepository> ReportRepository for Cached<R> {
         id: ReportId,
         expected: ReportStatus,
         change: ReportChange,
-        enqueue: Vec<Enqueue>,
+        enqueue: Vec<NewJob>,
     ) -> Result<Option<Report>, RepositoryError> {
         // A decision that suspends the target revokes its sessions: its principals go.
         match change.suspend.as_ref().map(|s| s.account) {
@@ -436,8 +441,9 @@ mod decorator_tests {
 
     use super::*;
     use crate::cache::CachePolicy;
-    use crate::clock::MockClock;
-    use crate::image::{Channel, MockImageRepository};
+    use crate::image::Channel;
+    use crate::ports::MockClock;
+    use crate::ports::MockImageRepository;
 
     const T0: OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
 

@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use crate::account::Role;
-use crate::audit::{AuditEntry, AuditFilter, AuditLog};
+use crate::actor::Actor;
+use crate::audit::{AuditEntry, AuditFilter};
 use crate::error::RepositoryError;
-use crate::login::Actor;
-use crate::report::Page;
+use crate::page::Page;
+use crate::ports::AuditLog;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
@@ -55,7 +56,7 @@ impl AuditTrail {
 mod tests {
     use super::*;
     use crate::account::{AccountId, Roles};
-    use crate::audit::MockAuditLog;
+    use crate::ports::MockAuditLog;
 
     #[tokio::test]
     async fn only_admin_accounts_read_the_log() {

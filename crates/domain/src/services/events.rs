@@ -1,5 +1,5 @@
 //! Delivers events (written to the outbox with the change they describe, one job per
-//! endpoint, [`crate::events::TOPIC`]) with the notices' retries, exponential backoff,
+//! endpoint, [`crate::events::EVENT_DELIVERY`]) with the notices' retries, exponential backoff,
 //! leases and final failure. A message goes under the same id on every attempt, so a
 //! receiver drops repeats; ADMIN lists the deliveries that failed for good and sends one
 //! again ([`EventDelivery::failed`], [`EventDelivery::redeliver`]).
@@ -9,12 +9,15 @@ use std::sync::Arc;
 use time::Duration;
 
 use crate::account::Role;
-use crate::clock::Clock;
+use crate::actor::Actor;
 use crate::error::RepositoryError;
-use crate::events::{EventMessage, EventPublisher, TOPIC};
-use crate::login::Actor;
-use crate::outbox::{JobRecord, Outbox};
-use crate::report::Page;
+use crate::events::EventMessage;
+use crate::outbox::JobRecord;
+use crate::outbox::topics::EVENT_DELIVERY;
+use crate::page::Page;
+use crate::ports::Clock;
+use crate::ports::EventPublisher;
+use crate::ports::Outbox;
 use crate::services::notifications::{DeliveryReport, settle};
 
 /// Failures of the failed-deliveries routes.
@@ -71,7 +74,10 @@ impl EventDelivery {
     pub async fn run_once(&self) -> Result<DeliveryReport, RepositoryError> {
         let now = self.clock.now();
         let mut report = DeliveryReport::default();
-        let jobs = self.outbox.claim(TOPIC, now, self.lease, 20).await?;
+        let jobs = self
+            .outbox
+            .claim(EVENT_DELIVERY, now, self.lease, 20)
+            .await?;
         // The batch is sent at once (at most 20 requests in flight), so one slow or dead
         // endpoint costs a pass one timeout, not one per job; then each outcome is
         // recorded. Events carry no order between them (each has its id and time).
@@ -109,7 +115,7 @@ impl EventDelivery {
         page: Page,
     ) -> Result<(Vec<(JobRecord, EventMessage)>, u64), EventError> {
         Self::authorize(actor)?;
-        let (jobs, total) = self.outbox.failed(TOPIC, page).await?;
+        let (jobs, total) = self.outbox.failed(EVENT_DELIVERY, page).await?;
         let items = jobs
             .into_iter()
             .filter_map(|r| message(r.job.id, &r.job.payload).map(|m| (r, m)))
@@ -124,7 +130,11 @@ impl EventDelivery {
     /// `Forbidden`, `NotFound` (no failed delivery of that id), `Repository`.
     pub async fn redeliver(&self, actor: &Actor, id: i64) -> Result<(), EventError> {
         Self::authorize(actor)?;
-        if self.outbox.redeliver(TOPIC, id, self.clock.now()).await? {
+        if self
+            .outbox
+            .redeliver(EVENT_DELIVERY, id, self.clock.now())
+            .await?
+        {
             Ok(())
         } else {
             Err(EventError::NotFound)
@@ -158,10 +168,11 @@ fn message(job: i64, payload: &serde_json::Value) -> Option<EventMessage> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::MockClock;
-    use crate::events::MockEventPublisher;
     use crate::notify::NotifyError;
-    use crate::outbox::{MockOutbox, OutboxJob};
+    use crate::outbox::OutboxJob;
+    use crate::ports::MockClock;
+    use crate::ports::MockEventPublisher;
+    use crate::ports::MockOutbox;
     use mockall::predicate::*;
     use time::macros::datetime;
 
@@ -170,7 +181,7 @@ mod tests {
     fn job(id: i64, attempts: u32) -> OutboxJob {
         OutboxJob {
             id,
-            topic: TOPIC.into(),
+            topic: EVENT_DELIVERY.into(),
             payload: serde_json::json!({"endpoint": "chat", "type": "image.deleted",
                 "timestamp": "2026-12-02T10:00:00Z", "data": {"key": "k"}}),
             attempts,
@@ -187,7 +198,7 @@ mod tests {
         let mut outbox = outbox;
         outbox
             .expect_claim()
-            .with(eq(TOPIC), eq(NOW), always(), always())
+            .with(eq(EVENT_DELIVERY), eq(NOW), always(), always())
             .return_once(move |_, _, _, _| Ok(jobs));
         let mut clock = MockClock::new();
         clock.expect_now().return_const(NOW);

@@ -4,16 +4,23 @@
 
 use std::sync::Arc;
 
-use crate::account::{Account, AccountId, AccountRepository, LinkedIdentity, Role};
-use crate::audit::{AuditAction, AuditLog, AuditTarget, NewAuditEntry, RequestId};
-use crate::clock::Clock;
+use crate::account::{Account, AccountId, LinkedIdentity, Role};
+use crate::actor::Actor;
+use crate::audit::{AuditAction, AuditTarget, NewAuditEntry, RequestId};
 use crate::error::RepositoryError;
-use crate::image::{Image, ImageFilter, ImageRepository};
-use crate::login::Actor;
-use crate::outbox::{JobRecord, Outbox};
-use crate::report::{Page, Report, ReportFilter, ReportRepository};
-use crate::services::notifications::TOPIC;
-use crate::session::{Session, SessionRepository};
+use crate::image::{Image, ImageFilter};
+use crate::outbox::JobRecord;
+use crate::outbox::topics::REPORT_NOTICE;
+use crate::page::Page;
+use crate::ports::AccountRepository;
+use crate::ports::AuditLog;
+use crate::ports::Clock;
+use crate::ports::ImageRepository;
+use crate::ports::Outbox;
+use crate::ports::ReportRepository;
+use crate::ports::SessionRepository;
+use crate::report::{Report, ReportFilter};
+use crate::session::Session;
 
 /// The most image records one export lists (an account holds far fewer: uploads are
 /// limited per hour and per quota).
@@ -147,7 +154,7 @@ impl Exports {
                 break;
             }
         }
-        let notices = self.outbox.about(id, TOPIC).await?;
+        let notices = self.outbox.about(id, REPORT_NOTICE).await?;
         Ok(AccountExport {
             account,
             identities,
@@ -162,12 +169,13 @@ impl Exports {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::{MockAccountRepository, Roles};
-    use crate::clock::MockClock;
-    use crate::image::MockImageRepository;
-    use crate::outbox::MockOutbox;
-    use crate::report::MockReportRepository;
-    use crate::session::MockSessionRepository;
+    use crate::account::Roles;
+    use crate::ports::MockAccountRepository;
+    use crate::ports::MockClock;
+    use crate::ports::MockImageRepository;
+    use crate::ports::MockOutbox;
+    use crate::ports::MockReportRepository;
+    use crate::ports::MockSessionRepository;
     use time::macros::datetime;
 
     fn exports(accounts: MockAccountRepository) -> Exports {
@@ -190,7 +198,7 @@ mod tests {
         let mut outbox = MockOutbox::new();
         outbox.expect_about().returning(|_, _| Ok(vec![]));
         // Only an ADMIN's export of someone else and the refused ones are recorded.
-        let mut audit = crate::audit::MockAuditLog::new();
+        let mut audit = crate::ports::MockAuditLog::new();
         audit
             .expect_record()
             .withf(|e| {

@@ -3,86 +3,23 @@
 //! sends them in batches, retrying with backoff while the CDN is down, so a CDN outage never
 //! fails a delete and no invalidation is lost.
 
+use crate::error::RepositoryError;
+use crate::outbox::topics::CDN_INVALIDATION;
+use crate::outbox::{OutboxJob, backoff};
+use crate::ports::Clock;
+use crate::ports::Invalidator;
+use crate::ports::Outbox;
+use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-
-use async_trait::async_trait;
-use sha2::{Digest as _, Sha256};
 use time::Duration;
-
-use crate::clock::Clock;
-use crate::error::RepositoryError;
-use crate::image::Cdn;
-use crate::outbox::{Outbox, OutboxJob, backoff};
-use crate::storage::{ObjectKey, StorageError};
-
-pub const TOPIC: &str = "cdn.invalidate";
 
 /// Give up on a path after this many attempts (about a day of backoff).
 const MAX_ATTEMPTS: u32 = 30;
+
 /// CloudFront takes up to 3000 paths an invalidation; smaller batches fail smaller. A job
 /// holds an image's paths: its own and one per variant (a handful).
 const BATCH: u32 = 100;
-
-/// The CDN's own invalidation call (CloudFront `CreateInvalidation`).
-#[cfg_attr(feature = "mock", mockall::automock)]
-#[async_trait]
-pub trait Invalidator: Send + Sync {
-    /// Invalidates `paths` (`/key`) under `reference`: the same reference with the same
-    /// paths is the same request (CloudFront's `CallerReference`), so sending it again is
-    /// not a second invalidation.
-    ///
-    /// # Errors
-    /// `Unavailable` when the CDN cannot be reached, `Unexpected` when it refuses.
-    async fn invalidate(&self, reference: &str, paths: Vec<String>) -> Result<(), StorageError>;
-}
-
-/// A `Cdn` whose invalidations go through the outbox.
-#[derive(Clone)]
-pub struct QueuedCdn {
-    base: String,
-    outbox: Arc<dyn Outbox>,
-    clock: Arc<dyn Clock>,
-}
-
-impl std::fmt::Debug for QueuedCdn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QueuedCdn")
-            .field("base", &self.base)
-            .finish_non_exhaustive()
-    }
-}
-
-impl QueuedCdn {
-    pub fn new(base: &str, outbox: Arc<dyn Outbox>, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            base: base.trim_end_matches('/').to_owned(),
-            outbox,
-            clock,
-        }
-    }
-}
-
-#[async_trait]
-impl Cdn for QueuedCdn {
-    fn public_url(&self, key: &ObjectKey) -> String {
-        format!("{}/{}", self.base, key)
-    }
-
-    /// One job for all of `keys` (an image and its variants): they are invalidated
-    /// together or retried together.
-    async fn invalidate(&self, keys: Vec<ObjectKey>) -> Result<(), StorageError> {
-        if keys.is_empty() {
-            return Ok(());
-        }
-        let keys: Vec<&str> = keys.iter().map(ObjectKey::as_str).collect();
-        self.outbox
-            .enqueue(TOPIC, serde_json::json!({ "keys": keys }), self.clock.now())
-            .await
-            .map_err(|e| StorageError::Unavailable(Box::new(e)))?;
-        Ok(())
-    }
-}
 
 /// Delivers queued invalidations.
 #[derive(Clone)]
@@ -128,7 +65,10 @@ impl Invalidations {
     /// Only the outbox's own failures; a CDN failure is recorded for retry.
     pub async fn run_once(&self) -> Result<u64, RepositoryError> {
         let now = self.clock.now();
-        let jobs = self.outbox.claim(TOPIC, now, self.lease, BATCH).await?;
+        let jobs = self
+            .outbox
+            .claim(CDN_INVALIDATION, now, self.lease, BATCH)
+            .await?;
         if jobs.is_empty() {
             return Ok(0);
         }
@@ -210,8 +150,12 @@ fn paths_of(job: &OutboxJob) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::MockClock;
-    use crate::outbox::{MockOutbox, OutboxJob};
+    use crate::outbox::OutboxJob;
+    use crate::outbox::QueuedCdn;
+    use crate::ports::Cdn;
+    use crate::ports::MockClock;
+    use crate::ports::{MockInvalidator, MockOutbox};
+    use crate::storage::{ObjectKey, StorageError};
     use mockall::predicate::*;
     use time::macros::datetime;
 
@@ -226,7 +170,7 @@ mod tests {
     fn job(id: i64, key: &str, attempts: u32) -> OutboxJob {
         OutboxJob {
             id,
-            topic: TOPIC.into(),
+            topic: CDN_INVALIDATION.into(),
             payload: serde_json::json!({ "key": key }),
             attempts,
             created_at: NOW,
@@ -240,7 +184,7 @@ mod tests {
         outbox
             .expect_enqueue()
             .with(
-                eq(TOPIC),
+                eq(CDN_INVALIDATION),
                 eq(serde_json::json!({"keys": ["chat/a.png", "chat/a.png.thumb.webp"]})),
                 eq(NOW),
             )

@@ -19,16 +19,17 @@ use rand::RngCore as _;
 use time::{Duration, OffsetDateTime};
 
 use crate::account::{
-    Account, AccountRepository, AccountUpdate, BirthDate, DisplayName, Email, Gender, Locale,
-    NewAccount, Role, Roles,
+    Account, AccountUpdate, BirthDate, DisplayName, Email, Gender, Locale, NewAccount, Role, Roles,
 };
 use crate::audit::{AuditAction, AuditActor, AuditTarget, NewAuditEntry, RequestId};
-use crate::clock::Clock;
 use crate::error::{CreateAccountError, LinkIdentityError, ParseError, RepositoryError};
 use crate::login::{
-    AuthorizationRedirect, IdentityError, IdentityProvider, LoginFlow, LoginHints,
-    LoginStateRepository, PendingRegistration, ProviderClaims, RegistrationId,
+    AuthorizationRedirect, IdentityError, LoginFlow, LoginHints, PendingRegistration,
+    ProviderClaims, RegistrationId,
 };
+use crate::ports::AccountRepository;
+use crate::ports::Clock;
+use crate::ports::{IdentityProvider, LoginStateRepository};
 use crate::services::sessions::{SessionMeta, Sessions, StartedSession};
 use crate::session::TokenHash;
 
@@ -557,11 +558,13 @@ fn verified_email(c: &ProviderClaims) -> Option<Email> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::{AccountId, Identity, MockAccountRepository};
-    use crate::clock::MockClock;
-    use crate::login::{MockIdentityProvider, MockLoginStateRepository};
+    use crate::account::{AccountId, Identity};
+    use crate::ports::MockAccountRepository;
+    use crate::ports::MockClock;
+    use crate::ports::MockSessionRepository;
+    use crate::ports::{MockIdentityProvider, MockLoginStateRepository};
     use crate::services::sessions::SessionPolicy;
-    use crate::session::{MockSessionRepository, Session};
+    use crate::session::Session;
     use mockall::predicate::*;
     use time::macros::datetime;
 

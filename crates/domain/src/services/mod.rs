@@ -16,8 +16,8 @@ pub use audit::{AuditError, AuditTrail};
 pub use events::{EventDelivery, EventError};
 pub use export::{AccountExport, ExportError, Exports};
 pub use images::{
-    Confirmation, Delivery, ImageError, ImageObserver, ImagePolicy, ImageUrl, ImageView, Images,
-    IssuedUpload, Media, ProcessingLimits, RejectKind, Rejection, SweepReport, Sweeper, VariantUrl,
+    Confirmation, Delivery, ImageError, ImagePolicy, ImageUrl, ImageView, Images, IssuedUpload,
+    Media, ProcessingLimits, Rejection, SweepReport, Sweeper, VariantUrl,
 };
 pub use login::{
     Callback, LoggedIn, Login, LoginError, LoginOutcome, LoginPolicy, RegisterError,

@@ -7,13 +7,15 @@ use std::sync::Arc;
 
 use time::Duration;
 
-use crate::account::{AccountId, AccountRepository};
-use crate::clock::Clock;
+use crate::account::AccountId;
 use crate::error::RepositoryError;
-use crate::notify::{Notice, Notifier, NotifyError};
-use crate::outbox::{Outbox, backoff};
-
-pub const TOPIC: &str = "notify.report";
+use crate::notify::{Notice, NotifyError};
+use crate::outbox::backoff;
+use crate::outbox::topics::REPORT_NOTICE;
+use crate::ports::AccountRepository;
+use crate::ports::Clock;
+use crate::ports::Notifier;
+use crate::ports::Outbox;
 
 /// What the reporter is told about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -34,7 +36,7 @@ impl ReportNotice {
     }
 
     /// The job payload: a [`NoticeJob`] without its report, which the repository adds
-    /// when it writes the report ([`crate::report::Enqueue::for_report`]).
+    /// when it writes the report ([`crate::outbox::NewJob::for_report`]).
     pub fn payload(self, account: AccountId) -> serde_json::Value {
         let job = NoticeJob {
             account_id: account.get(),
@@ -60,7 +62,7 @@ impl ReportNotice {
 }
 
 /// A notice job as the outbox carries it: written by [`ReportNotice::payload`] and
-/// [`crate::report::Enqueue::for_report`], read back by [`Notifications`].
+/// [`crate::outbox::NewJob::for_report`], read back by [`Notifications`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NoticeJob {
     pub account_id: i64,
@@ -170,7 +172,10 @@ impl Notifications {
     pub async fn run_once(&self) -> Result<DeliveryReport, RepositoryError> {
         let now = self.clock.now();
         let mut report = DeliveryReport::default();
-        let jobs = self.outbox.claim(TOPIC, now, self.lease, 20).await?;
+        let jobs = self
+            .outbox
+            .claim(REPORT_NOTICE, now, self.lease, 20)
+            .await?;
         for job in jobs {
             let parsed = serde_json::from_value::<NoticeJob>(job.payload.clone()).ok();
             let Some(NoticeJob {
@@ -218,10 +223,12 @@ impl Notifications {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::account::{Account, MockAccountRepository, Phone};
-    use crate::clock::MockClock;
-    use crate::notify::MockNotifier;
-    use crate::outbox::{MockOutbox, OutboxJob};
+    use crate::account::{Account, Phone};
+    use crate::outbox::OutboxJob;
+    use crate::ports::MockAccountRepository;
+    use crate::ports::MockClock;
+    use crate::ports::MockNotifier;
+    use crate::ports::MockOutbox;
     use mockall::predicate::*;
     use time::macros::datetime;
 
@@ -236,7 +243,7 @@ mod tests {
     fn job(id: i64, kind: &str, attempts: u32) -> OutboxJob {
         OutboxJob {
             id,
-            topic: TOPIC.into(),
+            topic: REPORT_NOTICE.into(),
             payload: serde_json::json!({"account_id": 42, "kind": kind, "report_id": 5}),
             attempts,
             created_at: NOW,

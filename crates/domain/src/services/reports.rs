@@ -12,20 +12,27 @@ use std::sync::Arc;
 
 use time::Duration;
 
-use crate::account::{AccountId, AccountRepository, Suspension, SuspensionReason};
-use crate::audit::{AuditAction, AuditLog, AuditTarget, NewAuditEntry, RequestId};
-use crate::clock::Clock;
+use crate::account::{AccountId, Suspension, SuspensionReason};
+use crate::actor::Actor;
+use crate::audit::{AuditAction, AuditTarget, NewAuditEntry, RequestId};
 use crate::error::RepositoryError;
 use crate::events::{EventKind, Subscriptions};
-use crate::image::{Channel, ImageRepository, ImageStatus};
-use crate::login::Actor;
+use crate::image::{Channel, ImageStatus};
+use crate::outbox::NewJob;
+use crate::outbox::topics::REPORT_NOTICE;
+use crate::page::Page;
+use crate::ports::AccountRepository;
+use crate::ports::AuditLog;
+use crate::ports::Clock;
+use crate::ports::ImageRepository;
+use crate::ports::ReportRepository;
 use crate::report::{
-    CreateReportError, Decision, Enqueue, ModerationAction, NewReport, Page, Report,
-    ReportCategory, ReportChange, ReportEvent, ReportFilter, ReportId, ReportRepository,
-    ReportStatus, ReportSubmission, ReportTarget, TargetSuspension,
+    CreateReportError, Decision, ModerationAction, NewReport, Report, ReportCategory, ReportChange,
+    ReportEvent, ReportFilter, ReportId, ReportStatus, ReportSubmission, ReportTarget,
+    TargetSuspension,
 };
 use crate::services::accounts::{describe_until, may_suspend};
-use crate::services::notifications::{ReportNotice, TOPIC};
+use crate::services::notifications::ReportNotice;
 use crate::storage::ObjectKey;
 
 /// Limits on reporting.
@@ -176,8 +183,8 @@ impl Reports {
             evidence: evidence.into_keys(),
             created_at: now,
         };
-        let notice = Enqueue {
-            topic: TOPIC,
+        let notice = NewJob {
+            topic: REPORT_NOTICE,
             payload: ReportNotice::Received.payload(reporter),
             about: Some(reporter),
         };
@@ -376,9 +383,9 @@ impl Reports {
             audit,
             suspend,
         };
-        let mut enqueue: Vec<Enqueue> = notice
-            .map(|n| Enqueue {
-                topic: TOPIC,
+        let mut enqueue: Vec<NewJob> = notice
+            .map(|n| NewJob {
+                topic: REPORT_NOTICE,
                 payload: n.payload(report.reporter),
                 about: Some(report.reporter),
             })

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use time::Duration;
 
 use crate::account::AccountId;
-use crate::clock::Clock;
 use crate::error::RepositoryError;
+use crate::ports::Clock;
+use crate::ports::SessionRepository;
 use crate::session::Principal;
-use crate::session::{NewSession, Session, SessionId, SessionRepository, SessionToken};
+use crate::session::{NewSession, Session, SessionId, SessionToken};
 
 /// How long sessions live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,8 +195,8 @@ mod tests {
     use super::*;
     use crate::account::Account;
     use crate::cache::{CachePolicy, Cached, ReadCaches};
-    use crate::clock::MockClock;
-    use crate::session::MockSessionRepository;
+    use crate::ports::MockClock;
+    use crate::ports::MockSessionRepository;
     use mockall::predicate::*;
     use time::macros::datetime;
 

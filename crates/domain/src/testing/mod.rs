@@ -13,25 +13,30 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::account::{
-    AccountRepository, AccountUpdate, BirthDate, DisplayName, Email, Gender, Identity, Locale,
-    NewAccount, Role, Roles,
+    AccountUpdate, BirthDate, DisplayName, Email, Gender, Identity, Locale, NewAccount, Role, Roles,
 };
 use crate::error::{CreateAccountError, LinkIdentityError, UpdateAccountError};
 use crate::image::{
-    Channel, ImageFilter, ImageRepository, ImageStatus, ImageType, InsertImageError, NewImage,
-    ReadyImage, UploadLimit, UploadLimits,
+    Channel, ImageFilter, ImageStatus, ImageType, InsertImageError, NewImage, ReadyImage,
+    UploadLimit, UploadLimits,
 };
-use crate::login::{
-    LoginFlow, LoginStateRepository, PendingRegistration, ProviderClaims, RegistrationId,
-};
-use crate::outbox::Outbox;
+use crate::login::{LoginFlow, PendingRegistration, ProviderClaims, RegistrationId};
+use crate::outbox::NewJob;
+use crate::page::Page;
+use crate::ports::AccountRepository;
+use crate::ports::ImageRepository;
+use crate::ports::LoginStateRepository;
+use crate::ports::ObjectStore;
+use crate::ports::Outbox;
+use crate::ports::ReportRepository;
+use crate::ports::SessionRepository;
 use crate::report::{
-    CreateReportError, Enqueue, ModerationAction, NewReport, Page, ReportCategoryId, ReportChange,
-    ReportEvent, ReportFilter, ReportReason, ReportRepository, ReportStatus, ReportTarget,
+    CreateReportError, ModerationAction, NewReport, ReportCategoryId, ReportChange, ReportEvent,
+    ReportFilter, ReportReason, ReportStatus, ReportTarget,
 };
 use crate::session::TokenHash;
-use crate::session::{NewSession, SessionId, SessionRepository, SessionToken};
-use crate::storage::{ByteStream, KeyPrefix, ObjectKey, ObjectStore, StorageError};
+use crate::session::{NewSession, SessionId, SessionToken};
+use crate::storage::{ByteStream, KeyPrefix, ObjectKey, StorageError};
 
 /// A base instant with sub-second digits of varying length, so that adapters that store
 /// timestamps as text prove their ordering and precision.

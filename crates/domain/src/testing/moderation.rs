@@ -6,9 +6,9 @@
 use super::*;
 use crate::account::{Phone, Suspension, SuspensionReason};
 use crate::audit::{
-    AuditAction, AuditActor, AuditFilter, AuditLog, AuditOutcome, AuditTarget, NewAuditEntry,
-    RequestId,
+    AuditAction, AuditActor, AuditFilter, AuditOutcome, AuditTarget, NewAuditEntry, RequestId,
 };
+use crate::ports::AuditLog;
 use crate::report::{Decision, TargetSuspension};
 use crate::{AccountId, ReportId};
 
@@ -68,9 +68,9 @@ fn suspension(
 }
 
 /// An event job for this suite's endpoint.
-fn endpoint_event(endpoint: &str, kind: &str) -> crate::report::Enqueue {
-    crate::report::Enqueue {
-        topic: crate::events::TOPIC,
+fn endpoint_event(endpoint: &str, kind: &str) -> crate::outbox::NewJob {
+    crate::outbox::NewJob {
+        topic: crate::outbox::topics::EVENT_DELIVERY,
         payload: serde_json::json!({"endpoint": endpoint, "type": kind, "timestamp": "t", "data": {}}),
         about: None,
     }
@@ -80,7 +80,12 @@ fn endpoint_event(endpoint: &str, kind: &str) -> crate::report::Enqueue {
 async fn written(outbox: &dyn Outbox, endpoint: &str, kind: &str) -> usize {
     let far = T0 + Duration::days(3650);
     let jobs = outbox
-        .claim(crate::events::TOPIC, far, Duration::seconds(1), 1000)
+        .claim(
+            crate::outbox::topics::EVENT_DELIVERY,
+            far,
+            Duration::seconds(1),
+            1000,
+        )
         .await
         .unwrap();
     let n = jobs

@@ -152,7 +152,7 @@ pub async fn outbox(repo: &dyn Outbox) {
     repo.retry(ids[2], "HTTP 502", T0 + Duration::minutes(3))
         .await
         .unwrap();
-    let page = crate::report::Page::parse(None, Some(1)).unwrap();
+    let page = crate::page::Page::parse(None, Some(1)).unwrap();
     let (first, total) = repo.failed(&doomed, page).await.unwrap();
     assert_eq!(total, 2, "the retried one has not failed for good");
     assert_eq!(first.len(), 1);

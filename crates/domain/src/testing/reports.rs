@@ -63,7 +63,7 @@ pub async fn report_repository(
     let r = repo
         .create(
             new_report(me, room, T0),
-            vec![Enqueue {
+            vec![NewJob {
                 topic: "conformance.notify",
                 payload: serde_json::json!({"kind": "received"}),
                 about: Some(me),

@@ -20,14 +20,16 @@ use std::sync::Arc;
 use time::Date;
 
 use crate::account::{
-    Account, AccountId, AccountRepository, AccountUpdate, BirthDate, DisplayName, Email, Gender,
-    IdentityId, LinkedIdentity, MaybeCached, Role,
+    Account, AccountId, AccountUpdate, BirthDate, DisplayName, Email, Gender, IdentityId,
+    LinkedIdentity, MaybeCached, Role,
 };
-use crate::audit::{AuditAction, AuditActor, AuditLog, AuditTarget, NewAuditEntry, RequestId};
-use crate::clock::Clock;
+use crate::actor::Actor;
+use crate::audit::{AuditAction, AuditActor, AuditTarget, NewAuditEntry, RequestId};
 use crate::error::{RepositoryError, UnlinkIdentityError, UpdateAccountError};
 use crate::events::{EventKind, Subscriptions};
-use crate::login::Actor;
+use crate::ports::AccountRepository;
+use crate::ports::AuditLog;
+use crate::ports::Clock;
 
 /// Failures of the account operations.
 #[derive(Debug, thiserror::Error)]

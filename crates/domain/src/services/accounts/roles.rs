@@ -2,8 +2,8 @@
 //! `server accounts grant`. Each change is audited in the transaction that makes it.
 
 use crate::account::{Account, AccountId, AccountUpdate, Role};
+use crate::actor::Actor;
 use crate::audit::{AuditAction, AuditActor, AuditTarget, NewAuditEntry, RequestId};
-use crate::login::Actor;
 
 use super::{AccountError, Accounts};
 

@@ -6,8 +6,8 @@
 use time::OffsetDateTime;
 
 use crate::account::{Account, AccountId, AccountUpdate, Role, Suspension, SuspensionReason};
+use crate::actor::Actor;
 use crate::audit::{AuditAction, AuditTarget, NewAuditEntry, RequestId};
-use crate::login::Actor;
 
 use super::{AccountError, Accounts};
 

@@ -1,10 +1,12 @@
 //! The accounts service's rules, with mocked ports.
 use super::*;
-use crate::account::{MockAccountRepository, Roles};
+use crate::account::Roles;
 use crate::account::{Suspension, SuspensionReason};
-use crate::audit::{AuditAction, AuditActor, AuditOutcome, MockAuditLog};
-use crate::clock::MockClock;
-use crate::session::MockSessionRepository;
+use crate::audit::{AuditAction, AuditActor, AuditOutcome};
+use crate::ports::MockAccountRepository;
+use crate::ports::MockAuditLog;
+use crate::ports::MockClock;
+use crate::ports::MockSessionRepository;
 use mockall::predicate::*;
 use time::macros::datetime;
 

@@ -5,12 +5,13 @@
 
 use std::sync::Arc;
 
-use crate::account::{Account, AccountId, AccountRepository, AccountUpdate, Role};
+use crate::account::{Account, AccountId, AccountUpdate, Role};
+use crate::actor::Actor;
 use crate::audit::{AuditAction, AuditTarget, NewAuditEntry, RequestId};
-use crate::clock::Clock;
 use crate::error::UpdateAccountError;
 use crate::image::{Channel, ImageFilter, ImageStatus};
-use crate::login::Actor;
+use crate::ports::AccountRepository;
+use crate::ports::Clock;
 use crate::storage::ObjectKey;
 
 use super::{Confirmation, ImageError, Images};

@@ -14,37 +14,41 @@
 //! - `sweeper`: the [`Sweeper`], which expires, applies retention and removes what
 //!   records name.
 
-mod admission;
-mod avatars;
-mod removal;
-mod sweeper;
-mod upload;
-mod verify;
-
-use std::sync::Arc;
-
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use rand::RngCore as _;
-use time::Duration;
-
-use crate::account::AccountRepository;
-use crate::audit::AuditLog;
-use crate::clock::Clock;
+use crate::actor::Actor;
 use crate::error::RepositoryError;
 use crate::events::{EventKind, Subscriptions};
-use crate::image::{
-    Cdn, Channel, Image, ImageRepository, ImageStatus, ReadSigner, UploadLimit, UploadLimits,
-};
-use crate::login::Actor;
-use crate::processing::{ImageProcessor, VariantPresets, variant_of};
-use crate::storage::{ObjectKey, ObjectStore, StorageError};
-
+use crate::image::{Channel, Image, ImageStatus, UploadLimit, UploadLimits};
+use crate::ports::AccountRepository;
+use crate::ports::AuditLog;
+use crate::ports::Clock;
+use crate::ports::ImageObserver;
+use crate::ports::ImageProcessor;
+use crate::ports::ObjectStore;
+use crate::ports::{Cdn, ImageRepository, ReadSigner};
+use crate::processing::{VariantPresets, variant_of};
+use crate::storage::{ObjectKey, StorageError};
 use admission::Admission;
 pub use admission::ProcessingLimits;
 use avatars::Avatars;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::RngCore as _;
+use std::sync::Arc;
 pub use sweeper::{SweepReport, Sweeper};
+use time::Duration;
 pub use verify::Rejection;
+
+mod admission;
+
+mod avatars;
+
+mod removal;
+
+mod sweeper;
+
+mod upload;
+
+mod verify;
 
 /// Limits and lifetimes of uploads.
 #[derive(Debug, Clone)]
@@ -167,49 +171,6 @@ pub struct Confirmation {
     pub etag: Option<String>,
     pub content_length: Option<u64>,
     pub checksum: Option<String>,
-}
-
-/// Why confirmation rejected an upload, coarsely: for metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RejectKind {
-    TooLarge,
-    LengthMismatch,
-    EtagMismatch,
-    ChecksumMismatch,
-    NotAnImage,
-    TypeMismatch,
-    TooManyPixels,
-    /// Over the decoding budget: frames, scans or pixel work.
-    TooCostly,
-    Undecodable,
-    /// Processing passed its deadline.
-    TooSlow,
-    Changed,
-}
-
-impl RejectKind {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::TooLarge => "too_large",
-            Self::LengthMismatch => "length_mismatch",
-            Self::EtagMismatch => "etag_mismatch",
-            Self::ChecksumMismatch => "checksum_mismatch",
-            Self::NotAnImage => "not_an_image",
-            Self::TypeMismatch => "type_mismatch",
-            Self::TooManyPixels => "too_many_pixels",
-            Self::TooCostly => "too_costly",
-            Self::Undecodable => "undecodable",
-            Self::TooSlow => "too_slow",
-            Self::Changed => "changed",
-        }
-    }
-}
-
-/// Hears what happens to uploads (for metrics); the default hears nothing.
-pub trait ImageObserver: Send + Sync {
-    fn issued(&self, _channel: Channel) {}
-    fn confirmed(&self, _channel: Channel) {}
-    fn rejected(&self, _kind: RejectKind) {}
 }
 
 struct Deaf;
@@ -338,7 +299,7 @@ impl Images {
         kind: EventKind,
         image: &Image,
         extra: serde_json::Value,
-    ) -> Vec<crate::report::Enqueue> {
+    ) -> Vec<crate::outbox::NewJob> {
         let mut data = serde_json::json!({
             "key": image.key.as_str(),
             "channel": image.channel.as_str(),

@@ -5,10 +5,10 @@
 use std::collections::BTreeSet;
 
 use crate::account::AccountId;
+use crate::actor::Actor;
 use crate::audit::{AuditAction, AuditTarget, NewAuditEntry, RequestId};
 use crate::events::EventKind;
 use crate::image::{Channel, Image, ImageFilter, ImageStatus, staging_key};
-use crate::login::Actor;
 use crate::storage::ObjectKey;
 
 use super::{ImageError, Images};

@@ -8,16 +8,20 @@ use time::macros::datetime;
 
 use super::*;
 use crate::account::AccountId;
-use crate::account::{Account, MockAccountRepository, Roles};
+use crate::account::{Account, Roles};
 use crate::audit::{AuditAction, AuditOutcome, AuditTarget, RequestId};
-use crate::clock::MockClock;
-use crate::image::{ImageId, MockCdn, MockImageRepository};
+use crate::image::ImageId;
 use crate::image::{ImageStatus, ImageType, InsertImageError, staging_key, staging_prefix};
-use crate::processing::{MockImageProcessor, ProcessError, Processed, Rendition, VariantName};
+use crate::ports::MockAccountRepository;
+use crate::ports::MockClock;
+use crate::ports::MockImageProcessor;
+use crate::ports::MockObjectStore;
+use crate::ports::{MockCdn, MockImageRepository};
+use crate::processing::{ProcessError, Processed, Rendition, VariantName};
 use crate::sniff::SNIFF_LEN;
 use crate::sniff::samples::PNG_1X1;
 use crate::storage::StorageError;
-use crate::storage::{MockObjectStore, ObjectMeta, PresignedPut};
+use crate::storage::{ObjectMeta, PresignedPut};
 use crate::upload::UploadSpec;
 use base64::engine::general_purpose::STANDARD;
 use time::{Duration, OffsetDateTime};
@@ -108,7 +112,7 @@ fn service(
     cdn: MockCdn,
     accounts: MockAccountRepository,
 ) -> Images {
-    let mut audit = crate::audit::MockAuditLog::new();
+    let mut audit = crate::ports::MockAuditLog::new();
     audit.expect_record().returning(|_| Ok(()));
     audited(repo, store, cdn, accounts, audit)
 }
@@ -118,7 +122,7 @@ fn audited(
     store: MockObjectStore,
     cdn: MockCdn,
     accounts: MockAccountRepository,
-    audit: crate::audit::MockAuditLog,
+    audit: crate::ports::MockAuditLog,
 ) -> Images {
     processed(repo, store, cdn, accounts, audit, unchanged())
 }
@@ -144,10 +148,10 @@ fn processed(
     store: MockObjectStore,
     cdn: MockCdn,
     accounts: MockAccountRepository,
-    audit: crate::audit::MockAuditLog,
+    audit: crate::ports::MockAuditLog,
     processor: MockImageProcessor,
 ) -> Images {
-    let mut signer = crate::image::MockReadSigner::new();
+    let mut signer = crate::ports::MockReadSigner::new();
     signer.expect_signed_url().returning(|k, until| {
         Ok(format!(
             "https://cdn.example/{k}?until={}",
@@ -842,7 +846,7 @@ async fn staff_deleting_someone_elses_image_is_audited_with_the_deletion() {
     store.expect_delete().returning(|_| Ok(()));
     let mut cdn = cdn();
     cdn.expect_invalidate().returning(|_| Ok(()));
-    let mut audit = crate::audit::MockAuditLog::new();
+    let mut audit = crate::ports::MockAuditLog::new();
     audit.expect_record().never();
     let svc = audited(repo, store, cdn, MockAccountRepository::new(), audit);
     svc.delete(&staff(), &key(), &RequestId::new("req-1"))
@@ -854,7 +858,7 @@ async fn staff_deleting_someone_elses_image_is_audited_with_the_deletion() {
 async fn refused_deletions_are_recorded_as_denied_and_change_nothing() {
     let mut repo = repo_with(image(ImageStatus::Ready, Channel::Chat));
     repo.expect_mark_deleted().never();
-    let mut audit = crate::audit::MockAuditLog::new();
+    let mut audit = crate::ports::MockAuditLog::new();
     audit
         .expect_record()
         .withf(|e| {
@@ -1391,7 +1395,7 @@ async fn the_stripped_bytes_are_published_after_the_variants_the_record_names_fi
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _, _| Ok(Some(image(ImageStatus::Ready, Channel::Chat))));
-    let mut audit = crate::audit::MockAuditLog::new();
+    let mut audit = crate::ports::MockAuditLog::new();
     audit.expect_record().never();
     let svc = processed(
         repo,
@@ -1422,7 +1426,7 @@ async fn bytes_that_do_not_decode_are_rejected_and_removed() {
         store,
         cdn(),
         MockAccountRepository::new(),
-        crate::audit::MockAuditLog::new(),
+        crate::ports::MockAuditLog::new(),
         processor,
     );
     assert!(matches!(
@@ -1449,7 +1453,7 @@ async fn a_failing_processor_publishes_nothing_and_rejects_nothing() {
         store,
         cdn(),
         MockAccountRepository::new(),
-        crate::audit::MockAuditLog::new(),
+        crate::ports::MockAuditLog::new(),
         processor,
     );
     assert!(matches!(
@@ -1624,7 +1628,7 @@ async fn a_confirmation_that_loses_to_a_deletion_removes_what_it_published() {
         seen.lock().unwrap().push(k.clone());
         Ok(())
     });
-    let mut audit = crate::audit::MockAuditLog::new();
+    let mut audit = crate::ports::MockAuditLog::new();
     audit.expect_record().never();
     let svc = processed(
         repo,

@@ -3,11 +3,11 @@
 //! confirms a pending one for its uploader.
 
 use crate::account::{AccountId, Role};
+use crate::actor::Actor;
 use crate::image::{
     Channel, Image, ImageStatus, ImageType, InsertImageError, NewImage, ReadyImage, Variant,
     staging_key,
 };
-use crate::login::Actor;
 use crate::processing::{ProcessError, Processed, Rendition, variant_key};
 use crate::sniff::{SNIFF_LEN, TAIL_LEN};
 use crate::storage::{ByteStream, ObjectKey, ObjectMeta, PutConditions, StorageError, stream_of};
@@ -476,7 +476,7 @@ impl Images {
     }
 
     /// The `image.ready` events of `image`, confirmed as `ready`.
-    fn ready_events(&self, image: &Image, ready: &ReadyImage) -> Vec<crate::report::Enqueue> {
+    fn ready_events(&self, image: &Image, ready: &ReadyImage) -> Vec<crate::outbox::NewJob> {
         let variants: serde_json::Map<_, _> = ready
             .variants
             .iter()

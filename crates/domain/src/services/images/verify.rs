@@ -14,7 +14,8 @@ use crate::sniff::{
 use crate::storage::ObjectMeta;
 use crate::upload::parse_checksum;
 
-use super::{Confirmation, ImagePolicy, ProcessingLimits, RejectKind};
+use super::{Confirmation, ImagePolicy, ProcessingLimits};
+use crate::image::RejectKind;
 
 /// Why verification refused an upload. Its text is the reason the client is given.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

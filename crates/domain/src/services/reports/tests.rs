@@ -7,14 +7,16 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 
 use super::*;
-use crate::account::{Account, MockAccountRepository, Role, Roles};
-use crate::audit::{AuditAction, AuditOutcome, AuditTarget, MockAuditLog, RequestId};
-use crate::clock::MockClock;
-use crate::image::{Image, ImageId, ImageType, MockImageRepository};
+use crate::account::{Account, Role, Roles};
+use crate::audit::{AuditAction, AuditOutcome, AuditTarget, RequestId};
+use crate::image::{Image, ImageId, ImageType};
+use crate::ports::MockAccountRepository;
+use crate::ports::MockAuditLog;
+use crate::ports::MockClock;
+use crate::ports::MockImageRepository;
+use crate::ports::MockReportRepository;
 use crate::report::Decision;
-use crate::report::{
-    EvidenceKeys, MockReportRepository, ReportCategoryId, ReportReason, ReportTarget,
-};
+use crate::report::{EvidenceKeys, ReportCategoryId, ReportReason, ReportTarget};
 use crate::storage::ObjectKey;
 
 const NOW: OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
@@ -128,7 +130,7 @@ async fn a_report_and_its_notice_are_written_together() {
                 && n.target == ReportTarget::ChatRoom(7)
                 && n.created_at == NOW
                 && q.len() == 1
-                && q[0].topic == TOPIC
+                && q[0].topic == crate::outbox::topics::REPORT_NOTICE
                 && q[0].payload == serde_json::json!({"account_id": 42, "kind": "received"})
         })
         .times(1)
@@ -520,7 +522,7 @@ async fn a_decision_to_suspend_the_reported_user_goes_with_the_resolution() {
                 && change.audit.request_id.as_deref() == Some("req-9")
                 && change.event.decision == Some(Decision::SuspendTarget { until: Some(until) })
                 && q.iter().any(|j| {
-                    j.topic == crate::events::TOPIC
+                    j.topic == crate::outbox::topics::EVENT_DELIVERY
                         && j.payload["endpoint"] == "office"
                         && j.payload["type"] == "report.moderated"
                         && j.payload["data"]["decision"] == "suspend_target"

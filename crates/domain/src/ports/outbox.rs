@@ -1,47 +1,11 @@
-//! A durable queue of side effects (CDN invalidations, notifications): written in the
-//! database, delivered by workers with retries, so an outage of the receiving service
-//! never fails the request that caused the work and never loses it.
-
-use async_trait::async_trait;
-use time::{Duration, OffsetDateTime};
+//! The outbox: side effects written with the change, delivered by workers.
 
 use crate::account::AccountId;
 use crate::error::RepositoryError;
-
-/// A job taken from the outbox.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutboxJob {
-    pub id: i64,
-    pub topic: String,
-    pub payload: serde_json::Value,
-    /// Deliveries tried so far, this one included.
-    pub attempts: u32,
-    pub created_at: OffsetDateTime,
-    /// The reference it was last sent under ([`Outbox::stamp`]), if any.
-    pub batch: Option<String>,
-}
-
-/// Where a job stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobState {
-    /// Not yet delivered (waiting, or being retried).
-    Pending,
-    /// Delivered at that instant.
-    Delivered(OffsetDateTime),
-    /// Not sent, for the recorded reason (the account has no phone, …).
-    Skipped(OffsetDateTime),
-    /// Given up on after its last attempt.
-    Failed(OffsetDateTime),
-}
-
-/// A job with where it stands (for an account's export, or the failed deliveries), and
-/// the last error recorded for it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JobRecord {
-    pub job: OutboxJob,
-    pub state: JobState,
-    pub last_error: Option<String>,
-}
+use crate::outbox::JobRecord;
+use crate::outbox::OutboxJob;
+use async_trait::async_trait;
+use time::{Duration, OffsetDateTime};
 
 /// Where jobs wait.
 #[cfg_attr(feature = "mock", mockall::automock)]
@@ -116,7 +80,7 @@ pub trait Outbox: Send + Sync {
     /// `RepositoryError` on infrastructure failure.
     async fn depth(&self, topic: &str) -> Result<u64, RepositoryError>;
 
-    /// Every job of `topic` written about `account` ([`crate::Enqueue::about`]), oldest
+    /// Every job of `topic` written about `account` ([`crate::NewJob::about`]), oldest
     /// first, with where it stands: what the account's data export lists.
     ///
     /// # Errors
@@ -135,7 +99,7 @@ pub trait Outbox: Send + Sync {
     async fn failed(
         &self,
         topic: &str,
-        page: crate::report::Page,
+        page: crate::page::Page,
     ) -> Result<(Vec<JobRecord>, u64), RepositoryError>;
 
     /// Makes the failed job `id` of `topic` due again at `at`, with its attempts counted
@@ -149,21 +113,4 @@ pub trait Outbox: Send + Sync {
         id: i64,
         at: OffsetDateTime,
     ) -> Result<bool, RepositoryError>;
-}
-
-/// When to try again after `attempts` failures: 2^attempts seconds, capped at an hour.
-pub fn backoff(attempts: u32) -> Duration {
-    Duration::seconds(1_i64 << attempts.min(12)).min(Duration::hours(1))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_and_caps() {
-        assert_eq!(backoff(1), Duration::seconds(2));
-        assert_eq!(backoff(5), Duration::seconds(32));
-        assert_eq!(backoff(40), Duration::hours(1));
-    }
 }

@@ -10,7 +10,9 @@ use utoipa::OpenApi as _;
 
 use super::Routes;
 use crate::error::{ApiError, ErrorBody};
-use crate::openapi::ApiDoc;
+mod openapi;
+
+pub use openapi::ApiDoc;
 
 pub fn routes(r: &mut Routes) {
     r.add(Method::GET, "/openapi.json", openapi_json)
@@ -56,8 +58,8 @@ const INITIALIZER_JS: &str = r##"window.onload = function () {
 };
 "##;
 
-static BUNDLE_JS: &[u8] = include_bytes!("../../static/swagger/swagger-ui-bundle.js");
-static CSS: &[u8] = include_bytes!("../../static/swagger/swagger-ui.css");
+static BUNDLE_JS: &[u8] = include_bytes!("../../../static/swagger/swagger-ui-bundle.js");
+static CSS: &[u8] = include_bytes!("../../../static/swagger/swagger-ui.css");
 
 /// The OpenAPI 3.1 document of every route.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations",
