@@ -10,10 +10,15 @@
 #[cfg(feature = "testing")]
 pub mod testing;
 
+mod cloudfront;
+mod config;
 mod signed;
+
+pub use cloudfront::CloudFront;
+pub use config::S3Config;
 pub use signed::CloudFrontSigner;
 
-use std::time::Duration;
+use config::sdk_config;
 
 use async_trait::async_trait;
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
@@ -24,7 +29,6 @@ use aws_sdk_s3::types::{
     BucketLifecycleConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
     LifecycleRuleFilter, MetadataDirective,
 };
-use aws_smithy_http_client::tls;
 use bytes::Bytes;
 use domain::{
     ByteStream, Channel, KeyPrefix, ObjectKey, ObjectMeta, ObjectStore, PresignedPut,
@@ -32,64 +36,6 @@ use domain::{
 };
 use futures_util::StreamExt as _;
 use time::OffsetDateTime;
-
-/// Where and how to reach the bucket.
-#[derive(Clone)]
-pub struct S3Config {
-    /// An S3-compatible endpoint (`http://127.0.0.1:3900`); `None` for AWS.
-    pub endpoint: Option<String>,
-    pub region: String,
-    pub bucket: String,
-    /// `bucket` in the path rather than the host name (most S3-compatible stores).
-    pub path_style: bool,
-    /// Static credentials; `None` uses the default chain (environment, profile, instance
-    /// or task role, web identity).
-    pub access_key_id: Option<String>,
-    pub secret_access_key: Option<String>,
-    /// Bound on every call.
-    pub timeout: Duration,
-}
-
-impl std::fmt::Debug for S3Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("S3Config")
-            .field("endpoint", &self.endpoint)
-            .field("region", &self.region)
-            .field("bucket", &self.bucket)
-            .field("path_style", &self.path_style)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The shared AWS configuration: our ring-based HTTP client, region, timeouts, credentials.
-async fn sdk_config(
-    region: &str,
-    timeout: Duration,
-    access_key_id: Option<&str>,
-    secret_access_key: Option<&str>,
-) -> aws_config::SdkConfig {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http)
-        .region(aws_config::Region::new(region.to_owned()))
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .operation_timeout(timeout)
-                .connect_timeout(timeout.min(Duration::from_secs(3)))
-                .build(),
-        )
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2));
-    if let (Some(id), Some(secret)) = (access_key_id, secret_access_key) {
-        loader = loader.credentials_provider(aws_sdk_s3::config::Credentials::new(
-            id, secret, None, None, "static",
-        ));
-    }
-    loader.load().await
-}
 
 /// An S3 bucket as the object store.
 #[derive(Clone)]
@@ -524,77 +470,5 @@ impl ObjectStore for S3Store {
                 }
                 other => StorageError::Unavailable(Box::new(other)),
             })
-    }
-}
-
-/// CloudFront invalidations.
-#[derive(Clone)]
-pub struct CloudFront {
-    client: aws_sdk_cloudfront::Client,
-    distribution_id: String,
-}
-
-impl std::fmt::Debug for CloudFront {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CloudFront")
-            .field("distribution_id", &self.distribution_id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl CloudFront {
-    /// `endpoint` overrides AWS's (for emulators); credentials as for S3.
-    pub async fn new(
-        distribution_id: &str,
-        endpoint: Option<&str>,
-        access_key_id: Option<&str>,
-        secret_access_key: Option<&str>,
-        timeout: Duration,
-    ) -> Self {
-        let shared = sdk_config("us-east-1", timeout, access_key_id, secret_access_key).await;
-        let mut cf = aws_sdk_cloudfront::config::Builder::from(&shared);
-        if let Some(e) = endpoint {
-            cf = cf.endpoint_url(e);
-        }
-        Self {
-            client: aws_sdk_cloudfront::Client::from_conf(cf.build()),
-            distribution_id: distribution_id.to_owned(),
-        }
-    }
-}
-
-#[async_trait]
-impl domain::ports::Invalidator for CloudFront {
-    async fn invalidate(&self, reference: &str, paths: Vec<String>) -> Result<(), StorageError> {
-        use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
-        let quantity = i32::try_from(paths.len()).unwrap_or(i32::MAX);
-        let batch = InvalidationBatch::builder()
-            .paths(
-                Paths::builder()
-                    .quantity(quantity)
-                    .set_items(Some(paths))
-                    .build()
-                    .map_err(|e| StorageError::Unexpected(Box::new(e)))?,
-            )
-            // CloudFront answers a repeated reference with the same paths by returning the
-            // first invalidation: a batch sent again after a crash is not a second one.
-            .caller_reference(reference)
-            .build()
-            .map_err(|e| StorageError::Unexpected(Box::new(e)))?;
-        self.client
-            .create_invalidation()
-            .distribution_id(&self.distribution_id)
-            .invalidation_batch(batch)
-            .send()
-            .await
-            .map_err(|e| match &e {
-                aws_sdk_cloudfront::error::SdkError::ServiceError(se)
-                    if se.raw().status().as_u16() < 500 =>
-                {
-                    StorageError::Unexpected(Box::new(e))
-                }
-                _ => StorageError::Unavailable(Box::new(e)),
-            })?;
-        Ok(())
     }
 }

@@ -21,6 +21,10 @@ use crate::outbox::write_jobs;
 use crate::sessions::revoke_all_on;
 use crate::{SqlStore, finish, is_unique_violation, translate};
 
+mod update;
+
+use update::apply;
+
 pub(crate) fn to_domain(m: accounts::Model) -> Result<Account, RepositoryError> {
     let opt = |v: Option<String>| v.filter(|s| !s.is_empty());
     Ok(Account {
@@ -421,97 +425,5 @@ impl AccountRepository for SqlStore {
         }
         .await;
         finish(txn, out).await
-    }
-}
-
-/// Applies `update` on `conn`: its fields in one conditional statement, then its
-/// suspension (revoking sessions) and its audit entry. With either of those, `conn` is a
-/// transaction.
-async fn apply<C: ConnectionTrait>(
-    conn: &C,
-    id: AccountId,
-    update: AccountUpdate,
-    at: OffsetDateTime,
-) -> Result<Account, UpdateAccountError> {
-    let AccountUpdate {
-        suspension, audit, ..
-    } = update.clone();
-    let fields = AccountUpdate {
-        suspension: None,
-        audit: None,
-        ..update
-    };
-    if let Some(s) = &suspension
-        && !set_suspension(conn, id, s.as_ref(), at).await?
-    {
-        return Err(UpdateAccountError::NotFound);
-    }
-    let account = apply_fields(conn, id, fields, at).await?;
-    if let Some(entry) = &audit {
-        append(conn, entry).await?;
-    }
-    Ok(account)
-}
-
-async fn apply_fields<C: ConnectionTrait>(
-    conn: &C,
-    id: AccountId,
-    update: AccountUpdate,
-    at: OffsetDateTime,
-) -> Result<Account, UpdateAccountError> {
-    if update.is_empty() {
-        let row = accounts::Entity::find_by_id(id.get())
-            .filter(accounts::Column::WithdrawnAt.is_null())
-            .one(conn)
-            .await
-            .map_err(translate)?;
-        return row
-            .map(to_domain)
-            .transpose()?
-            .ok_or(UpdateAccountError::NotFound);
-    }
-    let mut row = accounts::ActiveModel {
-        id: sea_orm::ActiveValue::Unchanged(id.get()),
-        updated_at: Set(micros(at)),
-        ..Default::default()
-    };
-    if let Some(v) = update.name {
-        row.name = Set(Some(v.as_str().to_owned()));
-    }
-    if let Some(v) = update.email {
-        row.email = Set(Some(v.as_str().to_owned()));
-    }
-    if let Some(v) = update.email_verified {
-        row.email_verified = Set(v);
-    }
-    if let Some(v) = update.gender {
-        row.gender = Set(Some(v.as_str().to_owned()));
-    }
-    if let Some(v) = update.birth_date {
-        row.birth_date = Set(Some(v.to_string()));
-    }
-    if let Some(v) = update.locale {
-        row.locale = Set(Some(v.as_str().to_owned()));
-    }
-    if let Some(v) = update.phone {
-        row.phone = Set(v.map(|p| p.as_str().to_owned()));
-    }
-    if let Some(v) = update.roles {
-        row.roles = Set(v.to_csv());
-    }
-    if let Some(v) = update.profile_image_key {
-        row.profile_image_key = Set(v.map(|k| k.as_str().to_owned()));
-    }
-    // One conditional statement: a concurrent withdrawal cannot be overwritten.
-    let update = accounts::Entity::update(row)
-        .validate()
-        .map_err(translate)?
-        .filter(accounts::Column::WithdrawnAt.is_null());
-    match update.exec(conn).await {
-        Ok(model) => Ok(to_domain(model)?),
-        Err(sea_orm::DbErr::RecordNotUpdated | sea_orm::DbErr::RecordNotFound(_)) => {
-            Err(UpdateAccountError::NotFound)
-        }
-        Err(e) => Err(translate(e).into()),
     }
 }

@@ -15,7 +15,7 @@ use crate::ports::MockAuditLog;
 use crate::ports::MockClock;
 use crate::ports::MockImageRepository;
 use crate::ports::MockReportRepository;
-use crate::report::Decision;
+use crate::report::{Decision, ModerationAction};
 use crate::report::{EvidenceKeys, ReportCategoryId, ReportReason, ReportTarget};
 use crate::storage::ObjectKey;
 
