@@ -26,7 +26,6 @@ pub mod redact;
 pub mod report;
 pub mod services;
 pub mod session;
-pub mod sniff;
 pub mod storage;
 pub mod upload;
 

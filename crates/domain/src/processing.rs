@@ -1,9 +1,11 @@
-//! Image processing as a port: what confirmation asks of the codecs once the stored bytes
-//! passed the structural checks. The adapter decodes the image (a file that does not
-//! decode is no image), removes its metadata without touching its pixels, and renders the
-//! named variants and a BlurHash from the decoded pixels.
+//! What confirmation asks of the codecs ([`crate::ports::ImageProcessor`]), in two steps.
+//! `inspect` reads the format, dimensions, completeness and decoding cost off the bytes
+//! without decoding a pixel ([`Inspection`]), so the policy can refuse before any work;
+//! `process` decodes the image (a file that does not decode is no image), removes its
+//! metadata without touching its pixels, and renders the named variants and a BlurHash.
 
 use crate::error::{BoxError, ParseError};
+use crate::image::ImageType;
 use crate::storage::ObjectKey;
 use bytes::Bytes;
 use std::fmt;
@@ -173,6 +175,56 @@ pub fn variant_of(key: &ObjectKey) -> Option<(ObjectKey, VariantName)> {
         ObjectKey::parse(image).ok()?,
         VariantName::parse(name).ok()?,
     ))
+}
+
+/// How many leading bytes confirmation reads before it reads the whole object: enough for
+/// every header `inspect` parses (JPEG's frame header can follow large EXIF or ICC
+/// segments).
+pub const INSPECT_HEAD_LEN: u64 = 64 * 1024;
+
+/// What decoding an image costs, read from its structure without decoding a pixel: its
+/// frames, its JPEG scans, and the decoder's pixel work (pixels it writes, in all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DecodeCost {
+    pub frames: u64,
+    pub scans: u64,
+    pub work: u64,
+}
+
+/// What `inspect` read off an upload's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspection {
+    /// The type by magic bytes.
+    pub kind: ImageType,
+    /// The header's dimensions.
+    pub width: u32,
+    pub height: u32,
+    /// As far as the inspected bytes show: a lower bound when only the head was read.
+    pub cost: DecodeCost,
+    /// What the whole object showed, when it was inspected.
+    pub body: Body,
+}
+
+/// What `inspect` found past the header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// Only the head was inspected.
+    NotRead,
+    /// The whole object is a whole image: its largest frame's pixel area (an
+    /// animation's frame may be larger than its screen).
+    Sound { largest_frame: u64 },
+    /// The whole object is no whole image (cut short, longer than its format says, a
+    /// structure that does not add up); the text says why, for the client.
+    Broken(String),
+}
+
+/// Failures of [`ImageProcessor::inspect`](crate::ports::ImageProcessor::inspect).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InspectError {
+    /// No accepted type, or a header that cannot be read; the text says why, for the
+    /// client.
+    #[error("{0}")]
+    NotAnImage(String),
 }
 
 /// One variant, rendered: WebP bytes.

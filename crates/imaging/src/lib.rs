@@ -3,8 +3,9 @@
 //! renders its WebP variants and BlurHash from the decoded pixels, on tokio's blocking
 //! pool. How many run at once is the caller's to bound (the images service admits them).
 //!
-//! Rooms: `decode` (the codecs), `sanitize` (metadata removal, orientation, colour
-//! profile), `render` (resizing, turning upright, WebP, BlurHash).
+//! Rooms: `inspect` (formats walked without decoding: type, dimensions, completeness,
+//! frames, decoding cost), `decode` (the codecs), `sanitize` (metadata removal,
+//! orientation, colour profile), `render` (resizing, turning upright, WebP, BlurHash).
 //!
 //! Crates, and why: `jpeg-decoder`, `png`, `gif` and `image-webp` are the decoders the
 //! `image` crate wraps, used directly for what the wrapper hides (DCT-scaled JPEG
@@ -15,6 +16,7 @@
 //! port.
 
 mod decode;
+mod inspect;
 mod render;
 mod sanitize;
 
@@ -22,7 +24,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use domain::ImageType;
 use domain::ports::ImageProcessor;
-use domain::processing::{ProcessError, Processed, VariantPresets};
+use domain::processing::{InspectError, Inspection, ProcessError, Processed, VariantPresets};
 
 /// Decodes, sanitises and renders, off the async workers.
 #[derive(Debug, Clone)]
@@ -47,6 +49,10 @@ impl Default for Pipeline {
 
 #[async_trait]
 impl ImageProcessor for Pipeline {
+    fn inspect(&self, bytes: &[u8], size: u64) -> Result<Inspection, InspectError> {
+        inspect::inspect(bytes, size)
+    }
+
     async fn process(
         &self,
         bytes: Bytes,

@@ -1,9 +1,9 @@
-//! Decoding, stripping and rendering images.
+//! Inspecting, decoding, stripping and rendering images.
 
 use crate::image::ImageType;
-use crate::processing::ProcessError;
 use crate::processing::Processed;
 use crate::processing::VariantPresets;
+use crate::processing::{InspectError, Inspection, ProcessError};
 use async_trait::async_trait;
 use bytes::Bytes;
 
@@ -11,6 +11,19 @@ use bytes::Bytes;
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait ImageProcessor: Send + Sync {
+    /// Reads what `bytes` are without decoding a pixel: the first bytes of an object of
+    /// `size` bytes (at least [`INSPECT_HEAD_LEN`](crate::processing::INSPECT_HEAD_LEN) of
+    /// them when it is larger), or all of it when `bytes.len() == size`. From a head it
+    /// reports the type, the dimensions and a lower bound of the decoding cost; from the
+    /// whole object it also proves the file whole (not cut short) and reports every
+    /// frame and the exact cost. Cheap and bounded by `bytes`: the caller runs it before
+    /// it takes a processing turn.
+    ///
+    /// # Errors
+    /// `NotAnImage` for bytes of no accepted type, a header that cannot be read, or
+    /// (whole) a file cut short or whose structure does not add up.
+    fn inspect(&self, bytes: &[u8], size: u64) -> Result<Inspection, InspectError>;
+
     /// Processes a whole upload whose structure and header passed verification (`kind`
     /// is its type by magic bytes, its header's pixel area is at most `max_pixels`, its
     /// decoding cost within the budget). Runs off the async workers; the caller bounds how

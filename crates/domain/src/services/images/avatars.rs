@@ -178,9 +178,14 @@ impl Images {
                 .verify_and_promote(image, &Confirmation::default())
                 .await
             {
+                // Busy: another replica confirms it, and reconciles when it is done.
                 Ok(_)
-                | Err(ImageError::NotUploaded | ImageError::Rejected(_) | ImageError::NotFound) => {
-                }
+                | Err(
+                    ImageError::NotUploaded
+                    | ImageError::Rejected(_)
+                    | ImageError::NotFound
+                    | ImageError::Busy { .. },
+                ) => {}
                 Err(e) => return Err(e),
             }
         }

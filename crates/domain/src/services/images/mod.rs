@@ -39,15 +39,13 @@ use time::Duration;
 pub use verify::Rejection;
 
 mod admission;
-
 mod avatars;
-
+mod confirm;
+mod in_flight;
+mod publish;
 mod removal;
-
 mod sweeper;
-
 mod upload;
-
 mod verify;
 
 /// Limits and lifetimes of uploads.
@@ -234,6 +232,7 @@ pub struct Images {
     store: Arc<dyn ObjectStore>,
     processor: Arc<dyn ImageProcessor>,
     admission: Arc<Admission>,
+    in_flight: Arc<in_flight::InFlight>,
     cdn: Arc<dyn Cdn>,
     signer: Arc<dyn ReadSigner>,
     avatars: Avatars,
@@ -275,6 +274,7 @@ impl Images {
             store: media.store,
             processor: media.processor,
             admission: Arc::new(Admission::new(policy.processing)),
+            in_flight: Arc::default(),
             cdn: delivery.cdn,
             signer: delivery.signer,
             avatars: Avatars::new(accounts, clock.clone()),

@@ -17,9 +17,8 @@ use crate::ports::MockClock;
 use crate::ports::MockImageProcessor;
 use crate::ports::MockObjectStore;
 use crate::ports::{MockCdn, MockImageRepository};
+use crate::processing::{Body, DecodeCost, INSPECT_HEAD_LEN, InspectError, Inspection};
 use crate::processing::{ProcessError, Processed, Rendition, VariantName};
-use crate::sniff::SNIFF_LEN;
-use crate::sniff::samples::PNG_1X1;
 use crate::storage::StorageError;
 use crate::storage::{ObjectMeta, PresignedPut};
 use crate::upload::UploadSpec;
@@ -127,9 +126,63 @@ fn audited(
     processed(repo, store, cdn, accounts, audit, unchanged())
 }
 
+/// A 1×1 PNG (complete file).
+const PNG_1X1: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0A, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
+    0x42, 0x60, 0x82,
+];
+
+/// The inspection the imaging adapter reports, for the PNGs these tests store: the type,
+/// IHDR's dimensions and, for a whole file, whether IEND ends it. Anything else is no
+/// image. (The adapter's own tests prove the real inspector.)
+fn inspect_png(bytes: &[u8], size: u64) -> Result<Inspection, InspectError> {
+    let be32 = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let (true, Some(width), Some(height)) =
+        (bytes.starts_with(b"\x89PNG\r\n\x1a\n"), be32(16), be32(20))
+    else {
+        return Err(InspectError::NotAnImage(
+            "not a PNG, JPEG, WebP or GIF image".into(),
+        ));
+    };
+    let area = u64::from(width) * u64::from(height);
+    let body = match bytes.len() as u64 >= size {
+        false => Body::NotRead,
+        true if bytes.ends_with(b"IEND\xAE\x42\x60\x82") => Body::Sound {
+            largest_frame: area,
+        },
+        true => Body::Broken("the PNG file does not end where its format says".into()),
+    };
+    Ok(Inspection {
+        kind: ImageType::Png,
+        width,
+        height,
+        cost: DecodeCost {
+            frames: 1,
+            scans: 0,
+            work: area,
+        },
+        body,
+    })
+}
+
+/// A processor that inspects as the adapter does ([`inspect_png`]) and processes nothing
+/// until told how.
+fn processor() -> MockImageProcessor {
+    let mut p = MockImageProcessor::new();
+    p.expect_inspect().returning(inspect_png);
+    p
+}
+
 /// A processor that publishes what it is given, as it is, with no variants.
 fn unchanged() -> MockImageProcessor {
-    let mut p = MockImageProcessor::new();
+    let mut p = processor();
     p.expect_process().returning(|bytes, _, _, _, _| {
         Ok(Processed {
             published: bytes,
@@ -389,7 +442,7 @@ fn staged_store(bytes: &'static [u8]) -> MockObjectStore {
     // window, so nothing else is read.
     store
         .expect_read_head()
-        .withf(|_, len| *len == SNIFF_LEN)
+        .withf(|_, len| *len == INSPECT_HEAD_LEN)
         .returning(move |k, _| {
             Ok(k.as_str()
                 .starts_with("uploads/")
@@ -500,15 +553,17 @@ async fn decompression_bombs_are_rejected_by_pixel_area() {
 }
 
 #[tokio::test]
-async fn a_large_object_is_checked_at_both_ends_and_never_read_in_between() {
-    // 1 MB: the first bytes are a real PNG header, the last 16 are read on their own and
-    // lack IEND (cut short): rejected, and nothing else was read.
+async fn a_large_object_cut_short_is_read_twice_and_rejected() {
+    // 1 MB: the first bytes are a real PNG header; the whole, read once in a turn and of
+    // the version whose head was read, lacks IEND (cut short): rejected. Two reads in
+    // all: the head, then the whole.
     const SIZE: u64 = 1024 * 1024;
     let mut repo = repo_with(image(ImageStatus::Pending, Channel::Chat));
     let mut store = MockObjectStore::new();
     store
         .expect_read_head()
-        .withf(|_, len| *len == SNIFF_LEN)
+        .withf(|_, len| *len == INSPECT_HEAD_LEN)
+        .times(1)
         .returning(|k, _| {
             Ok(Some((
                 meta(k, SIZE, "e1"),
@@ -520,12 +575,16 @@ async fn a_large_object_is_checked_at_both_ends_and_never_read_in_between() {
         // Of the version whose head was read.
         .withf(|k, off, len, if_match| {
             k.as_str().starts_with("uploads/")
-                && *off == SIZE - 16
-                && *len == 16
+                && *off == 0
+                && *len == SIZE
                 && if_match.as_deref() == Some("e1")
         })
         .times(1)
-        .returning(|_, _, _, _| Ok(Bytes::from_static(&[0u8; 16])));
+        .returning(|_, _, _, _| {
+            let mut cut = PNG_1X1[..33].to_vec();
+            cut.resize(usize::try_from(SIZE).unwrap(), 0);
+            Ok(Bytes::from(cut))
+        });
     expect_rejection(&mut repo, &mut store);
     let svc = service(repo, store, cdn(), MockAccountRepository::new());
     assert!(matches!(
@@ -1228,10 +1287,10 @@ async fn a_failed_avatar_switch_is_completed_by_a_retry_of_the_callback() {
 }
 
 #[tokio::test]
-async fn a_tail_of_another_version_than_the_head_is_never_judged() {
-    // The bytes were replaced between the head's read and the tail's: the tail read names
-    // the head's version (If-Match), the store refuses, and the upload is rejected as
-    // changed, never judged by another version's end.
+async fn bytes_of_another_version_than_the_head_are_never_judged() {
+    // The bytes were replaced between the head's read and the whole's: the second read
+    // names the head's version (If-Match), the store refuses, and the upload is rejected
+    // as changed, never judged by another version's bytes.
     const SIZE: u64 = 1024 * 1024;
     let mut repo = repo_with(image(ImageStatus::Pending, Channel::Chat));
     let mut store = MockObjectStore::new();
@@ -1321,7 +1380,7 @@ fn thumb_of(image: &ObjectKey) -> crate::image::Variant {
 /// A processor that strips the upload to `published` and renders a 320×240 thumb, for
 /// an image displayed 480×640.
 fn stripping(published: &'static [u8]) -> MockImageProcessor {
-    let mut p = MockImageProcessor::new();
+    let mut p = processor();
     p.expect_process()
         .withf(|bytes, kind, presets, max, deadline| {
             let within = ImagePolicy::default().processing.deadline;
@@ -1417,7 +1476,7 @@ async fn bytes_that_do_not_decode_are_rejected_and_removed() {
     expect_rejection(&mut repo, &mut store);
     repo.expect_name_variants().never();
     store.expect_put().never();
-    let mut processor = MockImageProcessor::new();
+    let mut processor = processor();
     processor.expect_process().returning(|_, _, _, _, _| {
         Err(ProcessError::Undecodable("the PNG does not decode".into()))
     });
@@ -1444,7 +1503,7 @@ async fn a_failing_processor_publishes_nothing_and_rejects_nothing() {
     store.expect_put().never();
     store.expect_promote().never();
     store.expect_delete().never();
-    let mut processor = MockImageProcessor::new();
+    let mut processor = processor();
     processor
         .expect_process()
         .returning(|_, _, _, _, _| Err(ProcessError::Failed("encoder".into())));

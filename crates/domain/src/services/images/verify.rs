@@ -1,16 +1,16 @@
-//! Verification of a stored upload, as pure functions: what the store holds against what
-//! was declared at issue, what the client reports at confirmation, and the policy. The
-//! upload room reads the bytes and acts on the verdict; nothing here does I/O.
+//! Verification of a stored upload, as pure functions: the policy over what the store
+//! holds, what was declared at issue, what the client reports at confirmation, and what
+//! the image processor's `inspect` read off the bytes. The confirmation room reads the
+//! bytes and acts on the verdict; nothing here does I/O or knows a file format.
 //!
-//! Two steps, because the second needs more bytes only when the first passed:
-//! [`check_head`] judges the object's metadata and first bytes; [`check_body`] judges its
-//! last bytes and, when [`needs_whole`] says so, all of them.
+//! Two steps, because the second needs the whole object only when the first passed:
+//! [`check_head`] judges the object's metadata and the inspection of its first bytes
+//! (with [`check_cost`], the decoding cost they already show); [`check_body`] judges the
+//! inspection of the whole object. Scanning and perceptual hashes plug in beside
+//! `check_body`: they need the whole object, and run before it is processed.
 
 use crate::image::{Image, ImageType};
-use crate::sniff::{
-    DecodeCost, Sniffed, check_complete, check_jpeg_whole, decode_cost, has_frames,
-    jpeg_needs_whole, largest_frame, sniff,
-};
+use crate::processing::{Body, DecodeCost, InspectError, Inspection};
 use crate::storage::ObjectMeta;
 use crate::upload::parse_checksum;
 
@@ -87,18 +87,20 @@ impl Rejection {
 }
 
 /// The first step: the stored object's size against the limit and every asserted length,
-/// the ETag and checksum the client reports, the type by magic bytes against the declared
-/// one, and the pixel area the header gives (so a bomb is refused before more is read).
+/// the ETag and checksum the client reports, then (from `inspected`, the head's
+/// inspection: `Err` carries why the bytes are no image) the type by magic bytes against
+/// the declared one, the pixel area the header gives (so a bomb is refused before more is
+/// read), and, when the head is the whole file, that it is a whole image.
 ///
 /// # Errors
 /// The first rule the upload breaks.
 pub fn check_head(
     image: &Image,
     head: &ObjectMeta,
-    bytes: &[u8],
+    inspected: Result<Inspection, InspectError>,
     claim: &Confirmation,
     policy: &ImagePolicy,
-) -> Result<Sniffed, Rejection> {
+) -> Result<Inspection, Rejection> {
     if head.size > policy.max_size {
         return Err(Rejection::TooLarge {
             limit: policy.max_size,
@@ -128,7 +130,7 @@ pub fn check_head(
     {
         return Err(Rejection::ChecksumMismatch);
     }
-    let sniffed = sniff(bytes).map_err(|e| Rejection::NotAnImage(e.to_string()))?;
+    let sniffed = inspected.map_err(|e| Rejection::NotAnImage(e.to_string()))?;
     // A declared type must be the bytes' type; without one, any accepted type is.
     if let Some(declared) = image.content_type
         && sniffed.kind != declared
@@ -145,58 +147,59 @@ pub fn check_head(
             limit: policy.max_pixels,
         });
     }
+    if let Body::Broken(why) = &sniffed.body {
+        return Err(Rejection::NotAnImage(why.clone()));
+    }
     Ok(sniffed)
 }
 
-/// Whether [`check_body`] needs the whole object: every frame of a GIF or an animated
-/// WebP, not only the screen the header gives; a JPEG's scan data and end-of-image marker
-/// wherever they are.
-pub fn needs_whole(kind: ImageType, bytes: &[u8], tail: &[u8]) -> bool {
-    (kind == ImageType::Jpeg && jpeg_needs_whole(bytes, tail)) || has_frames(kind, bytes)
-}
-
-/// The second step: a file cut short is no image, whatever its header says; with `whole`
-/// (when [`needs_whole`]), a JPEG's structure and every frame's pixel area.
+/// The second step, on the inspection of the whole object (`Err` carries why it is no
+/// image): that it is a whole image (not cut short, a structure that adds up), every
+/// frame's pixel area, then the exact decoding cost.
 ///
 /// # Errors
-/// `NotAnImage`, `FrameTooLarge`.
+/// `NotAnImage`, `TypeMismatch` (the whole disagrees with its head), `FrameTooLarge`,
+/// `TooManyFrames`, `TooManyScans`, `TooCostly`.
 pub fn check_body(
-    sniffed: &Sniffed,
-    bytes: &[u8],
-    tail: &[u8],
-    size: u64,
-    whole: Option<&[u8]>,
+    head: &Inspection,
+    whole: Result<Inspection, InspectError>,
     policy: &ImagePolicy,
-) -> Result<(), Rejection> {
-    let not_an_image = |e: crate::sniff::SniffError| Rejection::NotAnImage(e.to_string());
-    check_complete(sniffed.kind, bytes, tail, size).map_err(not_an_image)?;
-    let Some(whole) = whole else {
-        return Ok(());
-    };
-    if sniffed.kind == ImageType::Jpeg {
-        check_jpeg_whole(whole).map_err(not_an_image)?;
+    limits: &ProcessingLimits,
+) -> Result<Inspection, Rejection> {
+    let whole = whole.map_err(|e| Rejection::NotAnImage(e.to_string()))?;
+    if whole.kind != head.kind {
+        return Err(Rejection::TypeMismatch {
+            declared: head.kind,
+            actual: whole.kind,
+        });
     }
-    match largest_frame(sniffed.kind, whole).map_err(not_an_image)? {
-        pixels if pixels > policy.max_pixels => Err(Rejection::FrameTooLarge {
-            pixels,
-            limit: policy.max_pixels,
-        }),
-        _ => Ok(()),
+    match &whole.body {
+        Body::Broken(why) => return Err(Rejection::NotAnImage(why.clone())),
+        Body::Sound { largest_frame } if *largest_frame > policy.max_pixels => {
+            return Err(Rejection::FrameTooLarge {
+                pixels: *largest_frame,
+                limit: policy.max_pixels,
+            });
+        }
+        // The processor inspected less than it was given: nothing is proven.
+        Body::NotRead => {
+            return Err(Rejection::NotAnImage(
+                "the file could not be read whole".into(),
+            ));
+        }
+        Body::Sound { .. } => {}
     }
+    check_cost(&whole.cost, limits)?;
+    Ok(whole)
 }
 
 /// The decoding budget: frames, scans and pixel work against the limits. Run on the
-/// head before a turn is taken (its figures are a lower bound then) and on the whole
-/// object before it is decoded.
+/// head's figures before a turn is taken (a lower bound then) and, by [`check_body`], on
+/// the whole object's before it is decoded.
 ///
 /// # Errors
 /// `TooManyFrames`, `TooManyScans`, `TooCostly`.
-pub fn check_cost(
-    sniffed: &Sniffed,
-    bytes: &[u8],
-    limits: &ProcessingLimits,
-) -> Result<DecodeCost, Rejection> {
-    let cost = decode_cost(sniffed, bytes);
+pub fn check_cost(cost: &DecodeCost, limits: &ProcessingLimits) -> Result<(), Rejection> {
     if cost.frames > limits.max_frames {
         return Err(Rejection::TooManyFrames {
             frames: cost.frames,
@@ -215,7 +218,7 @@ pub fn check_cost(
             limit: limits.decode_budget,
         });
     }
-    Ok(cost)
+    Ok(())
 }
 
 /// The ETag without quotes or a weak prefix; `None` when the value cannot be an entity

@@ -1,16 +1,56 @@
-//! What an image really is, from its first bytes: the type by magic number, and the
-//! dimensions from the header, without decoding pixels. Used to confirm uploads against
-//! the bytes stored, never the client's word.
+//! What an upload really is, from its bytes and without decoding a pixel: the type by
+//! magic number, the dimensions from the header, whether the file is whole, its frames
+//! and the decoder's work. [`inspect`] is the port's `inspect`; the domain judges what it
+//! reports against the policy (`domain::services::images::verify`).
 
-use crate::image::ImageType;
+use domain::ImageType;
+use domain::processing::{Body, DecodeCost, InspectError, Inspection};
 
-/// How many leading bytes confirmation reads: enough for every header we parse (JPEG's
-/// frame header can follow large EXIF or ICC segments).
-pub const SNIFF_LEN: u64 = 64 * 1024;
+/// Inspects `bytes`, the first bytes of an object of `size` bytes or all of them. From a
+/// head: the type, the dimensions and a lower bound of the decoding cost. From the whole
+/// object, also: that it is not cut short (nor, for a PNG, GIF or WebP, longer than its
+/// format says), that a JPEG holds scan data and its end-of-image marker, the largest
+/// frame of an animation, and the exact cost.
+///
+/// # Errors
+/// `NotAnImage` with the reason, for the client.
+pub fn inspect(bytes: &[u8], size: u64) -> Result<Inspection, InspectError> {
+    let sniffed = sniff(bytes).map_err(|e| InspectError::NotAnImage(e.to_string()))?;
+    let body = if bytes.len() as u64 >= size {
+        match whole(&sniffed, bytes, size) {
+            Ok(largest_frame) => Body::Sound { largest_frame },
+            Err(e) => Body::Broken(e.to_string()),
+        }
+    } else {
+        Body::NotRead
+    };
+    Ok(Inspection {
+        kind: sniffed.kind,
+        width: sniffed.width,
+        height: sniffed.height,
+        cost: decode_cost(&sniffed, bytes),
+        body,
+    })
+}
+
+/// The largest frame of a whole file, proven whole: not cut short, a JPEG's scan data
+/// and end-of-image marker, every frame's block in bounds.
+fn whole(sniffed: &Sniffed, bytes: &[u8], size: u64) -> Result<u64, SniffError> {
+    let tail = &bytes[bytes.len().saturating_sub(TAIL_LEN)..];
+    check_complete(sniffed.kind, bytes, tail, size)?;
+    if sniffed.kind == ImageType::Jpeg {
+        check_jpeg_whole(bytes)?;
+    }
+    if has_frames(sniffed.kind, bytes) {
+        largest_frame(sniffed.kind, bytes)
+    } else {
+        Ok(u64::from(sniffed.width) * u64::from(sniffed.height))
+    }
+}
 
 /// A recognised image header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Sniffed {
+pub(crate) struct Sniffed {
     pub kind: ImageType,
     pub width: u32,
     pub height: u32,
@@ -18,7 +58,7 @@ pub struct Sniffed {
 
 /// Why bytes are not an acceptable image.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SniffError {
+pub(crate) enum SniffError {
     #[error("not a PNG, JPEG, WebP or GIF image")]
     UnknownType,
     #[error("the {0} header is truncated or malformed")]
@@ -28,7 +68,7 @@ pub enum SniffError {
 }
 
 /// How many trailing bytes [`check_complete`] needs.
-pub const TAIL_LEN: u64 = 16;
+const TAIL_LEN: usize = 16;
 
 /// Whether a file of `size` bytes whose first bytes are `head` and last bytes `tail` is
 /// whole, not cut short: a PNG ends with its `IEND` chunk, a GIF with its trailer byte, a
@@ -38,7 +78,7 @@ pub const TAIL_LEN: u64 = 16;
 ///
 /// # Errors
 /// `Truncated` with the format's name.
-pub fn check_complete(
+pub(crate) fn check_complete(
     kind: ImageType,
     head: &[u8],
     tail: &[u8],
@@ -97,7 +137,7 @@ fn le24(b: &[u8], at: usize) -> Option<u32> {
 /// # Errors
 /// `UnknownType` for anything but the four accepted types (SVG, HTML and friends
 /// included), `Malformed` for a recognised type whose header cannot be read.
-pub fn sniff(bytes: &[u8]) -> Result<Sniffed, SniffError> {
+pub(crate) fn sniff(bytes: &[u8]) -> Result<Sniffed, SniffError> {
     let (kind, dims) = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         // The first chunk must be IHDR: width and height at 16 and 20.
         let ok = bytes.get(12..16) == Some(b"IHDR");
@@ -135,7 +175,7 @@ pub fn sniff(bytes: &[u8]) -> Result<Sniffed, SniffError> {
 /// Whether the image holds frames of its own beyond the header's: a GIF (image
 /// descriptors), or a WebP with the animation flag (`ANMF` chunks). Their every frame must be
 /// read ([`largest_frame`]): a 1×1 screen may hold a 65535×65535 frame.
-pub fn has_frames(kind: ImageType, head: &[u8]) -> bool {
+pub(crate) fn has_frames(kind: ImageType, head: &[u8]) -> bool {
     match kind {
         ImageType::Gif => true,
         // VP8X first, its flags' animation bit.
@@ -151,22 +191,13 @@ pub fn has_frames(kind: ImageType, head: &[u8]) -> bool {
 ///
 /// # Errors
 /// `Malformed` when the blocks do not add up (a frame or chunk runs past the end).
-pub fn largest_frame(kind: ImageType, bytes: &[u8]) -> Result<u64, SniffError> {
+pub(crate) fn largest_frame(kind: ImageType, bytes: &[u8]) -> Result<u64, SniffError> {
     let found = match kind {
         ImageType::Gif => gif_largest_frame(bytes),
         ImageType::Webp => webp_largest_frame(bytes),
         ImageType::Png | ImageType::Jpeg => Some(0),
     };
     found.ok_or(SniffError::Malformed(kind_name(kind)))
-}
-
-/// What decoding an image costs, read from its structure without decoding a pixel: its
-/// frames, its JPEG scans, and the decoder's pixel work (pixels it writes, in all).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct DecodeCost {
-    pub frames: u64,
-    pub scans: u64,
-    pub work: u64,
 }
 
 /// The cost of decoding the image `sniffed` describes, from `bytes`: the whole file, or
@@ -179,7 +210,7 @@ pub struct DecodeCost {
 /// - GIF: each frame's own pixels;
 /// - animated WebP: the whole canvas for every frame (the decoder composes each frame on
 ///   it), however small the frame.
-pub fn decode_cost(sniffed: &Sniffed, bytes: &[u8]) -> DecodeCost {
+pub(crate) fn decode_cost(sniffed: &Sniffed, bytes: &[u8]) -> DecodeCost {
     let area = u64::from(sniffed.width) * u64::from(sniffed.height);
     match sniffed.kind {
         ImageType::Png => DecodeCost {
@@ -449,18 +480,12 @@ fn has_eoi(b: &[u8]) -> bool {
     b.windows(2).any(|w| w == [0xFF, 0xD9])
 }
 
-/// Whether a JPEG must be read whole to be judged: its head does not show a scan, or its
-/// tail holds no end-of-image marker (a motion photo appends a video after it).
-pub fn jpeg_needs_whole(head: &[u8], tail: &[u8]) -> bool {
-    jpeg_scan_start(head).is_none() || !has_eoi(tail)
-}
-
 /// A whole JPEG has scan data (an SOS segment and bytes after it) and an end-of-image
 /// marker after that; cameras may append data after the marker.
 ///
 /// # Errors
 /// `Truncated` when either is missing.
-pub fn check_jpeg_whole(b: &[u8]) -> Result<(), SniffError> {
+pub(crate) fn check_jpeg_whole(b: &[u8]) -> Result<(), SniffError> {
     match jpeg_scan_start(b) {
         Some(scan) if b.len() > scan && has_eoi(&b[scan..]) => Ok(()),
         _ => Err(SniffError::Truncated("JPEG")),

@@ -1,3 +1,5 @@
+use proptest::prelude::*;
+
 use super::*;
 
 fn png(w: u32, h: u32) -> Vec<u8> {
@@ -113,10 +115,8 @@ fn a_jpeg_needs_scan_data_and_an_end_of_image() {
     let eoi: &[u8] = &[0xFF, 0xD9];
     let whole = [frame, scan, &[0x12, 0x34], eoi].concat();
     assert_eq!(check_jpeg_whole(&whole), Ok(()));
-    assert!(!jpeg_needs_whole(&whole, &whole[whole.len() - 16..]));
     // A motion photo: a video after the end of image. Judged whole, and accepted.
     let motion = [&whole[..], &[0u8; 64][..]].concat();
-    assert!(jpeg_needs_whole(&motion, &motion[motion.len() - 16..]));
     assert_eq!(check_jpeg_whole(&motion), Ok(()));
     for bad in [
         [frame, eoi].concat(),
@@ -291,4 +291,68 @@ fn the_decoding_cost_counts_frames_canvases_and_scans() {
     jpeg.extend([0xFF, 0xD9]);
     let cost = decode_cost(&sniff(&jpeg).unwrap(), &jpeg);
     assert_eq!((cost.scans, cost.work), (3, 3 * 5000));
+}
+
+fn png_header(width: u32, height: u32) -> Vec<u8> {
+    let mut b = b"\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR".to_vec();
+    b.extend_from_slice(&width.to_be_bytes());
+    b.extend_from_slice(&height.to_be_bytes());
+    b.extend_from_slice(&[8, 6, 0, 0, 0]);
+    b
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_sniffer_never_panics_on_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let _ = sniff(&bytes);
+        for magic in [&b"\x89PNG\r\n\x1a\n"[..], b"\xff\xd8\xff", b"GIF89a", b"RIFF\0\0\0\0WEBPVP8X"] {
+            let mut b = magic.to_vec();
+            b.extend_from_slice(&bytes);
+            let _ = sniff(&b);
+            if let Ok(found) = sniff(&b) {
+                let _ = check_complete(found.kind, &b, &b, b.len() as u64);
+            }
+        }
+    }
+
+    #[test]
+    fn a_png_is_whole_only_when_it_ends_with_iend(body in prop::collection::vec(any::<u8>(), 0..64), cut in 1usize..12) {
+        let mut whole = png_header(1, 1);
+        whole.extend_from_slice(&body);
+        whole.extend_from_slice(b"\x00\x00\x00\x00IEND\xAE\x42\x60\x82");
+        let n = whole.len();
+        prop_assert!(check_complete(ImageType::Png, &whole, &whole, n as u64).is_ok());
+        let short = &whole[..n - cut];
+        prop_assert!(check_complete(ImageType::Png, short, short, short.len() as u64).is_err());
+    }
+
+    #[test]
+    fn png_dimensions_are_read_from_the_header_and_zero_is_refused(w in any::<u32>(), h in any::<u32>()) {
+        let got = sniff(&png_header(w, h));
+        if w == 0 || h == 0 {
+            prop_assert!(got.is_err());
+        } else {
+            let s = got.expect("a PNG header");
+            prop_assert_eq!((s.width, s.height), (w, h));
+        }
+        // Truncated anywhere inside IHDR's dimensions: refused, not misread.
+        let full = png_header(w.max(1), h.max(1));
+        for cut in 8..24 {
+            prop_assert!(sniff(&full[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn inspecting_never_panics_and_a_head_never_claims_a_whole(bytes in prop::collection::vec(any::<u8>(), 0..256), extra in 0u64..4096) {
+        for magic in [&b"\x89PNG\r\n\x1a\n"[..], b"\xff\xd8\xff", b"GIF89a", b"RIFF\0\0\0\0WEBPVP8X"] {
+            let mut b = magic.to_vec();
+            b.extend_from_slice(&bytes);
+            let _ = inspect(&b, b.len() as u64);
+            if let Ok(head) = inspect(&b, b.len() as u64 + 1 + extra) {
+                prop_assert_eq!(head.body, Body::NotRead);
+            }
+        }
+    }
 }
