@@ -128,99 +128,102 @@ impl std::fmt::Debug for Storage {
     }
 }
 
+/// The object store, CDN and read signer `config` names.
+///
+/// # Errors
+/// A store that cannot be opened, or settings that do not add up.
 pub async fn open_storage(
     config: &Config,
     public_url: &str,
     outbox: Arc<dyn domain::Outbox>,
 ) -> anyhow::Result<Storage> {
     match config.storage.kind {
-        crate::config::StorageKind::Local => {
-            let store = LocalStore::open(config.object_store_dir())
-                .await
-                .with_context(|| {
-                    format!(
-                        "cannot open the object store in {}",
-                        config.object_store_dir().display()
-                    )
-                })?
-                .with_signer(UrlSigner::new(public_url, signing_key(config).await?));
-            let cdn_base = config
-                .storage
-                .cdn_base_url
-                .clone()
-                .unwrap_or_else(|| format!("{public_url}/cdn"));
-            let reads = storage_local::ReadUrls::new(&cdn_base, signing_key(config).await?);
-            Ok(Storage {
-                objects: Arc::new(store.clone()),
-                cdn: Arc::new(LocalCdn::new(&cdn_base)),
-                signer: Arc::new(reads.clone()),
-                local_reads: Some(reads),
-                local: Some(store),
-                invalidations: None,
-            })
-        }
-        crate::config::StorageKind::S3 => {
-            let s3 = config.storage.s3().context("S3 settings")?;
-            let store = storage_s3::S3Store::new(&s3).await;
-            let cdn_base = config
-                .storage
-                .cdn_base_url
-                .clone()
-                .context("CDN_BASE_URL")?;
-            let clock: Arc<dyn domain::Clock> = Arc::new(SystemClock);
-            let (cdn, invalidations): (Arc<dyn domain::Cdn>, _) =
-                match &config.storage.cloudfront_distribution_id {
-                    Some(id) => {
-                        let cf = storage_s3::CloudFront::new(
-                            id,
-                            config.storage.cloudfront_endpoint.as_deref(),
-                            s3.access_key_id.as_deref(),
-                            s3.secret_access_key.as_deref(),
-                            s3.timeout,
-                        )
-                        .await;
-                        (
-                            Arc::new(domain::outbox::QueuedCdn::new(
-                                &cdn_base,
-                                outbox.clone(),
-                                clock.clone(),
-                            )),
-                            Some(
-                                domain::services::invalidations::Invalidations::new(
-                                    outbox,
-                                    Arc::new(cf),
-                                    clock,
-                                )
-                                .with_lease(config.notify.outbox_lease()),
-                            ),
-                        )
-                    }
-                    None => (Arc::new(LocalCdn::new(&cdn_base)), None),
-                };
-            // Behind CloudFront with a key pair, private images are read through the
-            // distribution; otherwise straight from the private bucket.
-            let signer: Arc<dyn domain::ReadSigner> = match (
-                &config.storage.cloudfront_key_pair_id,
-                &config.storage.cloudfront_private_key,
-            ) {
-                (Some(id), Some(pem)) => Arc::new(
-                    storage_s3::CloudFrontSigner::new(
-                        &cdn_base,
-                        id,
-                        &pem.expose_secret().replace("\\n", "\n"),
-                    )
-                    .map_err(anyhow::Error::msg)?,
-                ),
-                _ => Arc::new(store.clone()),
-            };
-            Ok(Storage {
-                objects: Arc::new(store),
-                cdn,
-                signer,
-                local_reads: None,
-                local: None,
-                invalidations,
-            })
-        }
+        crate::config::StorageKind::Local => open_local(config, public_url).await,
+        crate::config::StorageKind::S3 => open_s3(config, outbox).await,
     }
+}
+
+/// Local disk, served by the service itself (under `/cdn` unless `CDN_BASE_URL` says).
+async fn open_local(config: &Config, public_url: &str) -> anyhow::Result<Storage> {
+    let store = LocalStore::open(config.object_store_dir())
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the object store in {}",
+                config.object_store_dir().display()
+            )
+        })?
+        .with_signer(UrlSigner::new(public_url, signing_key(config).await?));
+    let cdn_base = config
+        .storage
+        .cdn_base_url
+        .clone()
+        .unwrap_or_else(|| format!("{public_url}/cdn"));
+    let reads = storage_local::ReadUrls::new(&cdn_base, signing_key(config).await?);
+    Ok(Storage {
+        objects: Arc::new(store.clone()),
+        cdn: Arc::new(LocalCdn::new(&cdn_base)),
+        signer: Arc::new(reads.clone()),
+        local_reads: Some(reads),
+        local: Some(store),
+        invalidations: None,
+    })
+}
+
+/// An S3 bucket behind a CDN: CloudFront's invalidations go through the outbox when a
+/// distribution is named.
+async fn open_s3(config: &Config, outbox: Arc<dyn domain::Outbox>) -> anyhow::Result<Storage> {
+    let s3 = config.storage.s3().context("S3 settings")?;
+    let store = storage_s3::S3Store::new(&s3).await;
+    let cdn_base = config
+        .storage
+        .cdn_base_url
+        .clone()
+        .context("CDN_BASE_URL")?;
+    let clock: Arc<dyn domain::Clock> = Arc::new(SystemClock);
+    let (cdn, invalidations): (Arc<dyn domain::Cdn>, _) = match &config
+        .storage
+        .cloudfront_distribution_id
+    {
+        Some(id) => {
+            let cf = storage_s3::CloudFront::new(
+                id,
+                config.storage.cloudfront_endpoint.as_deref(),
+                s3.access_key_id.as_deref(),
+                s3.secret_access_key.as_deref(),
+                s3.timeout,
+            )
+            .await;
+            let queued = domain::outbox::QueuedCdn::new(&cdn_base, outbox.clone(), clock.clone());
+            let worker =
+                domain::services::invalidations::Invalidations::new(outbox, Arc::new(cf), clock)
+                    .with_lease(config.notify.outbox_lease());
+            (Arc::new(queued), Some(worker))
+        }
+        None => (Arc::new(LocalCdn::new(&cdn_base)), None),
+    };
+    // Behind CloudFront with a key pair, private images are read through the
+    // distribution; otherwise straight from the private bucket.
+    let signer: Arc<dyn domain::ReadSigner> = match (
+        &config.storage.cloudfront_key_pair_id,
+        &config.storage.cloudfront_private_key,
+    ) {
+        (Some(id), Some(pem)) => Arc::new(
+            storage_s3::CloudFrontSigner::new(
+                &cdn_base,
+                id,
+                &pem.expose_secret().replace("\\n", "\n"),
+            )
+            .map_err(anyhow::Error::msg)?,
+        ),
+        _ => Arc::new(store.clone()),
+    };
+    Ok(Storage {
+        objects: Arc::new(store),
+        cdn,
+        signer,
+        local_reads: None,
+        local: None,
+        invalidations,
+    })
 }

@@ -46,6 +46,28 @@ fn counter_vec(
     Ok(c)
 }
 
+fn counter(r: &Registry, name: &str, help: &str) -> prometheus::Result<IntCounter> {
+    registered(r, IntCounter::new(name, help)?)
+}
+
+fn gauge_vec(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<IntGaugeVec> {
+    registered(r, IntGaugeVec::new(Opts::new(name, help), labels)?)
+}
+
+/// `c`, registered in `r`.
+fn registered<C: prometheus::core::Collector + Clone + 'static>(
+    r: &Registry,
+    c: C,
+) -> prometheus::Result<C> {
+    r.register(Box::new(c.clone()))?;
+    Ok(c)
+}
+
 impl Metrics {
     /// A fresh registry with every series.
     ///
@@ -53,42 +75,20 @@ impl Metrics {
     /// A series defined twice (a bug).
     pub fn new() -> prometheus::Result<Self> {
         let r = Registry::new();
-        let http_duration = HistogramVec::new(
-            HistogramOpts::new(
-                "http_request_duration_seconds",
-                "HTTP request latency by route template",
-            )
-            .buckets(vec![
-                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-            ]),
-            &["route", "method"],
+        let buckets = vec![
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ];
+        let http_duration = registered(
+            &r,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "http_request_duration_seconds",
+                    "HTTP request latency by route template",
+                )
+                .buckets(buckets),
+                &["route", "method"],
+            )?,
         )?;
-        r.register(Box::new(http_duration.clone()))?;
-        let uploads_expired = IntCounter::new(
-            "uploads_expired_total",
-            "Pending uploads expired by the sweeper",
-        )?;
-        r.register(Box::new(uploads_expired.clone()))?;
-        let sweeper_runs = IntCounter::new("sweeper_runs_total", "Sweeper passes")?;
-        r.register(Box::new(sweeper_runs.clone()))?;
-        let sweeper_removals_failed = IntCounter::new(
-            "sweeper_removals_failed_total",
-            "Removals of a record's objects that failed (retried on the next pass)",
-        )?;
-        r.register(Box::new(sweeper_removals_failed.clone()))?;
-        let outbox_depth = IntGaugeVec::new(
-            Opts::new(
-                "outbox_depth",
-                "Outbox jobs neither delivered nor failed, by topic",
-            ),
-            &["topic"],
-        )?;
-        r.register(Box::new(outbox_depth.clone()))?;
-        let db_connections = IntGaugeVec::new(
-            Opts::new("db_pool_connections", "Database pool connections by state"),
-            &["state"],
-        )?;
-        r.register(Box::new(db_connections.clone()))?;
         Ok(Self {
             http_requests: counter_vec(
                 &r,
@@ -115,23 +115,41 @@ impl Metrics {
                 "Uploads rejected by verification, by reason",
                 &["reason"],
             )?,
-            uploads_expired,
-            sweeper_runs,
-            sweeper_removals_failed,
+            uploads_expired: counter(
+                &r,
+                "uploads_expired_total",
+                "Pending uploads expired by the sweeper",
+            )?,
+            sweeper_runs: counter(&r, "sweeper_runs_total", "Sweeper passes")?,
+            sweeper_removals_failed: counter(
+                &r,
+                "sweeper_removals_failed_total",
+                "Removals of a record's objects that failed (retried on the next pass)",
+            )?,
             sweeper_removed: counter_vec(
                 &r,
                 "sweeper_objects_removed_total",
                 "Objects the sweeper removed, by why",
                 &["kind"],
             )?,
-            outbox_depth,
+            outbox_depth: gauge_vec(
+                &r,
+                "outbox_depth",
+                "Outbox jobs neither delivered nor failed, by topic",
+                &["topic"],
+            )?,
             outbox_deliveries: counter_vec(
                 &r,
                 "outbox_deliveries_total",
                 "Outbox delivery outcomes, by topic",
                 &["topic", "outcome"],
             )?,
-            db_connections,
+            db_connections: gauge_vec(
+                &r,
+                "db_pool_connections",
+                "Database pool connections by state",
+                &["state"],
+            )?,
             registry: r,
         })
     }

@@ -63,7 +63,7 @@ pub use page::Page;
 pub use ports::{
     AccountRepository, AuditLog, Cdn, Clock, EventPublisher, IdentityProvider, ImageRepository,
     LoginStateRepository, Notifier, ObjectStore, Outbox, ReadSigner, ReportRepository,
-    SessionRepository,
+    Repositories, SessionRepository,
 };
 pub use report::{
     CreateReportError, Decision, EvidenceKeys, ModerationAction, NewReport, Report, ReportAction,

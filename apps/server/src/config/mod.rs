@@ -186,6 +186,18 @@ impl Config {
     /// In `dev` only malformed values count; `production` also refuses what is merely risky.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        self.http_and_identity_problems(&mut problems);
+        self.storage_problems(&mut problems);
+        self.delivery_problems(&mut problems);
+        self.image_problems(&mut problems);
+        if self.app_env == AppEnv::Production {
+            self.production_problems(&mut problems);
+        }
+        problems
+    }
+
+    /// The HTTP and identity settings.
+    fn http_and_identity_problems(&self, problems: &mut Vec<String>) {
         if let Err(mut bad) = self.http.parsed_cors_origins() {
             problems.append(&mut bad);
         }
@@ -222,6 +234,10 @@ impl Config {
                 "LOGIN_SUCCESS_REDIRECT: {u:?} is not an http(s) URL or a path"
             ));
         }
+    }
+
+    /// The object store and CDN settings.
+    fn storage_problems(&self, problems: &mut Vec<String>) {
         if let Some(k) = self
             .storage
             .storage_signing_key
@@ -249,6 +265,10 @@ impl Config {
                 problems.push("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together".to_owned());
             }
         }
+    }
+
+    /// The notifier and the event endpoints.
+    fn delivery_problems(&self, problems: &mut Vec<String>) {
         match self.notify.notifier {
             NotifierKind::Aligo
                 if [
@@ -273,6 +293,10 @@ impl Config {
         if let Err(bad) = self.events.endpoints() {
             problems.extend(bad);
         }
+    }
+
+    /// The image policy, the CloudFront key pair and the body limit.
+    fn image_problems(&self, problems: &mut Vec<String>) {
         if let Err(e) = self.images.variants() {
             problems.push(format!("IMAGE_VARIANTS: {}", e.reason));
         }
@@ -299,49 +323,49 @@ impl Config {
         if self.http.json_body_limit == 0 {
             problems.push("JSON_BODY_LIMIT must be greater than 0".to_owned());
         }
-        if self.app_env == AppEnv::Production {
-            match &self.http.public_url {
-                None => problems.push(
-                    "PUBLIC_URL must be set in production (the https URL clients use)".to_owned(),
-                ),
-                Some(u) if !u.starts_with("https://") => problems.push(format!(
-                    "PUBLIC_URL must be https in production (session cookies are Secure), got {u:?}"
-                )),
-                Some(_) => {}
-            }
-            if self.identity.dev_login == Some(true) {
-                problems.push(
-                    "DEV_LOGIN must be off in production: it logs anyone in as any e-mail"
-                        .to_owned(),
-                );
-            }
-            if self
-                .http
-                .cors_origins
-                .iter()
-                .any(|o| o.trim().starts_with("http://"))
-            {
-                problems.push("CORS_ORIGINS must list only https origins in production".to_owned());
-            }
-            let outbound = self
-                .events
-                .endpoints()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|e| (format!("EVENT_ENDPOINTS {}", e.name), e.endpoint.url))
-                .chain(
-                    self.notify
-                        .webhook_url
-                        .clone()
-                        .map(|u| ("WEBHOOK_URL".to_owned(), u)),
-                );
-            for (what, url) in outbound {
-                if let Some(why) = unsafe_outbound(&url) {
-                    problems.push(format!("{what}: {why} in production"));
-                }
+    }
+
+    /// What `production` refuses beyond malformed values.
+    fn production_problems(&self, problems: &mut Vec<String>) {
+        match &self.http.public_url {
+            None => problems.push(
+                "PUBLIC_URL must be set in production (the https URL clients use)".to_owned(),
+            ),
+            Some(u) if !u.starts_with("https://") => problems.push(format!(
+                "PUBLIC_URL must be https in production (session cookies are Secure), got {u:?}"
+            )),
+            Some(_) => {}
+        }
+        if self.identity.dev_login == Some(true) {
+            problems.push(
+                "DEV_LOGIN must be off in production: it logs anyone in as any e-mail".to_owned(),
+            );
+        }
+        if self
+            .http
+            .cors_origins
+            .iter()
+            .any(|o| o.trim().starts_with("http://"))
+        {
+            problems.push("CORS_ORIGINS must list only https origins in production".to_owned());
+        }
+        let outbound = self
+            .events
+            .endpoints()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| (format!("EVENT_ENDPOINTS {}", e.name), e.endpoint.url))
+            .chain(
+                self.notify
+                    .webhook_url
+                    .clone()
+                    .map(|u| ("WEBHOOK_URL".to_owned(), u)),
+            );
+        for (what, url) in outbound {
+            if let Some(why) = unsafe_outbound(&url) {
+                problems.push(format!("{what}: {why} in production"));
             }
         }
-        problems
     }
 }
 

@@ -45,6 +45,61 @@ pub(crate) fn refused_fields(
     outcome.map(|e| field_errors(e, fields)).unwrap_or_default()
 }
 
+/// Field refusals, collected while each field is parsed once by its domain parser.
+#[derive(Debug, Default)]
+pub(crate) struct Refusals(Vec<ParseError>);
+
+impl Refusals {
+    /// `parsed`'s value, or `None` with its refusal kept.
+    pub(crate) fn take<T>(&mut self, parsed: Result<T, ParseError>) -> Option<T> {
+        parsed.map_err(|e| self.0.push(e)).ok()
+    }
+
+    /// An optional field: `Some(None)` when absent, `None` when refused.
+    pub(crate) fn optional<T>(
+        &mut self,
+        parsed: Option<Result<T, ParseError>>,
+    ) -> Option<Option<T>> {
+        match parsed {
+            None => Some(None),
+            Some(r) => self.take(r).map(Some),
+        }
+    }
+
+    /// `parsed`, its refusal named `field` as the client knows it.
+    pub(crate) fn take_as<T>(
+        &mut self,
+        field: &'static str,
+        parsed: Result<T, ParseError>,
+    ) -> Option<T> {
+        self.take(parsed.map_err(|e| ParseError::new(field, e.reason)))
+    }
+
+    pub(crate) fn push(&mut self, e: ParseError) {
+        self.0.push(e);
+    }
+
+    pub(crate) fn extend(&mut self, more: Vec<ParseError>) {
+        self.0.extend(more);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The refusals in the order of `fields` (`(Rust field, client name)`), the order
+    /// the body declares them.
+    pub(crate) fn into_ordered(mut self, fields: &[(&str, &str)]) -> Vec<ParseError> {
+        self.0
+            .sort_by_key(|e| fields.iter().position(|(_, f)| *f == e.field));
+        self.0
+    }
+
+    pub(crate) fn into_inner(self) -> Vec<ParseError> {
+        self.0
+    }
+}
+
 /// A domain parser's refusal as a `validator` error, keeping its reason.
 pub(crate) fn refusal(e: ParseError) -> ValidationError {
     ValidationError::new("format").with_message(e.reason.into())

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use validator::{Validate, ValidationError};
 
 use super::admin::parse_decision;
-use super::{field_errors, refusal, refused, refused_fields};
+use super::{Refusals, field_errors, refused, refused_fields};
 use crate::error::{ApiError, Domain};
 
 /// Seed 002's report: exactly one of the three targets.
@@ -27,21 +27,12 @@ pub struct ReportBody {
     pub report_room_id: Option<i64>,
     pub report_user_id: Option<i64>,
     /// 1 to 1000 characters.
-    #[validate(required(message = "is required"), custom(function = "valid_reason"))]
+    #[validate(required(message = "is required"))]
     pub report_etc_reason: Option<String>,
     /// A JSON array of image keys, or seed 002's string `"[a.jpg, b.jpg]"`; up to 10, each
     /// the reporter's own confirmed image of channel `report`.
     #[schema(value_type = Option<Object>, example = json!(["report/2026/11/23/42/Zx9.png"]))]
-    #[validate(custom(function = "valid_evidence"))]
     pub report_img_path: Option<serde_json::Value>,
-}
-
-fn valid_reason(r: &str) -> Result<(), ValidationError> {
-    ReportReason::parse(r).map(drop).map_err(refusal)
-}
-
-fn valid_evidence(v: &serde_json::Value) -> Result<(), ValidationError> {
-    EvidenceKeys::parse(Some(v)).map(drop).map_err(refusal)
 }
 
 impl ReportBody {
@@ -53,24 +44,24 @@ impl ReportBody {
     pub fn try_into_domain(self) -> Result<ReportSubmission, ApiError> {
         let errors = self.validate().err();
         let refused = |fields: &[(&str, &'static str)]| refused_fields(errors.as_ref(), fields);
-        // In the order of the body: the category, the target, the reason, the evidence.
-        let mut invalid = refused(&[("report_category_id", "report_category_id")]);
-        let target = ReportTarget::from_fields(
+        // In the order of the body: the category, the target, the reason, the evidence;
+        // each parsed once.
+        let mut invalid = Refusals::default();
+        invalid.extend(refused(&[("report_category_id", "report_category_id")]));
+        let target = invalid.take(ReportTarget::from_fields(
             self.report_product_id,
             self.report_room_id,
             self.report_user_id,
-        )
-        .map_err(|e| invalid.push(e))
-        .ok();
-        invalid.extend(refused(&[
-            ("report_etc_reason", "report_etc_reason"),
-            ("report_img_path", "report_img_path"),
-        ]));
+        ));
+        invalid.extend(refused(&[("report_etc_reason", "report_etc_reason")]));
         let reason = self
             .report_etc_reason
             .as_deref()
-            .and_then(|r| ReportReason::parse(r).ok());
-        let evidence = EvidenceKeys::parse(self.report_img_path.as_ref()).ok();
+            .and_then(|r| invalid.take_as("report_etc_reason", ReportReason::parse(r)));
+        let evidence = match &self.report_img_path {
+            Some(v) => invalid.take_as("report_img_path", EvidenceKeys::parse(Some(v))),
+            None => invalid.take(EvidenceKeys::parse(None)),
+        };
         match (self.report_category_id, target, reason, evidence) {
             (Some(category), Some(target), Some(reason), Some(evidence)) if invalid.is_empty() => {
                 Ok(ReportSubmission {
@@ -80,7 +71,7 @@ impl ReportBody {
                     evidence,
                 })
             }
-            _ => Err(ApiError::invalid_fields(invalid).in_domain(Domain::Report)),
+            _ => Err(ApiError::invalid_fields(invalid.into_inner()).in_domain(Domain::Report)),
         }
     }
 }

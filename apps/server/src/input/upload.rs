@@ -1,32 +1,27 @@
-//! An upload request, as every upload route family sends it (seeds 000 to 004), checked
-//! against the formats and the image policy and turned into a [`UploadSpec`].
+//! An upload request, as every upload route family sends it, checked against the formats
+//! and the image policy and turned into a [`UploadSpec`], each field parsed once.
 
 use domain::services::ImagePolicy;
 use domain::upload::{extension, is_metadata_key, parse_checksum, parse_filename};
 use domain::{AccountId, Channel, ImageType, ParseError, UploadSpec};
-use validator::{Validate, ValidationError};
 
-use super::{field_errors, refusal, refused};
+use super::Refusals;
 use crate::error::{ApiError, Domain, ErrorCode};
 
 /// What the client asked for.
-#[derive(Debug, Clone, Default, Validate)]
+#[derive(Debug, Clone, Default)]
 pub struct UploadInput {
-    #[validate(custom(function = "valid_filename"))]
     pub filename: Option<String>,
     /// `application/octet-stream` or none: resolved from the filename.
     pub content_type: Option<String>,
-    /// Must be the caller's id when given (seed 003).
+    /// Must be the caller's id when given (the upload pipeline API).
     pub uploader_id: Option<String>,
-    #[validate(custom(function = "valid_metadata"))]
     pub metadata: Option<serde_json::Value>,
-    #[validate(range(min = 1, message = "must be at least 1"))]
     pub content_length: Option<u64>,
-    #[validate(custom(function = "valid_checksum"))]
     pub checksum: Option<String>,
     /// Without a declared type (nor a filename to take one from), accept any accepted image
     /// type and decide it from the bytes at confirmation, instead of refusing the request:
-    /// seed 000's routes, whose clients declare none.
+    /// the files/avatars API, whose clients declare none.
     pub any_type: bool,
 }
 
@@ -39,30 +34,49 @@ const FIELDS: &[(&str, &str)] = &[
     ("checksum", "checksum"),
 ];
 
-fn valid_filename(name: &str) -> Result<(), ValidationError> {
-    parse_filename(name).map(drop).map_err(refusal)
+/// The client's metadata: a JSON object (or nothing) whose keys are 1 to 64 characters
+/// without control characters, at most `max_bytes` of JSON once stored with the
+/// `channel` the service adds.
+fn parse_metadata(
+    v: Option<serde_json::Value>,
+    channel: Channel,
+    max_bytes: usize,
+) -> Result<serde_json::Map<String, serde_json::Value>, ParseError> {
+    let bad = |why: String| ParseError::new("metadata", why);
+    let metadata = match v {
+        None | Some(serde_json::Value::Null) => serde_json::Map::new(),
+        Some(serde_json::Value::Object(m)) if m.keys().all(|k| is_metadata_key(k)) => m,
+        Some(serde_json::Value::Object(_)) => {
+            return Err(bad(
+                "keys must be 1 to 64 characters without control characters".into(),
+            ));
+        }
+        Some(_) => return Err(bad("must be a JSON object".into())),
+    };
+    // Measured as stored: with the channel the service adds.
+    let mut stored = metadata.clone();
+    stored.insert("channel".into(), channel.as_str().into());
+    if serde_json::to_vec(&stored).map_or(usize::MAX, |v| v.len()) > max_bytes {
+        return Err(bad(format!("must be at most {max_bytes} bytes of JSON")));
+    }
+    Ok(metadata)
 }
 
-fn valid_metadata(v: &serde_json::Value) -> Result<(), ValidationError> {
-    match v {
-        serde_json::Value::Null => Ok(()),
-        serde_json::Value::Object(m) if m.keys().all(|k| is_metadata_key(k)) => Ok(()),
-        serde_json::Value::Object(_) => Err(refused(
-            "keys must be 1 to 64 characters without control characters",
+/// A declared length: at least 1, at most `max`.
+fn parse_length(n: u64, max: u64) -> Result<u64, ParseError> {
+    match n {
+        0 => Err(ParseError::new("content_length", "must be at least 1")),
+        n if n > max => Err(ParseError::new(
+            "content_length",
+            format!("must be at most {max} bytes"),
         )),
-        _ => Err(refused("must be a JSON object")),
+        n => Ok(n),
     }
-}
-
-fn valid_checksum(c: &str) -> Result<(), ValidationError> {
-    if c.trim().is_empty() {
-        return Ok(());
-    }
-    parse_checksum(c).map(drop).map_err(refusal)
 }
 
 impl UploadInput {
-    /// Checks the request for an upload by `caller` to `channel` under `policy`.
+    /// Checks the request for an upload by `caller` to `channel` under `policy`, each
+    /// field parsed once.
     ///
     /// # Errors
     /// 403 `UPLOADER_MISMATCH` when `uploader_id` is someone else; 400
@@ -84,32 +98,71 @@ impl UploadInput {
                 "Uploader mismatch",
             )));
         }
-        let mut invalid = match self.validate() {
-            Ok(()) => Vec::new(),
-            Err(errors) => field_errors(&errors, FIELDS),
-        };
-        let refused = |field: &str| invalid.iter().any(|e| e.field == field);
-        let filename = self.filename.filter(|_| !refused("filename"));
+        let mut invalid = Refusals::default();
+        let filename = invalid.optional(self.filename.as_deref().map(parse_filename));
+        let kind = self.kind(filename.as_ref(), &mut invalid).map_err(image)?;
+        let metadata = invalid.take(parse_metadata(
+            self.metadata,
+            channel,
+            policy.metadata_max_bytes,
+        ));
+        let content_length = invalid.optional(
+            self.content_length
+                .map(|n| parse_length(n, policy.max_size)),
+        );
+        let checksum = invalid.optional(
+            self.checksum
+                .as_deref()
+                .filter(|c| !c.trim().is_empty())
+                .map(parse_checksum),
+        );
+        match (kind, filename, metadata, content_length, checksum) {
+            (Some(kind), Some(filename), Some(metadata), Some(content_length), Some(checksum))
+                if invalid.is_empty() =>
+            {
+                Ok(UploadSpec {
+                    kind,
+                    filename,
+                    metadata,
+                    content_length,
+                    checksum,
+                })
+            }
+            _ => Err(image(ApiError::invalid_fields(
+                invalid.into_ordered(FIELDS),
+            ))),
+        }
+    }
+
+    /// The declared type, or the filename's (the upload pipeline API's fallback);
+    /// `Some(None)`: any accepted type, decided from the bytes; `None` when neither is
+    /// given and one is required (recorded in `invalid`).
+    ///
+    /// # Errors
+    /// 400 `UNSUPPORTED_CONTENT_TYPE` for a type that is no accepted image.
+    fn kind(
+        &self,
+        filename: Option<&Option<String>>,
+        invalid: &mut Refusals,
+    ) -> Result<Option<Option<ImageType>>, ApiError> {
         let declared = self
             .content_type
             .as_deref()
             .map(str::trim)
             .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("application/octet-stream"));
         let unsupported = |what: String| {
-            image(ApiError::new(
+            ApiError::new(
                 ErrorCode::UnsupportedContentType,
                 format!(
                     "{what} is not accepted: use image/png, image/jpeg, image/webp or image/gif."
                 ),
-            ))
+            )
         };
-        // `None` when invalid; `Some(None)`: any accepted type, decided from the bytes.
-        let kind: Option<Option<ImageType>> = match (declared, &filename) {
+        Ok(match (declared, filename.and_then(Option::as_ref)) {
             (Some(ct), _) => Some(Some(
                 ImageType::from_mime(ct)
                     .map_err(|_| unsupported(ct.chars().take(100).collect()))?,
             )),
-            // Seed 003's fallback: resolve from the filename's extension.
             (None, Some(name)) => Some(Some(
                 ImageType::from_extension(extension(name))
                     .map_err(|_| unsupported(format!("a .{} file", extension(name))))?,
@@ -122,54 +175,8 @@ impl UploadInput {
                 ));
                 None
             }
-        };
-        let metadata = match self.metadata {
-            Some(serde_json::Value::Object(m)) => m,
-            _ => serde_json::Map::new(),
-        };
-        // Measured as stored: with the channel the service adds.
-        let mut stored = metadata.clone();
-        stored.insert("channel".into(), channel.as_str().into());
-        if serde_json::to_vec(&stored).map_or(usize::MAX, |v| v.len()) > policy.metadata_max_bytes {
-            invalid.push(ParseError::new(
-                "metadata",
-                format!(
-                    "must be at most {} bytes of JSON",
-                    policy.metadata_max_bytes
-                ),
-            ));
-        }
-        if let Some(n) = self.content_length
-            && n > policy.max_size
-        {
-            invalid.push(ParseError::new(
-                "content_length",
-                format!("must be at most {} bytes", policy.max_size),
-            ));
-        }
-        let checksum = self
-            .checksum
-            .as_deref()
-            .filter(|c| !c.trim().is_empty())
-            .and_then(|c| parse_checksum(c).ok());
-        match kind {
-            Some(kind) if invalid.is_empty() => Ok(UploadSpec {
-                kind,
-                filename,
-                metadata,
-                content_length: self.content_length,
-                checksum,
-            }),
-            _ => Err(image(ApiError::invalid_fields(order(invalid)))),
-        }
+        })
     }
-}
-
-/// The refused fields in the order the request declares them (the checks above run in
-/// two passes).
-fn order(mut invalid: Vec<ParseError>) -> Vec<ParseError> {
-    invalid.sort_by_key(|e| FIELDS.iter().position(|(_, f)| *f == e.field));
-    invalid
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use actix_web::http::{Method, header};
 use actix_web::{HttpResponse, web};
 use domain::services::AccountExport;
 use domain::services::notifications::NoticeJob;
-use domain::{AccountId, ImageStatus, JobState};
+use domain::{Account, AccountId, Image, ImageStatus, JobRecord, JobState, Report};
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -136,29 +136,10 @@ pub struct ExportedNotice {
 
 impl ExportDocument {
     fn new(e: AccountExport, state: &AppState) -> Self {
-        let a = e.account;
         let now = OffsetDateTime::now_utc();
         Self {
             exported_at: rfc3339(now),
-            account: ExportedAccount {
-                user_id: a.id.get(),
-                name: a.name.as_ref().map(|n| n.as_str().to_owned()),
-                email: a.email.as_ref().map(|m| m.as_str().to_owned()),
-                email_verified: a.email_verified,
-                gender: a.gender.map(|g| g.as_str().to_owned()),
-                birth_date: a.birth_date.map(|d| d.to_string()),
-                locale: a.locale.as_ref().map(|l| l.as_str().to_owned()),
-                phone: a.phone.as_ref().map(|p| p.as_str().to_owned()),
-                roles: a.roles.iter().map(|r| r.as_str().to_owned()).collect(),
-                profile_image_key: a.profile_image_key.as_ref().map(ToString::to_string),
-                created_at: rfc3339(a.created_at),
-                updated_at: rfc3339(a.updated_at),
-                suspension: a.active_suspension(now).map(|s| ExportedSuspension {
-                    until: s.until.map(rfc3339),
-                    reason: s.reason.as_str().to_owned(),
-                    since: rfc3339(s.at),
-                }),
-            },
+            account: ExportedAccount::new(&e.account, now),
             identities: e
                 .identities
                 .into_iter()
@@ -183,72 +164,104 @@ impl ExportDocument {
             images: e
                 .images
                 .into_iter()
-                .map(|i| ExportedImage {
-                    // A private image's URL would expire; the key reads it through
-                    // `GET /images/{key}/url`.
-                    cdn_url: (i.status == ImageStatus::Ready && !i.private)
-                        .then(|| state.images.cdn_url(&i.key)),
-                    private: i.private,
-                    key: i.key.to_string(),
-                    channel: i.channel.as_str().to_owned(),
-                    status: i.status.as_str().to_owned(),
-                    content_type: i.content_type.map(|t| t.mime().to_owned()),
-                    size: i.size,
-                    width: i.width,
-                    height: i.height,
-                    original_filename: i.original_filename,
-                    metadata: i.metadata,
-                    created_at: rfc3339(i.created_at),
-                    confirmed_at: i.confirmed_at.map(rfc3339),
-                    expires_at: i.expires_at.map(rfc3339),
-                    variants: i
-                        .variants
-                        .into_iter()
-                        .map(|v| ExportedVariant {
-                            name: v.name,
-                            key: v.key.to_string(),
-                            width: v.width,
-                            height: v.height,
-                        })
-                        .collect(),
-                    blurhash: i.blurhash,
-                })
+                .map(|i| ExportedImage::new(i, state))
                 .collect(),
-            reports: e
-                .reports
+            reports: e.reports.into_iter().map(ExportedReport::from).collect(),
+            notices: e.notices.into_iter().map(ExportedNotice::from).collect(),
+        }
+    }
+}
+
+impl ExportedAccount {
+    fn new(a: &Account, now: OffsetDateTime) -> Self {
+        Self {
+            user_id: a.id.get(),
+            name: a.name.as_ref().map(|n| n.as_str().to_owned()),
+            email: a.email.as_ref().map(|m| m.as_str().to_owned()),
+            email_verified: a.email_verified,
+            gender: a.gender.map(|g| g.as_str().to_owned()),
+            birth_date: a.birth_date.map(|d| d.to_string()),
+            locale: a.locale.as_ref().map(|l| l.as_str().to_owned()),
+            phone: a.phone.as_ref().map(|p| p.as_str().to_owned()),
+            roles: a.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            profile_image_key: a.profile_image_key.as_ref().map(ToString::to_string),
+            created_at: rfc3339(a.created_at),
+            updated_at: rfc3339(a.updated_at),
+            suspension: a.active_suspension(now).map(|s| ExportedSuspension {
+                until: s.until.map(rfc3339),
+                reason: s.reason.as_str().to_owned(),
+                since: rfc3339(s.at),
+            }),
+        }
+    }
+}
+
+impl ExportedImage {
+    fn new(i: Image, state: &AppState) -> Self {
+        Self {
+            // A private image's URL would expire; the key reads it through
+            // `GET /images/{key}/url`.
+            cdn_url: (i.status == ImageStatus::Ready && !i.private)
+                .then(|| state.images.cdn_url(&i.key)),
+            private: i.private,
+            key: i.key.to_string(),
+            channel: i.channel.as_str().to_owned(),
+            status: i.status.as_str().to_owned(),
+            content_type: i.content_type.map(|t| t.mime().to_owned()),
+            size: i.size,
+            width: i.width,
+            height: i.height,
+            original_filename: i.original_filename,
+            metadata: i.metadata,
+            created_at: rfc3339(i.created_at),
+            confirmed_at: i.confirmed_at.map(rfc3339),
+            expires_at: i.expires_at.map(rfc3339),
+            variants: i
+                .variants
                 .into_iter()
-                .map(|r| ExportedReport {
-                    id: r.id.get(),
-                    category_id: r.category.get(),
-                    target_type: r.target.kind().to_owned(),
-                    target_id: r.target.id(),
-                    reason: r.reason.as_str().to_owned(),
-                    evidence: r.evidence.iter().map(ToString::to_string).collect(),
-                    status: r.status.as_str().to_owned(),
-                    created_at: rfc3339(r.created_at),
-                    updated_at: rfc3339(r.updated_at),
+                .map(|v| ExportedVariant {
+                    name: v.name,
+                    key: v.key.to_string(),
+                    width: v.width,
+                    height: v.height,
                 })
                 .collect(),
-            notices: e
-                .notices
-                .into_iter()
-                .map(|n| {
-                    let job = serde_json::from_value::<NoticeJob>(n.job.payload).ok();
-                    let (state, settled_at) = match n.state {
-                        JobState::Pending => ("pending", None),
-                        JobState::Delivered(t) => ("delivered", Some(rfc3339(t))),
-                        JobState::Skipped(t) => ("skipped", Some(rfc3339(t))),
-                        JobState::Failed(t) => ("failed", Some(rfc3339(t))),
-                    };
-                    ExportedNotice {
-                        kind: job.map(|j| j.kind.as_str().to_owned()),
-                        report_id: job.and_then(|j| j.report_id),
-                        state: state.to_owned(),
-                        created_at: rfc3339(n.job.created_at),
-                        settled_at,
-                    }
-                })
-                .collect(),
+            blurhash: i.blurhash,
+        }
+    }
+}
+
+impl From<Report> for ExportedReport {
+    fn from(r: Report) -> Self {
+        Self {
+            id: r.id.get(),
+            category_id: r.category.get(),
+            target_type: r.target.kind().to_owned(),
+            target_id: r.target.id(),
+            reason: r.reason.as_str().to_owned(),
+            evidence: r.evidence.iter().map(ToString::to_string).collect(),
+            status: r.status.as_str().to_owned(),
+            created_at: rfc3339(r.created_at),
+            updated_at: rfc3339(r.updated_at),
+        }
+    }
+}
+
+impl From<JobRecord> for ExportedNotice {
+    fn from(n: JobRecord) -> Self {
+        let job = serde_json::from_value::<NoticeJob>(n.job.payload).ok();
+        let (state, settled_at) = match n.state {
+            JobState::Pending => ("pending", None),
+            JobState::Delivered(t) => ("delivered", Some(rfc3339(t))),
+            JobState::Skipped(t) => ("skipped", Some(rfc3339(t))),
+            JobState::Failed(t) => ("failed", Some(rfc3339(t))),
+        };
+        Self {
+            kind: job.map(|j| j.kind.as_str().to_owned()),
+            report_id: job.and_then(|j| j.report_id),
+            state: state.to_owned(),
+            created_at: rfc3339(n.job.created_at),
+            settled_at,
         }
     }
 }

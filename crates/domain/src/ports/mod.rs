@@ -19,6 +19,7 @@ mod object_store;
 mod outbox;
 mod read_signer;
 mod reports;
+mod repositories;
 mod sessions;
 
 pub use accounts::AccountRepository;
@@ -67,6 +68,7 @@ pub use read_signer::ReadSigner;
 #[cfg(feature = "mock")]
 pub use reports::MockReportRepository;
 pub use reports::ReportRepository;
+pub use repositories::Repositories;
 #[cfg(feature = "mock")]
 pub use sessions::MockSessionRepository;
 pub use sessions::SessionRepository;

@@ -18,6 +18,7 @@ use crate::ports::Clock;
 use crate::ports::ImageRepository;
 use crate::ports::Outbox;
 use crate::ports::ReportRepository;
+use crate::ports::Repositories;
 use crate::ports::SessionRepository;
 use crate::report::{Report, ReportFilter};
 use crate::session::Session;
@@ -71,22 +72,15 @@ impl std::fmt::Debug for Exports {
 }
 
 impl Exports {
-    pub fn new(
-        accounts: Arc<dyn AccountRepository>,
-        sessions: Arc<dyn SessionRepository>,
-        images: Arc<dyn ImageRepository>,
-        reports: Arc<dyn ReportRepository>,
-        outbox: Arc<dyn Outbox>,
-        audit: Arc<dyn AuditLog>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    /// On every repository an export reads, and the audit log.
+    pub fn new(repos: &Repositories, clock: Arc<dyn Clock>) -> Self {
         Self {
-            accounts,
-            sessions,
-            images,
-            reports,
-            outbox,
-            audit,
+            accounts: repos.accounts.clone(),
+            sessions: repos.sessions.clone(),
+            images: repos.images.clone(),
+            reports: repos.reports.clone(),
+            outbox: repos.outbox.clone(),
+            audit: repos.audit.clone(),
             clock,
         }
     }
@@ -216,12 +210,15 @@ mod tests {
             .times(4)
             .returning(|_| Ok(()));
         Exports::new(
-            Arc::new(accounts),
-            Arc::new(sessions),
-            Arc::new(images),
-            Arc::new(reports),
-            Arc::new(outbox),
-            Arc::new(audit),
+            &crate::ports::Repositories {
+                accounts: Arc::new(accounts),
+                sessions: Arc::new(sessions),
+                images: Arc::new(images),
+                reports: Arc::new(reports),
+                outbox: Arc::new(outbox),
+                audit: Arc::new(audit),
+                ..crate::ports::Repositories::unused()
+            },
             Arc::new(clock),
         )
     }

@@ -27,8 +27,8 @@ use crate::login::{
     AuthorizationRedirect, LoginFlow, LoginHints, PendingRegistration, ProviderClaims,
     RegistrationId,
 };
-use crate::ports::AccountRepository;
 use crate::ports::Clock;
+use crate::ports::{AccountRepository, Repositories};
 use crate::ports::{IdentityProvider, LoginStateRepository};
 use crate::services::sessions::{SessionMeta, Sessions, StartedSession};
 use crate::session::TokenHash;
@@ -115,8 +115,7 @@ fn same_secret(a: &str, b: &str) -> bool {
 impl Login {
     pub fn new(
         providers: Vec<Arc<dyn IdentityProvider>>,
-        accounts: Arc<dyn AccountRepository>,
-        states: Arc<dyn LoginStateRepository>,
+        repos: &Repositories,
         sessions: Sessions,
         clock: Arc<dyn Clock>,
         policy: LoginPolicy,
@@ -127,8 +126,8 @@ impl Login {
                 .into_iter()
                 .map(|p| (p.registration_id().clone(), p))
                 .collect(),
-            accounts,
-            states,
+            accounts: repos.accounts.clone(),
+            states: repos.login_states.clone(),
             sessions,
             clock,
             policy,

@@ -16,6 +16,7 @@ use crate::ports::AccountRepository;
 use crate::ports::Clock;
 use crate::ports::Notifier;
 use crate::ports::Outbox;
+use crate::ports::Repositories;
 
 /// What the reporter is told about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -139,16 +140,16 @@ pub struct DeliveryReport {
 }
 
 impl Notifications {
+    /// On `repos`' outbox and accounts (where a notice goes).
     pub fn new(
-        outbox: Arc<dyn Outbox>,
-        accounts: Arc<dyn AccountRepository>,
+        repos: &Repositories,
         notifier: Arc<dyn Notifier>,
         clock: Arc<dyn Clock>,
         max_attempts: u32,
     ) -> Self {
         Self {
-            outbox,
-            accounts,
+            outbox: repos.outbox.clone(),
+            accounts: repos.accounts.clone(),
             notifier,
             clock,
             max_attempts: max_attempts.max(1),
@@ -287,8 +288,11 @@ mod tests {
             .times(1)
             .returning(|_| Ok(()));
         let w = Notifications::new(
-            Arc::new(o),
-            Arc::new(accounts(Some("010-1234-5678"))),
+            &crate::ports::Repositories {
+                outbox: Arc::new(o),
+                accounts: Arc::new(accounts(Some("010-1234-5678"))),
+                ..crate::ports::Repositories::unused()
+            },
             Arc::new(n),
             clock(),
             5,
@@ -312,8 +316,11 @@ mod tests {
         n.expect_send()
             .returning(|_| Err(NotifyError::Failed("result_code -101".into())));
         let w = Notifications::new(
-            Arc::new(o),
-            Arc::new(accounts(Some("01012345678"))),
+            &crate::ports::Repositories {
+                outbox: Arc::new(o),
+                accounts: Arc::new(accounts(Some("01012345678"))),
+                ..crate::ports::Repositories::unused()
+            },
             Arc::new(n),
             clock(),
             5,
@@ -334,8 +341,11 @@ mod tests {
         n.expect_send()
             .returning(|_| Err(NotifyError::Skipped("no phone number".into())));
         let w = Notifications::new(
-            Arc::new(o),
-            Arc::new(accounts(None)),
+            &crate::ports::Repositories {
+                outbox: Arc::new(o),
+                accounts: Arc::new(accounts(None)),
+                ..crate::ports::Repositories::unused()
+            },
             Arc::new(n),
             clock(),
             5,

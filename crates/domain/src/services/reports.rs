@@ -25,6 +25,7 @@ use crate::ports::AuditLog;
 use crate::ports::Clock;
 use crate::ports::ImageRepository;
 use crate::ports::ReportRepository;
+use crate::ports::Repositories;
 use crate::report::{
     CreateReportError, NewReport, Report, ReportCategory, ReportEvent, ReportFilter, ReportId,
     ReportStatus, ReportSubmission, ReportTarget,
@@ -96,19 +97,13 @@ impl std::fmt::Debug for Reports {
 }
 
 impl Reports {
-    pub fn new(
-        repo: Arc<dyn ReportRepository>,
-        images: Arc<dyn ImageRepository>,
-        accounts: Arc<dyn AccountRepository>,
-        audit: Arc<dyn AuditLog>,
-        clock: Arc<dyn Clock>,
-        policy: ReportPolicy,
-    ) -> Self {
+    /// On `repos`' reports, images (evidence), accounts (decisions) and audit log.
+    pub fn new(repos: &Repositories, clock: Arc<dyn Clock>, policy: ReportPolicy) -> Self {
         Self {
-            repo,
-            images,
-            accounts,
-            audit,
+            repo: repos.reports.clone(),
+            images: repos.images.clone(),
+            accounts: repos.accounts.clone(),
+            audit: repos.audit.clone(),
             clock,
             policy,
             events: Subscriptions::default(),

@@ -4,6 +4,9 @@
 //!
 //! Every case works with fresh, unique data, so a suite can run against a store that other
 //! tests use too.
+
+// A conformance suite is one long scenario per port, read top to bottom.
+#![allow(clippy::too_many_lines)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use bytes::Bytes;

@@ -30,6 +30,7 @@ use crate::events::{EventKind, Subscriptions};
 use crate::ports::AccountRepository;
 use crate::ports::AuditLog;
 use crate::ports::Clock;
+use crate::ports::Repositories;
 
 /// Failures of the account operations.
 #[derive(Debug, thiserror::Error)]
@@ -98,14 +99,11 @@ impl std::fmt::Debug for Accounts {
 }
 
 impl Accounts {
-    pub fn new(
-        accounts: Arc<dyn AccountRepository>,
-        audit: Arc<dyn AuditLog>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    /// On `repos`' accounts and audit log.
+    pub fn new(repos: &Repositories, clock: Arc<dyn Clock>) -> Self {
         Self {
-            accounts,
-            audit,
+            accounts: repos.accounts.clone(),
+            audit: repos.audit.clone(),
             clock,
             events: Subscriptions::default(),
         }

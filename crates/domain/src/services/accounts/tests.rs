@@ -7,8 +7,18 @@ use crate::ports::MockAccountRepository;
 use crate::ports::MockAuditLog;
 use crate::ports::MockClock;
 use crate::ports::MockSessionRepository;
+use crate::ports::Repositories;
 use mockall::predicate::*;
 use time::macros::datetime;
+
+/// The repositories an accounts service reads: `accounts` and `audit`.
+fn repos(accounts: Arc<dyn AccountRepository>, audit: Arc<dyn AuditLog>) -> Repositories {
+    Repositories {
+        accounts,
+        audit,
+        ..Repositories::unused()
+    }
+}
 
 const NOW: time::OffsetDateTime = datetime!(2026-11-23 10:00 UTC);
 
@@ -66,7 +76,7 @@ async fn withdrawn_and_unknown_accounts_are_not_found() {
     repo.expect_find_by_id()
         .with(eq(AccountId::new(3)))
         .returning(|_| Ok(Some(account(3, false))));
-    let svc = Accounts::new(Arc::new(repo), any_audit(), clock());
+    let svc = Accounts::new(&repos(Arc::new(repo), any_audit()), clock());
     assert!(matches!(
         svc.get(AccountId::new(1)).await,
         Err(AccountError::NotFound)
@@ -93,7 +103,7 @@ async fn withdrawal_is_one_repository_act() {
         .with(eq(AccountId::new(5)), eq(NOW), eq(None), eq(vec![]))
         .times(1)
         .returning(|_, _, _, _| Ok(()));
-    let svc = Accounts::new(Arc::new(repo), any_audit(), clock());
+    let svc = Accounts::new(&repos(Arc::new(repo), any_audit()), clock());
     svc.withdraw(&owner(5), AccountId::new(5), &RequestId::none())
         .await
         .expect("withdrawn");
@@ -105,7 +115,7 @@ async fn withdrawing_twice_is_not_found_and_touches_nothing() {
     repo.expect_find_by_id()
         .returning(|_| Ok(Some(account(5, true))));
     repo.expect_withdraw().never();
-    let svc = Accounts::new(Arc::new(repo), any_audit(), clock());
+    let svc = Accounts::new(&repos(Arc::new(repo), any_audit()), clock());
     assert!(matches!(
         svc.withdraw(&owner(5), AccountId::new(5), &RequestId::none())
             .await,
@@ -123,7 +133,7 @@ async fn a_failed_withdrawal_is_the_stores_answer() {
             RepositoryError::Unavailable("busy".into()),
         ))
     });
-    let svc = Accounts::new(Arc::new(repo), any_audit(), clock());
+    let svc = Accounts::new(&repos(Arc::new(repo), any_audit()), clock());
     assert!(matches!(
         svc.withdraw(&owner(5), AccountId::new(5), &RequestId::none())
             .await,
@@ -140,7 +150,7 @@ fn live_repo() -> MockAccountRepository {
 
 #[tokio::test]
 async fn who_may_read_a_full_account() {
-    let svc = Accounts::new(Arc::new(live_repo()), any_audit(), clock());
+    let svc = Accounts::new(&repos(Arc::new(live_repo()), any_audit()), clock());
     let id = AccountId::new(3);
     for (actor, allowed) in [
         (owner(3), true),
@@ -169,7 +179,7 @@ async fn only_the_owner_and_admins_change_or_withdraw() {
     let mut repo = MockAccountRepository::new();
     repo.expect_update().never();
     repo.expect_withdraw().never();
-    let svc = Accounts::new(Arc::new(repo), any_audit(), clock());
+    let svc = Accounts::new(&repos(Arc::new(repo), any_audit()), clock());
     let id = AccountId::new(3);
     for actor in [owner(4), with_role(4, Role::Staff), service()] {
         assert!(matches!(
@@ -196,7 +206,7 @@ async fn an_admin_changes_someone_elses_profile() {
         })
         .times(1)
         .returning(|id, _, _| Ok(account(id.get(), false)));
-    let svc = Accounts::new(Arc::new(repo), any_audit(), clock());
+    let svc = Accounts::new(&repos(Arc::new(repo), any_audit()), clock());
     let patch = ProfilePatch {
         name: Some(DisplayName::parse("New Name").expect("valid")),
         ..ProfilePatch::default()
@@ -216,7 +226,7 @@ async fn granting_a_role_needs_a_verified_email() {
     let mut repo = MockAccountRepository::new();
     repo.expect_find_by_verified_email().returning(|_| Ok(None));
     repo.expect_update().never();
-    let svc = Accounts::new(Arc::new(repo), any_audit(), clock());
+    let svc = Accounts::new(&repos(Arc::new(repo), any_audit()), clock());
     let email = Email::parse("x@example.com").expect("email");
     assert!(matches!(
         svc.grant_role_by_email(&email, Role::Staff, AuditActor::Cli("root".into()))
@@ -272,7 +282,7 @@ async fn a_suspension_is_one_audited_update() {
         .returning(|id, _, _| Ok(account(id.get(), false)));
     let mut log = MockAuditLog::new();
     log.expect_record().never();
-    let svc = Accounts::new(Arc::new(repo), Arc::new(log), clock());
+    let svc = Accounts::new(&repos(Arc::new(repo), Arc::new(log)), clock());
     svc.suspend(
         &with_role(1, Role::Staff),
         AccountId::new(3),
@@ -315,7 +325,7 @@ async fn who_may_suspend_whom() {
         } else {
             expect_denied(AuditAction::AccountSuspend)
         };
-        let svc = Accounts::new(Arc::new(repo), log, clock());
+        let svc = Accounts::new(&repos(Arc::new(repo), log), clock());
         let got = svc
             .suspend(
                 &actor,
@@ -333,8 +343,7 @@ async fn who_may_suspend_whom() {
         repo.expect_find_by_id().never();
         repo.expect_update().never();
         let svc = Accounts::new(
-            Arc::new(repo),
-            expect_denied(AuditAction::AccountSuspend),
+            &repos(Arc::new(repo), expect_denied(AuditAction::AccountSuspend)),
             clock(),
         );
         assert!(matches!(
@@ -353,7 +362,7 @@ async fn who_may_suspend_whom() {
 
 #[tokio::test]
 async fn a_suspension_must_end_in_the_future_and_only_one_in_force_is_lifted() {
-    let svc = Accounts::new(Arc::new(live_repo()), any_audit(), clock());
+    let svc = Accounts::new(&repos(Arc::new(live_repo()), any_audit()), clock());
     let staff = with_role(1, Role::Staff);
     assert!(matches!(
         svc.suspend(
@@ -387,7 +396,7 @@ async fn a_suspension_must_end_in_the_future_and_only_one_in_force_is_lifted() {
         }))
     });
     repo.expect_update().never();
-    let svc = Accounts::new(Arc::new(repo), any_audit(), clock());
+    let svc = Accounts::new(&repos(Arc::new(repo), any_audit()), clock());
     assert!(matches!(
         svc.lift_suspension(&staff, AccountId::new(3), &RequestId::none())
             .await,
@@ -410,7 +419,7 @@ async fn roles_are_changed_by_admins_only_and_never_their_own_admin() {
         })
         .times(1)
         .returning(|id, _, _| Ok(account(id.get(), false)));
-    let svc = Accounts::new(Arc::new(repo), any_audit(), clock());
+    let svc = Accounts::new(&repos(Arc::new(repo), any_audit()), clock());
     let admin = with_role(1, Role::Admin);
     svc.change_role(
         &admin,
@@ -434,7 +443,7 @@ async fn roles_are_changed_by_admins_only_and_never_their_own_admin() {
         } else {
             AuditAction::RoleRevoke
         };
-        let svc = Accounts::new(Arc::new(repo), expect_denied(action), clock());
+        let svc = Accounts::new(&repos(Arc::new(repo), expect_denied(action)), clock());
         let role = if change == RoleChange::Grant {
             Role::Staff
         } else {
@@ -471,7 +480,7 @@ async fn an_admin_deleting_someone_else_is_audited_with_the_withdrawal() {
         .returning(|_, _, _, _| Ok(()));
     let mut sessions = MockSessionRepository::new();
     sessions.expect_revoke_all().returning(|_, _| Ok(0));
-    let svc = Accounts::new(Arc::new(repo), any_audit(), clock());
+    let svc = Accounts::new(&repos(Arc::new(repo), any_audit()), clock());
     svc.withdraw(
         &with_role(1, Role::Admin),
         AccountId::new(5),

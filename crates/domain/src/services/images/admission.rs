@@ -20,7 +20,7 @@ pub struct ProcessingLimits {
     pub queue: usize,
     /// How long one may wait before it is refused.
     pub wait: Duration,
-    /// The most pixel work one decode may take ([`crate::sniff::DecodeCost::work`]:
+    /// The most pixel work one decode may take ([`crate::processing::DecodeCost::work`]:
     /// pixels × scans for a JPEG, canvas × frames for an animated WebP, every frame's
     /// pixels for a GIF), checked from the structure before decoding starts.
     pub decode_budget: u64,

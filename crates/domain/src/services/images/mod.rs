@@ -18,13 +18,12 @@ use crate::actor::Actor;
 use crate::error::RepositoryError;
 use crate::events::{EventKind, Subscriptions};
 use crate::image::{Channel, Image, ImageStatus, UploadLimit, UploadLimits};
-use crate::ports::AccountRepository;
 use crate::ports::AuditLog;
 use crate::ports::Clock;
 use crate::ports::ImageObserver;
 use crate::ports::ImageProcessor;
 use crate::ports::ObjectStore;
-use crate::ports::{Cdn, ImageRepository, ReadSigner};
+use crate::ports::{Cdn, ImageRepository, ReadSigner, Repositories};
 use crate::processing::{VariantPresets, variant_of};
 use crate::storage::{ObjectKey, StorageError};
 use admission::Admission;
@@ -260,25 +259,24 @@ fn random_part() -> String {
 }
 
 impl Images {
+    /// On `repos`' images, accounts (avatars) and audit log.
     pub fn new(
-        repo: Arc<dyn ImageRepository>,
+        repos: &Repositories,
         media: Media,
         delivery: Delivery,
-        accounts: Arc<dyn AccountRepository>,
-        audit: Arc<dyn AuditLog>,
         clock: Arc<dyn Clock>,
         policy: ImagePolicy,
     ) -> Self {
         Self {
-            repo,
+            repo: repos.images.clone(),
             store: media.store,
             processor: media.processor,
             admission: Arc::new(Admission::new(policy.processing)),
             in_flight: Arc::default(),
             cdn: delivery.cdn,
             signer: delivery.signer,
-            avatars: Avatars::new(accounts, clock.clone()),
-            audit,
+            avatars: Avatars::new(repos.accounts.clone(), clock.clone()),
+            audit: repos.audit.clone(),
             clock,
             policy,
             observer: Arc::new(Deaf),

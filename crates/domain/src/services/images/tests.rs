@@ -1,5 +1,8 @@
 //! The image state machine and every verification rule, with mocked ports.
 
+// A scenario test reads top to bottom; it is not split to fit a length.
+#![allow(clippy::too_many_lines)]
+
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -16,6 +19,7 @@ use crate::ports::MockAccountRepository;
 use crate::ports::MockClock;
 use crate::ports::MockImageProcessor;
 use crate::ports::MockObjectStore;
+use crate::ports::Repositories;
 use crate::ports::{MockCdn, MockImageRepository};
 use crate::processing::{Body, DecodeCost, INSPECT_HEAD_LEN, InspectError, Inspection};
 use crate::processing::{ProcessError, Processed, Rendition, VariantName};
@@ -212,7 +216,12 @@ fn processed(
         ))
     });
     Images::new(
-        Arc::new(repo),
+        &Repositories {
+            images: Arc::new(repo),
+            accounts: Arc::new(accounts),
+            audit: Arc::new(audit),
+            ..Repositories::unused()
+        },
         Media {
             store: Arc::new(store),
             processor: Arc::new(processor),
@@ -221,8 +230,6 @@ fn processed(
             cdn: Arc::new(cdn),
             signer: Arc::new(signer),
         },
-        Arc::new(accounts),
-        Arc::new(audit),
         clock(),
         ImagePolicy::default(),
     )

@@ -6,6 +6,7 @@ use crate::login::IdentityError;
 use crate::ports::MockAccountRepository;
 use crate::ports::MockClock;
 use crate::ports::MockSessionRepository;
+use crate::ports::Repositories;
 use crate::ports::{MockIdentityProvider, MockLoginStateRepository};
 use crate::services::sessions::SessionPolicy;
 use crate::session::Session;
@@ -100,8 +101,11 @@ fn login(
     let sessions = Sessions::new(Arc::new(sessions()), clock(), SessionPolicy::default());
     Login::new(
         vec![Arc::new(p)],
-        Arc::new(accounts),
-        Arc::new(states),
+        &Repositories {
+            accounts: Arc::new(accounts),
+            login_states: Arc::new(states),
+            ..Repositories::unused()
+        },
         sessions,
         clock(),
         LoginPolicy {

@@ -15,6 +15,7 @@ use crate::ports::MockAuditLog;
 use crate::ports::MockClock;
 use crate::ports::MockImageRepository;
 use crate::ports::MockReportRepository;
+use crate::ports::Repositories;
 use crate::report::{Decision, ModerationAction};
 use crate::report::{EvidenceKeys, ReportCategoryId, ReportReason, ReportTarget};
 use crate::storage::ObjectKey;
@@ -98,10 +99,13 @@ fn deciding(
     audit: MockAuditLog,
 ) -> Reports {
     Reports::new(
-        Arc::new(repo),
-        Arc::new(images),
-        Arc::new(accounts),
-        Arc::new(audit),
+        &Repositories {
+            reports: Arc::new(repo),
+            images: Arc::new(images),
+            accounts: Arc::new(accounts),
+            audit: Arc::new(audit),
+            ..Repositories::unused()
+        },
         clock(),
         ReportPolicy { per_day: 3 },
     )
