@@ -1,4 +1,4 @@
-// Seed 003's front-end example, verbatim. The test replaces only its base URL.
+// The upload pipeline API's front-end example, verbatim. The test replaces only its base URL.
 type UploadInitResponse = {
   key: string;
   upload_url: string;

@@ -29,7 +29,7 @@ fn accept_request_id(v: &HeaderValue) -> Option<String> {
     ok.then(|| s.to_owned())
 }
 
-/// Headers every response carries (seed 000's set; `X-XSS-Protection: 0` per current
+/// Headers every response carries (the files/avatars API's set; `X-XSS-Protection: 0` per current
 /// guidance). A handler that sets its own `Cache-Control` (static assets, images) keeps it,
 /// and then no `Pragma`/`Expires` are added either.
 fn apply_default_headers(h: &mut HeaderMap) {

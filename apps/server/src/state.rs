@@ -53,7 +53,7 @@ impl AppState {
             .map(|k| self.images.cdn_url(k))
     }
 
-    /// Confirms an account's avatar uploads whose bytes have arrived (seeds 000 and 001
+    /// Confirms an account's avatar uploads whose bytes have arrived (the files/avatars and account APIs
     /// have no callback). Failures are logged: reading an account never fails for them.
     pub async fn settle_avatar(&self, account: domain::AccountId) {
         if let Err(e) = self.images.settle_avatar(account).await {

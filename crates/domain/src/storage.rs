@@ -148,7 +148,7 @@ pub enum StorageError {
     /// one expected).
     #[error("the object changed")]
     PreconditionFailed,
-    /// The store could not be reached or timed out (seed 000's `CAN_NOT_ACCESS_S3`).
+    /// The store could not be reached or timed out (the files/avatars API's `CAN_NOT_ACCESS_S3`).
     #[error("the object store is unavailable")]
     Unavailable(#[source] BoxError),
     /// Anything else.

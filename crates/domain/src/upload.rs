@@ -11,7 +11,7 @@ use crate::image::ImageType;
 /// An upload request, checked.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UploadSpec {
-    /// `None`: any accepted type, decided from the bytes at confirmation (seed 000's
+    /// `None`: any accepted type, decided from the bytes at confirmation (the files/avatars API's
     /// routes, whose clients declare none).
     pub kind: Option<ImageType>,
     /// For display only ([`parse_filename`]); never part of the key.

@@ -1,5 +1,5 @@
 //! The notifier port's adapters: the log (the embedded default), SMS through Aligo's HTTP
-//! API (the provider seed 002's system used), and a generic webhook signed with
+//! API (the provider the chat API's system used), and a generic webhook signed with
 //! HMAC-SHA256; and the event publisher, Standard Webhooks ([`events`]).
 
 pub mod events;

@@ -68,7 +68,7 @@ pub enum ErrorCode {
     InvalidUploadDir,
     TooManyFiles,
     NoFiles,
-    /// Seed 000's storage failure.
+    /// The files/avatars API's storage failure.
     CanNotAccessS3,
     // Reports.
     ReportNotFound,

@@ -23,7 +23,7 @@ use domain::ParseError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// Which part of the service an error belongs to (seed 001's `domain`).
+/// Which part of the service an error belongs to (the account API's `domain`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Domain {
@@ -55,7 +55,7 @@ pub struct ErrorBody {
     pub domain: Domain,
     /// The refused fields of a 400, else null.
     pub validation: Option<Vec<FieldError>>,
-    /// Seed 001's list of refused field names; present only with `validation`.
+    /// The account API's list of refused field names; present only with `validation`.
     #[serde(rename = "invalidFields", skip_serializing_if = "Option::is_none")]
     pub invalid_fields: Option<Vec<String>>,
 }
@@ -139,7 +139,7 @@ impl ApiError {
         self.code
     }
 
-    /// 400 with the refused fields (`validation` and seed 001's `invalidFields`).
+    /// 400 with the refused fields (`validation` and the account API's `invalidFields`).
     pub fn validation(message: impl Into<String>, fields: Vec<FieldError>) -> Self {
         let mut e = Self::new(ErrorCode::InvalidInput, message);
         e.validation = Some(fields);
@@ -218,7 +218,7 @@ impl ApiError {
         )
     }
 
-    /// Seed 000's storage failure.
+    /// The files/avatars API's storage failure.
     pub fn storage_unavailable() -> Self {
         Self::new(
             ErrorCode::CanNotAccessS3,
@@ -357,7 +357,7 @@ impl ApiError {
 }
 
 impl ApiError {
-    /// Seed 001's `{"message": "insufficient user info", "invalidFields": [...]}`, in the
+    /// The account API's `{"message": "insufficient user info", "invalidFields": [...]}`, in the
     /// envelope.
     pub fn insufficient_user_info(invalid: Vec<ParseError>) -> Self {
         let mut e = Self::invalid_fields(invalid);
@@ -374,7 +374,7 @@ impl ApiError {
         .in_domain(Domain::Account)
     }
 
-    /// Seed 000's `USER_NOT_FOUND`.
+    /// The files/avatars API's `USER_NOT_FOUND`.
     pub fn user_not_found() -> Self {
         Self::new(
             ErrorCode::UserNotFound,

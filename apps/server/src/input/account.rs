@@ -27,7 +27,7 @@ pub struct PatchAccountRequest {
     pub phone: Option<String>,
 }
 
-/// Seed 001's rule for changes: 2 to 20 characters, stricter than registration's 50.
+/// The account API's rule for changes: 2 to 20 characters, stricter than registration's 50.
 fn valid_name(n: &str) -> Result<(), ValidationError> {
     match DisplayName::parse(n) {
         Ok(d) if d.char_count() <= ProfilePatch::NAME_MAX => Ok(()),

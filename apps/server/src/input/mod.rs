@@ -1,7 +1,7 @@
 //! Request bodies checked at the edge: each is validated with `validator`'s derive
 //! (lengths, ranges, formats) and turned into domain values by one `try_into_domain`, so
 //! the services take only domain types. A refusal names every invalid field, in the
-//! contract's envelope (`validation` and seed 001's `invalidFields`).
+//! contract's envelope (`validation` and the account API's `invalidFields`).
 
 pub mod account;
 pub mod admin;

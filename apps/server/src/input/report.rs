@@ -1,4 +1,4 @@
-//! Seed 002's report, a moderation request and the moderation list's filters, checked and
+//! The chat API's report, a moderation request and the moderation list's filters, checked and
 //! turned into domain values.
 
 use domain::{
@@ -13,7 +13,7 @@ use super::admin::parse_decision;
 use super::{Refusals, field_errors, refused, refused_fields};
 use crate::error::{ApiError, Domain};
 
-/// Seed 002's report: exactly one of the three targets.
+/// The chat API's report: exactly one of the three targets.
 #[derive(Debug, Deserialize, ToSchema, Validate)]
 pub struct ReportBody {
     #[schema(example = 1)]
@@ -29,7 +29,7 @@ pub struct ReportBody {
     /// 1 to 1000 characters.
     #[validate(required(message = "is required"))]
     pub report_etc_reason: Option<String>,
-    /// A JSON array of image keys, or seed 002's string `"[a.jpg, b.jpg]"`; up to 10, each
+    /// A JSON array of image keys, or the chat API's string `"[a.jpg, b.jpg]"`; up to 10, each
     /// the reporter's own confirmed image of channel `report`.
     #[schema(value_type = Option<Object>, example = json!(["report/2026/11/23/42/Zx9.png"]))]
     pub report_img_path: Option<serde_json::Value>,

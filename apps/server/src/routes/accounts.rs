@@ -1,4 +1,4 @@
-//! Seed 001's account routes: read, change and withdraw an account, its summary, and the
+//! The account API's account routes: read, change and withdraw an account, its summary, and the
 //! internal profile other services read.
 
 use actix_web::http::Method;
@@ -22,7 +22,7 @@ pub fn routes(r: &mut Routes) {
         .add(Method::GET, "/users/{userId}/profile", internal_profile);
 }
 
-/// An account (seed 001). `gender`, `birthDate`, `profileImgUri`, `locale` may be null.
+/// An account (the account API). `gender`, `birthDate`, `profileImgUri`, `locale` may be null.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountResponse {

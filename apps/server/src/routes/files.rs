@@ -1,5 +1,5 @@
-//! The legacy upload routes: seed 000 (`/users/profiles/avatars`, `/files`), seed 001's
-//! profile-image routes, and seed 002's server-side multipart upload. Same image service,
+//! The legacy upload routes: the files/avatars API (`/users/profiles/avatars`, `/files`), the account API's
+//! profile-image routes, and the chat API's server-side multipart upload. Same image service,
 //! the seeds' shapes.
 
 use actix_multipart::Multipart;
@@ -35,7 +35,7 @@ pub fn routes(r: &mut Routes) {
         .add(Method::POST, "/api/multi-img/upload", multi_upload);
 }
 
-/// Seed 000's optional query: the file's name and type. Without either, the URL takes any
+/// The files/avatars API's optional query: the file's name and type. Without either, the URL takes any
 /// accepted image type (or no `Content-Type`), decided from the bytes at confirmation.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -47,7 +47,7 @@ pub struct FileQuery {
 }
 
 impl FileQuery {
-    /// Seed 000's clients declare no type: the URL then takes any accepted image type (or
+    /// The files/avatars API's clients declare no type: the URL then takes any accepted image type (or
     /// none), and confirmation decides it from the bytes.
     fn input(self) -> UploadInput {
         UploadInput {
@@ -59,7 +59,7 @@ impl FileQuery {
     }
 }
 
-/// Seed 000's avatar answer, with the key and CDN URL added.
+/// The files/avatars API's avatar answer, with the key and CDN URL added.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AvatarResponse {
@@ -69,7 +69,7 @@ pub struct AvatarResponse {
     cdn_url: String,
 }
 
-/// Seed 000's post-file answer, with the key and CDN URL added.
+/// The files/avatars API's post-file answer, with the key and CDN URL added.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FileResponse {
@@ -144,7 +144,7 @@ fn file_not_found(e: ImageError) -> ApiError {
     }
 }
 
-/// A PUT URL for a post image (seed 000). Confirm it with
+/// A PUT URL for a post image (the files/avatars API). Confirm it with
 /// `POST /api/v1/images/post/callback` and its `key`.
 #[utoipa::path(get, path = "/files", tag = "images",
     params(FileQuery),
@@ -186,7 +186,7 @@ pub struct SignedPutQuery {
     filename: Option<String>,
 }
 
-/// Seed 001: the PUT URL for the owner's profile image, as `text/plain`. The PUT must
+/// The account API: the PUT URL for the owner's profile image, as `text/plain`. The PUT must
 /// carry the Content-Type of the file's extension.
 #[utoipa::path(get, path = "/accounts/{id}/profile/image/signed-put-url", tag = "images",
     params(("id" = i64, Path), SignedPutQuery),
@@ -239,7 +239,7 @@ pub async fn profile_put_url(
         .body(issued.upload_url))
 }
 
-/// Seed 001: deletes the account's profile image (the owner or an ADMIN).
+/// The account API: deletes the account's profile image (the owner or an ADMIN).
 #[utoipa::path(delete, path = "/accounts/{id}/profile/image", tag = "images",
     params(("id" = i64, Path)),
     responses(
@@ -263,7 +263,7 @@ pub async fn delete_profile_image(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Seed 002's multipart upload: every file part is streamed through the service to the
+/// The chat API's multipart upload: every file part is streamed through the service to the
 /// store and verified like a callback; `uploadDirPrefix` `/origin/report` makes report
 /// evidence, any other `/origin/…` prefix post images. Answers the stored keys, for
 /// `report_img_path`.

@@ -1,4 +1,4 @@
-//! The image routes of seeds 003 (`/api/v1/images/{channel}` and its callback) and 004
+//! The image routes of the upload pipeline API (`/api/v1/images/{channel}` and its callback) and 004
 //! (`/images/presigned-url*`, metadata, delete). Each is a thin translation over the one
 //! image service.
 
@@ -48,7 +48,7 @@ fn image_key(raw: &str) -> Result<ObjectKey, ApiError> {
     ObjectKey::parse(raw).map_err(|_| ApiError::from(domain::services::ImageError::NotFound))
 }
 
-/// Seed 003's presign request.
+/// The upload pipeline API's presign request.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct IssueRequest {
     /// With an extension; kept for display, never used as the key.
@@ -68,7 +68,7 @@ pub struct IssueRequest {
     checksum: Option<String>,
 }
 
-/// Seed 003's presign answer.
+/// The upload pipeline API's presign answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IssueResponse {
     #[schema(example = "chat/2026/11/23/42/Zx9Qa1b2c3d4e5f6g7h8iA.png")]
@@ -138,7 +138,7 @@ pub async fn issue_v1(
     }))
 }
 
-/// Seed 003's callback request.
+/// The upload pipeline API's callback request.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CallbackRequest {
     key: String,
@@ -148,7 +148,7 @@ pub struct CallbackRequest {
     checksum: Option<String>,
 }
 
-/// A confirmed image (seed 003's callback answer; also the metadata of seed 004).
+/// A confirmed image (the upload pipeline API's callback answer; also the metadata of the images domain API).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ImageResponse {
     key: String,
@@ -276,7 +276,7 @@ pub async fn callback_v1(
     Ok(HttpResponse::Ok().json(ImageResponse::new(&image, view)))
 }
 
-/// Seed 004's presign request.
+/// The images domain API's presign request.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PresignRequest {
     #[schema(example = "image/jpeg")]
@@ -285,12 +285,12 @@ pub struct PresignRequest {
     /// `chat` (default), `scan`, `profile`, `my`, `post`, `report`; case-insensitive.
     purpose: Option<String>,
     /// The body's length in bytes, when known: the upload URL then binds it (S3 refuses
-    /// any other length), as seed 003's does. Without it S3 cannot bound the PUT's size
+    /// any other length), as the upload pipeline API's does. Without it S3 cannot bound the PUT's size
     /// until confirmation (see docs/images.md).
     content_length: Option<u64>,
 }
 
-/// Seed 004's presign answer.
+/// The images domain API's presign answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PresignResponse {
     upload_url: String,
@@ -302,7 +302,7 @@ pub struct PresignResponse {
 
     key: String,
     expires_in: u64,
-    /// The headers the PUT must carry (seed 003's addition).
+    /// The headers the PUT must carry (the upload pipeline API's addition).
     required_headers: BTreeMap<String, String>,
 }
 
@@ -382,7 +382,7 @@ pub async fn presign_profile(
 }
 
 /// A ready image's metadata: its uploader, STAFF, ADMIN, SERVER. The uploader's read of
-/// a pending upload whose bytes have arrived confirms it (seed 004 has no callback).
+/// a pending upload whose bytes have arrived confirms it (the images domain API has no callback).
 #[utoipa::path(get, path = "/images/{key}/metadata", tag = "images",
     params(("key" = String, Path, description = "The image key; may contain `/`")),
     responses(

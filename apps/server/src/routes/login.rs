@@ -1,4 +1,4 @@
-//! Seed 001's login routes: the redirect to a provider, the provider's callback,
+//! The account API's login routes: the redirect to a provider, the provider's callback,
 //! registration completion and logout; and the user's own sessions.
 
 use actix_web::http::{Method, header};
@@ -39,7 +39,7 @@ pub struct LoginQuery {
     name: Option<String>,
 }
 
-/// A successful login (seed 001).
+/// A successful login (the account API).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginResponse {
@@ -189,7 +189,7 @@ fn logged_in(state: &AppState, done: LoggedIn, may_redirect: bool) -> HttpRespon
     })
 }
 
-/// The fields missing after an insufficient login (seed 001). Only these four are known.
+/// The fields missing after an insufficient login (the account API). Only these four are known.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RegisterRequest {

@@ -1,4 +1,4 @@
-//! Seed 002's report API, and moderation for STAFF and ADMIN.
+//! The chat API's report API, and moderation for STAFF and ADMIN.
 
 use actix_web::http::{Method, header};
 use actix_web::{HttpResponse, web};
@@ -21,7 +21,7 @@ pub fn routes(r: &mut Routes) {
         .add(Method::PATCH, "/api/reports/{id}", moderate);
 }
 
-/// Files a report. Answers seed 002's `Reported successfully` as text; the new report's id
+/// Files a report. Answers the chat API's `Reported successfully` as text; the new report's id
 /// is in the `X-Report-Id` header.
 #[utoipa::path(post, path = "/api/report", tag = "reports",
     request_body = ReportBody,

@@ -1,4 +1,4 @@
-//! Seed 001's account routes on the embedded defaults, through the dev provider.
+//! The account API's account routes on the embedded defaults, through the dev provider.
 
 use reqwest::Method;
 use serde_json::json;
@@ -657,7 +657,7 @@ async fn internal_profiles_answer_user_not_found_for_services() {
         .await;
     let body = assert_envelope(res, 404, "USER_NOT_FOUND").await;
     assert_eq!(body["message"], "User Not Found");
-    // Seed 000's bare Authorization header works for services too.
+    // The files/avatars API's bare Authorization header works for services too.
     let res = app
         .client
         .get(app.url(&format!("/users/{}/profile", user.id)))

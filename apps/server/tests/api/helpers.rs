@@ -165,7 +165,7 @@ pub async fn assert_envelope(res: reqwest::Response, status: u16, code: &str) ->
     body
 }
 
-/// The headers seed 000 shows on every response (with `X-XSS-Protection: 0`).
+/// The headers the files/avatars API shows on every response (with `X-XSS-Protection: 0`).
 pub fn assert_contract_headers(res: &reqwest::Response) {
     let h = res.headers();
     let get = |name: &str| {

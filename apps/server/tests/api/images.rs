@@ -290,7 +290,7 @@ async fn the_legacy_routes_answer_the_seed_shapes_and_avatars_need_no_callback()
     let app = spawn_app().await;
     let user = app.login("legacy@example.com").await;
 
-    // Seed 000: avatar without a callback.
+    // The files/avatars API: avatar without a callback.
     let res = app
         .send_as(
             Method::GET,
@@ -373,7 +373,7 @@ async fn the_legacy_routes_answer_the_seed_shapes_and_avatars_need_no_callback()
         "the old avatar is gone"
     );
 
-    // Seed 000: delete it; then there is none.
+    // The files/avatars API: delete it; then there is none.
     let res = app
         .send_as(Method::DELETE, "/users/profiles/avatars", &user.token)
         .await;
@@ -384,7 +384,7 @@ async fn the_legacy_routes_answer_the_seed_shapes_and_avatars_need_no_callback()
     let body = assert_envelope(res, 404, "FILE_NOT_FOUND").await;
     assert_eq!(body["message"], "FILE_NOT_FOUND");
 
-    // Seed 000: a post file.
+    // The files/avatars API: a post file.
     let v: serde_json::Value = app
         .send_as(Method::GET, "/files?filename=a.jpg", &user.token)
         .await
@@ -399,7 +399,7 @@ async fn the_legacy_routes_answer_the_seed_shapes_and_avatars_need_no_callback()
             .contains("/storage/uploads/post/")
     );
 
-    // Seed 001: text/plain URL, owner only, png/jpg/jpeg/gif only.
+    // The account API: text/plain URL, owner only, png/jpg/jpeg/gif only.
     let path = format!("/accounts/{}/profile/image/signed-put-url", user.id);
     let res = app
         .send_as(
@@ -1039,7 +1039,7 @@ async fn the_sweeper_expires_pending_uploads_and_withdrawal_deletes_every_image(
     );
 }
 
-/// Seed 003's TypeScript `uploadChatImage`, unchanged but for its base URL, run in Node
+/// The upload pipeline API's TypeScript `uploadChatImage`, unchanged but for its base URL, run in Node
 /// against the service (test-support/seed003).
 #[tokio::test]
 async fn the_seed_003_typescript_example_works_unchanged() {

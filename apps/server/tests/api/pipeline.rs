@@ -43,7 +43,7 @@ fn variant_keys(key: &str) -> [String; 2] {
 }
 
 impl TestApp {
-    /// Issues, PUTs and confirms `file` through seed 003's `channel`.
+    /// Issues, PUTs and confirms `file` through the upload pipeline API's `channel`.
     async fn upload_file(
         &self,
         user: &User,

@@ -1,4 +1,4 @@
-//! Seed 002's report API and moderation, end to end, and notices through the outbox.
+//! The chat API's report API and moderation, end to end, and notices through the outbox.
 
 use std::sync::{Arc, Mutex};
 
@@ -17,7 +17,7 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Uploads evidence through seed 002's multipart route; returns the keys.
+    /// Uploads evidence through the chat API's multipart route; returns the keys.
     pub async fn evidence(&self, user: &User, n: usize) -> Vec<String> {
         let mut form = reqwest::multipart::Form::new().text("uploadDirPrefix", "/origin/report");
         for i in 0..n {
@@ -47,7 +47,7 @@ async fn the_seed_examples_are_accepted_and_moderation_works_end_to_end() {
     let staff = app.login("staff@example.com").await;
     app.grant("staff@example.com", "STAFF");
 
-    // Seed 002's two examples, with keys from the multipart route in the string form
+    // The chat API's two examples, with keys from the multipart route in the string form
     // (missing comma and all).
     let keys = app.evidence(&alice, 5).await;
     let legacy = format!(

@@ -347,7 +347,7 @@ async fn a_cloudfront_outage_never_fails_a_delete_and_the_invalidation_waits() {
     );
 }
 
-/// Seed 000's clients declare no type: the URL takes any accepted image type (or no
+/// The files/avatars API's clients declare no type: the URL takes any accepted image type (or no
 /// Content-Type at all), the type is decided from the bytes, and the object is stored and
 /// served as that type under a key that claims none.
 pub async fn seed_000_uploads_of_every_type(app: &TestApp, garage: Option<&Garage>) {

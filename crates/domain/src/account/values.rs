@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 use time::Date;
 
-/// An account's numeric id (seed 001's `userId: long`). Ids are never reused.
+/// An account's numeric id (the account API's `userId: long`). Ids are never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(transparent)]
 pub struct AccountId(i64);
@@ -20,7 +20,7 @@ impl AccountId {
         self.0
     }
 
-    /// Parses an id as it appears in a path or in seed 003's string `uploader_id`.
+    /// Parses an id as it appears in a path or in the upload pipeline API's string `uploader_id`.
     pub fn parse(s: &str) -> Result<Self, ParseError> {
         s.trim()
             .parse::<i64>()
@@ -41,7 +41,7 @@ pub(crate) fn has_control(s: &str) -> bool {
     s.chars().any(char::is_control)
 }
 
-/// A person's display name: 2 to 50 characters (seed 001's registration rule), trimmed, no
+/// A person's display name: 2 to 50 characters (the account API's registration rule), trimmed, no
 /// control characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DisplayName(String);
@@ -214,7 +214,7 @@ impl Phone {
     }
 }
 
-/// Seed 001's gender values.
+/// The account API's gender values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Gender {
     Male,
@@ -299,7 +299,7 @@ impl Locale {
     }
 }
 
-/// Seed 001's roles. `Anonymous` is what a request without a session has; it is never stored.
+/// The account API's roles. `Anonymous` is what a request without a session has; it is never stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
     Admin,

@@ -33,7 +33,7 @@ pub struct Image {
     pub etag: Option<String>,
     pub width: Option<u32>,
     pub height: Option<u32>,
-    /// Free-form client metadata (seed 003), bounded at the edge.
+    /// Free-form client metadata (the upload pipeline API), bounded at the edge.
     pub metadata: serde_json::Map<String, serde_json::Value>,
     pub created_at: OffsetDateTime,
     pub confirmed_at: Option<OffsetDateTime>,
@@ -65,7 +65,7 @@ pub struct NewImage {
     pub channel: Channel,
     pub uploader: AccountId,
     /// The declared type; `None`: any accepted type, decided from the bytes at confirmation
-    /// (seed 000's routes, which declare none).
+    /// (the files/avatars API's routes, which declare none).
     pub content_type: Option<ImageType>,
     pub declared_length: Option<u64>,
     pub checksum_sha256: Option<String>,

@@ -7,7 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 use time::{Duration, OffsetDateTime};
 
-/// An image record's numeric id (seed 000's `avatarId` / `fileId`).
+/// An image record's numeric id (the files/avatars API's `avatarId` / `fileId`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(transparent)]
 pub struct ImageId(i64);
@@ -22,7 +22,7 @@ impl ImageId {
     }
 }
 
-/// What an image is for (seed 003's channels, seed 004's purposes, seed 000's and 002's
+/// What an image is for (the upload pipeline API's channels, the images domain API's purposes, the files/avatars API's and 002's
 /// uses). It decides the key layout and the retention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Channel {
@@ -55,7 +55,7 @@ impl Channel {
         }
     }
 
-    /// How long a ready image of this channel is kept (seed 004): chat 7 days, scan 30 days,
+    /// How long a ready image of this channel is kept (the images domain API): chat 7 days, scan 30 days,
     /// the others until deleted.
     pub const fn retention(self) -> Option<Duration> {
         match self {
@@ -176,7 +176,7 @@ impl ImageType {
         }
     }
 
-    /// Resolves a type from a filename's extension (seed 003's `application/octet-stream`).
+    /// Resolves a type from a filename's extension (the upload pipeline API's `application/octet-stream`).
     pub fn from_extension(ext: &str) -> Result<Self, ParseError> {
         match ext.to_ascii_lowercase().as_str() {
             "png" => Ok(Self::Png),

@@ -200,7 +200,7 @@ mod tests {
             EvidenceKeys::parse(Some(&v))
                 .map(|e| e.keys().iter().map(ToString::to_string).collect::<Vec<_>>())
         };
-        // Seed 002's example, missing comma and all.
+        // The chat API's example, missing comma and all.
         assert_eq!(
             keys(serde_json::json!("[1.jpg, 2.jpg, 3.jpg, 4.jpg 5.jpg]")).expect("legacy"),
             vec!["1.jpg", "2.jpg", "3.jpg", "4.jpg", "5.jpg"]

@@ -52,7 +52,7 @@ pub enum ReportTarget {
 }
 
 impl ReportTarget {
-    /// Builds the target from seed 002's three optional fields; exactly one must be given.
+    /// Builds the target from the chat API's three optional fields; exactly one must be given.
     pub fn from_fields(
         product: Option<i64>,
         room: Option<i64>,
@@ -154,7 +154,7 @@ impl fmt::Display for ReportStatus {
     }
 }
 
-/// A report's evidence: up to ten image keys, from seed 002's `report_img_path`, which is
+/// A report's evidence: up to ten image keys, from the chat API's `report_img_path`, which is
 /// either a JSON array of keys or the legacy string `"[1.jpg, 2.jpg]"` (commas or spaces
 /// between names, brackets optional).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

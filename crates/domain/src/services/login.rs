@@ -50,7 +50,7 @@ pub struct Callback {
     pub error: Option<String>,
 }
 
-/// Fields a user supplies to complete a registration (seed 001: name, email, gender,
+/// Fields a user supplies to complete a registration (the account API: name, email, gender,
 /// birthDate), as sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RegistrationForm {

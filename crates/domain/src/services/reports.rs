@@ -1,4 +1,4 @@
-//! Reports (seed 002) and moderation.
+//! Reports (the chat API) and moderation.
 //!
 //! A report names exactly one target (a product, a chat room or a user), a known category,
 //! a reason, and optionally up to ten evidence images, each the reporter's own ready image

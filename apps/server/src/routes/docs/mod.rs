@@ -88,7 +88,7 @@ pub async fn swagger_ui() -> HttpResponse {
     page()
 }
 
-/// Swagger UI at seed 003's address.
+/// Swagger UI at the upload pipeline API's address.
 #[utoipa::path(get, path = "/api/v1/images/docs", tag = "operations",
     responses((status = 200, description = "Swagger UI (alias of /docs)", content_type = "text/html")))]
 pub async fn swagger_ui_images() -> HttpResponse {

@@ -78,9 +78,9 @@ use crate::routes::{
     components(schemas(ErrorBody, FieldError, Domain)),
     modifiers(&SecuritySchemes, &CommonResponses),
     tags(
-        (name = "accounts", description = "Login, registration, sessions and accounts (seed 001)"),
-        (name = "images", description = "Uploads, confirmation, delivery and deletion (seeds 000, 001, 002, 003, 004)"),
-        (name = "reports", description = "Reports and moderation (seed 002)"),
+        (name = "accounts", description = "Login, registration, sessions and accounts (the account API)"),
+        (name = "images", description = "Uploads, confirmation, delivery and deletion (every legacy route family)"),
+        (name = "reports", description = "Reports and moderation (the chat API)"),
         (name = "operations", description = "Probes and documentation"),
     ),
 )]
@@ -109,7 +109,7 @@ impl utoipa::Modify for SecuritySchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "A session token, or a service token (`svc_…`, role SERVER). Seed 000's bare `Authorization: <token>` works too.",
+                        "A session token, or a service token (`svc_…`, role SERVER). The files/avatars API's bare `Authorization: <token>` works too.",
                     ))
                     .build(),
             ),

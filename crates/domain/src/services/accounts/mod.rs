@@ -35,7 +35,7 @@ use crate::ports::Repositories;
 /// Failures of the account operations.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
-    /// Unknown or withdrawn: the two are indistinguishable to callers (seed 000's
+    /// Unknown or withdrawn: the two are indistinguishable to callers (the files/avatars API's
     /// `USER_NOT_FOUND`, "a user who has left or does not exist").
     #[error("the user has left or does not exist")]
     NotFound,
@@ -67,7 +67,7 @@ impl From<UpdateAccountError> for AccountError {
     }
 }
 
-/// A profile change (`PATCH /accounts/{id}`): name 2 to 20 characters (seed 001's rule
+/// A profile change (`PATCH /accounts/{id}`): name 2 to 20 characters (the account API's rule
 /// for changes, stricter than registration's 50), gender, birth date.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProfilePatch {

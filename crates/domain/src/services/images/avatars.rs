@@ -109,7 +109,7 @@ impl Images {
         Ok(())
     }
 
-    /// Deletes an account's profile image (seeds 000 and 001): the account itself or an
+    /// Deletes an account's profile image (the files/avatars and account APIs): the account itself or an
     /// ADMIN. An ADMIN deleting someone else's, and a refused attempt, are audited.
     ///
     /// # Errors
@@ -155,7 +155,7 @@ impl Images {
         self.avatars.clear_if(account, &key).await
     }
 
-    /// Confirms the account's pending profile uploads whose bytes have arrived: seed 000's
+    /// Confirms the account's pending profile uploads whose bytes have arrived: the files/avatars API's
     /// and 001's avatar routes have no callback, so this runs when the account is read.
     ///
     /// # Errors

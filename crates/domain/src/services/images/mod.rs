@@ -41,7 +41,6 @@ mod admission;
 mod avatars;
 mod confirm;
 mod in_flight;
-mod publish;
 mod removal;
 mod sweeper;
 mod upload;
@@ -50,11 +49,11 @@ mod verify;
 /// Limits and lifetimes of uploads.
 #[derive(Debug, Clone)]
 pub struct ImagePolicy {
-    /// Largest object accepted, in bytes (seed 004: 10 MB).
+    /// Largest object accepted, in bytes (the images domain API: 10 MB).
     pub max_size: u64,
-    /// How long a presigned URL works (seed 004: 5 minutes).
+    /// How long a presigned URL works (the images domain API: 5 minutes).
     pub presign_ttl: std::time::Duration,
-    /// How long a pending upload waits for its bytes before it expires (seed 003: 900 s).
+    /// How long a pending upload waits for its bytes before it expires (the upload pipeline API: 900 s).
     pub pending_ttl: Duration,
     /// Largest width × height accepted: bounds decompression bombs.
     pub max_pixels: u64,
@@ -161,7 +160,7 @@ pub struct ImageUrl {
     pub expires_at: Option<time::OffsetDateTime>,
 }
 
-/// What a confirmation callback may assert (seed 003).
+/// What a confirmation callback may assert (the upload pipeline API).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Confirmation {
     /// Empty is allowed: browsers often cannot read the ETag.
@@ -206,7 +205,7 @@ pub enum ImageError {
     /// The account is at one of its upload limits; nothing was issued.
     #[error("upload limit reached: {0:?}")]
     LimitExceeded(UploadLimit),
-    /// The store could not be reached (seed 000's `CAN_NOT_ACCESS_S3`).
+    /// The store could not be reached (the files/avatars API's `CAN_NOT_ACCESS_S3`).
     #[error("the image store is unavailable")]
     StorageUnavailable(#[source] StorageError),
     #[error("unexpected storage error")]

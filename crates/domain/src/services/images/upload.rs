@@ -92,7 +92,7 @@ impl Images {
         }
     }
 
-    /// Issues an upload for `account`'s own images (seed 001's profile image URL): only the
+    /// Issues an upload for `account`'s own images (the account API's profile image URL): only the
     /// account itself may.
     ///
     /// # Errors
@@ -110,7 +110,7 @@ impl Images {
         self.issue(account, channel, spec).await
     }
 
-    /// Uploads through the service (seed 002's multipart route): the body streams to the
+    /// Uploads through the service (the chat API's multipart route): the body streams to the
     /// staging key, then goes through the same verification as a callback.
     ///
     /// # Errors
@@ -178,7 +178,7 @@ impl Images {
         }
         match image.status {
             ImageStatus::Ready => Ok(image),
-            // Seed 004 has no callback: the uploader's first read confirms the upload.
+            // The images domain API has no callback: the uploader's first read confirms the upload.
             ImageStatus::Pending if actor.is(image.uploader) => {
                 match self
                     .verify_and_promote(image, &Confirmation::default())

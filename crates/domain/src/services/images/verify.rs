@@ -223,7 +223,7 @@ pub fn check_cost(cost: &DecodeCost, limits: &ProcessingLimits) -> Result<(), Re
 
 /// The ETag without quotes or a weak prefix; `None` when the value cannot be an entity
 /// tag at all (RFC 9110: visible ASCII, no spaces or quotes). Browsers that cannot read the
-/// header send empty strings or placeholders (seed 003's example sends a sentence): those
+/// header send empty strings or placeholders (the upload pipeline API's example sends a sentence): those
 /// count as no ETag, while a well-formed ETag that differs still rejects the upload.
 fn bare_etag(s: &str) -> Option<&str> {
     let bare = s.trim().trim_start_matches("W/").trim_matches('"');
