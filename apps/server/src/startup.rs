@@ -170,7 +170,19 @@ impl Services {
         metrics: &Arc<crate::metrics::Metrics>,
     ) -> anyhow::Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let repos = repositories(config, db);
+        let Stores { direct, cached } = repositories(config, db);
+        let repos = cached;
+        // Report evidence, an export's images and reports, and a notice's recipient are
+        // read from the database itself: they must be what it holds now.
+        let for_reports = Repositories {
+            images: direct.images.clone(),
+            ..repos.clone()
+        };
+        let for_exports = Repositories {
+            images: direct.images.clone(),
+            reports: direct.reports.clone(),
+            ..repos.clone()
+        };
         let sessions = Sessions::new(
             repos.sessions.clone(),
             clock.clone(),
@@ -198,7 +210,7 @@ impl Services {
         let notifications = (config.notify.notify_interval_secs > 0)
             .then(|| -> anyhow::Result<Notifications> {
                 Ok(Notifications::new(
-                    &repos,
+                    &direct,
                     notifier(config)?,
                     clock.clone(),
                     config.notify.notify_max_attempts,
@@ -222,7 +234,7 @@ impl Services {
             dev,
             images,
             reports: Reports::new(
-                &repos,
+                &for_reports,
                 clock.clone(),
                 ReportPolicy {
                     per_day: config.reports_per_day,
@@ -231,27 +243,37 @@ impl Services {
             .with_events(subscriptions),
             audit: AuditTrail::new(repos.audit.clone()),
             events,
-            exports: Exports::new(&repos, clock),
+            exports: Exports::new(&for_exports, clock),
             notifications,
         })
     }
 }
 
-/// The repositories: accounts, sessions, images and report categories through the read
-/// caches' decorator (hot reads answered from memory, every write made here dropping what
-/// the caches hold about it); the rest (login states, the audit log, the outbox) straight
-/// from the database.
-fn repositories(config: &Config, db: &SqlStore) -> Repositories {
+/// The repositories, two ways: straight from the database, and with accounts, sessions,
+/// images and report categories through the read caches' decorator (hot reads answered
+/// from memory, every write made here dropping what the caches hold about it; login
+/// states, the audit log and the outbox are never cached). Each service is given one by
+/// name in [`Services::build`].
+struct Stores {
+    direct: Repositories,
+    cached: Repositories,
+}
+
+fn repositories(config: &Config, db: &SqlStore) -> Stores {
     let cached = Arc::new(Cached::new(
         db.clone(),
         ReadCaches::new(config.cache_policy()),
     ));
-    Repositories {
-        accounts: cached.clone(),
-        sessions: cached.clone(),
-        images: cached.clone(),
-        reports: cached,
-        ..Repositories::on(&Arc::new(db.clone()))
+    let direct = Repositories::on(&Arc::new(db.clone()));
+    Stores {
+        cached: Repositories {
+            accounts: cached.clone(),
+            sessions: cached.clone(),
+            images: cached.clone(),
+            reports: cached,
+            ..direct.clone()
+        },
+        direct,
     }
 }
 
