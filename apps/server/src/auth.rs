@@ -1,5 +1,5 @@
-//! Who is calling: the session (cookie `s_access`, `Authorization: Bearer <token>` or seed
-//! 000's bare `Authorization: <token>`) or a service token (`svc_…`, role SERVER), resolved
+//! Who is calling: the session (cookie `s_access`, `Authorization: Bearer <token>` or the
+//! files/avatars API's bare `Authorization: <token>`) or a service token (`svc_…`, role SERVER), resolved
 //! once per request by the [`Authenticated`] extractor. Cookie-authenticated unsafe
 //! requests must come from an allowed origin (CSRF).
 

@@ -1,6 +1,6 @@
 //! The legacy upload routes: the files/avatars API (`/users/profiles/avatars`, `/files`), the account API's
 //! profile-image routes, and the chat API's server-side multipart upload. Same image service,
-//! the seeds' shapes.
+//! the legacy answers' shapes.
 
 use actix_multipart::Multipart;
 use actix_web::http::{Method, header};

@@ -1,4 +1,4 @@
-//! Images: one service behind every upload route family of the seeds, in rooms:
+//! Images: one service behind every legacy upload route family, in rooms:
 //!
 //! - `upload`: the upload state machine: `issue` writes a pending record and presigns a
 //!   PUT to a **staging** key; `confirm` verifies the staged object, has it processed
