@@ -1,87 +1,79 @@
 //! A profile change (`PATCH /accounts/{id}`), checked and turned into a [`ProfilePatch`].
 
 use domain::services::ProfilePatch;
-use domain::{BirthDate, DisplayName, Gender, Phone};
+use domain::{BirthDate, DisplayName, Gender, ParseError, Phone};
 use serde::Deserialize;
 use time::Date;
 use utoipa::ToSchema;
-use validator::{Validate, ValidationError};
 
-use super::{refusal, refused, refused_fields};
+use super::Refusals;
 use crate::error::ApiError;
 
 /// Any of these; absent fields are left as they are.
-#[derive(Debug, Default, Deserialize, ToSchema, Validate)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PatchAccountRequest {
     /// 2 to 20 characters.
-    #[validate(custom(function = "valid_name"))]
     pub name: Option<String>,
     /// `MALE` or `FEMALE`.
-    #[validate(custom(function = "valid_gender"))]
     pub gender: Option<String>,
     /// `yyyy-MM-dd`.
     pub birth_date: Option<String>,
     /// For SMS notices (`010-1234-5678`, `+821012345678`); an empty string removes it.
-    #[validate(custom(function = "valid_phone"))]
     pub phone: Option<String>,
 }
 
 /// The account API's rule for changes: 2 to 20 characters, stricter than registration's 50.
-fn valid_name(n: &str) -> Result<(), ValidationError> {
+fn parse_name(n: &str) -> Result<DisplayName, ParseError> {
     match DisplayName::parse(n) {
-        Ok(d) if d.char_count() <= ProfilePatch::NAME_MAX => Ok(()),
-        _ => Err(refused("must be 2 to 20 characters")),
+        Ok(d) if d.char_count() <= ProfilePatch::NAME_MAX => Ok(d),
+        _ => Err(ParseError::new("name", "must be 2 to 20 characters")),
     }
 }
 
-fn valid_gender(g: &str) -> Result<(), ValidationError> {
-    Gender::parse(g).map(drop).map_err(refusal)
-}
-
-fn valid_phone(p: &str) -> Result<(), ValidationError> {
+/// A phone number; an empty one removes it (`None`).
+fn parse_phone(p: &str) -> Result<Option<Phone>, ParseError> {
     match p.trim() {
-        "" => Ok(()),
-        p => Phone::parse(p).map(drop).map_err(refusal),
+        "" => Ok(None),
+        p => Phone::parse(p).map(Some),
     }
 }
 
 impl PatchAccountRequest {
-    /// The change, checked; `today` bounds the birth date.
+    /// The change, checked, each field parsed once; `today` bounds the birth date.
     ///
     /// # Errors
     /// 400 naming every invalid field among name, gender and birth date; then a malformed
     /// phone number.
     pub fn try_into_domain(self, today: Date) -> Result<ProfilePatch, ApiError> {
-        let errors = self.validate().err();
-        let refused = |fields: &[(&str, &'static str)]| refused_fields(errors.as_ref(), fields);
-        let mut invalid = refused(&[("name", "name"), ("gender", "gender")]);
-        let birth_date = self
-            .birth_date
-            .as_deref()
-            .map(|d| BirthDate::parse(d, today))
-            .transpose()
-            .map_err(|e| invalid.push(e))
-            .ok()
-            .flatten();
-        if !invalid.is_empty() {
-            return Err(ApiError::invalid_fields(invalid));
-        }
-        let phone = refused(&[("phone", "phone")]);
-        if !phone.is_empty() {
-            return Err(ApiError::invalid_fields(phone));
-        }
-        Ok(ProfilePatch {
-            name: self
-                .name
+        let mut invalid = Refusals::default();
+        let name = invalid.optional(self.name.as_deref().map(parse_name));
+        let gender = invalid.optional(
+            self.gender
                 .as_deref()
-                .and_then(|n| DisplayName::parse(n).ok()),
-            gender: self.gender.as_deref().and_then(|g| Gender::parse(g).ok()),
+                .map(|g| Gender::parse(g).map_err(|e| ParseError::new("gender", e.reason))),
+        );
+        let birth_date = invalid.optional(
+            self.birth_date
+                .as_deref()
+                .map(|d| BirthDate::parse(d, today)),
+        );
+        let (Some(name), Some(gender), Some(birth_date)) = (name, gender, birth_date) else {
+            return Err(ApiError::invalid_fields(invalid.into_inner()));
+        };
+        let mut refused_phone = Refusals::default();
+        let Some(phone) = refused_phone.optional(
+            self.phone
+                .as_deref()
+                .map(|p| parse_phone(p).map_err(|e| ParseError::new("phone", e.reason))),
+        ) else {
+            return Err(ApiError::invalid_fields(refused_phone.into_inner()));
+        };
+        Ok(ProfilePatch {
+            name,
+            gender,
             birth_date,
-            phone: self.phone.as_deref().map(str::trim).map(|p| match p {
-                "" => None,
-                p => Phone::parse(p).ok(),
-            }),
+            phone,
         })
     }
 }

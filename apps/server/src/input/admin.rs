@@ -9,9 +9,8 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
-use validator::{Validate, ValidationError};
 
-use super::{refusal, refused_fields};
+use super::Refusals;
 use crate::error::{ApiError, Domain};
 
 fn instant(field: &'static str, s: &str) -> Result<OffsetDateTime, ParseError> {
@@ -23,45 +22,31 @@ fn instant(field: &'static str, s: &str) -> Result<OffsetDateTime, ParseError> {
     })
 }
 
-fn valid_until(s: &str) -> Result<(), ValidationError> {
-    instant("until", s).map(drop).map_err(refusal)
-}
-
-fn valid_reason(s: &str) -> Result<(), ValidationError> {
-    SuspensionReason::parse(s).map(drop).map_err(refusal)
-}
-
 /// `POST /accounts/{id}/suspension`.
-#[derive(Debug, Deserialize, ToSchema, Validate)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SuspendRequest {
     /// When it ends by itself (RFC 3339, in the future); absent: until lifted.
     #[schema(example = "2026-12-31T00:00:00Z")]
-    #[validate(custom(function = "valid_until"))]
     pub until: Option<String>,
     /// Why, 1 to 500 characters: shown to staff and to the user.
     #[schema(example = "Repeated fraud reports")]
-    #[validate(custom(function = "valid_reason"))]
     pub reason: String,
 }
 
 impl SuspendRequest {
-    /// The end and the reason.
+    /// The end and the reason, each parsed once.
     ///
     /// # Errors
     /// 400 naming `until` and `reason` when they are invalid.
     pub fn try_into_domain(self) -> Result<(Option<OffsetDateTime>, SuspensionReason), ApiError> {
-        let errors = self.validate().err();
-        let invalid = refused_fields(errors.as_ref(), &[("until", "until"), ("reason", "reason")]);
-        if !invalid.is_empty() {
-            return Err(ApiError::invalid_fields(invalid).in_domain(Domain::Account));
+        let mut invalid = Refusals::default();
+        let until = invalid.optional(self.until.as_deref().map(|u| instant("until", u)));
+        let reason = invalid.take_as("reason", SuspensionReason::parse(&self.reason));
+        match (until, reason) {
+            (Some(until), Some(reason)) => Ok((until, reason)),
+            _ => Err(ApiError::invalid_fields(invalid.into_inner()).in_domain(Domain::Account)),
         }
-        let until = self
-            .until
-            .as_deref()
-            .map(|u| instant("until", u))
-            .transpose()?;
-        Ok((until, SuspensionReason::parse(&self.reason)?))
     }
 }
 

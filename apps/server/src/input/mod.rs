@@ -1,7 +1,9 @@
-//! Request bodies checked at the edge: each is validated with `validator`'s derive
-//! (lengths, ranges, formats) and turned into domain values by one `try_into_domain`, so
-//! the services take only domain types. A refusal names every invalid field, in the
-//! contract's envelope (`validation` and the account API's `invalidFields`).
+//! Request bodies checked at the edge and turned into domain values by one
+//! `try_into_domain`, so the services take only domain types. Each field's domain parser
+//! runs once and its refusal is collected ([`Refusals`]); `validator`'s derive checks only
+//! what no domain type owns (a required field, a range, a note's length). A refusal names
+//! every invalid field, in the contract's envelope (`validation` and the account API's
+//! `invalidFields`).
 
 pub mod account;
 pub mod admin;
@@ -98,11 +100,6 @@ impl Refusals {
     pub(crate) fn into_inner(self) -> Vec<ParseError> {
         self.0
     }
-}
-
-/// A domain parser's refusal as a `validator` error, keeping its reason.
-pub(crate) fn refusal(e: ParseError) -> ValidationError {
-    ValidationError::new("format").with_message(e.reason.into())
 }
 
 /// A fixed refusal.
