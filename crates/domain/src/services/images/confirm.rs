@@ -121,7 +121,7 @@ impl Images {
 
     /// Verifies the stored bytes ([`super::verify`]), has them processed (decoded,
     /// stripped of metadata, variants rendered) and publishes the result at the final key
-    /// ([`super::publish`]), then marks the record ready. Only bytes read from the
+    /// (`publish`, below), then marks the record ready. Only bytes read from the
     /// verified version (by its ETag) are ever published.
     pub(super) async fn verify_and_promote(
         &self,
