@@ -1,13 +1,12 @@
 //! The account API's account routes: read, change and withdraw an account, its summary, and the
 //! internal profile other services read.
 
-use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use domain::{Account, AccountId, Actor};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{Routes, rfc3339};
+use super::{Routes, rfc3339, route};
 use crate::auth::{Authenticated, SESSION_COOKIE};
 use crate::error::ErrorCode;
 use crate::error::{ApiError, ErrorBody};
@@ -15,11 +14,11 @@ use crate::input::account::PatchAccountRequest;
 use crate::state::AppState;
 
 pub fn routes(r: &mut Routes) {
-    r.add(Method::GET, "/accounts/{id}", get_account)
-        .add(Method::PATCH, "/accounts/{id}", patch_account)
-        .add(Method::DELETE, "/accounts/{id}", delete_account)
-        .add(Method::GET, "/accounts/{id}/summary", summary)
-        .add(Method::GET, "/users/{userId}/profile", internal_profile);
+    route!(r, get_account);
+    route!(r, patch_account);
+    route!(r, delete_account);
+    route!(r, summary);
+    route!(r, internal_profile);
 }
 
 /// An account (the account API). `gender`, `birthDate`, `profileImgUri`, `locale` may be null.

@@ -2,7 +2,6 @@
 //! and revoking roles (ADMIN), the audit log (ADMIN), and event deliveries that failed for
 //! good (ADMIN).
 
-use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use domain::services::RoleChange;
 use domain::{AccountId, AuditEntry};
@@ -10,24 +9,20 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::accounts::AccountResponse;
-use super::{Routes, rfc3339};
+use super::{Routes, rfc3339, route};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
 use crate::input::admin::{AuditQuery, RoleRequest, SuspendRequest, grantable_role};
 use crate::state::AppState;
 
 pub fn routes(r: &mut Routes) {
-    r.add(Method::POST, "/accounts/{id}/suspension", suspend)
-        .add(Method::DELETE, "/accounts/{id}/suspension", lift)
-        .add(Method::POST, "/accounts/{id}/roles", grant_role)
-        .add(Method::DELETE, "/accounts/{id}/roles/{role}", revoke_role)
-        .add(Method::GET, "/admin/audit", audit_log)
-        .add(Method::GET, "/admin/events/failed", failed_events)
-        .add(
-            Method::POST,
-            "/admin/events/failed/{id}/redeliver",
-            redeliver_event,
-        );
+    route!(r, suspend);
+    route!(r, lift);
+    route!(r, grant_role);
+    route!(r, revoke_role);
+    route!(r, audit_log);
+    route!(r, failed_events);
+    route!(r, redeliver_event);
 }
 
 /// Suspends an account until `until` (indefinitely without it): its sessions end at once,

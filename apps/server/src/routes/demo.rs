@@ -1,17 +1,16 @@
 //! The demo page at `/` (static HTML, CSS and JavaScript compiled into the binary): on in
 //! dev, off in production unless `DEMO_PAGE=true`.
 
-use actix_web::http::Method;
 use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::{HttpResponse, web};
 
-use super::Routes;
+use super::{Routes, route};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 pub fn routes(r: &mut Routes) {
-    r.add(Method::GET, "/", index)
-        .add(Method::GET, "/demo/{file}", asset);
+    route!(r, index);
+    route!(r, asset);
 }
 
 const INDEX: &str = include_str!("../../static/demo/index.html");

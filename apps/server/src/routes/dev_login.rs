@@ -5,23 +5,19 @@
 //! curl -c j -b j -L "$URL/account/login/oauth2/authorization/dev?login_hint=alice@example.com&name=Alice"
 //! ```
 
-use actix_web::http::{Method, StatusCode, header};
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use identity_oidc::DevAuthorization;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::Routes;
+use super::{Routes, route};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 pub fn routes(r: &mut Routes) {
-    r.add(Method::GET, "/account/login/dev/authorize", authorize_page)
-        .add(
-            Method::POST,
-            "/account/login/dev/authorize",
-            authorize_submit,
-        );
+    route!(r, authorize_page);
+    route!(r, authorize_submit);
 }
 
 /// What the dev provider's authorization redirect carries.

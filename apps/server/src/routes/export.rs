@@ -1,7 +1,7 @@
 //! The data export: one JSON document with everything the service holds about an account
 //! (GDPR art. 15 and 20). `docs/accounts.md` describes it field by field.
 
-use actix_web::http::{Method, header};
+use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use domain::services::AccountExport;
 use domain::services::notifications::NoticeJob;
@@ -10,13 +10,13 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use super::{Routes, rfc3339};
+use super::{Routes, rfc3339, route};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 pub fn routes(r: &mut Routes) {
-    r.add(Method::GET, "/accounts/{id}/export", export);
+    route!(r, export);
 }
 
 /// The whole export.

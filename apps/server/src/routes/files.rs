@@ -3,7 +3,7 @@
 //! the legacy answers' shapes.
 
 use actix_multipart::Multipart;
-use actix_web::http::{Method, header};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::services::ImageError;
 use domain::{AccountId, Channel};
@@ -11,7 +11,7 @@ use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::Routes;
+use super::{Routes, route};
 use crate::auth::Authenticated;
 use crate::error::ErrorCode;
 use crate::error::{ApiError, Domain, ErrorBody};
@@ -19,20 +19,12 @@ use crate::input::upload::UploadInput;
 use crate::state::AppState;
 
 pub fn routes(r: &mut Routes) {
-    r.add(Method::GET, "/users/profiles/avatars", avatar_url)
-        .add(Method::DELETE, "/users/profiles/avatars", delete_avatar)
-        .add(Method::GET, "/files", post_file_url)
-        .add(
-            Method::GET,
-            "/accounts/{id}/profile/image/signed-put-url",
-            profile_put_url,
-        )
-        .add(
-            Method::DELETE,
-            "/accounts/{id}/profile/image",
-            delete_profile_image,
-        )
-        .add(Method::POST, "/api/multi-img/upload", multi_upload);
+    route!(r, avatar_url);
+    route!(r, delete_avatar);
+    route!(r, post_file_url);
+    route!(r, profile_put_url);
+    route!(r, delete_profile_image);
+    route!(r, multi_upload);
 }
 
 /// The files/avatars API's optional query: the file's name and type. Without either, the URL takes any

@@ -2,12 +2,11 @@
 
 use std::time::Duration;
 
-use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::Routes;
+use super::{Routes, route};
 use crate::error::ErrorCode;
 use crate::error::{ApiError, ErrorBody};
 use crate::probes::Probes;
@@ -16,8 +15,8 @@ use crate::probes::Probes;
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub fn routes(r: &mut Routes) {
-    r.add(Method::GET, "/healthz", healthz)
-        .add(Method::GET, "/readyz", readyz);
+    route!(r, healthz);
+    route!(r, readyz);
 }
 
 #[derive(Debug, Serialize, ToSchema)]

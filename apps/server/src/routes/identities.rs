@@ -1,23 +1,19 @@
 //! The caller's linked identities: which providers can log in to the account, and
 //! unlinking one of them (never the last).
 
-use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use domain::IdentityId;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{Routes, rfc3339};
+use super::{Routes, rfc3339, route};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 pub fn routes(r: &mut Routes) {
-    r.add(Method::GET, "/account/identities", list).add(
-        Method::DELETE,
-        "/account/identities/{id}",
-        unlink,
-    );
+    route!(r, list);
+    route!(r, unlink);
 }
 
 /// One linked identity.

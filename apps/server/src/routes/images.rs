@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::Method;
 use actix_web::{HttpResponse, web};
 use domain::services::Confirmation;
 use domain::services::ImageView;
@@ -12,29 +11,21 @@ use domain::{Channel, Image, ObjectKey};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Routes, rfc3339};
+use super::{Routes, rfc3339, route};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, Domain, ErrorBody};
 use crate::input::upload::UploadInput;
 use crate::state::AppState;
 
 pub fn routes(r: &mut Routes) {
-    r.add(Method::POST, "/api/v1/images/{channel}", issue_v1)
-        .add(
-            Method::POST,
-            "/api/v1/images/{channel}/callback",
-            callback_v1,
-        )
-        .add(Method::POST, "/images/presigned-url", presign_any)
-        .add(Method::POST, "/images/presigned-url/scan", presign_scan)
-        .add(
-            Method::POST,
-            "/images/presigned-url/profile",
-            presign_profile,
-        )
-        .add(Method::GET, "/images/{key:.+}/metadata", metadata)
-        .add(Method::GET, "/images/{key:.+}/url", read_url)
-        .add(Method::DELETE, "/images/{key:.+}", delete_image);
+    route!(r, issue_v1);
+    route!(r, callback_v1);
+    route!(r, presign_any);
+    route!(r, presign_scan);
+    route!(r, presign_profile);
+    route!(r, metadata);
+    route!(r, read_url);
+    route!(r, delete_image);
 }
 
 pub(crate) fn channel(raw: &str) -> Result<Channel, ApiError> {

@@ -4,18 +4,18 @@
 //! what it binds, then go to the store with its size limit; the "CDN" serves what the
 //! store holds under a final key, never a staged upload.
 
-use actix_web::http::{Method, header};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::ObjectKey;
 use storage_local::LocalStore;
 
-use super::Routes;
+use super::{Routes, route};
 use crate::error::{ApiError, Domain, ErrorBody, ErrorCode};
 
 pub fn routes(r: &mut Routes) {
-    r.add(Method::PUT, "/storage/{key:.+}", local_put)
-        .add(Method::GET, "/cdn/{key:.+}", local_get)
-        .add(Method::HEAD, "/cdn/{key:.+}", local_head);
+    route!(r, local_put);
+    route!(r, local_get);
+    route!(r, local_head);
 }
 
 /// What the local store's endpoints need, registered as app data when STORAGE=local.

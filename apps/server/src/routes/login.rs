@@ -1,14 +1,14 @@
 //! The account API's login routes: the redirect to a provider, the provider's callback,
 //! registration completion and logout; and the user's own sessions.
 
-use actix_web::http::{Method, header};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::services::{Callback, LoggedIn, LoginOutcome, RegistrationForm, SessionMeta};
 use domain::{LoginHints, SessionId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Routes, rfc3339};
+use super::{Routes, rfc3339, route};
 use crate::auth::{
     Authenticated, LOGIN_COOKIE, MaybeAuthenticated, REGISTER_COOKIE, SESSION_COOKIE, check_origin,
 };
@@ -17,16 +17,12 @@ use crate::error::{ApiError, Domain, ErrorBody};
 use crate::state::AppState;
 
 pub fn routes(r: &mut Routes) {
-    r.add(
-        Method::GET,
-        "/account/login/oauth2/authorization/{registrationId}",
-        login_redirect,
-    )
-    .add(Method::GET, "/login/oauth2/code/{registrationId}", callback)
-    .add(Method::POST, "/account/register", register)
-    .add(Method::POST, "/account/logout", logout)
-    .add(Method::GET, "/account/sessions", list_sessions)
-    .add(Method::DELETE, "/account/sessions/{id}", revoke_session);
+    route!(r, login_redirect);
+    route!(r, callback);
+    route!(r, register);
+    route!(r, logout);
+    route!(r, list_sessions);
+    route!(r, revoke_session);
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -1,15 +1,15 @@
 //! `/metrics`: Prometheus text format, optionally behind `METRICS_TOKEN`.
 
-use actix_web::http::{Method, header};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::Routes;
+use super::{Routes, route};
 use crate::error::{ApiError, ErrorBody};
 use crate::probes::Probes;
 use crate::state::AppState;
 
 pub fn routes(r: &mut Routes) {
-    r.add(Method::GET, "/metrics", metrics);
+    route!(r, metrics);
 }
 
 /// The service's metrics. With `METRICS_TOKEN` set, send `Authorization: Bearer <token>`.

@@ -1,6 +1,8 @@
-//! The route table. Every route is registered through [`Routes`], which records its method
-//! and path: the OpenAPI test checks each one is documented, and the authorization matrix
-//! walks the same list, so no route can ship undocumented or without a decision.
+//! The route table. A route is declared once, by its handler's `#[utoipa::path]`, and
+//! registered with [`route!`]: the router takes its method and path from that declaration
+//! and the OpenAPI document its description, so the two cannot disagree. [`Routes`] also
+//! records every method and path: the authorization matrix walks that list, so no route
+//! ships without a decision.
 
 pub mod accounts;
 pub mod admin;
@@ -20,6 +22,7 @@ pub mod reports;
 use actix_web::Resource;
 use actix_web::http::Method;
 use actix_web::{FromRequest, Handler, HttpResponse, Responder, web};
+use utoipa::openapi::OpenApi;
 
 use crate::error::ApiError;
 
@@ -28,7 +31,7 @@ use crate::error::ApiError;
 pub struct RouteSpec {
     pub method: Method,
     /// The actix path template (`/accounts/{id}`, `/images/{key:.+}/metadata`).
-    pub path: &'static str,
+    pub path: String,
 }
 
 impl RouteSpec {
@@ -61,8 +64,43 @@ impl RouteSpec {
 /// unknown method answers 405 in the envelope.
 #[derive(Default)]
 pub struct Routes {
-    resources: Vec<(&'static str, Resource)>,
+    resources: Vec<(String, Resource)>,
     specs: Vec<RouteSpec>,
+    /// Each route's part of the OpenAPI document.
+    docs: Vec<fn() -> OpenApi>,
+}
+
+/// Registers a handler under the method and path its `#[utoipa::path]` declares (see
+/// [`Routes::documented`]).
+macro_rules! route {
+    ($r:expr, $handler:ident) => {{
+        #[derive(utoipa::OpenApi)]
+        #[openapi(paths($handler))]
+        struct Doc;
+        $r.documented($handler, <Doc as utoipa::OpenApi>::openapi);
+    }};
+}
+pub(crate) use route;
+
+/// The actix template of an OpenAPI path: an image key (`{key}`) may hold slashes.
+fn actix_path(openapi_path: &str) -> String {
+    openapi_path.replace("{key}", "{key:.+}")
+}
+
+/// The methods a path item describes.
+fn methods(item: &utoipa::openapi::PathItem) -> Vec<Method> {
+    [
+        (item.get.is_some(), Method::GET),
+        (item.post.is_some(), Method::POST),
+        (item.put.is_some(), Method::PUT),
+        (item.patch.is_some(), Method::PATCH),
+        (item.delete.is_some(), Method::DELETE),
+        (item.head.is_some(), Method::HEAD),
+        (item.options.is_some(), Method::OPTIONS),
+    ]
+    .into_iter()
+    .filter_map(|(has, m)| has.then_some(m))
+    .collect()
 }
 
 impl std::fmt::Debug for Routes {
@@ -74,7 +112,23 @@ impl std::fmt::Debug for Routes {
 }
 
 impl Routes {
-    pub fn add<F, Args>(&mut self, method: Method, path: &'static str, handler: F) -> &mut Self
+    /// Registers `handler` under every method and path `doc` (its `#[utoipa::path]`, as
+    /// [`route!`] passes it) describes, and keeps `doc` for the document.
+    pub fn documented<F, Args>(&mut self, handler: F, doc: fn() -> OpenApi)
+    where
+        F: Handler<Args> + Clone,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        for (path, item) in &doc().paths.paths {
+            for method in methods(item) {
+                self.add(method, actix_path(path), handler.clone());
+            }
+        }
+        self.docs.push(doc);
+    }
+
+    fn add<F, Args>(&mut self, method: Method, path: String, handler: F)
     where
         F: Handler<Args>,
         Args: FromRequest + 'static,
@@ -82,19 +136,28 @@ impl Routes {
     {
         self.specs.push(RouteSpec {
             method: method.clone(),
-            path,
+            path: path.clone(),
         });
         let route = web::route().method(method).to(handler);
         match self.resources.iter_mut().find(|(p, _)| *p == path) {
             Some((_, resource)) => {
-                let taken = std::mem::replace(resource, web::resource(path));
+                let taken = std::mem::replace(resource, web::resource(path.as_str()));
                 *resource = taken.route(route);
             }
-            None => self
-                .resources
-                .push((path, web::resource(path).route(route))),
+            None => {
+                let resource = web::resource(path.as_str()).route(route);
+                self.resources.push((path, resource));
+            }
         }
-        self
+    }
+
+    /// The routes' descriptions, merged into `base` (the document's info, tags and shared
+    /// components).
+    pub fn openapi(&self, mut base: OpenApi) -> OpenApi {
+        for doc in &self.docs {
+            base.merge(doc());
+        }
+        base
     }
 
     pub fn specs(&self) -> &[RouteSpec] {
@@ -152,12 +215,12 @@ mod tests {
     fn openapi_paths_drop_patterns() {
         let s = RouteSpec {
             method: Method::GET,
-            path: "/images/{key:.+}/metadata",
+            path: "/images/{key:.+}/metadata".into(),
         };
         assert_eq!(s.openapi_path(), "/images/{key}/metadata");
         let s = RouteSpec {
             method: Method::GET,
-            path: "/accounts/{id}",
+            path: "/accounts/{id}".into(),
         };
         assert_eq!(s.openapi_path(), "/accounts/{id}");
     }

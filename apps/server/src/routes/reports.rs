@@ -1,24 +1,24 @@
 //! The chat API's report API, and moderation for STAFF and ADMIN.
 
-use actix_web::http::{Method, header};
+use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use domain::{AccountId, Page, Report, ReportEvent, ReportId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Routes, rfc3339};
+use super::{Routes, rfc3339, route};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
 use crate::input::report::{ListQuery, ModerateRequest, ReportBody};
 use crate::state::AppState;
 
 pub fn routes(r: &mut Routes) {
-    r.add(Method::POST, "/api/report", submit)
-        .add(Method::GET, "/api/report/categories", categories)
-        .add(Method::GET, "/api/reports/mine", mine)
-        .add(Method::GET, "/api/reports", list)
-        .add(Method::GET, "/api/reports/{id}", get_report)
-        .add(Method::PATCH, "/api/reports/{id}", moderate);
+    route!(r, submit);
+    route!(r, categories);
+    route!(r, mine);
+    route!(r, list);
+    route!(r, get_report);
+    route!(r, moderate);
 }
 
 /// Files a report. Answers the chat API's `Reported successfully` as text; the new report's id

@@ -3,27 +3,25 @@
 
 use std::sync::LazyLock;
 
-use actix_web::http::Method;
 use actix_web::http::header::{self, CacheControl, CacheDirective};
 use actix_web::{HttpResponse, web};
-use utoipa::OpenApi as _;
 
-use super::Routes;
+use super::{Routes, route};
 use crate::error::{ApiError, ErrorBody};
 mod openapi;
 
-pub use openapi::ApiDoc;
+pub use openapi::{ApiDoc, document};
 
 pub fn routes(r: &mut Routes) {
-    r.add(Method::GET, "/openapi.json", openapi_json)
-        .add(Method::GET, "/docs", swagger_ui)
-        .add(Method::GET, "/docs/{file}", swagger_asset)
-        .add(Method::GET, "/api/v1/images/docs", swagger_ui_images);
+    route!(r, openapi_json);
+    route!(r, swagger_ui);
+    route!(r, swagger_asset);
+    route!(r, swagger_ui_images);
 }
 
 /// The document is a pure function of the code: render it once.
 static OPENAPI_JSON: LazyLock<String> =
-    LazyLock::new(|| ApiDoc::openapi().to_pretty_json().unwrap_or_default());
+    LazyLock::new(|| document().to_pretty_json().unwrap_or_default());
 
 /// The OpenAPI document, as `server openapi` prints it.
 pub fn openapi_document() -> &'static str {
