@@ -1294,6 +1294,38 @@ async fn a_failed_avatar_switch_is_completed_by_a_retry_of_the_callback() {
 }
 
 #[tokio::test]
+async fn a_confirmation_another_replica_is_finishing_answers_busy_without_deleting_anything() {
+    // The staged object went between the head's read and the whole's (another replica's
+    // confirmation promoted it) and the record is still pending: that one is still at
+    // work. The answer is Busy with a time to come back, read once, and nothing is
+    // rejected or deleted.
+    const SIZE: u64 = 1024 * 1024;
+    let mut repo = MockImageRepository::new();
+    repo.expect_find_by_key()
+        .times(2)
+        .returning(|_| Ok(Some(image(ImageStatus::Pending, Channel::Chat))));
+    repo.expect_transition().never();
+    repo.expect_mark_ready().never();
+    let mut store = MockObjectStore::new();
+    store.expect_read_head().returning(|k, _| {
+        Ok(Some((
+            meta(k, SIZE, "e1"),
+            Bytes::from_static(&PNG_1X1[..33]),
+        )))
+    });
+    store
+        .expect_read_range()
+        .times(1)
+        .returning(|_, _, _, _| Err(StorageError::NotFound));
+    store.expect_delete().never();
+    let svc = service(repo, store, cdn(), MockAccountRepository::new());
+    assert!(matches!(
+        svc.confirm(&me(), Channel::Chat, &key(), &Confirmation::default()).await,
+        Err(ImageError::Busy { retry_after }) if retry_after.as_secs() >= 1
+    ));
+}
+
+#[tokio::test]
 async fn bytes_of_another_version_than_the_head_are_never_judged() {
     // The bytes were replaced between the head's read and the whole's: the second read
     // names the head's version (If-Match), the store refuses, and the upload is rejected
