@@ -164,13 +164,16 @@ impl Images {
             .map_err(|busy| ImageError::Busy {
                 retry_after: busy.retry_after,
             })?;
-        let whole = if head.size <= bytes.len() as u64 {
-            bytes
+        // A small file was whole in its head, and inspected whole already.
+        let (whole, inspected) = if head.size <= bytes.len() as u64 {
+            (bytes, Ok(seen.clone()))
         } else {
-            self.read_same_version(&source, &head.etag, head.size)
-                .await?
+            let whole = self
+                .read_same_version(&source, &head.etag, head.size)
+                .await?;
+            let inspected = self.processor.inspect(&whole, head.size);
+            (whole, inspected)
         };
-        let inspected = self.processor.inspect(&whole, head.size);
         let seen = check_body(&seen, inspected, &self.policy, &limits).map_err(Halt::Reject)?;
         // Checks that need every byte (a scan, a perceptual hash) belong here: after the
         // structure is proven, before any pixel is decoded or anything published.
